@@ -1,0 +1,98 @@
+"""Facts about the NVIDIA driver: user-space library (NVML), kernel module, UVM, persistence daemon."""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from ..model import Driver, Fact, Known, Reason, Unavailable
+from ..probes.files import HostFiles
+from ..probes.nvml import NvmlAdapter
+
+_MODULE_VERSION = re.compile(r"NVRM version:.*?\s(\d+\.\d+(?:\.\d+)?)\s")
+
+
+def collect_driver(nvml: NvmlAdapter, nvml_failure: Optional[Unavailable], files: HostFiles,
+                   container: Fact[str]) -> Driver:
+    module_text = files.read_text("/proc/driver/nvidia/version")
+    return Driver(
+        nvml_status=nvml_failure if nvml_failure is not None else Known("ok", "nvmlInit"),
+        version=_nvml_text(nvml, nvml_failure, "driver_version", "nvmlSystemGetDriverVersion"),
+        nvml_version=_nvml_text(nvml, nvml_failure, "nvml_version", "nvmlSystemGetNVMLVersion"),
+        cuda_driver_version=_cuda_driver_version(nvml, nvml_failure),
+        kernel_module_version=_module_version(module_text),
+        kernel_module_flavor=_module_flavor(module_text),
+        uvm_module_loaded=_uvm_loaded(files),
+        uvm_device_present=Known(files.exists("/dev/nvidia-uvm"), "/dev/nvidia-uvm"),
+        persistenced_running=_process_running(files, "nvidia-persistenced", container),
+        device_count=_device_count(nvml, nvml_failure),
+    )
+
+
+def _nvml_text(nvml: NvmlAdapter, failure: Optional[Unavailable], query: str, source: str) -> Fact[str]:
+    if failure is not None:
+        return failure
+    answer = nvml.system(query)
+    return answer if isinstance(answer, Unavailable) else Known(str(answer), source)
+
+
+def _cuda_driver_version(nvml: NvmlAdapter, failure: Optional[Unavailable]) -> Fact[str]:
+    if failure is not None:
+        return failure
+    answer = nvml.system("cuda_driver_version")
+    if isinstance(answer, Unavailable):
+        return answer
+    version = int(answer)  # 13000 means 13.0, 12080 means 12.8
+    return Known(f"{version // 1000}.{version % 1000 // 10}", "nvmlSystemGetCudaDriverVersion_v2")
+
+
+def _device_count(nvml: NvmlAdapter, failure: Optional[Unavailable]) -> Fact[int]:
+    if failure is not None:
+        return failure
+    answer = nvml.system("device_count")
+    return answer if isinstance(answer, Unavailable) else Known(int(answer), "nvmlDeviceGetCount")
+
+
+def _module_version(text) -> Fact[str]:
+    if isinstance(text, Unavailable):
+        return text
+    match = _MODULE_VERSION.search(text)
+    if not match:
+        return Unavailable(Reason.ERROR, "/proc/driver/nvidia/version", "no version on the NVRM line")
+    return Known(match.group(1), "/proc/driver/nvidia/version")
+
+
+def _module_flavor(text) -> Fact[str]:
+    if isinstance(text, Unavailable):
+        return text
+    if "NVRM version" not in text:
+        return Unavailable(Reason.ERROR, "/proc/driver/nvidia/version", "no NVRM line")
+    flavor = "open" if "Open Kernel Module" in text else "proprietary"
+    return Known(flavor, "/proc/driver/nvidia/version")
+
+
+def _uvm_loaded(files: HostFiles) -> Fact[bool]:
+    if files.exists("/sys/module/nvidia_uvm"):
+        return Known(True, "/sys/module/nvidia_uvm")
+    modules = files.read_text("/proc/modules")
+    if isinstance(modules, Unavailable):
+        return modules
+    loaded = any(line.split(" ", 1)[0] == "nvidia_uvm" for line in modules.splitlines())
+    return Known(loaded, "/proc/modules")
+
+
+def _process_running(files: HostFiles, program: str, container: Fact[str]) -> Fact[bool]:
+    """Looks for the program among /proc/*/comm (the kernel keeps the first 15 characters)."""
+    entries = files.list_dir("/proc")
+    if isinstance(entries, Unavailable):
+        return entries
+    comm_name = program[:15]
+    for entry in entries:
+        if entry.isdigit():
+            comm = files.read_line(f"/proc/{entry}/comm")
+            if comm == comm_name:
+                return Known(True, f"/proc/{entry}/comm")
+    if isinstance(container, Known) and container.value != "none":
+        return Unavailable(Reason.NOT_FOUND, "/proc/*/comm",
+                           f"no {program} process visible; from inside a container the host's are hidden")
+    return Known(False, "/proc/*/comm")

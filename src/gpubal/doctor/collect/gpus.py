@@ -1,0 +1,228 @@
+"""Facts about each GPU, from NVML and from the GPU's PCI device in sysfs."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Optional
+
+from ..cpulist import bitmask_words_to_numbers, format_cpulist, parse_cpulist
+from ..model import Fact, Gpu, Known, MigInstance, NumaNode, NvLink, Reason, Unavailable
+from ..probes.files import HostFiles
+from ..probes.nvml import NVLINK_MAX_LINKS, NVML_RETURN_NAMES, NvmlAdapter
+
+ARCHITECTURES = {
+    2: "kepler", 3: "maxwell", 4: "pascal", 5: "volta", 6: "turing", 7: "ampere", 8: "ada", 9: "hopper",
+    10: "blackwell", 13: "rubin",
+}
+COMPUTE_MODES = {0: "default", 1: "exclusive_thread", 2: "prohibited", 3: "exclusive_process"}
+VIRTUALIZATION_MODES = {0: "none", 1: "passthrough", 2: "vgpu", 3: "host_vgpu", 4: "host_vsga"}
+FABRIC_STATES = {0: "not_supported", 1: "not_started", 2: "in_progress", 3: "completed"}
+NVLINK_DEVICE_TYPES = {0: "gpu", 1: "ibmnpu", 2: "nvswitch", 255: "unknown"}
+CLOCK_EVENT_REASONS = {
+    0x1: "gpu_idle", 0x2: "applications_clocks_setting", 0x4: "sw_power_cap", 0x8: "hw_slowdown",
+    0x10: "sync_boost", 0x20: "sw_thermal_slowdown", 0x40: "hw_thermal_slowdown",
+    0x80: "hw_power_brake_slowdown", 0x100: "display_clock_setting",
+}
+
+_SOURCES = {
+    "name": "nvmlDeviceGetName", "uuid": "nvmlDeviceGetUUID", "serial": "nvmlDeviceGetSerial",
+    "pci_info": "nvmlDeviceGetPciInfo_v3", "memory_info": "nvmlDeviceGetMemoryInfo",
+    "architecture": "nvmlDeviceGetArchitecture", "cuda_compute_capability": "nvmlDeviceGetCudaComputeCapability",
+    "persistence_mode": "nvmlDeviceGetPersistenceMode", "compute_mode": "nvmlDeviceGetComputeMode",
+    "ecc_mode": "nvmlDeviceGetEccMode", "virtualization_mode": "nvmlDeviceGetVirtualizationMode",
+    "mig_mode": "nvmlDeviceGetMigMode", "mig_devices": "nvmlDeviceGetMigDeviceHandleByIndex",
+    "pcie_link_gen_current": "nvmlDeviceGetCurrPcieLinkGeneration",
+    "pcie_link_gen_max": "nvmlDeviceGetMaxPcieLinkGeneration",
+    "pcie_link_gen_device_max": "nvmlDeviceGetGpuMaxPcieLinkGeneration",
+    "pcie_link_width_current": "nvmlDeviceGetCurrPcieLinkWidth",
+    "pcie_link_width_max": "nvmlDeviceGetMaxPcieLinkWidth",
+    "pcie_replay_counter": "nvmlDeviceGetPcieReplayCounter", "fabric_info": "nvmlDeviceGetGpuFabricInfoV",
+    "clock_event_reasons": "nvmlDeviceGetCurrentClocksEventReasons",
+    "retired_pages_pending": "nvmlDeviceGetRetiredPagesPendingStatus",
+    "remapped_rows": "nvmlDeviceGetRemappedRows", "memory_affinity_nodes": "nvmlDeviceGetMemoryAffinity",
+    "cpu_affinity": "nvmlDeviceGetCpuAffinity",
+}
+
+
+class _GpuReader:
+    """Asks NVML each question once and turns answers into facts."""
+
+    def __init__(self, nvml: NvmlAdapter, index: int) -> None:
+        self.nvml = nvml
+        self.index = index
+        self.answers: Dict[str, Any] = {}
+
+    def ask(self, query: str) -> Any:
+        if query not in self.answers:
+            self.answers[query] = self.nvml.device(self.index, query)
+        return self.answers[query]
+
+    def fact(self, query: str, convert: Callable[[Any], Any] = lambda value: value) -> Fact[Any]:
+        answer = self.ask(query)
+        if isinstance(answer, Unavailable):
+            return answer
+        try:
+            return Known(convert(answer), _SOURCES[query])
+        except (KeyError, IndexError, TypeError, ValueError) as error:
+            return Unavailable(Reason.ERROR, _SOURCES[query], f"unexpected answer {answer!r}: {error}")
+
+
+def collect_gpu(nvml: NvmlAdapter, files: HostFiles, index: int, numa_nodes: Fact[List[NumaNode]]) -> Gpu:
+    read = _GpuReader(nvml, index)
+    pci_bus_id = read.fact("pci_info", lambda info: info["bus_id"])
+    sysfs_dir = _sysfs_dir(pci_bus_id)
+    numa_nvml = read.fact("memory_affinity_nodes", _single_node)
+    numa_sysfs = _sysfs_int(files, sysfs_dir, "numa_node")
+    cpus_nvml = read.fact("cpu_affinity", lambda words: format_cpulist(bitmask_words_to_numbers(words)))
+    cpus_sysfs = _sysfs_cpulist(files, sysfs_dir)
+    mig_mode = read.ask("mig_mode")
+    return Gpu(
+        index=index,
+        name=read.fact("name"),
+        uuid=read.fact("uuid"),
+        serial=read.fact("serial"),
+        pci_bus_id=pci_bus_id,
+        architecture=read.fact("architecture", lambda code: ARCHITECTURES.get(code, f"unknown ({code})")),
+        compute_capability=read.fact("cuda_compute_capability", lambda pair: f"{pair[0]}.{pair[1]}"),
+        memory_total_bytes=read.fact("memory_info", lambda info: int(info["total"])),
+        memory_used_bytes=read.fact("memory_info", lambda info: int(info["used"])),
+        persistence_mode=read.fact("persistence_mode", lambda mode: mode == 1),
+        compute_mode=read.fact("compute_mode", lambda mode: COMPUTE_MODES.get(mode, f"unknown ({mode})")),
+        ecc_enabled_current=read.fact("ecc_mode", lambda pair: pair[0] == 1),
+        ecc_enabled_pending=read.fact("ecc_mode", lambda pair: pair[1] == 1),
+        virtualization_mode=read.fact(
+            "virtualization_mode", lambda mode: VIRTUALIZATION_MODES.get(mode, f"unknown ({mode})")),
+        mig_enabled_current=read.fact("mig_mode", lambda pair: pair[0] == 1),
+        mig_enabled_pending=read.fact("mig_mode", lambda pair: pair[1] == 1),
+        mig_instances=_mig_instances(read, mig_mode),
+        pcie_link_gen_current=read.fact("pcie_link_gen_current", int),
+        pcie_link_gen_max=read.fact("pcie_link_gen_max", int),
+        pcie_link_gen_device_max=read.fact("pcie_link_gen_device_max", int),
+        pcie_link_width_current=read.fact("pcie_link_width_current", int),
+        pcie_link_width_max=read.fact("pcie_link_width_max", int),
+        pcie_replay_count=read.fact("pcie_replay_counter", int),
+        nvlinks=_nvlinks(nvml, index),
+        fabric_state=_fabric(read, lambda info: FABRIC_STATES.get(info["state"], f"unknown ({info['state']})")),
+        fabric_status=_fabric(read, lambda info: NVML_RETURN_NAMES.get(info["status"], f"unknown ({info['status']})")),
+        clock_event_reasons=read.fact("clock_event_reasons", _reason_names),
+        retired_pages_pending=read.fact("retired_pages_pending", lambda status: status == 1),
+        remapped_rows_pending=read.fact("remapped_rows", lambda rows: rows[2] == 1),
+        remapped_rows_failed=read.fact("remapped_rows", lambda rows: rows[3] == 1),
+        numa_node_nvml=numa_nvml,
+        numa_node_sysfs=numa_sysfs,
+        numa_node=_reconcile_numa(numa_nvml, numa_sysfs, numa_nodes),
+        cpu_affinity_nvml=cpus_nvml,
+        cpu_affinity_sysfs=cpus_sysfs,
+        cpu_affinity=_reconcile_cpus(cpus_nvml, cpus_sysfs),
+    )
+
+
+def _mig_instances(read: _GpuReader, mig_mode: Any) -> Fact[List[MigInstance]]:
+    if isinstance(mig_mode, Unavailable):
+        return mig_mode
+    if mig_mode[0] != 1:  # MIG off: there are no instances, and asking would only fail
+        return Known([], "nvmlDeviceGetMigMode (MIG disabled)")
+    return read.fact("mig_devices", lambda devices: [MigInstance(**device) for device in devices])
+
+
+def _nvlinks(nvml: NvmlAdapter, index: int) -> Fact[List[NvLink]]:
+    links = []
+    first_failure: Optional[Unavailable] = None
+    for link in range(NVLINK_MAX_LINKS):
+        state = nvml.device(index, "nvlink_state", link)
+        if isinstance(state, Unavailable):
+            if state.reason in (Reason.NOT_SUPPORTED, Reason.NOT_FOUND) and "not recorded" not in state.detail:
+                continue  # this GPU has no link with that number
+            if first_failure is None:
+                first_failure = state
+            continue
+        links.append(NvLink(
+            gpu_index=index,
+            link=link,
+            active=Known(state == 1, "nvmlDeviceGetNvLinkState"),
+            version=_link_fact(nvml, index, "nvlink_version", link, "nvmlDeviceGetNvLinkVersion", int),
+            remote_pci_bus_id=_link_fact(nvml, index, "nvlink_remote_pci", link,
+                                         "nvmlDeviceGetNvLinkRemotePciInfo_v2", str),
+            remote_device_type=_link_fact(nvml, index, "nvlink_remote_device_type", link,
+                                          "nvmlDeviceGetNvLinkRemoteDeviceType",
+                                          lambda code: NVLINK_DEVICE_TYPES.get(code, f"unknown ({code})")),
+        ))
+    if not links and first_failure is not None:
+        return first_failure
+    return Known(links, "nvmlDeviceGetNvLinkState (links 0-17)")
+
+
+def _link_fact(nvml: NvmlAdapter, index: int, query: str, link: int, source: str,
+               convert: Callable[[Any], Any]) -> Fact[Any]:
+    answer = nvml.device(index, query, link)
+    return answer if isinstance(answer, Unavailable) else Known(convert(answer), source)
+
+
+def _fabric(read: _GpuReader, convert: Callable[[Dict[str, int]], str]) -> Fact[str]:
+    return read.fact("fabric_info", convert)
+
+
+def _reason_names(mask: int) -> List[str]:
+    return [name for bit, name in CLOCK_EVENT_REASONS.items() if mask & bit]
+
+
+def _single_node(words: List[int]) -> int:
+    nodes = bitmask_words_to_numbers(words)
+    return nodes[0] if len(nodes) == 1 else -1
+
+
+def _sysfs_dir(pci_bus_id: Fact[str]) -> Optional[str]:
+    if isinstance(pci_bus_id, Unavailable):
+        return None
+    domain, rest = pci_bus_id.value.split(":", 1)  # NVML writes an 8-digit domain, sysfs a 4-digit one
+    return f"/sys/bus/pci/devices/{int(domain, 16):04x}:{rest.lower()}"
+
+
+def _sysfs_int(files: HostFiles, sysfs_dir: Optional[str], name: str) -> Fact[int]:
+    if sysfs_dir is None:
+        return Unavailable(Reason.NOT_FOUND, f"/sys/bus/pci/devices/*/{name}", "the GPU's PCI bus id is unknown")
+    path = f"{sysfs_dir}/{name}"
+    text = files.read_line(path)
+    if isinstance(text, Unavailable):
+        return text
+    try:
+        return Known(int(text), path)
+    except ValueError:
+        return Unavailable(Reason.ERROR, path, f"not a number: {text!r}")
+
+
+def _sysfs_cpulist(files: HostFiles, sysfs_dir: Optional[str]) -> Fact[str]:
+    if sysfs_dir is None:
+        return Unavailable(Reason.NOT_FOUND, "/sys/bus/pci/devices/*/local_cpulist", "the GPU's PCI bus id is unknown")
+    path = f"{sysfs_dir}/local_cpulist"
+    text = files.read_line(path)
+    if isinstance(text, Unavailable):
+        return text
+    try:
+        return Known(format_cpulist(parse_cpulist(text)), path)
+    except ValueError:
+        return Unavailable(Reason.ERROR, path, f"not a cpulist: {text!r}")
+
+
+def _reconcile_numa(nvml: Fact[int], sysfs: Fact[int], numa_nodes: Fact[List[NumaNode]]) -> Fact[int]:
+    """One NUMA node for the GPU. sysfs carries the firmware's word; NVML derives from the same tables."""
+    nvml_node = nvml.value if isinstance(nvml, Known) else -1
+    sysfs_node = sysfs.value if isinstance(sysfs, Known) else -1
+    if sysfs_node >= 0:
+        note = f" (NVML says {nvml_node})" if nvml_node >= 0 and nvml_node != sysfs_node else ""
+        return Known(sysfs_node, sysfs.source + note)  # type: ignore[union-attr]
+    if nvml_node >= 0:
+        return Known(nvml_node, nvml.source)  # type: ignore[union-attr]
+    if isinstance(numa_nodes, Known) and len(numa_nodes.value) == 1:
+        return Known(numa_nodes.value[0].node_id, "the host has a single NUMA node")
+    if isinstance(sysfs, Known) or isinstance(nvml, Known):
+        return Known(-1, "neither sysfs numa_node nor NVML names a node (firmware gave none)")
+    return sysfs if isinstance(sysfs, Unavailable) else nvml  # type: ignore[return-value]
+
+
+def _reconcile_cpus(nvml: Fact[str], sysfs: Fact[str]) -> Fact[str]:
+    if isinstance(sysfs, Known) and sysfs.value:
+        note = f" (NVML says {nvml.value})" if isinstance(nvml, Known) and nvml.value != sysfs.value else ""
+        return Known(sysfs.value, sysfs.source + note)
+    if isinstance(nvml, Known) and nvml.value:
+        return nvml
+    return sysfs

@@ -1,0 +1,70 @@
+"""Rules x Snapshot -> Report. Each rule runs once per subject of its scope (the host, each GPU, each
+pair of GPUs), so every (rule, subject) gets exactly one outcome: passed, finding, not evaluated (a fact
+it needed was unavailable), not applicable (no subject of that kind), or crashed (a bug in the rule,
+reported as an internal-error finding while the run goes on)."""
+
+from __future__ import annotations
+
+import dataclasses
+import traceback
+from typing import Any, List, Sequence, Tuple
+
+from ..rules import Rule
+from .model import Finding, FactMissing, Fix, Outcome, Report, RuleResult, Severity, Snapshot, need
+
+MATRIX_VERSION = ""  # no compatibility matrix yet: these rules read the snapshot alone
+
+
+def evaluate(snapshot: Snapshot, rules: Sequence[Rule]) -> Report:
+    results: List[RuleResult] = []
+    for rule in rules:
+        results.extend(_run_rule(rule, snapshot))
+    return Report(snapshot=snapshot, results=tuple(results), matrix_version=MATRIX_VERSION)
+
+
+def _subjects(rule: Rule, snapshot: Snapshot) -> List[Tuple[str, Tuple[Any, ...]]]:
+    if rule.scope == "host":
+        return [("host", (snapshot,))]
+    if rule.scope == "gpu":
+        return [(gpu.subject(), (gpu, snapshot)) for gpu in need(snapshot.gpus, "gpus")]
+    return [(pair.subject(), (pair, snapshot)) for pair in need(snapshot.pairs, "gpu pairs")]
+
+
+def _run_rule(rule: Rule, snapshot: Snapshot) -> List[RuleResult]:
+    try:
+        subjects = _subjects(rule, snapshot)
+    except FactMissing as missing:
+        return [_not_evaluated(rule, "host", missing)]
+    if not subjects:
+        what = "GPUs" if rule.scope == "gpu" else "pairs of GPUs"
+        return [RuleResult(rule.id, "host", Outcome.NOT_APPLICABLE, missing_reason=f"this host has no {what}")]
+    return [_run_one(rule, subject, args) for subject, args in subjects]
+
+
+def _run_one(rule: Rule, subject: str, args: Tuple[Any, ...]) -> RuleResult:
+    try:
+        findings = tuple(dataclasses.replace(f, rule_id=rule.id) for f in rule.check(*args))
+    except FactMissing as missing:
+        return _not_evaluated(rule, subject, missing)
+    except Exception as error:  # noqa: BLE001 - one broken rule must not stop the doctor
+        return RuleResult(rule.id, subject, Outcome.CRASHED, findings=(_crash_finding(rule, subject, error),))
+    outcome = Outcome.FINDING if findings else Outcome.PASSED
+    return RuleResult(rule.id, subject, outcome, findings=findings)
+
+
+def _not_evaluated(rule: Rule, subject: str, missing: FactMissing) -> RuleResult:
+    return RuleResult(rule.id, subject, Outcome.NOT_EVALUATED, missing_fact=missing.fact_name,
+                      missing_reason=missing.unavailable.describe())
+
+
+def _crash_finding(rule: Rule, subject: str, error: Exception) -> Finding:
+    where = traceback.extract_tb(error.__traceback__)[-1]
+    return Finding(
+        rule_id=rule.id,
+        severity=Severity.ERROR,
+        subject=subject,
+        message=f"internal error: rule {rule.id} crashed ({type(error).__name__}: {error}); "
+                f"this is a bug in gpubal, and the other rules still ran",
+        evidence={"exception": f"{type(error).__name__}: {error}", "at": f"{where.filename}:{where.lineno}"},
+        fix=Fix(summary="Report it with the snapshot attached: `gpubal collect -o snapshot.json`"),
+    )

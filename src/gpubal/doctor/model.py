@@ -1,0 +1,421 @@
+"""The Snapshot and its parts: the contract between collecting facts and judging them.
+
+A fact is either `Known(value, source)` or `Unavailable(reason, source, detail)`. There is no None, no
+"N/A" string and no NaN: a rule that needs a fact which is unavailable is *not evaluated*, and the report
+says which fact was missing and why. Every fact names its source (an NVML call, a file, a command), so a
+report can cite it.
+
+The Snapshot round-trips through JSON exactly (`snapshot_to_json` / `snapshot_from_json`); loading
+checks every type and fails with one clear message naming the offending path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import sys
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Dict, Generic, List, Tuple, TypeVar, Union
+
+SCHEMA_VERSION = 1
+
+T = TypeVar("T")
+
+
+class Reason(str, enum.Enum):
+    """Why a fact could not be read. A closed set: reports and rules may rely on it."""
+
+    NOT_SUPPORTED = "not_supported"  # the device or driver does not offer it
+    NO_PERMISSION = "no_permission"  # offered, but this user may not read it
+    NOT_FOUND = "not_found"  # the library, file, device or program does not exist
+    API_MISSING = "api_missing"  # the installed driver predates the call
+    GPU_LOST = "gpu_lost"  # the GPU fell off the bus or stopped answering
+    TIMEOUT = "timeout"  # the source did not answer in time
+    ERROR = "error"  # anything else; the detail says what
+    NOT_IN_INPUT = "not_in_input"  # built from pasted text that did not contain it
+
+
+@dataclass(frozen=True)
+class Known(Generic[T]):
+    value: T
+    source: str
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    reason: Reason
+    source: str
+    detail: str = ""
+
+    def describe(self) -> str:
+        text = f"{self.reason.value} ({self.source})"
+        return f"{text}: {self.detail}" if self.detail else text
+
+
+Fact = Union[Known[T], Unavailable]
+
+
+class FactMissing(Exception):
+    """Raised by `need()` inside a rule; the engine turns it into a "not evaluated" outcome."""
+
+    def __init__(self, fact_name: str, unavailable: Unavailable):
+        super().__init__(f"{fact_name}: {unavailable.describe()}")
+        self.fact_name = fact_name
+        self.unavailable = unavailable
+
+
+def need(fact: Fact[T], fact_name: str) -> T:
+    """The value of a fact, or FactMissing naming it; rules use this instead of checking by hand."""
+    if isinstance(fact, Known):
+        return fact.value
+    raise FactMissing(fact_name, fact)
+
+
+def value_or(fact: Fact[T], default: T) -> T:
+    return fact.value if isinstance(fact, Known) else default
+
+
+class _Facts:
+    """Mixin for parts of the snapshot: `part.need("field")` names the fact after the part's subject."""
+
+    def subject(self) -> str:  # pragma: no cover - every part overrides it
+        raise NotImplementedError
+
+    def need(self, field_name: str) -> Any:
+        return need(getattr(self, field_name), f"{self.subject()}.{field_name}")
+
+
+# --- host and driver ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NumaNode:
+    node_id: int
+    cpu_list: str  # the kernel's cpulist notation, e.g. "0-31,64-95"
+
+
+@dataclass(frozen=True)
+class Host(_Facts):
+    hostname: Fact[str]
+    kernel_release: Fact[str]
+    os_release: Fact[str]
+    cpu_model: Fact[str]
+    cpu_count: Fact[int]
+    numa_nodes: Fact[List[NumaNode]]
+    virtualization: Fact[str]  # "none" or the hypervisor ("kvm", "microsoft", ...)
+    container: Fact[str]  # "none" or the runtime ("docker", "podman", "kubernetes", "container")
+
+    def subject(self) -> str:
+        return "host"
+
+
+@dataclass(frozen=True)
+class Driver(_Facts):
+    nvml_status: Fact[str]  # Known("ok") when NVML started; Unavailable says why not
+    version: Fact[str]  # user-space driver, from NVML
+    nvml_version: Fact[str]
+    cuda_driver_version: Fact[str]  # highest CUDA the driver supports, "13.0"
+    kernel_module_version: Fact[str]  # from /proc/driver/nvidia/version
+    kernel_module_flavor: Fact[str]  # "open" or "proprietary"
+    uvm_module_loaded: Fact[bool]
+    uvm_device_present: Fact[bool]
+    persistenced_running: Fact[bool]
+    device_count: Fact[int]
+
+    def subject(self) -> str:
+        return "driver"
+
+
+# --- GPUs --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MigInstance:
+    uuid: str
+    gpu_instance_id: int
+    compute_instance_id: int
+    memory_total_bytes: int
+
+
+@dataclass(frozen=True)
+class NvLink(_Facts):
+    gpu_index: int
+    link: int
+    active: Fact[bool]
+    version: Fact[int]
+    remote_pci_bus_id: Fact[str]
+    remote_device_type: Fact[str]  # "gpu", "nvswitch", "ibmnpu", "unknown"
+
+    def subject(self) -> str:
+        return f"gpu:{self.gpu_index}.nvlink:{self.link}"
+
+
+@dataclass(frozen=True)
+class Gpu(_Facts):
+    index: int
+    name: Fact[str]
+    uuid: Fact[str]
+    serial: Fact[str]
+    pci_bus_id: Fact[str]  # NVML form, "00000000:00:06.0"
+    architecture: Fact[str]  # "hopper", "ampere", ...
+    compute_capability: Fact[str]  # "9.0"
+    memory_total_bytes: Fact[int]
+    memory_used_bytes: Fact[int]
+    persistence_mode: Fact[bool]
+    compute_mode: Fact[str]  # "default", "exclusive_process", "prohibited"
+    ecc_enabled_current: Fact[bool]
+    ecc_enabled_pending: Fact[bool]
+    virtualization_mode: Fact[str]  # "none", "passthrough", "vgpu", "host_vgpu", "host_vsga"
+    mig_enabled_current: Fact[bool]
+    mig_enabled_pending: Fact[bool]
+    mig_instances: Fact[List[MigInstance]]
+    pcie_link_gen_current: Fact[int]
+    pcie_link_gen_max: Fact[int]  # the most this GPU in this slot can reach (GPU and system)
+    pcie_link_gen_device_max: Fact[int]  # the most the GPU itself supports
+    pcie_link_width_current: Fact[int]
+    pcie_link_width_max: Fact[int]
+    pcie_replay_count: Fact[int]
+    nvlinks: Fact[List[NvLink]]  # every link NVML reports on this GPU, active or not
+    fabric_state: Fact[str]  # "not_supported", "not_started", "in_progress", "completed"
+    fabric_status: Fact[str]  # NVML return name of the fabric probe, "success" when fine
+    clock_event_reasons: Fact[List[str]]
+    retired_pages_pending: Fact[bool]
+    remapped_rows_pending: Fact[bool]
+    remapped_rows_failed: Fact[bool]
+    numa_node_nvml: Fact[int]  # from nvmlDeviceGetMemoryAffinity; -1 when NVML names no node
+    numa_node_sysfs: Fact[int]  # /sys/bus/pci/devices/*/numa_node; -1 means firmware gave none
+    numa_node: Fact[int]  # the two reconciled; the source says how
+    cpu_affinity_nvml: Fact[str]
+    cpu_affinity_sysfs: Fact[str]
+    cpu_affinity: Fact[str]  # the two reconciled, kernel cpulist notation
+
+    def subject(self) -> str:
+        return f"gpu:{self.index}"
+
+
+@dataclass(frozen=True)
+class GpuPair(_Facts):
+    gpu_a: int
+    gpu_b: int
+    pcie_path: Fact[str]  # nvidia-smi topo words: "PIX", "PXB", "PHB", "NODE", "SYS" (or "SELF" inside a board)
+    nvlink_count: Fact[int]  # links usable between the two, directly or through NVSwitch
+    nvlink_route: Fact[str]  # "direct", "nvswitch" or "none"
+    p2p_read: Fact[str]  # "ok", "chipset_not_supported", "gpu_not_supported", "topology_not_supported",
+    p2p_write: Fact[str]  # "disabled_by_regkey", "not_supported", "unknown"
+    p2p_nvlink: Fact[str]
+    p2p_atomics: Fact[str]
+    p2p_pcie: Fact[str]
+
+    def subject(self) -> str:
+        return f"gpu:{self.gpu_a}-gpu:{self.gpu_b}"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    schema_version: int
+    gpubal_version: str
+    collected_at: str  # ISO 8601, UTC
+    origin: str  # how it was made: "live", "nvml-profile:<file>", "pasted text"
+    host: Host
+    driver: Driver
+    gpus: Fact[List[Gpu]]
+    pairs: Fact[List[GpuPair]]
+
+    def gpu_list(self) -> List[Gpu]:
+        """The GPUs, or FactMissing("gpus") when NVML could not list them."""
+        return need(self.gpus, "gpus")
+
+
+# --- findings and outcomes ---------------------------------------------------------------------------
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"  # will not work
+    WARNING = "warning"  # degraded or at risk
+    INFO = "info"  # advice
+
+    @property
+    def rank(self) -> int:
+        return {"info": 1, "warning": 2, "error": 3}[self.value]
+
+
+@dataclass(frozen=True)
+class Fix:
+    summary: str
+    commands: Tuple[str, ...] = ()
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule_id: str
+    severity: Severity
+    subject: str
+    message: str
+    evidence: Dict[str, Any]
+    fix: Fix
+
+
+class Outcome(str, enum.Enum):
+    PASSED = "passed"
+    FINDING = "finding"
+    NOT_EVALUATED = "not_evaluated"
+    NOT_APPLICABLE = "not_applicable"
+    CRASHED = "crashed"
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """What one rule concluded about one subject."""
+
+    rule_id: str
+    subject: str
+    outcome: Outcome
+    findings: Tuple[Finding, ...] = ()
+    missing_fact: str = ""  # when not evaluated: which fact
+    missing_reason: str = ""  # and why it was unavailable
+
+
+@dataclass(frozen=True)
+class Report:
+    snapshot: Snapshot
+    results: Tuple[RuleResult, ...]
+    matrix_version: str
+
+    def findings(self) -> List[Finding]:
+        found = [finding for result in self.results for finding in result.findings]
+        return sorted(found, key=lambda f: (-f.severity.rank, f.rule_id, f.subject))
+
+    def worst_severity(self) -> Union[Severity, None]:
+        findings = self.findings()
+        return findings[0].severity if findings else None
+
+
+# --- JSON --------------------------------------------------------------------------------------------
+
+
+class SnapshotError(ValueError):
+    """A snapshot file that cannot be read: the message is one line for the user."""
+
+
+def to_jsonable(obj: Any) -> Any:
+    if isinstance(obj, Known):
+        return {"value": to_jsonable(obj.value), "source": obj.source}
+    if isinstance(obj, Unavailable):
+        return {"unavailable": obj.reason.value, "source": obj.source, "detail": obj.detail}
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(item) for item in obj]
+    if isinstance(obj, dict):
+        return {str(key): to_jsonable(value) for key, value in obj.items()}
+    return obj
+
+
+def snapshot_to_json(snapshot: Snapshot) -> str:
+    return json.dumps(to_jsonable(snapshot), indent=1, sort_keys=False) + "\n"
+
+
+def snapshot_from_dict(data: Any) -> Snapshot:
+    if not isinstance(data, dict):
+        raise SnapshotError("not a gpubal snapshot: the top level is not a JSON object")
+    if "snapshot" in data and "schema_version" not in data:  # a `--format json` report holds one
+        data = data["snapshot"]
+        if not isinstance(data, dict):
+            raise SnapshotError("not a gpubal snapshot: 'snapshot' is not a JSON object")
+    version = data.get("schema_version")
+    if version is None:
+        raise SnapshotError("not a gpubal snapshot: it has no schema_version")
+    if version != SCHEMA_VERSION:
+        raise SnapshotError(
+            f"snapshot schema_version {version!r} is not supported: this gpubal reads version "
+            f"{SCHEMA_VERSION}"
+        )
+    return _from_jsonable(Snapshot, data, "snapshot")
+
+
+def snapshot_from_json(text: str) -> Snapshot:
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise SnapshotError(f"not JSON: {error}") from None
+    return snapshot_from_dict(data)
+
+
+_PRIMITIVES = {int, str, bool, float}
+
+
+def _from_jsonable(hint: Any, data: Any, path: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if hint is Any:
+        return data
+    if origin is Union:
+        return _fact_from_jsonable(args, data, path)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(data, dict):
+            raise SnapshotError(f"{path}: expected an object, got {type(data).__name__}")
+        hints = _type_hints(hint)
+        values = {}
+        for f in dataclasses.fields(hint):
+            if f.name not in data:
+                raise SnapshotError(f"{path}.{f.name}: missing")
+            values[f.name] = _from_jsonable(hints[f.name], data[f.name], f"{path}.{f.name}")
+        return hint(**values)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        try:
+            return hint(data)
+        except ValueError:
+            raise SnapshotError(f"{path}: {data!r} is not one of {[m.value for m in hint]}") from None
+    if origin in (list, List):
+        if not isinstance(data, list):
+            raise SnapshotError(f"{path}: expected a list, got {type(data).__name__}")
+        return [_from_jsonable(args[0], item, f"{path}[{i}]") for i, item in enumerate(data)]
+    if origin in (tuple, Tuple):
+        if not isinstance(data, list):
+            raise SnapshotError(f"{path}: expected a list, got {type(data).__name__}")
+        return tuple(_from_jsonable(args[0], item, f"{path}[{i}]") for i, item in enumerate(data))
+    if origin in (dict, Dict):
+        if not isinstance(data, dict):
+            raise SnapshotError(f"{path}: expected an object, got {type(data).__name__}")
+        return {key: _from_jsonable(args[1], value, f"{path}.{key}") for key, value in data.items()}
+    if hint in _PRIMITIVES:
+        # bool is an int in Python; a snapshot with true where a count belongs is still wrong
+        if type(data) is not hint and not (hint is float and type(data) is int):
+            raise SnapshotError(f"{path}: expected {hint.__name__}, got {type(data).__name__}")
+        return data
+    raise SnapshotError(f"{path}: cannot read type {hint!r}")  # pragma: no cover - a model bug
+
+
+def _fact_from_jsonable(union_args: Tuple[Any, ...], data: Any, path: str) -> Any:
+    if type(None) in union_args:  # Optional[...] is not used in the snapshot
+        raise SnapshotError(f"{path}: optional values are not part of the schema")  # pragma: no cover
+    if not isinstance(data, dict):
+        raise SnapshotError(f"{path}: expected a fact object, got {type(data).__name__}")
+    if "unavailable" in data:
+        try:
+            reason = Reason(data["unavailable"])
+        except ValueError:
+            raise SnapshotError(f"{path}: unknown reason {data['unavailable']!r}") from None
+        source, detail = data.get("source", ""), data.get("detail", "")
+        if not isinstance(source, str) or not isinstance(detail, str):
+            raise SnapshotError(f"{path}: source and detail must be strings")
+        return Unavailable(reason, source, detail)
+    if "value" not in data or not isinstance(data.get("source"), str):
+        raise SnapshotError(f"{path}: a fact needs 'value' and 'source', or 'unavailable'")
+    known_hint = next(arg for arg in union_args if typing.get_origin(arg) is Known)
+    (value_hint,) = typing.get_args(known_hint)
+    return Known(_from_jsonable(value_hint, data["value"], path), data["source"])
+
+
+_HINTS_CACHE: Dict[type, Dict[str, Any]] = {}
+
+
+def _type_hints(cls: type) -> Dict[str, Any]:
+    if cls not in _HINTS_CACHE:
+        _HINTS_CACHE[cls] = typing.get_type_hints(cls, vars(sys.modules[cls.__module__]))
+    return _HINTS_CACHE[cls]

@@ -1,0 +1,49 @@
+"""Files of the host, read relative to a root: `/` in production, a fixture tree in tests.
+
+Every read answers a value or an `Unavailable` naming the path; nothing here raises for a missing or
+unreadable file.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import List, Union
+
+from ..model import Reason, Unavailable
+
+
+class HostFiles:
+    def __init__(self, root: str = "/") -> None:
+        self.root = root
+
+    def path(self, path: str) -> str:
+        return os.path.join(self.root, path.lstrip("/"))
+
+    def read_text(self, path: str, limit_bytes: int = 1 << 20) -> Union[str, Unavailable]:
+        try:
+            with open(self.path(path), "rb") as handle:
+                return handle.read(limit_bytes).decode("utf-8", errors="replace")
+        except OSError as error:
+            return Unavailable(_reason(error), path, error.strerror or str(error))
+
+    def read_line(self, path: str) -> Union[str, Unavailable]:
+        text = self.read_text(path, limit_bytes=64 * 1024)
+        return text if isinstance(text, Unavailable) else text.strip()
+
+    def exists(self, path: str) -> bool:
+        return os.path.lexists(self.path(path))
+
+    def list_dir(self, path: str) -> Union[List[str], Unavailable]:
+        try:
+            return sorted(os.listdir(self.path(path)))
+        except OSError as error:
+            return Unavailable(_reason(error), path, error.strerror or str(error))
+
+
+def _reason(error: OSError) -> Reason:
+    if error.errno in (errno.ENOENT, errno.ENOTDIR):
+        return Reason.NOT_FOUND
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return Reason.NO_PERMISSION
+    return Reason.ERROR

@@ -1,0 +1,435 @@
+"""NVML behind a narrow adapter: the only code in gpubal that talks to the NVIDIA driver library.
+
+Collectors ask for *queries* by name (`"memory_info"`, `"nvlink_state"` with a link number, ...) and get
+back plain JSON values or an `Unavailable`. Three adapters speak this protocol:
+
+- `PynvmlAdapter` calls the real library through one choke point (`_call`) that maps every NVML error to a
+  reason, probes versioned functions and never lets an exception escape;
+- `ReplayAdapter` answers from a JSON profile recorded on a real host or written by hand;
+- `RecordingAdapter` wraps another adapter and keeps every answer, which `gpubal debug record-nvml` saves
+  as such a profile. Because recording goes through the same queries, a profile holds exactly what the
+  collectors ask.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple, Union
+
+from ..model import Reason, Unavailable
+
+PROFILE_FORMAT = "gpubal-nvml-profile"
+PROFILE_VERSION = 1
+
+Answer = Union[Any, Unavailable]
+
+# NVML return codes (nvml.h) and what each means for a fact.
+_REASON_BY_NVML_ERROR = {
+    3: Reason.NOT_SUPPORTED,
+    4: Reason.NO_PERMISSION,
+    6: Reason.NOT_FOUND,
+    9: Reason.NOT_FOUND,  # driver not loaded
+    10: Reason.TIMEOUT,
+    12: Reason.NOT_FOUND,  # library not found
+    13: Reason.API_MISSING,  # function not found: the driver predates the call
+    15: Reason.GPU_LOST,
+    28: Reason.NOT_FOUND,  # GPU not found
+}
+
+# NVML return code names, for fabric status (an nvmlReturn_t) and error details.
+NVML_RETURN_NAMES = {
+    0: "success", 1: "uninitialized", 2: "invalid_argument", 3: "not_supported", 4: "no_permission",
+    5: "already_initialized", 6: "not_found", 7: "insufficient_size", 8: "insufficient_power",
+    9: "driver_not_loaded", 10: "timeout", 11: "irq_issue", 12: "library_not_found",
+    13: "function_not_found", 14: "corrupted_inforom", 15: "gpu_is_lost", 16: "reset_required",
+    17: "operating_system", 18: "lib_rm_version_mismatch", 19: "in_use", 20: "memory", 21: "no_data",
+    22: "vgpu_ecc_not_supported", 23: "insufficient_resources", 24: "freq_not_supported",
+    25: "argument_version_mismatch", 26: "deprecated", 27: "not_ready", 28: "gpu_not_found",
+    29: "invalid_state", 999: "unknown",
+}
+
+P2P_INDEX = {"read": 0, "write": 1, "nvlink": 2, "atomics": 3, "pcie": 4}
+NVLINK_MAX_LINKS = 18  # Hopper has 18; NVML's own constant grew to 36 for later generations
+
+
+class NvmlAdapter(Protocol):
+    def start(self) -> Optional[Unavailable]:
+        """Start NVML; None when it started, else why it could not."""
+
+    def system(self, query: str) -> Answer: ...
+
+    def device(self, index: int, query: str, arg: Optional[int] = None) -> Answer: ...
+
+    def pair(self, index_a: int, index_b: int, query: str, arg: Optional[int] = None) -> Answer: ...
+
+    def stop(self) -> None: ...
+
+
+def answer_key(query: str, arg: Optional[int]) -> str:
+    return query if arg is None else f"{query}:{arg}"
+
+
+# --- the real library --------------------------------------------------------------------------------
+
+
+class PynvmlAdapter:
+    """Calls NVML through nvidia-ml-py. Safe to call from several threads after start()."""
+
+    def __init__(self) -> None:
+        self._nvml: Any = None
+        self._handles: Dict[int, Answer] = {}
+        self._lock = threading.Lock()
+
+    def start(self) -> Optional[Unavailable]:
+        try:
+            import pynvml  # nvidia-ml-py; imported here so that `gpubal --help` never pays for it
+        except ImportError as error:
+            return Unavailable(Reason.NOT_FOUND, "import pynvml", f"nvidia-ml-py is not installed: {error}")
+        try:
+            pynvml.nvmlInit()
+        except pynvml.NVMLError as error:
+            code = getattr(error, "value", None)
+            return Unavailable(_reason(code), "nvmlInit", _nvml_error_text(error, code))
+        except OSError as error:  # pragma: no cover - ctypes failures outside NVMLError
+            return Unavailable(Reason.NOT_FOUND, "nvmlInit", str(error))
+        self._nvml = pynvml
+        return None
+
+    def stop(self) -> None:
+        if self._nvml is not None:
+            self._call("nvmlShutdown")
+            self._nvml = None
+
+    def _call(self, function_name: str, *args: Any) -> Answer:
+        """The choke point: every NVML call goes through here and comes back as a value or a reason."""
+        function = getattr(self._nvml, function_name, None)
+        if function is None:
+            return Unavailable(Reason.API_MISSING, function_name, "not in this nvidia-ml-py")
+        try:
+            return function(*args)
+        except self._nvml.NVMLError as error:
+            code = getattr(error, "value", None)
+            return Unavailable(_reason(code), function_name, _nvml_error_text(error, code))
+        except Exception as error:  # noqa: BLE001 - a wrapper bug must not end the doctor
+            return Unavailable(Reason.ERROR, function_name, f"{type(error).__name__}: {error}")
+
+    def _first(self, calls: List[Tuple[str, Tuple[Any, ...]]]) -> Answer:
+        """Versioned APIs: try the newest function first, fall back while it is missing."""
+        answer: Answer = Unavailable(Reason.API_MISSING, calls[0][0])
+        for function_name, args in calls:
+            answer = self._call(function_name, *args)
+            if not (isinstance(answer, Unavailable) and answer.reason is Reason.API_MISSING):
+                return answer
+        return answer
+
+    def _handle(self, index: int) -> Answer:
+        with self._lock:
+            if index not in self._handles:
+                self._handles[index] = self._call("nvmlDeviceGetHandleByIndex", index)
+            return self._handles[index]
+
+    def system(self, query: str) -> Answer:
+        if query == "driver_version":
+            return self._call("nvmlSystemGetDriverVersion")
+        if query == "nvml_version":
+            return self._call("nvmlSystemGetNVMLVersion")
+        if query == "cuda_driver_version":
+            return self._first([("nvmlSystemGetCudaDriverVersion_v2", ()), ("nvmlSystemGetCudaDriverVersion", ())])
+        if query == "device_count":
+            return self._call("nvmlDeviceGetCount")
+        raise KeyError(query)
+
+    def device(self, index: int, query: str, arg: Optional[int] = None) -> Answer:
+        handle = self._handle(index)
+        if isinstance(handle, Unavailable):
+            return handle
+        reader = _DEVICE_QUERIES[query]
+        return reader(self, handle, arg)
+
+    def pair(self, index_a: int, index_b: int, query: str, arg: Optional[int] = None) -> Answer:
+        handle_a, handle_b = self._handle(index_a), self._handle(index_b)
+        for handle in (handle_a, handle_b):
+            if isinstance(handle, Unavailable):
+                return handle
+        if query == "topology_common_ancestor":
+            return self._call("nvmlDeviceGetTopologyCommonAncestor", handle_a, handle_b)
+        if query == "p2p_status":
+            return self._call("nvmlDeviceGetP2PStatus", handle_a, handle_b, arg)
+        raise KeyError(query)
+
+    # Readers turn NVML's ctypes structures into plain JSON values, so that answers can be recorded.
+
+    def _pci_info(self, handle: Any, _arg: Any) -> Answer:
+        info = self._first([("nvmlDeviceGetPciInfo_v3", (handle,)), ("nvmlDeviceGetPciInfo", (handle,))])
+        return info if isinstance(info, Unavailable) else {"bus_id": _text(info.busId)}
+
+    def _memory_info(self, handle: Any, _arg: Any) -> Answer:
+        info = self._call("nvmlDeviceGetMemoryInfo", handle)
+        return info if isinstance(info, Unavailable) else {"total": int(info.total), "used": int(info.used)}
+
+    def _fabric_info(self, handle: Any, _arg: Any) -> Answer:
+        nvml = self._nvml
+        for function_name, struct_name in (
+            ("nvmlDeviceGetGpuFabricInfoV", "c_nvmlGpuFabricInfoV_t"),
+            ("nvmlDeviceGetGpuFabricInfo", "c_nvmlGpuFabricInfo_t"),
+        ):
+            struct_type = getattr(nvml, struct_name, None)
+            if struct_type is None:
+                continue
+            struct = struct_type()
+            answer = self._call(function_name, handle, nvml.byref(struct))
+            if isinstance(answer, Unavailable) and answer.reason is Reason.API_MISSING:
+                continue
+            if isinstance(answer, Unavailable):
+                return answer
+            return {"state": int(struct.state), "status": int(struct.status), "clique_id": int(struct.cliqueId)}
+        return Unavailable(Reason.API_MISSING, "nvmlDeviceGetGpuFabricInfo")
+
+    def _affinity(self, function_name: str, handle: Any, words: int, *extra: Any) -> Answer:
+        mask = self._call(function_name, handle, words, *extra)
+        if isinstance(mask, Unavailable):
+            return mask
+        return [int(word) for word in mask]
+
+    def _mig_devices(self, handle: Any, _arg: Any) -> Answer:
+        count = self._call("nvmlDeviceGetMaxMigDeviceCount", handle)
+        if isinstance(count, Unavailable):
+            return count
+        devices = []
+        for mig_index in range(int(count)):
+            mig = self._call("nvmlDeviceGetMigDeviceHandleByIndex", handle, mig_index)
+            if isinstance(mig, Unavailable):
+                if mig.reason is Reason.NOT_FOUND:  # an empty slot, not an error
+                    continue
+                return mig
+            uuid = self._call("nvmlDeviceGetUUID", mig)
+            memory = self._call("nvmlDeviceGetMemoryInfo", mig)
+            gpu_instance = self._call("nvmlDeviceGetGpuInstanceId", mig)
+            compute_instance = self._call("nvmlDeviceGetComputeInstanceId", mig)
+            for answer in (uuid, memory, gpu_instance, compute_instance):
+                if isinstance(answer, Unavailable):
+                    return answer
+            devices.append({
+                "uuid": _text(uuid), "gpu_instance_id": int(gpu_instance),
+                "compute_instance_id": int(compute_instance), "memory_total_bytes": int(memory.total),
+            })
+        return devices
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _simple(function_name: str, convert: Callable[[Any], Any] = lambda v: v) -> Callable[..., Answer]:
+    def reader(adapter: PynvmlAdapter, handle: Any, arg: Optional[int]) -> Answer:
+        args = (handle,) if arg is None else (handle, arg)
+        answer = adapter._call(function_name, *args)
+        return answer if isinstance(answer, Unavailable) else convert(answer)
+
+    return reader
+
+
+def _versioned(*function_names: str, convert: Callable[[Any], Any] = lambda v: v) -> Callable[..., Answer]:
+    def reader(adapter: PynvmlAdapter, handle: Any, arg: Optional[int]) -> Answer:
+        answer = adapter._first([(name, (handle,)) for name in function_names])
+        return answer if isinstance(answer, Unavailable) else convert(answer)
+
+    return reader
+
+
+def _remote_pci(adapter: PynvmlAdapter, handle: Any, link: Optional[int]) -> Answer:
+    info = adapter._first([
+        ("nvmlDeviceGetNvLinkRemotePciInfo_v2", (handle, link)),
+        ("nvmlDeviceGetNvLinkRemotePciInfo", (handle, link)),
+    ])
+    return info if isinstance(info, Unavailable) else _text(info.busId)
+
+
+_AFFINITY_WORDS = 16  # 16 x 64 bits: room for 1024 CPUs or NUMA nodes
+
+
+_DEVICE_QUERIES: Dict[str, Callable[[PynvmlAdapter, Any, Optional[int]], Answer]] = {
+    "name": _simple("nvmlDeviceGetName", _text),
+    "uuid": _simple("nvmlDeviceGetUUID", _text),
+    "serial": _simple("nvmlDeviceGetSerial", _text),
+    "pci_info": PynvmlAdapter._pci_info,
+    "memory_info": PynvmlAdapter._memory_info,
+    "architecture": _simple("nvmlDeviceGetArchitecture", int),
+    "cuda_compute_capability": _simple("nvmlDeviceGetCudaComputeCapability", lambda v: [int(v[0]), int(v[1])]),
+    "persistence_mode": _simple("nvmlDeviceGetPersistenceMode", int),
+    "compute_mode": _simple("nvmlDeviceGetComputeMode", int),
+    "ecc_mode": _simple("nvmlDeviceGetEccMode", lambda v: [int(v[0]), int(v[1])]),
+    "virtualization_mode": _simple("nvmlDeviceGetVirtualizationMode", int),
+    "mig_mode": _simple("nvmlDeviceGetMigMode", lambda v: [int(v[0]), int(v[1])]),
+    "mig_devices": PynvmlAdapter._mig_devices,
+    "pcie_link_gen_current": _simple("nvmlDeviceGetCurrPcieLinkGeneration", int),
+    "pcie_link_gen_max": _simple("nvmlDeviceGetMaxPcieLinkGeneration", int),
+    "pcie_link_gen_device_max": _simple("nvmlDeviceGetGpuMaxPcieLinkGeneration", int),
+    "pcie_link_width_current": _simple("nvmlDeviceGetCurrPcieLinkWidth", int),
+    "pcie_link_width_max": _simple("nvmlDeviceGetMaxPcieLinkWidth", int),
+    "pcie_replay_counter": _simple("nvmlDeviceGetPcieReplayCounter", int),
+    "nvlink_state": _simple("nvmlDeviceGetNvLinkState", int),
+    "nvlink_version": _simple("nvmlDeviceGetNvLinkVersion", int),
+    "nvlink_remote_pci": _remote_pci,
+    "nvlink_remote_device_type": _simple("nvmlDeviceGetNvLinkRemoteDeviceType", int),
+    "fabric_info": PynvmlAdapter._fabric_info,
+    "clock_event_reasons": _versioned(
+        "nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons", convert=int
+    ),
+    "retired_pages_pending": _simple("nvmlDeviceGetRetiredPagesPendingStatus", int),
+    "remapped_rows": _simple("nvmlDeviceGetRemappedRows", lambda v: [int(x) for x in v]),
+    "memory_affinity_nodes": lambda a, h, _: a._affinity("nvmlDeviceGetMemoryAffinity", h, _AFFINITY_WORDS, 0),
+    "cpu_affinity": lambda a, h, _: a._affinity("nvmlDeviceGetCpuAffinity", h, _AFFINITY_WORDS),
+}
+DEVICE_QUERIES = tuple(_DEVICE_QUERIES)
+
+
+def _reason(code: Optional[int]) -> Reason:
+    return _REASON_BY_NVML_ERROR.get(code, Reason.ERROR) if code is not None else Reason.ERROR
+
+
+def _nvml_error_text(error: Exception, code: Optional[int]) -> str:
+    name = NVML_RETURN_NAMES.get(code, "") if code is not None else ""
+    text = str(error)
+    return f"{text} (NVML_ERROR_{name.upper()})" if name else text
+
+
+# --- replayed profiles -------------------------------------------------------------------------------
+
+
+class ProfileError(ValueError):
+    """A profile file that cannot be replayed; the message is one line for the user."""
+
+
+def _decode(value: Any, source: str) -> Answer:
+    if isinstance(value, dict) and "error" in value:
+        try:
+            reason = Reason(value["error"])
+        except ValueError:
+            raise ProfileError(f"{source}: unknown error reason {value['error']!r}") from None
+        return Unavailable(reason, value.get("source", source), value.get("detail", ""))
+    return value
+
+
+def _encode(answer: Answer) -> Any:
+    if isinstance(answer, Unavailable):
+        encoded = {"error": answer.reason.value, "source": answer.source}
+        if answer.detail:
+            encoded["detail"] = answer.detail
+        return encoded
+    return answer
+
+
+class ReplayAdapter:
+    """Answers from a profile. A query the profile lacks is `not_found`, naming the profile."""
+
+    def __init__(self, profile: Dict[str, Any], name: str = "profile") -> None:
+        if not isinstance(profile, dict) or profile.get("format") != PROFILE_FORMAT:
+            raise ProfileError(f"{name}: not a gpubal NVML profile (format must be {PROFILE_FORMAT!r})")
+        if profile.get("version") != PROFILE_VERSION:
+            raise ProfileError(f"{name}: profile version {profile.get('version')!r}, expected {PROFILE_VERSION}")
+        self.profile = profile
+        self.name = name
+
+    @classmethod
+    def from_file(cls, path: str) -> "ReplayAdapter":
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except OSError as error:
+            raise ProfileError(f"{path}: {error.strerror}") from None
+        except ValueError as error:
+            raise ProfileError(f"{path}: not JSON: {error}") from None
+        return cls(data, path)
+
+    def _missing(self, where: str) -> Unavailable:
+        return Unavailable(Reason.NOT_FOUND, where, f"not recorded in {self.name}")
+
+    def start(self) -> Optional[Unavailable]:
+        init = self.profile.get("init", "ok")
+        return None if init == "ok" else _decode(init, "nvmlInit")
+
+    def stop(self) -> None:
+        pass
+
+    def system(self, query: str) -> Answer:
+        answers = self.profile.get("system", {})
+        return _decode(answers[query], query) if query in answers else self._missing(query)
+
+    def device(self, index: int, query: str, arg: Optional[int] = None) -> Answer:
+        devices = self.profile.get("devices", [])
+        if index >= len(devices):
+            return self._missing(f"device {index}")
+        answers = devices[index]
+        if "handle" in answers:  # the handle itself failed: a lost GPU
+            return _decode(answers["handle"], "nvmlDeviceGetHandleByIndex")
+        key = answer_key(query, arg)
+        return _decode(answers[key], key) if key in answers else self._missing(key)
+
+    def pair(self, index_a: int, index_b: int, query: str, arg: Optional[int] = None) -> Answer:
+        devices = self.profile.get("devices", [])
+        for index in (index_a, index_b):
+            if index < len(devices) and "handle" in devices[index]:
+                return _decode(devices[index]["handle"], "nvmlDeviceGetHandleByIndex")
+        answers = self.profile.get("pairs", {}).get(f"{index_a},{index_b}", {})
+        key = answer_key(query, arg)
+        return _decode(answers[key], key) if key in answers else self._missing(f"pair {index_a},{index_b} {key}")
+
+
+class RecordingAdapter:
+    """Passes every query to another adapter and keeps the answer for a profile."""
+
+    def __init__(self, inner: NvmlAdapter) -> None:
+        self.inner = inner
+        self._lock = threading.Lock()
+        self.init: Any = "ok"
+        self.system_answers: Dict[str, Any] = {}
+        self.device_answers: Dict[int, Dict[str, Any]] = {}
+        self.pair_answers: Dict[str, Dict[str, Any]] = {}
+
+    def start(self) -> Optional[Unavailable]:
+        failure = self.inner.start()
+        if failure is not None:
+            self.init = _encode(failure)
+        return failure
+
+    def stop(self) -> None:
+        self.inner.stop()
+
+    def system(self, query: str) -> Answer:
+        answer = self.inner.system(query)
+        with self._lock:
+            self.system_answers[query] = _encode(answer)
+        return answer
+
+    def device(self, index: int, query: str, arg: Optional[int] = None) -> Answer:
+        answer = self.inner.device(index, query, arg)
+        with self._lock:
+            self.device_answers.setdefault(index, {})[answer_key(query, arg)] = _encode(answer)
+        return answer
+
+    def pair(self, index_a: int, index_b: int, query: str, arg: Optional[int] = None) -> Answer:
+        answer = self.inner.pair(index_a, index_b, query, arg)
+        with self._lock:
+            self.pair_answers.setdefault(f"{index_a},{index_b}", {})[answer_key(query, arg)] = _encode(answer)
+        return answer
+
+    def profile(self, description: str) -> Dict[str, Any]:
+        count = max(self.device_answers, default=-1) + 1
+        devices = []
+        for index in range(count):
+            answers = dict(sorted(self.device_answers.get(index, {}).items()))
+            lost = [a for a in answers.values() if isinstance(a, dict) and a.get("error") == "gpu_lost"]
+            if lost and len(lost) == len(answers):
+                answers = {"handle": lost[0]}
+            devices.append(answers)
+        return {
+            "format": PROFILE_FORMAT,
+            "version": PROFILE_VERSION,
+            "description": description,
+            "init": self.init,
+            "system": dict(sorted(self.system_answers.items())),
+            "devices": devices,
+            "pairs": {key: dict(sorted(value.items())) for key, value in sorted(self.pair_answers.items())},
+        }

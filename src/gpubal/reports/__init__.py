@@ -1,0 +1,1 @@
+"""Renderers: pure functions of the Report. They never decide; the rules did."""

@@ -1,0 +1,23 @@
+"""The JSON report: the verdict, every (rule, subject) outcome, the findings, and the whole Snapshot,
+so that `gpubal doctor --snapshot report.json` reads it back."""
+
+from __future__ import annotations
+
+import json
+
+from .. import __version__
+from ..doctor.model import Report, to_jsonable
+from .summary import verdict
+
+
+def render_json(report: Report) -> str:
+    summary = verdict(report)
+    document = {
+        "gpubal_version": __version__,
+        "matrix_version": report.matrix_version,
+        "verdict": {"headline": summary.headline, **to_jsonable(summary)},
+        "findings": to_jsonable(report.findings()),
+        "results": to_jsonable(list(report.results)),
+        "snapshot": to_jsonable(report.snapshot),
+    }
+    return json.dumps(document, indent=1) + "\n"

@@ -1,0 +1,151 @@
+"""What every report says about the host, computed once from the Report so renderers agree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..doctor.model import Fact, Gpu, GpuPair, Known, Outcome, Report, RuleResult, Severity, Unavailable
+
+
+def show(fact: Fact[Any], unit: str = "") -> str:
+    """A fact as text: its value, or why it is missing (never a bare N/A)."""
+    if isinstance(fact, Known):
+        value = fact.value
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return f"{value}{unit}"
+    return f"unknown ({fact.reason.value})"
+
+
+def gib(fact: Fact[int]) -> str:
+    return f"{fact.value / 2**30:.1f} GiB" if isinstance(fact, Known) else show(fact)
+
+
+def link_label(pair: GpuPair) -> str:
+    """The word `nvidia-smi topo -m` would print for the pair: NV# when NVLink joins them, else the PCIe path."""
+    if isinstance(pair.nvlink_count, Known) and pair.nvlink_count.value > 0:
+        return f"NV{pair.nvlink_count.value}"
+    if isinstance(pair.pcie_path, Known):
+        return pair.pcie_path.value
+    return "?"
+
+
+def nvlink_summary(gpu: Gpu) -> str:
+    if isinstance(gpu.nvlinks, Unavailable):
+        return show(gpu.nvlinks)
+    links = gpu.nvlinks.value
+    if not links:
+        return "none"
+    active = sum(1 for link in links if isinstance(link.active, Known) and link.active.value)
+    return f"{active}/{len(links)} up"
+
+
+def pcie_summary(gpu: Gpu) -> str:
+    gen, width = gpu.pcie_link_gen_current, gpu.pcie_link_width_current
+    gen_max, width_max = gpu.pcie_link_gen_max, gpu.pcie_link_width_max
+    if not isinstance(gen, Known) or not isinstance(width, Known):
+        return show(gen if not isinstance(gen, Known) else width)
+    text = f"Gen{gen.value} x{width.value}"
+    if isinstance(gen_max, Known) and isinstance(width_max, Known):
+        text += f" (max Gen{gen_max.value} x{width_max.value})"
+    return text
+
+
+def mig_summary(gpu: Gpu) -> str:
+    current, pending = gpu.mig_enabled_current, gpu.mig_enabled_pending
+    if not isinstance(current, Known):
+        return show(current)
+    text = "on" if current.value else "off"
+    if isinstance(pending, Known) and pending.value != current.value:
+        text += f" (pending {'on' if pending.value else 'off'})"
+    if current.value and isinstance(gpu.mig_instances, Known):
+        text += f", {len(gpu.mig_instances.value)} devices"
+    return text
+
+
+def fabric_summary(gpu: Gpu) -> str:
+    state = gpu.fabric_state
+    if isinstance(state, Known) and state.value == "completed" and isinstance(gpu.fabric_status, Known):
+        return f"completed/{gpu.fabric_status.value}"
+    if isinstance(state, Known):
+        return state.value.replace("_", " ")
+    return show(state)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    errors: int
+    warnings: int
+    infos: int
+    passed: int
+    not_evaluated: int
+    not_applicable: int
+    crashed: int
+
+    @property
+    def headline(self) -> str:
+        if self.errors:
+            return f"{self.errors} error{'s' if self.errors != 1 else ''}: this host will not work as intended"
+        if self.warnings:
+            return f"{self.warnings} warning{'s' if self.warnings != 1 else ''}: degraded or at risk"
+        if self.not_evaluated:
+            return "no problems found in what could be checked"
+        return "healthy: every check passed"
+
+
+def verdict(report: Report) -> Verdict:
+    findings = report.findings()
+    outcomes = [result.outcome for result in report.results]
+    return Verdict(
+        errors=sum(1 for f in findings if f.severity is Severity.ERROR),
+        warnings=sum(1 for f in findings if f.severity is Severity.WARNING),
+        infos=sum(1 for f in findings if f.severity is Severity.INFO),
+        passed=outcomes.count(Outcome.PASSED),
+        not_evaluated=outcomes.count(Outcome.NOT_EVALUATED),
+        not_applicable=outcomes.count(Outcome.NOT_APPLICABLE),
+        crashed=outcomes.count(Outcome.CRASHED),
+    )
+
+
+def passed_by_rule(report: Report) -> List[Tuple[str, List[str]]]:
+    grouped: Dict[str, List[str]] = {}
+    for result in report.results:
+        if result.outcome is Outcome.PASSED:
+            grouped.setdefault(result.rule_id, []).append(result.subject)
+    return sorted(grouped.items())
+
+
+def not_evaluated(report: Report) -> List[RuleResult]:
+    return [r for r in report.results if r.outcome is Outcome.NOT_EVALUATED]
+
+
+def topology_rows(report: Report) -> Optional[List[List[str]]]:
+    """The `nvidia-smi topo -m` matrix: header, then one row per GPU with its CPU list and NUMA node."""
+    gpus, pairs = report.snapshot.gpus, report.snapshot.pairs
+    if not isinstance(gpus, Known) or not isinstance(pairs, Known) or not gpus.value:
+        return None
+    labels = {}
+    for pair in pairs.value:
+        labels[(pair.gpu_a, pair.gpu_b)] = labels[(pair.gpu_b, pair.gpu_a)] = link_label(pair)
+    indices = [gpu.index for gpu in gpus.value]
+    rows = [[""] + [f"GPU{i}" for i in indices] + ["CPU Affinity", "NUMA Affinity"]]
+    for gpu in gpus.value:
+        cells = ["X" if other == gpu.index else labels.get((gpu.index, other), "?") for other in indices]
+        numa = gpu.numa_node
+        numa_text = str(numa.value) if isinstance(numa, Known) and numa.value >= 0 else (
+            "none" if isinstance(numa, Known) else show(numa))
+        rows.append([f"GPU{gpu.index}"] + cells + [show(gpu.cpu_affinity), numa_text])
+    return rows
+
+
+def nvlink_route_note(report: Report) -> str:
+    pairs = report.snapshot.pairs
+    if not isinstance(pairs, Known):
+        return ""
+    routes = {pair.nvlink_route.value for pair in pairs.value if isinstance(pair.nvlink_route, Known)}
+    if "nvswitch" in routes:
+        return "NVLink through NVSwitch"
+    if "direct" in routes:
+        return "NVLink direct (bridge or mesh)"
+    return ""

@@ -1,0 +1,80 @@
+"""The rules: small pure functions of the Snapshot that yield findings.
+
+Each module in this package holds one rule (or a small family) named after its id. A rule is a function
+decorated with `@rule(...)`; its docstring is user documentation with four sections — What it checks,
+Why it matters, How to fix, References — which `gpubal explain ID` prints. Rules read no files and call
+no programs: everything they know comes from the Snapshot.
+
+Discovery walks the modules of this package; there is no central table to edit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, List, Optional
+
+from ..doctor.model import Finding, Fix, Severity
+
+SCOPES = ("host", "gpu", "gpu_pair")
+DOC_SECTIONS = ("What it checks", "Why it matters", "How to fix", "References")
+
+# Ids are never reused; a renamed or merged rule keeps a redirect here.
+RENAMED: Dict[str, str] = {
+    "nvml-driver-library-mismatch": "kernel-module-userspace-mismatch",
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    scope: str  # "host": check(snapshot); "gpu": check(gpu, snapshot); "gpu_pair": check(pair, snapshot)
+    area: str  # "driver", "gpu", "mig", "pcie", "nvlink", "topology", "memory"
+    summary: str  # what it checks, in one line
+    check: Callable[..., Iterable[Finding]]
+
+    @property
+    def documentation(self) -> str:
+        return inspect.cleandoc(self.check.__doc__ or "")
+
+
+def rule(id: str, scope: str, area: str, summary: str) -> Callable[[Callable[..., Iterable[Finding]]], Rule]:
+    if scope not in SCOPES:
+        raise ValueError(f"rule {id}: scope must be one of {SCOPES}")
+
+    def wrap(check: Callable[..., Iterable[Finding]]) -> Rule:
+        return Rule(id=id, scope=scope, area=area, summary=summary, check=check)
+
+    return wrap
+
+
+def finding(severity: Severity, subject: str, message: str, evidence: Dict[str, Any], fix: Fix) -> Finding:
+    """A finding without its rule id; the engine stamps the id of the rule that yielded it."""
+    return Finding(rule_id="", severity=severity, subject=subject, message=message, evidence=evidence, fix=fix)
+
+
+_RULES: Optional[List[Rule]] = None
+
+
+def all_rules() -> List[Rule]:
+    global _RULES
+    if _RULES is None:
+        found: Dict[str, Rule] = {}
+        for module_info in pkgutil.iter_modules(__path__):
+            if module_info.name.startswith("_"):
+                continue
+            module = importlib.import_module(f"{__name__}.{module_info.name}")
+            for value in vars(module).values():
+                if isinstance(value, Rule):
+                    if value.id in found and found[value.id] is not value:
+                        raise RuntimeError(f"two rules share the id {value.id}")
+                    found[value.id] = value
+        _RULES = sorted(found.values(), key=lambda r: r.id)
+    return list(_RULES)
+
+
+def find_rule(rule_id: str) -> Optional[Rule]:
+    rule_id = RENAMED.get(rule_id, rule_id)
+    return next((r for r in all_rules() if r.id == rule_id), None)

@@ -1,0 +1,13 @@
+"""Documentation that fixes point to, in one place so that a moved page is mended once."""
+
+DRIVER_INSTALL = "https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/index.html"
+CONTAINER_TOOLKIT = "https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/install-guide.html"
+PERSISTENCE = "https://docs.nvidia.com/deploy/driver-persistence/index.html"
+MIG_GUIDE = "https://docs.nvidia.com/datacenter/tesla/mig-user-guide/index.html"
+FABRIC_MANAGER = "https://docs.nvidia.com/datacenter/tesla/fabric-manager-user-guide/index.html"
+XID_ERRORS = "https://docs.nvidia.com/deploy/xid-errors/analyzing-xid-catalog.html"
+NCCL_TROUBLESHOOTING = "https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/troubleshooting.html"
+MEMORY_ERRORS = "https://docs.nvidia.com/deploy/a100-gpu-mem-error-mgmt/index.html"
+PAGE_RETIREMENT = "https://docs.nvidia.com/deploy/dynamic-page-retirement/index.html"
+NVML_API = "https://docs.nvidia.com/deploy/nvml-api/index.html"
+OLLAMA_GPU = "https://docs.ollama.com/gpu"

@@ -1,0 +1,36 @@
+from ..doctor.model import Fix, Gpu, Reason, Severity, Snapshot, Unavailable
+from . import _links, finding, rule
+
+
+@rule("gpu-lost", scope="gpu", area="gpu",
+      summary="Every GPU the driver knows still answers")
+def check(gpu: Gpu, snapshot: Snapshot):
+    """
+    What it checks
+        Whether NVML reports the GPU as lost (NVML_ERROR_GPU_IS_LOST) when gpubal asks about it.
+
+    Why it matters
+        A lost GPU has fallen off the bus or stopped responding; the kernel log usually shows Xid 79.
+        Nothing can use it until the host is rebooted, and programs that were using it have crashed.
+
+    How to fix
+        Look for Xid errors in the kernel log, reboot the host, and if it happens again check power,
+        cooling and seating, then contact the vendor.
+
+    References
+        https://docs.nvidia.com/deploy/xid-errors/analyzing-xid-catalog.html
+    """
+    lost = [fact for fact in (gpu.name, gpu.uuid, gpu.memory_total_bytes)
+            if isinstance(fact, Unavailable) and fact.reason is Reason.GPU_LOST]
+    if not lost:
+        return
+    yield finding(
+        Severity.ERROR, gpu.subject(),
+        f"GPU {gpu.index} is lost: the driver cannot reach it",
+        {f"{gpu.subject()}.name": lost[0].describe()},
+        Fix(
+            summary="Check the kernel log for Xid errors, then reboot",
+            commands=("sudo dmesg | grep -i xid", "sudo reboot"),
+            url=_links.XID_ERRORS,
+        ),
+    )

@@ -1,0 +1,37 @@
+from ..doctor.model import Fix, Gpu, Severity, Snapshot
+from . import _links, finding, rule
+
+
+@rule("mig-pending-reboot", scope="gpu", area="mig",
+      summary="No MIG mode change is waiting for a GPU reset")
+def check(gpu: Gpu, snapshot: Snapshot):
+    """
+    What it checks
+        Whether the MIG mode that is in effect differs from the pending one, i.e. someone ran
+        `nvidia-smi -mig 0|1` and the GPU has not been reset since.
+
+    Why it matters
+        The GPU keeps behaving in its current mode until it is reset: the change someone believes is
+        made is not, and the next reboot changes how the GPU appears to CUDA (whole GPU or MIG devices).
+
+    How to fix
+        Reset the GPU while nothing runs on it, or reboot the host.
+
+    References
+        https://docs.nvidia.com/datacenter/tesla/mig-user-guide/index.html
+    """
+    current = gpu.need("mig_enabled_current")
+    pending = gpu.need("mig_enabled_pending")
+    if current == pending:
+        return
+    state = {True: "enabled", False: "disabled"}
+    yield finding(
+        Severity.WARNING, gpu.subject(),
+        f"MIG is {state[current]} on GPU {gpu.index} but {state[pending]} after the next GPU reset",
+        {f"{gpu.subject()}.mig_enabled_current": current, f"{gpu.subject()}.mig_enabled_pending": pending},
+        Fix(
+            summary="Reset the GPU when it is idle, or reboot, to apply the pending MIG mode",
+            commands=(f"sudo nvidia-smi -r -i {gpu.index}",),
+            url=_links.MIG_GUIDE,
+        ),
+    )

@@ -1,0 +1,53 @@
+from ..doctor.model import Fix, Known, Reason, Severity, Snapshot
+from . import _links, finding, rule
+
+
+@rule("no-nvidia-driver", scope="host", area="driver",
+      summary="The NVIDIA driver (kernel module and NVML library) is installed and answers")
+def check(snapshot: Snapshot):
+    """
+    What it checks
+        Whether NVML, the management library that ships with the NVIDIA driver, starts. NVML is
+        what nvidia-smi, CUDA's device enumeration and every inference server rely on.
+
+    Why it matters
+        Without a loaded driver no GPU is usable: CUDA reports no device and servers such as Ollama
+        fall back to the CPU, silently and many times slower.
+
+    How to fix
+        Install the NVIDIA driver for your distribution and reboot. Inside a container, the host's
+        driver is mounted in by the NVIDIA Container Toolkit: start the container with `--gpus all`
+        (Docker) or the equivalent device request of your orchestrator.
+
+    References
+        https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/index.html
+        https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/install-guide.html
+    """
+    status = snapshot.driver.nvml_status
+    if isinstance(status, Known):
+        return
+    if status.reason is not Reason.NOT_FOUND:
+        return  # NVML exists but failed: other rules (module mismatch, permissions) say why
+    container = snapshot.host.container
+    in_container = isinstance(container, Known) and container.value != "none"
+    module = snapshot.driver.kernel_module_version
+    evidence = {
+        "driver.nvml_status": status.describe(),
+        "driver.kernel_module_version": module.value if isinstance(module, Known) else module.describe(),
+        "host.container": container.value if isinstance(container, Known) else container.describe(),
+    }
+    if in_container:
+        fix = Fix(
+            summary="Give the container the host's GPUs through the NVIDIA Container Toolkit",
+            commands=("docker run --gpus all IMAGE nvidia-smi",),
+            url=_links.CONTAINER_TOOLKIT,
+        )
+        message = "No NVIDIA driver is visible inside this container: NVML cannot be loaded"
+    else:
+        fix = Fix(
+            summary="Install the NVIDIA driver for this distribution, then reboot",
+            commands=("lspci -nn | grep -i nvidia", "sudo ubuntu-drivers install  # Ubuntu; other distributions: see the guide"),
+            url=_links.DRIVER_INSTALL,
+        )
+        message = "No NVIDIA driver: NVML cannot be loaded, so no GPU can be used"
+    yield finding(Severity.ERROR, "host", message, evidence, fix)

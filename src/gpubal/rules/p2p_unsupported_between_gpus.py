@@ -1,0 +1,57 @@
+from ..doctor.model import Fix, GpuPair, Known, Severity, Snapshot
+from . import _links, finding, rule
+
+_WHY = {
+    "chipset_not_supported": "the chipset or its settings block it (often PCIe ACS or the IOMMU)",
+    "topology_not_supported": "the path between the GPUs crosses a link that does not carry P2P",
+    "gpu_not_supported": "the GPU model or driver does not offer P2P (GeForce cards, for example)",
+    "disabled_by_regkey": "it is disabled by a driver registry key",
+    "not_supported": "the driver reports it as not supported",
+    "unknown": "the driver cannot tell",
+}
+
+
+@rule("p2p-unsupported-between-gpus", scope="gpu_pair", area="topology",
+      summary="Two GPUs can read and write each other's memory directly (P2P)")
+def check(pair: GpuPair, snapshot: Snapshot):
+    """
+    What it checks
+        NVML's peer-to-peer status between two GPUs, over NVLink and over PCIe (read and write).
+        The pair passes when any of these paths is "ok".
+
+    Why it matters
+        Without P2P every transfer between the two GPUs bounces through host memory: NCCL falls back
+        to shared memory, tensor-parallel inference slows down, and a model split across the pair moves
+        its activations through the CPU. The common causes are PCIe ACS left on, IO virtualization
+        (VT-d, the IOMMU) redirecting peer traffic, or consumer GPUs whose driver does not offer P2P.
+
+    How to fix
+        Depends on the reason NVML gives. NCCL's troubleshooting guide says to disable ACS on the PCIe
+        switches (`setpci -v -s BDF ECAP_ACS+0x6.w=0000`, redone after each boot, or in the BIOS) and
+        to disable IO virtualization (VT-d) on bare metal. GPUs that do not support P2P cannot be made
+        to: keep tightly coupled work on one GPU or on NVLink-connected ones.
+
+    References
+        https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/troubleshooting.html
+    """
+    statuses = {
+        "p2p_nvlink": pair.need("p2p_nvlink"),
+        "p2p_read": pair.need("p2p_read"),
+        "p2p_write": pair.need("p2p_write"),
+    }
+    if "ok" in statuses.values():
+        return
+    reason = statuses["p2p_read"]
+    path = pair.pcie_path.value if isinstance(pair.pcie_path, Known) else "unknown"
+    yield finding(
+        Severity.WARNING, pair.subject(),
+        f"GPU {pair.gpu_a} and GPU {pair.gpu_b} cannot access each other's memory directly: "
+        f"{_WHY.get(reason, reason)}",
+        {**{f"{pair.subject()}.{name}": value for name, value in statuses.items()},
+         f"{pair.subject()}.pcie_path": path},
+        Fix(
+            summary="Check ACS and IO virtualization (VT-d); P2P over PCIe needs both out of the way",
+            commands=("nvidia-smi topo -p2p r", "sudo lspci -vvv | grep -i acsctl"),
+            url=_links.NCCL_TROUBLESHOOTING,
+        ),
+    )

@@ -1,0 +1,68 @@
+"""Wall time of `gpubal doctor` against `nvidia-smi -q`, side by side on the same host.
+
+Each command runs --runs times, alternating, after one warm-up of each; the report gives the median and
+the ratio of medians. Run it on a GPU host:
+
+    python3 bench/bench_doctor.py --runs 10 --out bench/results/h200x1.json
+
+This is a benchmark, not a test: it asserts nothing and prints what it measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from typing import Dict, List
+
+COMMANDS = {
+    "nvidia-smi -q": ["nvidia-smi", "-q"],
+    "gpubal doctor": [sys.executable, "-m", "gpubal", "doctor", "--fail-on", "never"],
+    "gpubal doctor --format json": [sys.executable, "-m", "gpubal", "doctor", "--format", "json", "--fail-on", "never"],
+    "python -c pass (interpreter start)": [sys.executable, "-c", "pass"],
+}
+
+
+def time_once(command: List[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--out", help="write the results as JSON here")
+    args = parser.parse_args()
+    commands = {name: cmd for name, cmd in COMMANDS.items() if shutil.which(cmd[0]) or os.path.exists(cmd[0])}
+    for command in commands.values():
+        time_once(command)  # warm-up: page cache, driver state
+    samples: Dict[str, List[float]] = {name: [] for name in commands}
+    for _ in range(args.runs):
+        for name, command in commands.items():
+            samples[name].append(time_once(command))
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    reference = medians.get("nvidia-smi -q")
+    print(f"{'command':<40} {'median s':>9} {'min s':>7} {'max s':>7} {'vs nvidia-smi -q':>17}")
+    for name, values in samples.items():
+        ratio = f"{medians[name] / reference:.2f}x" if reference else "-"
+        print(f"{name:<40} {medians[name]:9.3f} {min(values):7.3f} {max(values):7.3f} {ratio:>17}")
+    if args.out:
+        result = {
+            "host": platform.node(), "python": platform.python_version(), "runs": args.runs,
+            "samples_s": samples, "median_s": medians,
+            "ratio_to_nvidia_smi_q": {n: m / reference for n, m in medians.items()} if reference else None,
+        }
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w", encoding="utf-8") as handle:
+            json.dump(result, handle, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -17,6 +17,11 @@ EXIT_FINDINGS = 1  # findings at or above --fail-on
 EXIT_BAD_INPUT = 2  # bad option, unreadable snapshot or profile (typer's usage errors use 2 as well)
 EXIT_INTERNAL = 3  # a bug in gpubal
 
+# A live collection that gpubal.entry started before this module was imported (a Future), or None.
+EARLY_COLLECTION = None
+
+PLAIN_WIDTH = 100  # plain text (a file, a pipe, NO_COLOR) is laid out for 100 columns, as the goldens are
+
 EXIT_CODES_HELP = (
     "Exit codes: 0 no finding at or above --fail-on; 1 findings at or above --fail-on; "
     "2 bad input (option, snapshot or profile file); 3 internal error."
@@ -86,12 +91,16 @@ def _collect(nvml_profile: Optional[Path], root: str):
     from .doctor.probes.nvml import ProfileError, PynvmlAdapter, ReplayAdapter
 
     if nvml_profile is None:
+        if EARLY_COLLECTION is not None and root == "/":
+            return EARLY_COLLECTION.result()
         return collect_snapshot(PynvmlAdapter(), HostFiles(root), origin="live")
     try:
         adapter = ReplayAdapter.from_file(str(nvml_profile))
+        # a profile is read lazily: a bad answer deep inside surfaces while collecting
+        return collect_snapshot(adapter, HostFiles(root), origin=f"nvml-profile:{nvml_profile.name}")
     except ProfileError as error:
-        raise _fail(str(error))
-    return collect_snapshot(adapter, HostFiles(root), origin=f"nvml-profile:{nvml_profile.name}")
+        message = str(error)
+        raise _fail(message if message.startswith(str(nvml_profile)) else f"{nvml_profile}: {message}")
 
 
 def _write(text: str, output: Optional[Path]) -> None:
@@ -148,11 +157,11 @@ def _print_terminal(report, output: Optional[Path]) -> None:
         import io
 
         buffer = io.StringIO()
-        render_terminal(report, Console(file=buffer, width=120, no_color=True, highlight=False))
+        render_terminal(report, Console(file=buffer, width=PLAIN_WIDTH, no_color=True, highlight=False))
         _write(buffer.getvalue(), output)
         return
     plain = not sys.stdout.isatty() or "NO_COLOR" in os.environ
-    console = Console(width=120, no_color=True, highlight=False) if plain else Console(highlight=False)
+    console = Console(width=PLAIN_WIDTH, no_color=True, highlight=False) if plain else Console(highlight=False)
     render_terminal(report, console)
 
 

@@ -222,6 +222,7 @@ class Snapshot:
     driver: Driver
     gpus: Fact[List[Gpu]]
     pairs: Fact[List[GpuPair]]
+    stack: "Stack"
 
     def gpu_list(self) -> List[Gpu]:
         """The GPUs, or FactMissing("gpus") when NVML could not list them."""
@@ -419,3 +420,49 @@ def _type_hints(cls: type) -> Dict[str, Any]:
     if cls not in _HINTS_CACHE:
         _HINTS_CACHE[cls] = typing.get_type_hints(cls, vars(sys.modules[cls.__module__]))
     return _HINTS_CACHE[cls]
+
+
+# --- the software stack (CUDA, cuDNN, NCCL, frameworks, Fabric Manager) -------------------------------
+
+
+@dataclass(frozen=True)
+class CudaToolkit:
+    path: str  # /usr/local/cuda-13.0
+    version: str  # "13.0.2", from version.json (or version.txt on old toolkits)
+    has_nvcc: bool
+
+
+@dataclass(frozen=True)
+class LibraryCopy:
+    """One copy of a GPU library that some process on the host could load."""
+
+    name: str  # "cudart", "cudnn", "nccl"
+    version: str  # "13.0.96", "9.14.0", "2.28.3"
+    path: str
+    origin: str  # "system", "LD_LIBRARY_PATH", "toolkit", "wheel", "ollama"
+    consumer: str  # who loads this copy: "the system loader", "torch 2.11.0+cu130", "ollama"
+    version_source: str  # how the version was read: file name, header, wheel metadata
+
+
+@dataclass(frozen=True)
+class PythonPackage:
+    name: str  # normalized distribution name, "torch", "nvidia-cudnn-cu13"
+    version: str
+    location: str  # the site-packages directory
+    cuda_version: str  # the CUDA it was built for ("13.0" from torch's +cu130); "" when it does not say
+    requires: Tuple[str, ...]  # its nvidia-* pins, as written in its metadata
+
+
+@dataclass(frozen=True)
+class Stack(_Facts):
+    cuda_toolkits: Fact[List[CudaToolkit]]
+    libraries: Fact[List[LibraryCopy]]
+    python_packages: Fact[List[PythonPackage]]
+    environment: Fact[Dict[str, str]]  # CUDA_*, NCCL_*, OLLAMA_*, LD_LIBRARY_PATH ...; secret-looking names dropped
+    dev_shm_bytes: Fact[int]
+    fabric_manager_installed: Fact[bool]
+    fabric_manager_version: Fact[str]
+    fabric_manager_running: Fact[bool]
+
+    def subject(self) -> str:
+        return "stack"

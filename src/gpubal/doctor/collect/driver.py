@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Dict, Optional
 
 from ..model import Driver, Fact, Known, Reason, Unavailable
 from ..probes.files import HostFiles
 from ..probes.nvml import NvmlAdapter
+from .processes import program_running
 
 _MODULE_VERSION = re.compile(r"NVRM version:.*?\s(\d+\.\d+(?:\.\d+)?)\s")
 
 
 def collect_driver(nvml: NvmlAdapter, nvml_failure: Optional[Unavailable], files: HostFiles,
-                   container: Fact[str]) -> Driver:
+                   container: Fact[str], processes: Fact[Dict[int, str]]) -> Driver:
     module_text = files.read_text("/proc/driver/nvidia/version")
     return Driver(
         nvml_status=nvml_failure if nvml_failure is not None else Known("ok", "nvmlInit"),
@@ -24,7 +25,7 @@ def collect_driver(nvml: NvmlAdapter, nvml_failure: Optional[Unavailable], files
         kernel_module_flavor=_module_flavor(module_text),
         uvm_module_loaded=_uvm_loaded(files),
         uvm_device_present=Known(files.exists("/dev/nvidia-uvm"), "/dev/nvidia-uvm"),
-        persistenced_running=_process_running(files, "nvidia-persistenced", container),
+        persistenced_running=program_running(processes, "nvidia-persistenced", container),
         device_count=_device_count(nvml, nvml_failure),
     )
 
@@ -79,20 +80,3 @@ def _uvm_loaded(files: HostFiles) -> Fact[bool]:
         return modules
     loaded = any(line.split(" ", 1)[0] == "nvidia_uvm" for line in modules.splitlines())
     return Known(loaded, "/proc/modules")
-
-
-def _process_running(files: HostFiles, program: str, container: Fact[str]) -> Fact[bool]:
-    """Looks for the program among /proc/*/comm (the kernel keeps the first 15 characters)."""
-    entries = files.list_dir("/proc")
-    if isinstance(entries, Unavailable):
-        return entries
-    comm_name = program[:15]
-    for entry in entries:
-        if entry.isdigit():
-            comm = files.read_line(f"/proc/{entry}/comm")
-            if comm == comm_name:
-                return Known(True, f"/proc/{entry}/comm")
-    if isinstance(container, Known) and container.value != "none":
-        return Unavailable(Reason.NOT_FOUND, "/proc/*/comm",
-                           f"no {program} process visible; from inside a container the host's are hidden")
-    return Known(False, "/proc/*/comm")

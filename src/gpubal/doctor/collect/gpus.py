@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional
+from concurrent.futures import Executor
+from typing import Any, Callable, Dict, List, Optional, Union
 
 from ..cpulist import bitmask_words_to_numbers, format_cpulist, parse_cpulist
 from ..model import Fact, Gpu, Known, MigInstance, NumaNode, NvLink, Reason, Unavailable
@@ -43,6 +44,10 @@ _SOURCES = {
 }
 
 
+# Asked of every GPU whatever its other answers; the rest (MIG devices, per-link details) depend on them.
+UNCONDITIONAL_QUERIES = tuple(q for q in _SOURCES if q != "mig_devices")
+
+
 class _GpuReader:
     """Asks NVML each question once and turns answers into facts."""
 
@@ -50,6 +55,11 @@ class _GpuReader:
         self.nvml = nvml
         self.index = index
         self.answers: Dict[str, Any] = {}
+
+    def prefetch(self, pool: Executor) -> None:
+        """Some NVML calls wait milliseconds on the GPU; asked side by side, they overlap."""
+        futures = {query: pool.submit(self.nvml.device, self.index, query) for query in UNCONDITIONAL_QUERIES}
+        self.answers.update({query: future.result() for query, future in futures.items()})
 
     def ask(self, query: str) -> Any:
         if query not in self.answers:
@@ -66,8 +76,11 @@ class _GpuReader:
             return Unavailable(Reason.ERROR, _SOURCES[query], f"unexpected answer {answer!r}: {error}")
 
 
-def collect_gpu(nvml: NvmlAdapter, files: HostFiles, index: int, numa_nodes: Fact[List[NumaNode]]) -> Gpu:
+def collect_gpu(nvml: NvmlAdapter, files: HostFiles, index: int, numa_nodes: Fact[List[NumaNode]],
+                pool: Optional[Executor] = None) -> Gpu:
     read = _GpuReader(nvml, index)
+    if pool is not None:
+        read.prefetch(pool)
     pci_bus_id = read.fact("pci_info", lambda info: info["bus_id"])
     sysfs_dir = _sysfs_dir(pci_bus_id)
     numa_nvml = read.fact("memory_affinity_nodes", _single_node)
@@ -100,7 +113,7 @@ def collect_gpu(nvml: NvmlAdapter, files: HostFiles, index: int, numa_nodes: Fac
         pcie_link_width_current=read.fact("pcie_link_width_current", int),
         pcie_link_width_max=read.fact("pcie_link_width_max", int),
         pcie_replay_count=read.fact("pcie_replay_counter", int),
-        nvlinks=_nvlinks(nvml, index),
+        nvlinks=_nvlinks(nvml, index, pool),
         fabric_state=_fabric(read, lambda info: FABRIC_STATES.get(info["state"], f"unknown ({info['state']})")),
         fabric_status=_fabric(read, lambda info: NVML_RETURN_NAMES.get(info["status"], f"unknown ({info['status']})")),
         clock_event_reasons=read.fact("clock_event_reasons", _reason_names),
@@ -124,11 +137,17 @@ def _mig_instances(read: _GpuReader, mig_mode: Any) -> Fact[List[MigInstance]]:
     return read.fact("mig_devices", lambda devices: [MigInstance(**device) for device in devices])
 
 
-def _nvlinks(nvml: NvmlAdapter, index: int) -> Fact[List[NvLink]]:
+def _nvlinks(nvml: NvmlAdapter, index: int, pool: Optional[Executor]) -> Fact[List[NvLink]]:
     links = []
     first_failure: Optional[Unavailable] = None
-    for link in range(NVLINK_MAX_LINKS):
-        state = nvml.device(index, "nvlink_state", link)
+    ask = _asker(nvml, index, pool)
+    states = ask([("nvlink_state", link) for link in range(NVLINK_MAX_LINKS)])
+    present = [link for link, state in enumerate(states) if not isinstance(state, Unavailable)]
+    details = dict(zip(
+        [(query, link) for link in present for query in _LINK_QUERIES],
+        ask([(query, link) for link in present for query in _LINK_QUERIES]),
+    ))
+    for link, state in enumerate(states):
         if isinstance(state, Unavailable):
             if state.reason in (Reason.NOT_SUPPORTED, Reason.NOT_FOUND) and "not recorded" not in state.detail:
                 continue  # this GPU has no link with that number
@@ -139,10 +158,10 @@ def _nvlinks(nvml: NvmlAdapter, index: int) -> Fact[List[NvLink]]:
             gpu_index=index,
             link=link,
             active=Known(state == 1, "nvmlDeviceGetNvLinkState"),
-            version=_link_fact(nvml, index, "nvlink_version", link, "nvmlDeviceGetNvLinkVersion", int),
-            remote_pci_bus_id=_link_fact(nvml, index, "nvlink_remote_pci", link,
+            version=_link_fact(details[("nvlink_version", link)], "nvmlDeviceGetNvLinkVersion", int),
+            remote_pci_bus_id=_link_fact(details[("nvlink_remote_pci", link)],
                                          "nvmlDeviceGetNvLinkRemotePciInfo_v2", str),
-            remote_device_type=_link_fact(nvml, index, "nvlink_remote_device_type", link,
+            remote_device_type=_link_fact(details[("nvlink_remote_device_type", link)],
                                           "nvmlDeviceGetNvLinkRemoteDeviceType",
                                           lambda code: NVLINK_DEVICE_TYPES.get(code, f"unknown ({code})")),
         ))
@@ -151,9 +170,21 @@ def _nvlinks(nvml: NvmlAdapter, index: int) -> Fact[List[NvLink]]:
     return Known(links, "nvmlDeviceGetNvLinkState (links 0-17)")
 
 
-def _link_fact(nvml: NvmlAdapter, index: int, query: str, link: int, source: str,
-               convert: Callable[[Any], Any]) -> Fact[Any]:
-    answer = nvml.device(index, query, link)
+_LINK_QUERIES = ("nvlink_version", "nvlink_remote_pci", "nvlink_remote_device_type")
+
+
+def _asker(nvml: NvmlAdapter, index: int, pool: Optional[Executor]) -> Callable[[List[Any]], List[Any]]:
+    """Asks a batch of (query, link) questions, side by side when a pool is given."""
+    def ask(questions: List[Any]) -> List[Any]:
+        if pool is None:
+            return [nvml.device(index, query, link) for query, link in questions]
+        futures = [pool.submit(nvml.device, index, query, link) for query, link in questions]
+        return [future.result() for future in futures]
+
+    return ask
+
+
+def _link_fact(answer: Any, source: str, convert: Callable[[Any], Any]) -> Fact[Any]:
     return answer if isinstance(answer, Unavailable) else Known(convert(answer), source)
 
 
@@ -170,16 +201,22 @@ def _single_node(words: List[int]) -> int:
     return nodes[0] if len(nodes) == 1 else -1
 
 
-def _sysfs_dir(pci_bus_id: Fact[str]) -> Optional[str]:
+def _sysfs_dir(pci_bus_id: Fact[str]) -> Union[str, Unavailable]:
+    """The GPU's PCI device in sysfs, or why it is unknown (the bus id's own reason: a lost GPU stays lost)."""
     if isinstance(pci_bus_id, Unavailable):
-        return None
+        return pci_bus_id
     domain, rest = pci_bus_id.value.split(":", 1)  # NVML writes an 8-digit domain, sysfs a 4-digit one
     return f"/sys/bus/pci/devices/{int(domain, 16):04x}:{rest.lower()}"
 
 
-def _sysfs_int(files: HostFiles, sysfs_dir: Optional[str], name: str) -> Fact[int]:
-    if sysfs_dir is None:
-        return Unavailable(Reason.NOT_FOUND, f"/sys/bus/pci/devices/*/{name}", "the GPU's PCI bus id is unknown")
+def _unknown_bus(bus_id: Unavailable, name: str) -> Unavailable:
+    return Unavailable(bus_id.reason, f"/sys/bus/pci/devices/*/{name}",
+                       f"the GPU's PCI bus id is unknown: {bus_id.describe()}")
+
+
+def _sysfs_int(files: HostFiles, sysfs_dir: Union[str, Unavailable], name: str) -> Fact[int]:
+    if isinstance(sysfs_dir, Unavailable):
+        return _unknown_bus(sysfs_dir, name)
     path = f"{sysfs_dir}/{name}"
     text = files.read_line(path)
     if isinstance(text, Unavailable):
@@ -190,9 +227,9 @@ def _sysfs_int(files: HostFiles, sysfs_dir: Optional[str], name: str) -> Fact[in
         return Unavailable(Reason.ERROR, path, f"not a number: {text!r}")
 
 
-def _sysfs_cpulist(files: HostFiles, sysfs_dir: Optional[str]) -> Fact[str]:
-    if sysfs_dir is None:
-        return Unavailable(Reason.NOT_FOUND, "/sys/bus/pci/devices/*/local_cpulist", "the GPU's PCI bus id is unknown")
+def _sysfs_cpulist(files: HostFiles, sysfs_dir: Union[str, Unavailable]) -> Fact[str]:
+    if isinstance(sysfs_dir, Unavailable):
+        return _unknown_bus(sysfs_dir, "local_cpulist")
     path = f"{sysfs_dir}/local_cpulist"
     text = files.read_line(path)
     if isinstance(text, Unavailable):

@@ -34,6 +34,35 @@ class HostFiles:
     def exists(self, path: str) -> bool:
         return os.path.lexists(self.path(path))
 
+    def real_path(self, path: str) -> str:
+        """The path with symbolic links resolved, inside the root (absolute links are re-rooted)."""
+        parts = [part for part in path.split("/") if part]
+        resolved: list = []
+        for _ in range(256):
+            if not parts:
+                return "/" + "/".join(resolved)
+            part = parts.pop(0)
+            if part in (".", ".."):
+                if part == ".." and resolved:
+                    resolved.pop()
+                continue
+            candidate = "/" + "/".join(resolved + [part])
+            target = self.link_target(candidate)
+            if target is None:
+                resolved.append(part)
+                continue
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p] + parts
+        return "/" + "/".join(resolved + parts)  # a link loop: give up resolving
+
+    def link_target(self, path: str):
+        """What a symbolic link points to, as written in the link, or None if it is not a link."""
+        try:
+            return os.readlink(self.path(path))
+        except OSError:
+            return None
+
     def list_dir(self, path: str) -> Union[List[str], Unavailable]:
         try:
             return sorted(os.listdir(self.path(path)))

@@ -42,12 +42,14 @@ def nvlink_summary(gpu: Gpu) -> str:
 
 
 def pcie_summary(gpu: Gpu) -> str:
+    """The link as it runs now, `Gen5 x16`; the most it can reach follows only when the link runs below it."""
     gen, width = gpu.pcie_link_gen_current, gpu.pcie_link_width_current
     gen_max, width_max = gpu.pcie_link_gen_max, gpu.pcie_link_width_max
     if not isinstance(gen, Known) or not isinstance(width, Known):
         return show(gen if not isinstance(gen, Known) else width)
     text = f"Gen{gen.value} x{width.value}"
-    if isinstance(gen_max, Known) and isinstance(width_max, Known):
+    if isinstance(gen_max, Known) and isinstance(width_max, Known) and (
+            gen.value < gen_max.value or width.value < width_max.value):
         text += f" (max Gen{gen_max.value} x{width_max.value})"
     return text
 
@@ -65,12 +67,41 @@ def mig_summary(gpu: Gpu) -> str:
 
 
 def fabric_summary(gpu: Gpu) -> str:
-    state = gpu.fabric_state
-    if isinstance(state, Known) and state.value == "completed" and isinstance(gpu.fabric_status, Known):
-        return f"completed/{gpu.fabric_status.value}"
-    if isinstance(state, Known):
-        return state.value.replace("_", " ")
-    return show(state)
+    """NVSwitch fabric registration in a word: ok, none (no fabric), not started, in progress, or the error."""
+    state, status = gpu.fabric_state, gpu.fabric_status
+    if not isinstance(state, Known):
+        return show(state)
+    if state.value == "completed":
+        if not isinstance(status, Known):
+            return f"completed, status {show(status)}"
+        return "ok" if status.value == "success" else f"error ({status.value})"
+    if state.value == "not_supported":
+        return "none"
+    return state.value.replace("_", " ")
+
+
+def bus_id(gpu: Gpu) -> str:
+    """The PCI address as sysfs and lspci -D write it: NVML's 8-digit domain cut to 4 when it fits."""
+    fact = gpu.pci_bus_id
+    if not isinstance(fact, Known):
+        return show(fact)
+    domain, _, rest = fact.value.partition(":")
+    if rest and len(domain) == 8 and domain.startswith("0000"):
+        domain = domain[4:]
+    return f"{domain}:{rest}".lower() if rest else fact.value
+
+
+def numa_text(fact: Fact[int]) -> str:
+    """A NUMA node number, `none` when the firmware names none (-1)."""
+    if isinstance(fact, Known):
+        return str(fact.value) if fact.value >= 0 else "none"
+    return show(fact)
+
+
+def gpu_model(gpu: Gpu) -> str:
+    """Name, architecture, compute capability and memory: what makes two GPUs the same model."""
+    return (f"{show(gpu.name)} · {show(gpu.architecture)}, compute capability {show(gpu.compute_capability)}"
+            f" · {gib(gpu.memory_total_bytes)}")
 
 
 @dataclass(frozen=True)
@@ -120,6 +151,25 @@ def not_evaluated(report: Report) -> List[RuleResult]:
     return [r for r in report.results if r.outcome is Outcome.NOT_EVALUATED]
 
 
+@dataclass(frozen=True)
+class MissingFact:
+    """One fact that could not be read, why, and the checks that needed it (`rule-id` or `rule-id (subject)`)."""
+
+    fact: str
+    reason: str
+    checks: Tuple[str, ...]
+
+
+def missing_facts(report: Report) -> List[MissingFact]:
+    """Not-evaluated results grouped by the fact they missed and why; the fact most checks needed first."""
+    grouped: Dict[Tuple[str, str], List[str]] = {}
+    for result in not_evaluated(report):
+        check = result.rule_id if result.subject == "host" else f"{result.rule_id} ({result.subject})"
+        grouped.setdefault((result.missing_fact, result.missing_reason), []).append(check)
+    groups = [MissingFact(fact, reason, tuple(checks)) for (fact, reason), checks in grouped.items()]
+    return sorted(groups, key=lambda group: (-len(group.checks), group.fact, group.reason))
+
+
 def topology_rows(report: Report) -> Optional[List[List[str]]]:
     """The `nvidia-smi topo -m` matrix: header, then one row per GPU with its CPU list and NUMA node."""
     gpus, pairs = report.snapshot.gpus, report.snapshot.pairs
@@ -132,10 +182,7 @@ def topology_rows(report: Report) -> Optional[List[List[str]]]:
     rows = [[""] + [f"GPU{i}" for i in indices] + ["CPU Affinity", "NUMA Affinity"]]
     for gpu in gpus.value:
         cells = ["X" if other == gpu.index else labels.get((gpu.index, other), "?") for other in indices]
-        numa = gpu.numa_node
-        numa_text = str(numa.value) if isinstance(numa, Known) and numa.value >= 0 else (
-            "none" if isinstance(numa, Known) else show(numa))
-        rows.append([f"GPU{gpu.index}"] + cells + [show(gpu.cpu_affinity), numa_text])
+        rows.append([f"GPU{gpu.index}"] + cells + [show(gpu.cpu_affinity), numa_text(gpu.numa_node)])
     return rows
 
 
@@ -149,3 +196,14 @@ def nvlink_route_note(report: Report) -> str:
     if "direct" in routes:
         return "NVLink direct (bridge or mesh)"
     return ""
+
+
+def subjects_text(subjects: List[str]) -> str:
+    """A few subjects by name; many by count (`8 GPUs`, `28 GPU pairs`), so one line stays one line."""
+    if len(subjects) <= 4:
+        return ", ".join(subjects)
+    pairs = sum(1 for subject in subjects if subject.startswith("gpu:") and "-gpu:" in subject)
+    gpus = sum(1 for subject in subjects if subject.startswith("gpu:") and "-gpu:" not in subject)
+    others = len(subjects) - pairs - gpus
+    counts = [(gpus, "GPU", "GPUs"), (pairs, "GPU pair", "GPU pairs"), (others, "other", "others")]
+    return ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in counts if n)

@@ -1,17 +1,22 @@
 """The terminal report, drawn with rich. On a TTY it has colour; elsewhere (or with NO_COLOR) it is
-plain, stable text that diffs well and pastes into an issue."""
+plain, stable text that diffs well and pastes into an issue.
+
+Lines that carry free text (evidence, reasons, commands) are printed with soft_wrap: in a file or a pipe
+they stay one line each instead of being cut at the console width, and a terminal wraps them itself.
+Tables are kept narrow enough for 8 GPUs at 100 columns."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Dict, List, Optional
 
 from rich import box
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
 from .. import __version__
-from ..doctor.model import Known, Report, Unavailable
+from ..doctor.model import Gpu, Report, Unavailable
 from . import summary as s
 from .style import LINK_STYLE, SEVERITY_LABEL, SEVERITY_STYLE
 
@@ -25,55 +30,85 @@ def render_terminal(report: Report, console: Console) -> None:
     _not_evaluated(report, console)
     verdict = s.verdict(report)
     style = "bold red" if verdict.errors else "yellow" if verdict.warnings else "bold green"
-    console.print(Text(f"Verdict: {verdict.headline}", style=style))
+    console.print(Text(f"Verdict: {verdict.headline}", style=style), soft_wrap=True)
+
+
+def _line(console: Console, text: Any, style: str = "") -> None:
+    """One line of free text: never cut at the console width, never read as markup."""
+    console.print(text, style=style or None, soft_wrap=True, highlight=False, markup=False)
+
+
+def _plural(count: int, one: str, many: str = "") -> str:
+    return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
 def _header(report: Report, console: Console) -> None:
     snapshot = report.snapshot
     host, driver = snapshot.host, snapshot.driver
-    matrix = report.matrix_version or "not used by these rules"
-    made_by = "" if snapshot.gpubal_version == __version__ else f" by gpubal {snapshot.gpubal_version}"
-    console.print(Text(f"gpubal {__version__} doctor", style="bold"),
-                  f"· snapshot {snapshot.collected_at} ({snapshot.origin}{made_by}) · compatibility matrix: {matrix}",
-                  highlight=False)
-    console.print(f"Host     {s.show(host.hostname)} · {s.show(host.os_release)} · kernel {s.show(host.kernel_release)}")
+    matrix = report.matrix_version or "none (these rules do not use it)"
+    made_by = "" if snapshot.gpubal_version == __version__ else f", made by gpubal {snapshot.gpubal_version}"
+    title = Text(f"gpubal {__version__} doctor", style="bold")
+    title.append(f" · compatibility matrix {matrix}")
+    _line(console, title)
+    _line(console, f"Snapshot {snapshot.collected_at} ({snapshot.origin}{made_by})")
+    _line(console, f"Host     {s.show(host.hostname)} · {s.show(host.os_release)} · kernel {s.show(host.kernel_release)}")
     numa = host.numa_nodes
-    numa_text = (", ".join(f"node {n.node_id}: CPUs {n.cpu_list}" for n in numa.value)
-                 if isinstance(numa, Known) else s.show(numa))
-    console.print(f"CPU      {s.show(host.cpu_model)} · {s.show(host.cpu_count)} CPUs · NUMA {numa_text}")
-    console.print(f"Platform virtualization {s.show(host.virtualization)} · container {s.show(host.container)}")
+    numa_text = ("; ".join(f"node {n.node_id}: CPUs {n.cpu_list}" for n in numa.value)
+                 if not isinstance(numa, Unavailable) else s.show(numa))
+    _line(console, f"CPU      {s.show(host.cpu_model)} · {s.show(host.cpu_count)} CPUs · NUMA {numa_text}")
+    _line(console, f"Platform virtualization {s.show(host.virtualization)} · container {s.show(host.container)}")
     if isinstance(driver.nvml_status, Unavailable):
-        console.print(Text(f"Driver   NVML unavailable: {driver.nvml_status.describe()}", style="bold red"))
+        _line(console, Text(f"Driver   NVML unavailable: {driver.nvml_status.describe()}", style="bold red"))
     else:
         flavor = driver.kernel_module_flavor
-        module = f"{s.show(driver.kernel_module_version)}" + (f" ({flavor.value})" if isinstance(flavor, Known) else "")
-        console.print(f"Driver   {s.show(driver.version)} · kernel module {module} · NVML {s.show(driver.nvml_version)}"
-                      f" · CUDA (driver API) {s.show(driver.cuda_driver_version)}")
-        console.print(f"         nvidia_uvm loaded {s.show(driver.uvm_module_loaded)} · /dev/nvidia-uvm "
-                      f"{s.show(driver.uvm_device_present)} · nvidia-persistenced running {s.show(driver.persistenced_running)}")
+        module = s.show(driver.kernel_module_version) + (
+            "" if isinstance(flavor, Unavailable) else f" ({flavor.value})")
+        _line(console, f"Driver   {s.show(driver.version)} · kernel module {module} · NVML {s.show(driver.nvml_version)}"
+                       f" · CUDA (driver API) {s.show(driver.cuda_driver_version)}")
+        _line(console, f"         nvidia_uvm loaded {s.show(driver.uvm_module_loaded)} · /dev/nvidia-uvm "
+                       f"{s.show(driver.uvm_device_present)} · nvidia-persistenced running "
+                       f"{s.show(driver.persistenced_running)}")
     console.print()
+
+
+def _unreachable(gpu: Gpu) -> Optional[Unavailable]:
+    """The one reason every fact of this GPU is unknown (a lost GPU), or None when some fact is known."""
+    facts = (gpu.name, gpu.pci_bus_id, gpu.memory_total_bytes, gpu.pcie_link_gen_current, gpu.nvlinks,
+             gpu.fabric_state, gpu.mig_enabled_current, gpu.persistence_mode, gpu.numa_node)
+    if all(isinstance(fact, Unavailable) for fact in facts) and len({fact.reason for fact in facts}) == 1:
+        return facts[0]  # type: ignore[return-value]
+    return None
 
 
 def _gpus(report: Report, console: Console) -> None:
     gpus = report.snapshot.gpus
     if isinstance(gpus, Unavailable):
-        console.print(f"GPUs: unknown — {gpus.describe()}\n")
+        _line(console, Text(f"GPUs: unknown — {gpus.describe()}", style="bold"))
+        console.print()
         return
     if not gpus.value:
-        console.print("GPUs: none\n")
+        _line(console, Text("GPUs: none", style="bold"))
+        console.print()
         return
-    table = Table(title=f"GPUs ({len(gpus.value)})", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for column in ("#", "Name", "Arch (CC)", "Memory", "PCIe", "NVLink", "Fabric", "MIG", "Persist", "NUMA", "Bus id"):
-        table.add_column(column, overflow="fold")
-    for gpu in gpus.value:
-        arch = f"{s.show(gpu.architecture)} ({s.show(gpu.compute_capability)})"
-        numa = gpu.numa_node
-        table.add_row(
-            str(gpu.index), s.show(gpu.name), arch, s.gib(gpu.memory_total_bytes), s.pcie_summary(gpu),
-            s.nvlink_summary(gpu), s.fabric_summary(gpu), s.mig_summary(gpu), s.show(gpu.persistence_mode),
-            str(numa.value) if isinstance(numa, Known) else s.show(numa), s.show(gpu.pci_bus_id),
-        )
-    console.print(table)
+    unreachable = [(gpu, _unreachable(gpu)) for gpu in gpus.value if _unreachable(gpu) is not None]
+    listed = [gpu for gpu in gpus.value if _unreachable(gpu) is None]
+    models: Dict[str, List[int]] = {}
+    for gpu in listed:
+        models.setdefault(s.gpu_model(gpu), []).append(gpu.index)
+    if len(models) == 1 and not unreachable:  # the usual host: the model is said once, above the table
+        _line(console, Text(f"GPUs: {len(listed)} × {next(iter(models))}", style="bold"))
+    else:  # mixed models (or GPUs that do not answer): which GPU is which model, then the table
+        _line(console, Text(f"GPUs: {len(gpus.value)}", style="bold"))
+        for model, indices in models.items():
+            _line(console, f"  {'GPU' if len(indices) == 1 else 'GPUs'} {', '.join(map(str, indices))}: {model}")
+    if listed:
+        headings = ["#", "Bus id", "PCIe", "NVLink", "Fabric", "MIG", "Persist", "NUMA"]
+        rows = [[str(gpu.index), s.bus_id(gpu), s.pcie_summary(gpu), s.nvlink_summary(gpu), s.fabric_summary(gpu),
+                 s.mig_summary(gpu), s.show(gpu.persistence_mode), s.numa_text(gpu.numa_node)] for gpu in listed]
+        console.print(_table(headings, rows))
+    for gpu, reason in unreachable:
+        _line(console, f"GPU {gpu.index}: every fact unknown — {reason.describe()}")
+    console.print()
 
 
 def _topology(report: Report, console: Console) -> None:
@@ -81,15 +116,23 @@ def _topology(report: Report, console: Console) -> None:
     if rows is None or len(rows) < 3:
         return
     note = s.nvlink_route_note(report)
-    table = Table(title="Topology (as nvidia-smi topo -m)" + (f" · {note}" if note else ""),
-                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for heading in rows[0]:
-        table.add_column(heading)
-    for row in rows[1:]:
-        table.add_row(*[_link_cell(cell) for cell in row])
-    console.print(table)
-    console.print("  NV# = NVLinks between the pair · PIX/PXB = PCIe switch · PHB = host bridge · "
-                  "NODE = same NUMA node · SYS = across sockets\n")
+    _line(console, Text("Topology (as nvidia-smi topo -m)" + (f" · {note}" if note else ""), style="bold"))
+    console.print(_table(rows[0], rows[1:], cell=_link_cell))
+    _line(console, "  NV# = NVLinks between the pair · PIX/PXB = through PCIe switches · PHB = through a host bridge")
+    _line(console, "  NODE = within one NUMA node · SYS = across NUMA nodes (the inter-socket link)")
+    console.print()
+
+
+def _table(headings: List[str], rows: List[List[str]], cell: Callable[[str], Any] = str) -> Table:
+    """A plain table whose columns are never narrower than their longest word: when the console is too
+    narrow a cell wraps between words, never inside one (a bus id or a heading cut in two misleads)."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
+    for number, heading in enumerate(headings):
+        words = [word for text in [heading] + [row[number] for row in rows] for word in text.split()]
+        table.add_column(heading, overflow="fold", min_width=max(len(word) for word in words))
+    for row in rows:
+        table.add_row(*[cell(text) for text in row])
+    return table
 
 
 def _link_cell(cell: str) -> Any:
@@ -100,41 +143,46 @@ def _link_cell(cell: str) -> Any:
 def _findings(report: Report, console: Console) -> None:
     findings = report.findings()
     verdict = s.verdict(report)
-    console.print(Text(f"Findings: {verdict.errors} errors, {verdict.warnings} warnings, {verdict.infos} info",
-                       style="bold"))
+    _line(console, Text(f"Findings: {_plural(verdict.errors, 'error')}, {_plural(verdict.warnings, 'warning')}, "
+                        f"{verdict.infos} info", style="bold"))
     if not findings:
-        console.print("  none\n")
+        console.print("  none")
+        console.print()
         return
     for finding in findings:
         label = Text(f"  {SEVERITY_LABEL[finding.severity]:<8}", style=SEVERITY_STYLE[finding.severity])
         label.append(f"{finding.rule_id}  ", style="bold")
         label.append(finding.subject)
-        console.print(label)
-        console.print(f"    {finding.message}", highlight=False)
+        _line(console, label)
+        _line(console, f"    {finding.message}")
         evidence = ", ".join(f"{key}={value}" for key, value in finding.evidence.items())
-        console.print(f"    evidence: {evidence}", highlight=False, style="dim")
-        console.print(f"    fix: {finding.fix.summary}", highlight=False)
+        _line(console, f"    evidence: {evidence}", style="dim")
+        _line(console, f"    fix: {finding.fix.summary}")
         for command in finding.fix.commands:
-            console.print(f"      $ {command}", highlight=False, markup=False)
+            _line(console, f"      $ {command}")
         if finding.fix.url:
-            console.print(f"      docs: {finding.fix.url}", highlight=False)
+            _line(console, f"      docs: {finding.fix.url}")
     console.print()
 
 
 def _passed(report: Report, console: Console) -> None:
     passed = s.passed_by_rule(report)
-    console.print(Text(f"Passed: {sum(len(subjects) for _, subjects in passed)} checks", style="bold"))
+    _line(console, Text(f"Passed: {_plural(sum(len(subjects) for _, subjects in passed), 'check')}", style="bold"))
     for rule_id, subjects in passed:
-        console.print(f"  ok  {rule_id} ({', '.join(subjects)})", highlight=False)
+        _line(console, f"  ok  {rule_id} ({s.subjects_text(subjects)})")
     console.print()
 
 
 def _not_evaluated(report: Report, console: Console) -> None:
-    missing = s.not_evaluated(report)
-    if not missing:
+    groups = s.missing_facts(report)
+    if not groups:
         return
-    console.print(Text(f"Not evaluated: {len(missing)} checks (a fact they need could not be read)", style="bold"))
-    for result in missing:
-        console.print(f"  --  {result.rule_id} ({result.subject}): {result.missing_fact} is {result.missing_reason}",
-                      highlight=False)
+    total = sum(len(group.checks) for group in groups)
+    _line(console, Text(f"Not evaluated: {_plural(total, 'check')} (a fact they need could not be read)",
+                        style="bold"))
+    for group in groups:
+        _line(console, f"  --  {group.fact} is {group.reason}")
+        # The list of checks is wrapped between ids (never inside one), under a hanging indent.
+        checks = Text(f"needed by {_plural(len(group.checks), 'check')}: {', '.join(group.checks)}")
+        console.print(Padding(checks, (0, 0, 0, 6), expand=False), highlight=False)
     console.print()

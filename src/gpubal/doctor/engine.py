@@ -27,7 +27,7 @@ def _subjects(rule: Rule, snapshot: Snapshot) -> List[Tuple[str, Tuple[Any, ...]
         return [("host", (snapshot,))]
     if rule.scope == "gpu":
         return [(gpu.subject(), (gpu, snapshot)) for gpu in need(snapshot.gpus, "gpus")]
-    return [(pair.subject(), (pair, snapshot)) for pair in need(snapshot.pairs, "gpu pairs")]
+    return [(pair.subject(), (pair, snapshot)) for pair in need(snapshot.pairs, "pairs")]
 
 
 def _run_rule(rule: Rule, snapshot: Snapshot) -> List[RuleResult]:
@@ -42,14 +42,21 @@ def _run_rule(rule: Rule, snapshot: Snapshot) -> List[RuleResult]:
 
 
 def _run_one(rule: Rule, subject: str, args: Tuple[Any, ...]) -> RuleResult:
+    found: List[Finding] = []
     try:
-        findings = tuple(dataclasses.replace(f, rule_id=rule.id) for f in rule.check(*args))
+        for one in rule.check(*args):
+            found.append(dataclasses.replace(one, rule_id=rule.id))
     except FactMissing as missing:
-        return _not_evaluated(rule, subject, missing)
+        if not found:
+            return _not_evaluated(rule, subject, missing)
+        # a rule that found something before it lacked a fact for a further check keeps its findings;
+        # the result still names the fact that stopped it
+        return RuleResult(rule.id, subject, Outcome.FINDING, findings=tuple(found),
+                          missing_fact=missing.fact_name, missing_reason=missing.unavailable.describe())
     except Exception as error:  # noqa: BLE001 - one broken rule must not stop the doctor
         return RuleResult(rule.id, subject, Outcome.CRASHED, findings=(_crash_finding(rule, subject, error),))
-    outcome = Outcome.FINDING if findings else Outcome.PASSED
-    return RuleResult(rule.id, subject, outcome, findings=findings)
+    outcome = Outcome.FINDING if found else Outcome.PASSED
+    return RuleResult(rule.id, subject, outcome, findings=tuple(found))
 
 
 def _not_evaluated(rule: Rule, subject: str, missing: FactMissing) -> RuleResult:

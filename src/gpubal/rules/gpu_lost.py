@@ -20,14 +20,15 @@ def check(gpu: Gpu, snapshot: Snapshot):
     References
         https://docs.nvidia.com/deploy/xid-errors/analyzing-xid-catalog.html
     """
-    lost = [fact for fact in (gpu.name, gpu.uuid, gpu.memory_total_bytes)
-            if isinstance(fact, Unavailable) and fact.reason is Reason.GPU_LOST]
+    facts = {"name": gpu.name, "uuid": gpu.uuid, "memory_total_bytes": gpu.memory_total_bytes}
+    lost = {name: fact.describe() for name, fact in facts.items()
+            if isinstance(fact, Unavailable) and fact.reason is Reason.GPU_LOST}
     if not lost:
         return
     yield finding(
         Severity.ERROR, gpu.subject(),
         f"GPU {gpu.index} is lost: the driver cannot reach it",
-        {f"{gpu.subject()}.name": lost[0].describe()},
+        {f"{gpu.subject()}.{name}": described for name, described in lost.items()},
         Fix(
             summary="Check the kernel log for Xid errors, then reboot",
             commands=("sudo dmesg | grep -i xid", "sudo reboot"),

@@ -1,4 +1,4 @@
-from ..doctor.model import Fix, Known, Reason, Severity, Snapshot
+from ..doctor.model import Fix, Known, Reason, Severity, Snapshot, need
 from . import _links, finding, rule
 
 
@@ -27,7 +27,9 @@ def check(snapshot: Snapshot):
     if isinstance(status, Known):
         return
     if status.reason is not Reason.NOT_FOUND:
-        return  # NVML exists but failed: other rules (module mismatch, permissions) say why
+        # NVML exists but failed (timeout, permissions, module mismatch): whether the driver answers
+        # cannot be told, so not evaluated rather than passed; other rules say why it failed
+        need(status, "driver.nvml_status")
     container = snapshot.host.container
     in_container = isinstance(container, Known) and container.value != "none"
     module = snapshot.driver.kernel_module_version

@@ -1,0 +1,156 @@
+"""The engine: every (rule, subject) gets exactly one outcome, a broken rule does not stop the others, and
+the real healthy host raises no alarm."""
+
+from pathlib import Path
+
+from conftest import known, only_result, outcomes, unavailable, with_driver, with_gpu, with_snapshot
+
+from gpubal.doctor.engine import evaluate
+from gpubal.doctor.model import Fix, MigInstance, Outcome, Reason, Severity
+from gpubal.rules import all_rules, finding, rule
+
+MIG_DEVICE = MigInstance("MIG-5c5a4b31-0b8c-5b3e-9d0e-1e2f3a4b5c6d", 1, 0, 150754820096 // 7)
+
+
+@rule("test-crashes", scope="gpu", area="gpu", summary="A rule with a bug")
+def crashing(gpu, snapshot):
+    """A rule that divides by zero on GPU 1."""
+    if gpu.index == 1:
+        raise ZeroDivisionError("division by zero")
+    return ()
+
+
+@rule("test-needs-driver-version", scope="host", area="driver", summary="Reads the driver version")
+def needs_driver_version(snapshot):
+    snapshot.driver.need("version")
+    return ()
+
+
+@rule("test-flags-every-gpu", scope="gpu", area="gpu", summary="Flags each GPU")
+def flags_every_gpu(gpu, snapshot):
+    yield finding(Severity.INFO, gpu.subject(), f"GPU {gpu.index} seen", {f"{gpu.subject()}.index": gpu.index},
+                  Fix(summary="nothing", commands=("true",), url="https://example.org"))
+
+
+@rule("test-pairs", scope="gpu_pair", area="topology", summary="Looks at pairs")
+def looks_at_pairs(pair, snapshot):
+    return ()
+
+
+@rule("test-finds-then-lacks", scope="host", area="driver", summary="Finds something, then lacks a fact")
+def finds_then_lacks(snapshot):
+    yield finding(Severity.WARNING, "host", "first check failed", {"driver.version": "580.159.04"},
+                  Fix(summary="fix it", commands=("true",), url="https://example.org"))
+    snapshot.driver.need("kernel_module_version")
+
+
+def test_a_crashing_rule_becomes_an_error_finding_and_the_others_still_run(h200x2_snapshot):
+    report = evaluate(h200x2_snapshot, [crashing, flags_every_gpu])
+    crashed = [r for r in report.results if r.rule_id == "test-crashes"]
+    assert [(r.subject, r.outcome) for r in crashed] == [("gpu:0", Outcome.PASSED), ("gpu:1", Outcome.CRASHED)]
+    (error,) = crashed[1].findings
+    assert error.rule_id == "test-crashes"
+    assert error.severity is Severity.ERROR
+    assert error.subject == "gpu:1"
+    assert "internal error" in error.message and "ZeroDivisionError" in error.message
+    assert error.evidence["exception"] == "ZeroDivisionError: division by zero"
+    raise_line = Path(__file__).read_text().splitlines().index('        raise ZeroDivisionError("division by zero")') + 1
+    assert error.evidence["at"] == f"{__file__}:{raise_line}"
+    assert "gpubal collect -o snapshot.json" in error.fix.summary
+    later = [r.outcome for r in report.results if r.rule_id == "test-flags-every-gpu"]
+    assert later == [Outcome.FINDING, Outcome.FINDING]
+
+
+def test_a_missing_fact_makes_the_rule_not_evaluated(h200x2_snapshot):
+    snapshot = with_driver(h200x2_snapshot, version=unavailable(Reason.API_MISSING, "old driver"))
+    result = only_result(evaluate(snapshot, [needs_driver_version]), "host")
+    assert result.outcome is Outcome.NOT_EVALUATED
+    assert result.missing_fact == "driver.version"
+    assert result.missing_reason == "api_missing (test): old driver"
+    assert result.findings == ()
+
+
+def test_findings_made_before_a_missing_fact_are_kept(h200x2_snapshot):
+    snapshot = with_driver(h200x2_snapshot, kernel_module_version=unavailable(Reason.NOT_FOUND))
+    result = only_result(evaluate(snapshot, [finds_then_lacks]), "host")
+    assert result.outcome is Outcome.FINDING
+    assert [f.message for f in result.findings] == ["first check failed"]
+    assert result.missing_fact == "driver.kernel_module_version"
+
+
+def test_the_engine_stamps_each_finding_with_its_rule_id(h200x2_snapshot):
+    report = evaluate(h200x2_snapshot, [flags_every_gpu])
+    assert [(f.rule_id, f.subject) for f in report.findings()] == [
+        ("test-flags-every-gpu", "gpu:0"), ("test-flags-every-gpu", "gpu:1")]
+
+
+def test_a_gpu_rule_on_a_host_without_gpus_is_not_applicable(h200x2_snapshot):
+    snapshot = with_snapshot(h200x2_snapshot, gpus=known([]), pairs=known([]))
+    result = only_result(evaluate(snapshot, [flags_every_gpu]), "host")
+    assert result.outcome is Outcome.NOT_APPLICABLE
+    assert result.missing_reason == "this host has no GPUs"
+
+
+def test_a_pair_rule_on_a_single_gpu_host_is_not_applicable(h200x1_snapshot):
+    result = only_result(evaluate(h200x1_snapshot, [looks_at_pairs]), "host")
+    assert result.outcome is Outcome.NOT_APPLICABLE
+    assert result.missing_reason == "this host has no pairs of GPUs"
+
+
+def test_a_gpu_rule_is_not_evaluated_when_the_gpus_cannot_be_listed(h200x2_snapshot):
+    failure = unavailable(Reason.NOT_FOUND, "Driver Not Loaded (NVML_ERROR_DRIVER_NOT_LOADED)")
+    snapshot = with_snapshot(h200x2_snapshot, gpus=failure, pairs=failure)
+    report = evaluate(snapshot, [flags_every_gpu, looks_at_pairs])
+    assert [(r.rule_id, r.subject, r.outcome, r.missing_fact) for r in report.results] == [
+        ("test-flags-every-gpu", "host", Outcome.NOT_EVALUATED, "gpus"),
+        ("test-pairs", "host", Outcome.NOT_EVALUATED, "pairs"),
+    ]
+    assert "Driver Not Loaded" in report.results[0].missing_reason
+
+
+def test_each_rule_gives_each_subject_exactly_one_outcome(h200x2_snapshot):
+    report = evaluate(h200x2_snapshot, all_rules())
+    keys = [(r.rule_id, r.subject) for r in report.results]
+    assert len(keys) == len(set(keys))
+    assert {r.rule_id for r in report.results} == {r.id for r in all_rules()}
+
+
+def test_the_healthy_h200x2_raises_no_alarm(h200x2_snapshot):
+    report = evaluate(h200x2_snapshot, all_rules())
+    assert report.findings() == []
+    assert report.worst_severity() is None
+    assert {r.outcome for r in report.results} == {Outcome.PASSED}
+
+
+def test_the_h200x1_reports_only_its_one_pcie_replay(h200x1_snapshot):
+    report = evaluate(h200x1_snapshot, all_rules())
+    assert [(f.rule_id, f.subject, f.severity) for f in report.findings()] == [
+        ("pcie-replay-errors", "gpu:0", Severity.WARNING)]
+    assert report.worst_severity() is Severity.WARNING
+    assert not [r for r in report.results if r.outcome in (Outcome.CRASHED, Outcome.NOT_EVALUATED)]
+    not_applicable = sorted(r.rule_id for r in report.results if r.outcome is Outcome.NOT_APPLICABLE)
+    assert not_applicable == ["gpu-pair-crosses-numa", "p2p-unsupported-between-gpus"]
+
+
+def test_findings_are_sorted_worst_first(h200x2_snapshot):
+    snapshot = with_gpu(h200x2_snapshot, 1, pcie_replay_count=known(3), remapped_rows_failed=known(True),
+                        mig_enabled_current=known(True), mig_instances=known([MIG_DEVICE]))
+    report = evaluate(snapshot, all_rules())
+    assert [(f.severity, f.rule_id) for f in report.findings()] == [
+        (Severity.ERROR, "ecc-row-remapping-failed"),
+        (Severity.WARNING, "mig-pending-reboot"),
+        (Severity.WARNING, "pcie-replay-errors"),
+        (Severity.INFO, "mig-mixed-across-gpus"),
+    ]
+    assert report.worst_severity() is Severity.ERROR
+
+
+def test_every_real_rule_survives_a_snapshot_without_a_driver(h200x2_snapshot):
+    # the worst case a rule meets: NVML absent, so almost every fact is unavailable
+    failure = unavailable(Reason.NOT_FOUND, "NVML Shared Library Not Found")
+    snapshot = with_snapshot(with_driver(h200x2_snapshot, nvml_status=failure, version=failure,
+                                         kernel_module_version=failure, uvm_module_loaded=known(False)),
+                             gpus=failure, pairs=failure)
+    report = evaluate(snapshot, all_rules())
+    assert not [r for r in report.results if r.outcome is Outcome.CRASHED]
+    assert [(f.rule_id, f.severity) for f in report.findings()] == [("no-nvidia-driver", Severity.ERROR)]

@@ -4,7 +4,7 @@
 set -u
 dest=$1
 copy() { for f in "$@"; do [ -e "$f" ] || continue; mkdir -p "$dest$(dirname "$f")"; cat "$f" > "$dest$f" 2>/dev/null; done; }
-copy /proc/sys/kernel/hostname /proc/sys/kernel/osrelease /etc/os-release /proc/cpuinfo /proc/modules \
+copy /proc/uptime /proc/sys/kernel/hostname /proc/sys/kernel/osrelease /etc/os-release /proc/cpuinfo /proc/modules \
      /proc/1/cgroup /proc/driver/nvidia/version /sys/class/dmi/id/sys_vendor /sys/class/dmi/id/product_name
 for d in /sys/devices/system/node/node*; do copy "$d/cpulist"; done
 for gpu in /proc/driver/nvidia/gpus/*; do

@@ -19,6 +19,7 @@ from gpubal.rules import DOC_SECTIONS, all_rules
 FIXTURES = Path(__file__).parent / "fixtures"
 H200X2 = ["--nvml-profile", str(FIXTURES / "nvml" / "h200x2.json"), "--root", str(FIXTURES / "roots" / "h200x2")]
 H200X1 = ["--nvml-profile", str(FIXTURES / "nvml" / "h200x1.json"), "--root", str(FIXTURES / "roots" / "h200x1")]
+DOWNTRAINED = ["--nvml-profile", str(FIXTURES / "nvml" / "downtrained.json"), "--root", str(FIXTURES / "roots" / "downtrained")]
 NO_DRIVER_PROFILE = {
     "format": "gpubal-nvml-profile",
     "version": 1,
@@ -95,12 +96,13 @@ def test_doctor_on_a_healthy_host_exits_0():
 
 
 @pytest.mark.parametrize("fail_on, exit_code", [("info", 1), ("warning", 1), ("error", 0), ("never", 0)])
-def test_fail_on_with_one_warning(fail_on, exit_code):
-    # the 1x H200's link retransmitted one packet: one warning (pcie-replay-errors), nothing else
-    result = gpubal("doctor", *H200X1, "--fail-on", fail_on, "--format", "json")
+def test_fail_on_with_warnings_only(fail_on, exit_code):
+    # the downtrained H100: a x8 link, 250 replays in 15 minutes, a row remap pending; warnings, no error
+    result = gpubal("doctor", *DOWNTRAINED, "--fail-on", fail_on, "--format", "json")
     assert result.exit_code == exit_code
     findings = json.loads(result.stdout)["findings"]
-    assert [(f["rule_id"], f["severity"]) for f in findings] == [("pcie-replay-errors", "warning")]
+    assert [(f["rule_id"], f["severity"]) for f in findings] == [
+        ("ecc-pages-pending", "warning"), ("pcie-link-downtrained", "warning"), ("pcie-replay-errors", "warning")]
 
 
 def test_fail_on_defaults_to_error():
@@ -236,7 +238,7 @@ def test_output_file_gets_the_terminal_report(tmp_path: Path):
     assert result.stdout == ""
     text = output.read_text(encoding="utf-8")
     assert text.startswith(f"gpubal {__version__} doctor")
-    assert "WARNING pcie-replay-errors  gpu:0" in text
+    assert "Verdict: no problems found in what could be checked" in text
     assert "\x1b[" not in text
 
 
@@ -256,9 +258,9 @@ def _run_module(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def test_python_dash_m_gpubal_runs_the_doctor():
-    process = _run_module("doctor", *H200X1, "--fail-on", "warning")
+    process = _run_module("doctor", *DOWNTRAINED, "--fail-on", "warning")
     assert process.returncode == 1, process.stderr
-    assert "WARNING pcie-replay-errors  gpu:0" in process.stdout
+    assert "WARNING pcie-link-downtrained  gpu:0" in process.stdout
     assert process.stderr == ""
 
 

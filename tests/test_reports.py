@@ -203,10 +203,14 @@ def test_json_report_snapshot_reads_back_equal(case):
     assert snapshot_from_dict(document) == report.snapshot  # a whole report reads as its snapshot
 
 
-def test_json_report_lists_every_finding_with_its_fix(h200x1_snapshot):
-    document = json.loads(render_json(evaluate(frozen(h200x1_snapshot), all_rules())))
+def test_json_report_lists_every_finding_with_its_fix():
+    snapshot = collect_snapshot(ReplayAdapter.from_file(str(FIXTURES / "nvml" / "downtrained.json")),
+                                HostFiles(str(FIXTURES / "roots" / "downtrained")))
+    document = json.loads(render_json(evaluate(frozen(snapshot), all_rules())))
     assert [(f["rule_id"], f["severity"], f["subject"]) for f in document["findings"]] == [
+        ("ecc-pages-pending", "warning", "gpu:0"), ("pcie-link-downtrained", "warning", "gpu:0"),
         ("pcie-replay-errors", "warning", "gpu:0")]
-    assert document["findings"][0]["evidence"] == {"gpu:0.pcie_replay_count": 1}
-    assert document["findings"][0]["fix"]["commands"][0] == "nvidia-smi -q -d PCIE -i 0"
-    assert document["verdict"]["headline"] == "1 warning: degraded or at risk"
+    assert document["findings"][2]["evidence"] == {
+        "gpu:0.pcie_replay_count": 250, "host.uptime_seconds": 900, "replays_per_minute": 16.7}
+    assert document["findings"][2]["fix"]["commands"][0] == "nvidia-smi -q -d PCIE -i 0"
+    assert document["verdict"]["headline"] == "3 warnings: degraded or at risk"

@@ -106,6 +106,7 @@ class Host(_Facts):
     numa_nodes: Fact[List[NumaNode]]
     virtualization: Fact[str]  # "none" or the hypervisor ("kvm", "microsoft", ...)
     container: Fact[str]  # "none" or the runtime ("docker", "podman", "kubernetes", "container")
+    uptime_seconds: Fact[int]  # since boot; bounds how long the driver's counters have been counting
 
     def subject(self) -> str:
         return "host"

@@ -27,7 +27,18 @@ def collect_host(files: HostFiles) -> Host:
         numa_nodes=_numa_nodes(files),
         virtualization=_virtualization(files, cpuinfo),
         container=_container(files),
+        uptime_seconds=_uptime(files),
     )
+
+
+def _uptime(files: HostFiles) -> Fact[int]:
+    text = files.read_line("/proc/uptime")
+    if isinstance(text, Unavailable):
+        return text
+    try:
+        return Known(int(float(text.split()[0])), "/proc/uptime")
+    except (ValueError, IndexError):
+        return Unavailable(Reason.ERROR, "/proc/uptime", f"not an uptime: {text!r}")
 
 
 def _line(files: HostFiles, path: str) -> Fact[str]:

@@ -1,4 +1,4 @@
-from conftest import assert_actionable, only_result, outcomes, single_finding, unavailable, with_driver
+from conftest import assert_actionable, known, only_result, outcomes, single_finding, unavailable, with_driver, with_host
 
 from gpubal.doctor.engine import evaluate
 from gpubal.doctor.model import Outcome, Reason, Severity, Snapshot, Unavailable
@@ -59,3 +59,13 @@ def test_not_evaluated_when_nvml_exists_but_does_not_answer(h200x2_snapshot):
     assert result.outcome is Outcome.NOT_EVALUATED
     assert result.missing_fact == "driver.nvml_status"
     assert "timeout" in result.missing_reason
+
+
+def test_a_loaded_module_without_its_library_says_so(h200x1_snapshot):
+    # bare metal (no container), /proc/driver/nvidia/version present, libnvidia-ml missing
+    snapshot = with_host(with_driver(h200x1_snapshot, nvml_status=unavailable(Reason.NOT_FOUND, "nvmlInit")),
+                         container=known("none"))
+    found = single_finding(evaluate(snapshot, [rule]), "host")
+    assert found.severity is Severity.ERROR
+    assert "kernel module 580.159.04 is loaded" in found.message
+    assert "ldconfig -p | grep libnvidia-ml" in found.fix.commands

@@ -15,9 +15,10 @@ def check(snapshot: Snapshot):
         fall back to the CPU, silently and many times slower.
 
     How to fix
-        Install the NVIDIA driver for your distribution and reboot. Inside a container, the host's
-        driver is mounted in by the NVIDIA Container Toolkit: start the container with `--gpus all`
-        (Docker) or the equivalent device request of your orchestrator.
+        Install the NVIDIA driver for your distribution and reboot. When the kernel module is loaded but
+        the library is missing, install the user-space part of the same driver version. Inside a
+        container, the host's driver is mounted in by the NVIDIA Container Toolkit: start the container
+        with `--gpus all` (Docker) or the equivalent device request of your orchestrator.
 
     References
         https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/index.html
@@ -45,6 +46,14 @@ def check(snapshot: Snapshot):
             url=_links.CONTAINER_TOOLKIT,
         )
         message = "No NVIDIA driver is visible inside this container: NVML cannot be loaded"
+    elif isinstance(module, Known):
+        fix = Fix(
+            summary=f"Install the driver's user-space libraries of the same version as the module ({module.value})",
+            commands=("ldconfig -p | grep libnvidia-ml", "cat /proc/driver/nvidia/version"),
+            url=_links.DRIVER_INSTALL,
+        )
+        message = (f"The NVIDIA kernel module {module.value} is loaded, but its user-space library "
+                   "(libnvidia-ml.so.1) cannot be loaded: no GPU can be used")
     else:
         fix = Fix(
             summary="Install the NVIDIA driver for this distribution, then reboot",

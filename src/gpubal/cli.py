@@ -85,19 +85,23 @@ def _load_snapshot(path: Path):
         raise _fail(f"{path}: {error}")
 
 
-def _collect(nvml_profile: Optional[Path], root: str):
+def _collect(nvml_profile: Optional[Path], root: str, ollama_log: Optional[Path] = None):
+    """Live facts, or a replay of a recorded NVML profile over a recorded file tree. A replay runs no
+    program, asks no server and reads no environment: it is the recording, not this machine."""
     from .doctor.collect import collect_snapshot
+    from .doctor.live import collect_live
     from .doctor.probes.files import HostFiles
-    from .doctor.probes.nvml import ProfileError, PynvmlAdapter, ReplayAdapter
+    from .doctor.probes.nvml import ProfileError, ReplayAdapter
 
+    log = str(ollama_log) if ollama_log is not None else None
     if nvml_profile is None:
-        if EARLY_COLLECTION is not None and root == "/":
+        if EARLY_COLLECTION is not None and root == "/" and log is None:
             return EARLY_COLLECTION.result()
-        return collect_snapshot(PynvmlAdapter(), HostFiles(root), origin="live")
+        return collect_live(root, log)
     try:
         adapter = ReplayAdapter.from_file(str(nvml_profile))
         # a profile is read lazily: a bad answer deep inside surfaces while collecting
-        return collect_snapshot(adapter, HostFiles(root), origin=f"nvml-profile:{nvml_profile.name}")
+        return collect_snapshot(adapter, HostFiles(root), origin=f"nvml-profile:{nvml_profile.name}", ollama_log=log)
     except ProfileError as error:
         message = str(error)
         raise _fail(message if message.startswith(str(nvml_profile)) else f"{nvml_profile}: {message}")
@@ -115,6 +119,7 @@ def _write(text: str, output: Optional[Path]) -> None:
 
 _SNAPSHOT_HELP = "Read facts from this snapshot (from `gpubal collect`, or a JSON report) instead of this host."
 _PROFILE_HELP = "Replay NVML answers from this profile (from `gpubal debug record-nvml`) instead of the driver."
+_OLLAMA_LOG_HELP = "Read the Ollama server's log from this file instead of `journalctl -u ollama`."
 _ROOT_HELP = "Read host files (/proc, /sys, /etc) under this directory instead of /; for tests and recorded trees."
 
 
@@ -128,6 +133,7 @@ def doctor(
                                    help="Exit 1 when a finding has at least this severity; never: always exit 0."),
     nvml_profile: Optional[Path] = typer.Option(None, "--nvml-profile", help=_PROFILE_HELP),
     root: str = typer.Option("/", "--root", help=_ROOT_HELP),
+    ollama_log: Optional[Path] = typer.Option(None, "--ollama-log", help=_OLLAMA_LOG_HELP),
 ) -> None:
     """Check this host (or a saved snapshot) and report findings with evidence and fixes.
 
@@ -137,7 +143,7 @@ def doctor(
     from .doctor.engine import evaluate
     from .rules import all_rules
 
-    facts = _load_snapshot(snapshot) if snapshot is not None else _collect(nvml_profile, root)
+    facts = _load_snapshot(snapshot) if snapshot is not None else _collect(nvml_profile, root, ollama_log)
     report = evaluate(facts, all_rules())
     if output_format is OutputFormat.json:
         from .reports.json_report import render_json
@@ -178,12 +184,13 @@ def collect(
     output: Path = typer.Option(..., "--output", "-o", help="Write the snapshot (JSON) to this file; - for stdout."),
     nvml_profile: Optional[Path] = typer.Option(None, "--nvml-profile", help=_PROFILE_HELP),
     root: str = typer.Option("/", "--root", help=_ROOT_HELP),
+    ollama_log: Optional[Path] = typer.Option(None, "--ollama-log", help=_OLLAMA_LOG_HELP),
 ) -> None:
     """Collect this host's facts into a snapshot file, to attach to a bug report or check later with
     `gpubal doctor --snapshot FILE`."""
     from .doctor.model import snapshot_to_json
 
-    text = snapshot_to_json(_collect(nvml_profile, root))
+    text = snapshot_to_json(_collect(nvml_profile, root, ollama_log))
     _write(text, None if str(output) == "-" else output)
 
 

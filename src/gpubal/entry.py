@@ -11,7 +11,7 @@ from typing import List, Optional
 
 _EARLY_COMMANDS = ("doctor", "collect")
 # Options that mean "not this host's live facts": the early collection would be wasted.
-_NOT_LIVE = ("--snapshot", "-s", "--nvml-profile", "--root", "--help", "-h")
+_NOT_LIVE = ("--snapshot", "-s", "--nvml-profile", "--root", "--ollama-log", "--help", "-h")
 
 
 def start_early_collection(argv: List[str]) -> Optional["Future"]:
@@ -25,11 +25,9 @@ def start_early_collection(argv: List[str]) -> Optional["Future"]:
 
     def collect() -> None:
         try:
-            from .doctor.collect import collect_snapshot
-            from .doctor.probes.files import HostFiles
-            from .doctor.probes.nvml import PynvmlAdapter
+            from .doctor.live import collect_live
 
-            future.set_result(collect_snapshot(PynvmlAdapter(), HostFiles("/"), origin="live"))
+            future.set_result(collect_live())
         except BaseException as error:  # noqa: BLE001 - handed to the CLI, which reports it
             future.set_exception(error)
 

@@ -224,6 +224,7 @@ class Snapshot:
     gpus: Fact[List[Gpu]]
     pairs: Fact[List[GpuPair]]
     stack: "Stack"
+    ollama: "Ollama"
 
     def gpu_list(self) -> List[Gpu]:
         """The GPUs, or FactMissing("gpus") when NVML could not list them."""
@@ -467,3 +468,58 @@ class Stack(_Facts):
 
     def subject(self) -> str:
         return "stack"
+
+
+# --- Ollama ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OllamaModel:
+    """A model the server has loaded (GET /api/ps)."""
+
+    name: str
+    size_bytes: int  # memory the loaded model takes, weights and context
+    size_vram_bytes: int  # of which on GPUs; the rest is on the CPU
+
+
+@dataclass(frozen=True)
+class OllamaLogGpu:
+    """A GPU as Ollama's log reports it at start ("inference compute")."""
+
+    gpu_id: str  # "0", a GPU UUID, or "GPU-..." as Ollama printed it
+    library: str  # "cuda", "rocm", ...
+    name: str
+    compute_capability: str  # "8.9", or "" when the line does not say
+    total_bytes: int
+    available_bytes: int
+
+
+@dataclass(frozen=True)
+class OllamaLogOffload:
+    """How one model load was split, from the log's offload lines (older and newer formats)."""
+
+    model: str  # the model file or name if the log says, else ""
+    layers_total: int
+    layers_on_gpu: int
+    layers_split: Tuple[int, ...]  # layers per GPU, in the order of the GPUs used
+    tensor_split: str  # the --tensor-split given to the runner, "" if none
+    memory_required_bytes: int  # memory.required.full when logged, else 0 only if the line says so
+
+
+@dataclass(frozen=True)
+class Ollama(_Facts):
+    binary_path: Fact[str]
+    binary_version: Fact[str]  # `ollama -v`
+    server_url: Fact[str]  # OLLAMA_HOST as gpubal resolved it, default http://127.0.0.1:11434
+    server_version: Fact[str]  # GET /api/version
+    running_models: Fact[List[OllamaModel]]  # GET /api/ps
+    service_environment: Fact[Dict[str, str]]  # Environment= of the systemd unit and its drop-ins
+    service_exec_start: Fact[str]  # ExecStart= of the unit: flags given to `ollama serve`
+    process_environment: Fact[Dict[str, str]]  # /proc/<pid>/environ of the running server, steering names
+    log_source: Fact[str]  # where the log lines came from (journalctl -u ollama, a file)
+    log_server_config: Fact[Dict[str, str]]  # the `server config` line: the environment Ollama saw
+    log_gpus: Fact[List[OllamaLogGpu]]
+    log_offloads: Fact[List[OllamaLogOffload]]
+
+    def subject(self) -> str:
+        return "ollama"

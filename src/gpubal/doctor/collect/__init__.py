@@ -2,29 +2,51 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from concurrent.futures import ThreadPoolExecutor
-from typing import List, Mapping, Sequence
+from typing import List, Mapping, Optional, Sequence
 
 from ... import __version__
-from ..model import SCHEMA_VERSION, Gpu, Known, Snapshot, Unavailable
+from ..model import SCHEMA_VERSION, Gpu, Known, Reason, Snapshot, Unavailable
 from ..probes.files import HostFiles
+from ..probes.commands import CommandRunner
+from ..probes.http import HttpGetter
 from ..probes.nvml import NvmlAdapter
 from .driver import collect_driver
 from .gpus import collect_gpu
 from .host import collect_host
+from .ollama import collect_ollama
 from .processes import process_names
 from .stack import collect_stack
 from .topology import collect_pairs
 
 
+def _nothing_runs(argv, timeout_s):
+    return Unavailable(Reason.NOT_FOUND, " ".join(argv), "running programs was not allowed for this collection")
+
+
+def _nothing_answers(url, timeout_s):
+    return Unavailable(Reason.NOT_FOUND, url, "HTTP requests were not allowed for this collection")
+
+
 def collect_snapshot(nvml: NvmlAdapter, files: HostFiles, origin: str = "live",
-                     environment: Mapping[str, str] = {}, site_dirs: Sequence[str] = ()) -> Snapshot:
+                     environment: Mapping[str, str] = {}, site_dirs: Sequence[str] = (),
+                     run: CommandRunner = _nothing_runs, get: HttpGetter = _nothing_answers,
+                     ollama_log: Optional[str] = None) -> Snapshot:
     """Every fact gpubal knows how to read. `environment` and `site_dirs` are the process environment and
-    Python package directories to look at (the live CLI passes its own); tests pass recorded ones."""
+    Python package directories to look at, `run` and `get` run programs and HTTP requests: the live CLI
+    passes the real ones; tests pass recorded ones (by default nothing runs and no server answers)."""
     host = collect_host(files)
     processes = process_names(files)
-    stack = collect_stack(files, environment, site_dirs, processes, host.container)
+    with ThreadPoolExecutor(max_workers=1) as ollama_pool:  # programs and HTTP wait; NVML goes on meanwhile
+        ollama_future = ollama_pool.submit(collect_ollama, files, environment, processes, run, get, ollama_log)
+        stack = collect_stack(files, environment, site_dirs, processes, host.container)
+        snapshot = _collect_nvml_part(nvml, files, host, processes, origin, stack)
+        return dataclasses.replace(snapshot, ollama=ollama_future.result())
+
+
+def _collect_nvml_part(nvml, files, host, processes, origin, stack) -> Snapshot:
     nvml_failure = nvml.start()
     try:
         driver = collect_driver(nvml, nvml_failure, files, host.container, processes)
@@ -49,6 +71,7 @@ def collect_snapshot(nvml: NvmlAdapter, files: HostFiles, origin: str = "live",
         gpus=gpus,  # type: ignore[arg-type]
         pairs=pairs,  # type: ignore[arg-type]
         stack=stack,
+        ollama=None,  # type: ignore[arg-type]  # filled in by collect_snapshot
     )
 
 

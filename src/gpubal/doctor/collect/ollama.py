@@ -1,0 +1,257 @@
+"""Facts about Ollama: its binary, the server's API, its systemd unit, the running server's environment
+and its log. Every program and request has a timeout, and they run side by side, so a hung server or
+binary costs at most the longest timeout."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from ..ingest.ollama_log import OllamaLog, parse_ollama_log
+from ..model import Fact, Known, Ollama, OllamaModel, Reason, Unavailable
+from ..probes.commands import CommandRunner
+from ..probes.files import HostFiles
+from ..probes.http import HttpGetter
+from .stack import looks_secret
+
+DEFAULT_URL = "http://127.0.0.1:11434"
+UNIT_PATHS = ("/etc/systemd/system/ollama.service", "/usr/lib/systemd/system/ollama.service",
+              "/lib/systemd/system/ollama.service")
+DROP_IN_DIR = "/etc/systemd/system/ollama.service.d"
+BINARY_DIRS = ("/usr/local/bin", "/usr/bin", "/bin", "/opt/ollama/bin", "/snap/bin")
+STEERING = ("OLLAMA_", "CUDA_", "GPU_DEVICE_ORDINAL", "HIP_", "ROCR_", "NVIDIA_", "LD_LIBRARY_PATH", "GGML_")
+TIMEOUT_S = 2.0
+JOURNAL_LINES = 20000
+
+
+def collect_ollama(files: HostFiles, environment: Mapping[str, str], processes: Fact[Dict[int, str]],
+                   run: CommandRunner, get: HttpGetter, log_file: Optional[str] = None) -> Ollama:
+    binary = _binary(files, environment)
+    unit_path, unit_environment, exec_start = _unit(files)
+    url = _server_url(environment, unit_environment)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        version_future = pool.submit(_binary_version, binary, run)
+        api_version_future = pool.submit(_api, get, url, "/api/version")
+        api_ps_future = pool.submit(_api, get, url, "/api/ps")
+        log_future = pool.submit(_log, files, run, log_file, unit_path, binary)
+        log_source, log = log_future.result()
+        binary_version = version_future.result()
+        api_version, api_ps = api_version_future.result(), api_ps_future.result()
+    return Ollama(
+        binary_path=binary,
+        binary_version=binary_version,
+        server_url=url,
+        server_version=_server_version(api_version, url),
+        running_models=_running_models(api_ps, url),
+        service_environment=unit_environment,
+        service_exec_start=exec_start,
+        process_environment=_process_environment(files, processes),
+        log_source=log_source,
+        log_server_config=_from_log(log_source, log, lambda l: l.server_config, "no `server config` line"),
+        log_gpus=_from_log(log_source, log, lambda l: l.gpus or None, "no `inference compute` line"),
+        log_offloads=_from_log(log_source, log, lambda l: l.offloads or None, "no model load (offload) line"),
+    )
+
+
+def _binary(files: HostFiles, environment: Mapping[str, str]) -> Fact[str]:
+    directories = [d for d in environment.get("PATH", "").split(":") if d] + list(BINARY_DIRS)
+    for directory in directories:
+        path = f"{directory.rstrip('/')}/ollama"
+        if files.exists(path):
+            return Known(path, "PATH")
+    return Unavailable(Reason.NOT_FOUND, "PATH", "no ollama program on PATH or in " + ", ".join(BINARY_DIRS))
+
+
+def _binary_version(binary: Fact[str], run: CommandRunner) -> Fact[str]:
+    if isinstance(binary, Unavailable):
+        return binary
+    output = run([binary.value, "-v"], TIMEOUT_S)
+    if isinstance(output, Unavailable):
+        return output
+    match = re.search(r"version is (\S+)", output)  # "ollama version is 0.12.6"
+    if not match:
+        return Unavailable(Reason.ERROR, f"{binary.value} -v", f"no version in {output.strip()[:200]!r}")
+    return Known(match.group(1), f"{binary.value} -v")
+
+
+def _server_url(environment: Mapping[str, str], unit_environment: Fact[Dict[str, str]]) -> Fact[str]:
+    """Where to reach the server: OLLAMA_HOST as the client reads it, else the unit's, else the default."""
+    for value, source in ((environment.get("OLLAMA_HOST"), "OLLAMA_HOST"),
+                          (unit_environment.value.get("OLLAMA_HOST") if isinstance(unit_environment, Known) else None,
+                           "OLLAMA_HOST in the ollama unit")):
+        if value:
+            return Known(normalize_host(value), source)
+    return Known(DEFAULT_URL, "Ollama's default (OLLAMA_HOST unset)")
+
+
+def normalize_host(value: str) -> str:
+    """OLLAMA_HOST may be `0.0.0.0`, `host:port`, or a URL; a wildcard address is reached on loopback."""
+    value = value.strip()
+    scheme = "http"
+    if "://" in value:
+        scheme, value = value.split("://", 1)
+    value = value.rstrip("/")
+    host, port = value, "11434"
+    match = re.fullmatch(r"\[(.*)\](?::(\d+))?", value) or re.fullmatch(r"([^:]*)(?::(\d+))?", value)
+    if match:
+        host, port = match.group(1), match.group(2) or "11434"
+    if host in ("", "0.0.0.0", "::", "*"):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}"
+
+
+def _api(get: HttpGetter, url: Fact[str], path: str) -> Any:
+    return get(url.value + path, TIMEOUT_S) if isinstance(url, Known) else url
+
+
+def _server_version(answer: Any, url: Fact[str]) -> Fact[str]:
+    if isinstance(answer, Unavailable):
+        return answer
+    if isinstance(answer, dict) and isinstance(answer.get("version"), str):
+        return Known(answer["version"], f"GET {url.value}/api/version")
+    return Unavailable(Reason.ERROR, f"GET {url.value}/api/version", f"unexpected answer {str(answer)[:200]}")
+
+
+def _running_models(answer: Any, url: Fact[str]) -> Fact[List[OllamaModel]]:
+    source = f"GET {url.value}/api/ps"
+    if isinstance(answer, Unavailable):
+        return answer
+    if not isinstance(answer, dict) or not isinstance(answer.get("models"), list):
+        return Unavailable(Reason.ERROR, source, f"unexpected answer {str(answer)[:200]}")
+    models = []
+    for entry in answer["models"]:
+        if not isinstance(entry, dict):
+            return Unavailable(Reason.ERROR, source, f"unexpected model entry {str(entry)[:200]}")
+        name = entry.get("name") or entry.get("model")
+        size = entry.get("size")
+        # Ollama leaves size_vram out when a model is entirely in system memory (docs/api.md, 2024)
+        size_vram = entry.get("size_vram", 0)
+        if not isinstance(name, str) or type(size) is not int or type(size_vram) is not int:
+            return Unavailable(Reason.ERROR, source, f"unexpected model entry {str(entry)[:200]}")
+        models.append(OllamaModel(name=name, size_bytes=size, size_vram_bytes=size_vram))
+    return Known(models, source)
+
+
+def _unit(files: HostFiles) -> Tuple[Optional[str], Fact[Dict[str, str]], Fact[str]]:
+    unit_path = next((path for path in UNIT_PATHS if files.exists(path)), None)
+    if unit_path is None:
+        missing = Unavailable(Reason.NOT_FOUND, UNIT_PATHS[0], "no ollama systemd unit")
+        return None, missing, missing
+    texts = [(unit_path, files.read_text(unit_path))]
+    drop_ins = files.list_dir(DROP_IN_DIR)
+    if isinstance(drop_ins, list):
+        texts += [(f"{DROP_IN_DIR}/{name}", files.read_text(f"{DROP_IN_DIR}/{name}"))
+                  for name in drop_ins if name.endswith(".conf")]
+    environment: Dict[str, str] = {}
+    exec_start = ""
+    for path, text in texts:
+        if isinstance(text, Unavailable):
+            return unit_path, text, text
+        for key, value in _unit_assignments(text):
+            if key == "Environment":
+                if not value.strip():
+                    environment.clear()  # an empty assignment resets the list (systemd.exec)
+                for word in _split_quoted(value):
+                    if "=" in word:
+                        name, _, setting = word.partition("=")
+                        environment[name] = setting
+            elif key == "EnvironmentFile":
+                environment.update(_environment_file(files, value))
+            elif key == "ExecStart":
+                exec_start = value.strip()
+    sources = ", ".join(path for path, _ in texts)
+    steering = {name: value for name, value in environment.items() if not looks_secret(name)}
+    return unit_path, Known(steering, sources), Known(exec_start, sources) if exec_start else Unavailable(
+        Reason.NOT_FOUND, sources, "no ExecStart= line")
+
+
+def _unit_assignments(text: str) -> List[Tuple[str, str]]:
+    assignments = []
+    section = ""
+    pending = ""
+    for raw in text.splitlines():
+        line = pending + raw.strip()
+        if line.endswith("\\"):  # a continued line
+            pending = line[:-1] + " "
+            continue
+        pending = ""
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            section = line.strip("[]")
+            continue
+        if section == "Service" and "=" in line:
+            key, _, value = line.partition("=")
+            assignments.append((key.strip(), value.strip()))
+    return assignments
+
+
+def _split_quoted(value: str) -> List[str]:
+    try:
+        return shlex.split(value)
+    except ValueError:  # unbalanced quotes: systemd would reject it too; take the words as they are
+        return value.split()
+
+
+def _environment_file(files: HostFiles, value: str) -> Dict[str, str]:
+    path = value.lstrip("-").strip()  # "-" means: ignore a missing file
+    text = files.read_text(path)
+    if isinstance(text, Unavailable):
+        return {}
+    result = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            name, _, setting = line.partition("=")
+            result[name.strip()] = setting.strip().strip('"\'')
+    return result
+
+
+def _process_environment(files: HostFiles, processes: Fact[Dict[int, str]]) -> Fact[Dict[str, str]]:
+    if isinstance(processes, Unavailable):
+        return processes
+    for pid, comm in sorted(processes.value.items()):
+        if comm != "ollama":
+            continue
+        cmdline = files.read_text(f"/proc/{pid}/cmdline")
+        if isinstance(cmdline, Unavailable) or "serve" not in cmdline.split("\0"):
+            continue
+        environ = files.read_text(f"/proc/{pid}/environ")
+        if isinstance(environ, Unavailable):
+            return environ  # usually no_permission: another user's process
+        pairs = (entry.partition("=") for entry in environ.split("\0") if "=" in entry)
+        return Known({name: value for name, _, value in pairs
+                      if name.startswith(STEERING) and not looks_secret(name)}, f"/proc/{pid}/environ")
+    return Unavailable(Reason.NOT_FOUND, "/proc/*/cmdline", "no `ollama serve` process visible")
+
+
+def _log(files: HostFiles, run: CommandRunner, log_file: Optional[str], unit_path: Optional[str],
+         binary: Fact[str]) -> Tuple[Fact[str], Optional[OllamaLog]]:
+    if log_file is not None:
+        try:
+            with open(log_file, encoding="utf-8", errors="replace") as handle:
+                return Known(log_file, "--ollama-log"), parse_ollama_log(handle)
+        except OSError as error:
+            return Unavailable(Reason.NOT_FOUND if isinstance(error, FileNotFoundError) else Reason.ERROR,
+                               log_file, error.strerror or str(error)), None
+    if unit_path is None:
+        return Unavailable(Reason.NOT_FOUND, "journalctl -u ollama",
+                           "no ollama systemd unit; give the server's log with --ollama-log FILE"), None
+    argv = ["journalctl", "-u", "ollama", "--no-pager", "-o", "cat", "-n", str(JOURNAL_LINES)]
+    output = run(argv, TIMEOUT_S)
+    if isinstance(output, Unavailable):
+        return output, None
+    return Known(" ".join(argv), " ".join(argv)), parse_ollama_log(output.splitlines())
+
+
+def _from_log(source: Fact[str], log: Optional[OllamaLog], pick, missing: str) -> Fact[Any]:
+    if isinstance(source, Unavailable) or log is None:
+        return source
+    value = pick(log)
+    if value is None:
+        return Unavailable(Reason.NOT_FOUND, source.value, f"{missing} in {log.lines_read} lines")
+    return Known(value, source.value)

@@ -1,0 +1,1 @@
+"""Text that users paste (nvidia-smi output, topology matrices, Ollama logs) read into facts."""

@@ -12,6 +12,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+try:  # click before 8.2 (what pip picks on Python 3.9) mixes stderr into stdout unless told not to
+    RUNNER = CliRunner(mix_stderr=False)
+except TypeError:  # click 8.2 and later always keep them apart and dropped the argument
+    RUNNER = CliRunner()
+
 from gpubal import __version__
 from gpubal.cli import app
 from gpubal.rules import DOC_SECTIONS, all_rules
@@ -29,7 +34,7 @@ NO_DRIVER_PROFILE = {
 
 
 def gpubal(*args: str):
-    return CliRunner().invoke(app, list(args))
+    return RUNNER.invoke(app, list(args))
 
 
 def assert_one_line_error(result, *names: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import statistics
 import subprocess
 import sys
@@ -43,7 +44,16 @@ def main() -> None:
     def adapter():
         return ReplayAdapter.from_file(args.nvml_profile) if args.nvml_profile else PynvmlAdapter()
 
-    phases = {"nvml start+stop": [], "host files": [], "collect (all)": [], "rules": [], "terminal render": []}
+    from gpubal.doctor.collect.ollama import collect_ollama
+    from gpubal.doctor.collect.processes import process_names
+    from gpubal.doctor.collect.stack import collect_stack
+    from gpubal.doctor.live import collect_live, python_site_dirs
+    from gpubal.doctor.model import Known
+    from gpubal.doctor.probes.commands import run_command
+    from gpubal.doctor.probes.http import get_json
+
+    phases = {"nvml start+stop": [], "host files": [], "processes": [], "stack": [], "ollama": [],
+              "collect (all)": [], "live collection": [], "rules": [], "terminal render": []}
     for _ in range(args.runs):
         nvml = adapter()
         start = time.perf_counter()
@@ -54,6 +64,19 @@ def main() -> None:
         start = time.perf_counter()
         collect_host(HostFiles(args.root))
         phases["host files"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        processes = process_names(HostFiles(args.root))
+        phases["processes"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        collect_stack(HostFiles(args.root), dict(os.environ), python_site_dirs(), processes, Known("none", "bench"))
+        phases["stack"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        collect_ollama(HostFiles(args.root), dict(os.environ), processes, run_command, get_json)
+        phases["ollama"].append(time.perf_counter() - start)
+        if not args.nvml_profile:
+            start = time.perf_counter()
+            collect_live(args.root)
+            phases["live collection"].append(time.perf_counter() - start)
         start = time.perf_counter()
         snapshot = collect_snapshot(adapter(), HostFiles(args.root))
         phases["collect (all)"].append(time.perf_counter() - start)
@@ -70,8 +93,10 @@ def main() -> None:
     for module, seconds in imports.items():
         print(f"{'import ' + module:<28} {seconds * 1000:10.1f}")
     for name, values in phases.items():
+        if not values:
+            continue
         print(f"{name:<28} {statistics.median(values) * 1000:10.1f}")
-    print("\nslowest NVML queries (one collection, summed over GPUs and links):")
+    print("\nslowest NVML queries (one collection; queries run side by side, so these sums exceed wall time):")
     for query, seconds in sorted(timings.items(), key=lambda item: -item[1])[:12]:
         print(f"  {query:<34} {seconds * 1000:8.2f} ms")
     print(f"  {'all queries':<34} {sum(timings.values()) * 1000:8.2f} ms")

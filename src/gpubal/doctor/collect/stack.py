@@ -277,13 +277,24 @@ def _python_packages(files: HostFiles, site_dirs: Sequence[str]) -> Fact[List[Py
             version = version_match.group(1)
             requires = tuple(r for r in re.findall(r"^Requires-Dist: (.+)$", metadata, re.MULTILINE)
                              if r.lower().startswith("nvidia-"))
-            cuda = _TORCH_CUDA.search(version)
             packages.append(PythonPackage(
                 name=name, version=version, location=site_dir,
-                cuda_version=f"{cuda.group(1)}.{cuda.group(2)}" if cuda else "",
-                requires=requires,
+                cuda_version=_built_for_cuda(files, site_dir, name, version), requires=requires,
             ))
     return Known(packages, "*.dist-info/METADATA in site-packages")
+
+
+def _built_for_cuda(files: HostFiles, site_dir: str, name: str, version: str) -> str:
+    """The CUDA a framework was built for: torch writes it into torch/version.py (`cuda = '13.0'`), which
+    is read as text; a local version tag (2.11.0+cu130) says the same where the file is missing."""
+    if name == "torch":
+        text = files.read_text(f"{site_dir}/torch/version.py", limit_bytes=16 * 1024)
+        if isinstance(text, str):
+            match = re.search(r"^cuda\s*(?::[^=]*)?=\s*['\"]([\d.]+)['\"]", text, re.MULTILINE)
+            if match:
+                return match.group(1)
+    tag = _TORCH_CUDA.search(version)
+    return f"{tag.group(1)}.{tag.group(2)}" if tag else ""
 
 
 def _normalize(name: str) -> str:
@@ -295,6 +306,10 @@ def _requirement_name(requirement: str) -> str:
 
 
 def _dist_info_dir(files: HostFiles, package: PythonPackage) -> str:
+    # wheels name it {name with "_"}-{version}.dist-info (PEP 427); other installers may differ in case
+    usual = f"{package.name.replace('-', '_')}-{package.version}.dist-info"
+    if files.exists(f"{package.location}/{usual}"):
+        return usual
     entries = files.list_dir(package.location)
     if isinstance(entries, Unavailable):
         return ""

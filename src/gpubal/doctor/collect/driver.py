@@ -8,6 +8,7 @@ from typing import Dict, Optional
 from ..model import Driver, Fact, Known, Reason, Unavailable
 from ..probes.files import HostFiles
 from ..probes.nvml import NvmlAdapter
+from .answers import as_int, as_str, to_fact
 from .processes import program_running
 
 _MODULE_VERSION = re.compile(r"NVRM version:.*?\s(\d+\.\d+(?:\.\d+)?)\s")
@@ -33,25 +34,28 @@ def collect_driver(nvml: NvmlAdapter, nvml_failure: Optional[Unavailable], files
 def _nvml_text(nvml: NvmlAdapter, failure: Optional[Unavailable], query: str, source: str) -> Fact[str]:
     if failure is not None:
         return failure
-    answer = nvml.system(query)
-    return answer if isinstance(answer, Unavailable) else Known(str(answer), source)
+    return to_fact(nvml.system(query), source, as_str)
 
 
 def _cuda_driver_version(nvml: NvmlAdapter, failure: Optional[Unavailable]) -> Fact[str]:
     if failure is not None:
         return failure
-    answer = nvml.system("cuda_driver_version")
-    if isinstance(answer, Unavailable):
-        return answer
-    version = int(answer)  # 13000 means 13.0, 12080 means 12.8
-    return Known(f"{version // 1000}.{version % 1000 // 10}", "nvmlSystemGetCudaDriverVersion_v2")
+    # 13000 means 13.0, 12080 means 12.8
+    return to_fact(nvml.system("cuda_driver_version"), "nvmlSystemGetCudaDriverVersion_v2",
+                   lambda version: f"{as_int(version) // 1000}.{as_int(version) % 1000 // 10}")
 
 
 def _device_count(nvml: NvmlAdapter, failure: Optional[Unavailable]) -> Fact[int]:
     if failure is not None:
         return failure
-    answer = nvml.system("device_count")
-    return answer if isinstance(answer, Unavailable) else Known(int(answer), "nvmlDeviceGetCount")
+    return to_fact(nvml.system("device_count"), "nvmlDeviceGetCount", _count)
+
+
+def _count(answer) -> int:
+    count = as_int(answer)
+    if count < 0 or count > 4096:
+        raise ValueError("not a device count")
+    return count
 
 
 def _module_version(text) -> Fact[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import Executor
 from typing import Any, Callable, Dict, List, Optional, Union
 
@@ -9,6 +10,7 @@ from ..cpulist import bitmask_words_to_numbers, format_cpulist, parse_cpulist
 from ..model import Fact, Gpu, Known, MigInstance, NumaNode, NvLink, Reason, Unavailable
 from ..probes.files import HostFiles
 from ..probes.nvml import NVLINK_MAX_LINKS, NVML_RETURN_NAMES, NvmlAdapter
+from .answers import as_int, as_int_list, as_str, to_fact
 
 ARCHITECTURES = {
     2: "kepler", 3: "maxwell", 4: "pascal", 5: "volta", 6: "turing", 7: "ampere", 8: "ada", 9: "hopper",
@@ -67,13 +69,7 @@ class _GpuReader:
         return self.answers[query]
 
     def fact(self, query: str, convert: Callable[[Any], Any] = lambda value: value) -> Fact[Any]:
-        answer = self.ask(query)
-        if isinstance(answer, Unavailable):
-            return answer
-        try:
-            return Known(convert(answer), _SOURCES[query])
-        except (KeyError, IndexError, TypeError, ValueError) as error:
-            return Unavailable(Reason.ERROR, _SOURCES[query], f"unexpected answer {answer!r}: {error}")
+        return to_fact(self.ask(query), _SOURCES[query], convert)
 
 
 def collect_gpu(nvml: NvmlAdapter, files: HostFiles, index: int, numa_nodes: Fact[List[NumaNode]],
@@ -81,45 +77,45 @@ def collect_gpu(nvml: NvmlAdapter, files: HostFiles, index: int, numa_nodes: Fac
     read = _GpuReader(nvml, index)
     if pool is not None:
         read.prefetch(pool)
-    pci_bus_id = read.fact("pci_info", lambda info: info["bus_id"])
+    pci_bus_id = read.fact("pci_info", lambda info: _bus_id(info["bus_id"]))
     sysfs_dir = _sysfs_dir(pci_bus_id)
     numa_nvml = read.fact("memory_affinity_nodes", _single_node)
     numa_sysfs = _sysfs_int(files, sysfs_dir, "numa_node")
-    cpus_nvml = read.fact("cpu_affinity", lambda words: format_cpulist(bitmask_words_to_numbers(words)))
+    cpus_nvml = read.fact("cpu_affinity", lambda words: format_cpulist(bitmask_words_to_numbers(as_int_list(words))))
     cpus_sysfs = _sysfs_cpulist(files, sysfs_dir)
-    mig_mode = read.ask("mig_mode")
+    mig_enabled = read.fact("mig_mode", lambda pair: as_int(pair[0]) == 1)
     return Gpu(
         index=index,
-        name=read.fact("name"),
-        uuid=read.fact("uuid"),
-        serial=read.fact("serial"),
+        name=read.fact("name", as_str),
+        uuid=read.fact("uuid", as_str),
+        serial=read.fact("serial", as_str),
         pci_bus_id=pci_bus_id,
-        architecture=read.fact("architecture", lambda code: ARCHITECTURES.get(code, f"unknown ({code})")),
-        compute_capability=read.fact("cuda_compute_capability", lambda pair: f"{pair[0]}.{pair[1]}"),
-        memory_total_bytes=read.fact("memory_info", lambda info: int(info["total"])),
-        memory_used_bytes=read.fact("memory_info", lambda info: int(info["used"])),
-        persistence_mode=read.fact("persistence_mode", lambda mode: mode == 1),
-        compute_mode=read.fact("compute_mode", lambda mode: COMPUTE_MODES.get(mode, f"unknown ({mode})")),
-        ecc_enabled_current=read.fact("ecc_mode", lambda pair: pair[0] == 1),
-        ecc_enabled_pending=read.fact("ecc_mode", lambda pair: pair[1] == 1),
+        architecture=read.fact("architecture", lambda code: ARCHITECTURES.get(as_int(code), f"unknown ({code})")),
+        compute_capability=read.fact("cuda_compute_capability", lambda pair: f"{as_int(pair[0])}.{as_int(pair[1])}"),
+        memory_total_bytes=read.fact("memory_info", lambda info: as_int(info["total"])),
+        memory_used_bytes=read.fact("memory_info", lambda info: as_int(info["used"])),
+        persistence_mode=read.fact("persistence_mode", lambda mode: as_int(mode) == 1),
+        compute_mode=read.fact("compute_mode", lambda mode: COMPUTE_MODES.get(as_int(mode), f"unknown ({mode})")),
+        ecc_enabled_current=read.fact("ecc_mode", lambda pair: as_int(pair[0]) == 1),
+        ecc_enabled_pending=read.fact("ecc_mode", lambda pair: as_int(pair[1]) == 1),
         virtualization_mode=read.fact(
-            "virtualization_mode", lambda mode: VIRTUALIZATION_MODES.get(mode, f"unknown ({mode})")),
-        mig_enabled_current=read.fact("mig_mode", lambda pair: pair[0] == 1),
-        mig_enabled_pending=read.fact("mig_mode", lambda pair: pair[1] == 1),
-        mig_instances=_mig_instances(read, mig_mode),
-        pcie_link_gen_current=read.fact("pcie_link_gen_current", int),
-        pcie_link_gen_max=read.fact("pcie_link_gen_max", int),
-        pcie_link_gen_device_max=read.fact("pcie_link_gen_device_max", int),
-        pcie_link_width_current=read.fact("pcie_link_width_current", int),
-        pcie_link_width_max=read.fact("pcie_link_width_max", int),
-        pcie_replay_count=read.fact("pcie_replay_counter", int),
+            "virtualization_mode", lambda mode: VIRTUALIZATION_MODES.get(as_int(mode), f"unknown ({mode})")),
+        mig_enabled_current=mig_enabled,
+        mig_enabled_pending=read.fact("mig_mode", lambda pair: as_int(pair[1]) == 1),
+        mig_instances=_mig_instances(read, mig_enabled),
+        pcie_link_gen_current=read.fact("pcie_link_gen_current", as_int),
+        pcie_link_gen_max=read.fact("pcie_link_gen_max", as_int),
+        pcie_link_gen_device_max=read.fact("pcie_link_gen_device_max", as_int),
+        pcie_link_width_current=read.fact("pcie_link_width_current", as_int),
+        pcie_link_width_max=read.fact("pcie_link_width_max", as_int),
+        pcie_replay_count=read.fact("pcie_replay_counter", as_int),
         nvlinks=_nvlinks(nvml, index, pool),
-        fabric_state=_fabric(read, lambda info: FABRIC_STATES.get(info["state"], f"unknown ({info['state']})")),
-        fabric_status=_fabric(read, lambda info: NVML_RETURN_NAMES.get(info["status"], f"unknown ({info['status']})")),
+        fabric_state=_fabric(read, lambda info: FABRIC_STATES.get(as_int(info["state"]), f"unknown ({info['state']})")),
+        fabric_status=_fabric(read, lambda info: NVML_RETURN_NAMES.get(as_int(info["status"]), f"unknown ({info['status']})")),
         clock_event_reasons=read.fact("clock_event_reasons", _reason_names),
-        retired_pages_pending=read.fact("retired_pages_pending", lambda status: status == 1),
-        remapped_rows_pending=read.fact("remapped_rows", lambda rows: rows[2] == 1),
-        remapped_rows_failed=read.fact("remapped_rows", lambda rows: rows[3] == 1),
+        retired_pages_pending=read.fact("retired_pages_pending", lambda status: as_int(status) == 1),
+        remapped_rows_pending=read.fact("remapped_rows", lambda rows: as_int_list(rows)[2] == 1),
+        remapped_rows_failed=read.fact("remapped_rows", lambda rows: as_int_list(rows)[3] == 1),
         numa_node_nvml=numa_nvml,
         numa_node_sysfs=numa_sysfs,
         numa_node=_reconcile_numa(numa_nvml, numa_sysfs, numa_nodes),
@@ -129,12 +125,27 @@ def collect_gpu(nvml: NvmlAdapter, files: HostFiles, index: int, numa_nodes: Fac
     )
 
 
-def _mig_instances(read: _GpuReader, mig_mode: Any) -> Fact[List[MigInstance]]:
-    if isinstance(mig_mode, Unavailable):
-        return mig_mode
-    if mig_mode[0] != 1:  # MIG off: there are no instances, and asking would only fail
+_BUS_ID = re.compile(r"[0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7]")
+
+
+def _bus_id(text: Any) -> str:
+    if not isinstance(text, str) or not _BUS_ID.fullmatch(text):
+        raise ValueError("not a PCI bus id")
+    return text
+
+
+def _mig_instances(read: _GpuReader, mig_enabled: Fact[bool]) -> Fact[List[MigInstance]]:
+    if isinstance(mig_enabled, Unavailable):
+        return mig_enabled
+    if not mig_enabled.value:  # MIG off: there are no instances, and asking would only fail
         return Known([], "nvmlDeviceGetMigMode (MIG disabled)")
-    return read.fact("mig_devices", lambda devices: [MigInstance(**device) for device in devices])
+    return read.fact("mig_devices", lambda devices: [_mig_instance(device) for device in devices])
+
+
+def _mig_instance(device: Dict[str, Any]) -> MigInstance:
+    return MigInstance(uuid=as_str(device["uuid"]), gpu_instance_id=as_int(device["gpu_instance_id"]),
+                       compute_instance_id=as_int(device["compute_instance_id"]),
+                       memory_total_bytes=as_int(device["memory_total_bytes"]))
 
 
 def _nvlinks(nvml: NvmlAdapter, index: int, pool: Optional[Executor]) -> Fact[List[NvLink]]:
@@ -157,13 +168,13 @@ def _nvlinks(nvml: NvmlAdapter, index: int, pool: Optional[Executor]) -> Fact[Li
         links.append(NvLink(
             gpu_index=index,
             link=link,
-            active=Known(state == 1, "nvmlDeviceGetNvLinkState"),
-            version=_link_fact(details[("nvlink_version", link)], "nvmlDeviceGetNvLinkVersion", int),
+            active=to_fact(state, "nvmlDeviceGetNvLinkState", lambda value: as_int(value) == 1),
+            version=_link_fact(details[("nvlink_version", link)], "nvmlDeviceGetNvLinkVersion", as_int),
             remote_pci_bus_id=_link_fact(details[("nvlink_remote_pci", link)],
-                                         "nvmlDeviceGetNvLinkRemotePciInfo_v2", str),
+                                         "nvmlDeviceGetNvLinkRemotePciInfo_v2", as_str),
             remote_device_type=_link_fact(details[("nvlink_remote_device_type", link)],
                                           "nvmlDeviceGetNvLinkRemoteDeviceType",
-                                          lambda code: NVLINK_DEVICE_TYPES.get(code, f"unknown ({code})")),
+                                          lambda code: NVLINK_DEVICE_TYPES.get(as_int(code), f"unknown ({code})")),
         ))
     if not links and first_failure is not None:
         return first_failure
@@ -185,7 +196,7 @@ def _asker(nvml: NvmlAdapter, index: int, pool: Optional[Executor]) -> Callable[
 
 
 def _link_fact(answer: Any, source: str, convert: Callable[[Any], Any]) -> Fact[Any]:
-    return answer if isinstance(answer, Unavailable) else Known(convert(answer), source)
+    return to_fact(answer, source, convert)
 
 
 def _fabric(read: _GpuReader, convert: Callable[[Dict[str, int]], str]) -> Fact[str]:
@@ -193,11 +204,11 @@ def _fabric(read: _GpuReader, convert: Callable[[Dict[str, int]], str]) -> Fact[
 
 
 def _reason_names(mask: int) -> List[str]:
-    return [name for bit, name in CLOCK_EVENT_REASONS.items() if mask & bit]
+    return [name for bit, name in CLOCK_EVENT_REASONS.items() if as_int(mask) & bit]
 
 
 def _single_node(words: List[int]) -> int:
-    nodes = bitmask_words_to_numbers(words)
+    nodes = bitmask_words_to_numbers(as_int_list(words))
     return nodes[0] if len(nodes) == 1 else -1
 
 

@@ -6,6 +6,7 @@ from typing import Callable, List, Tuple
 
 from ..model import Fact, Gpu, GpuPair, Known, NvLink, Unavailable
 from ..probes.nvml import P2P_INDEX, NvmlAdapter
+from .answers import as_int, to_fact
 
 # nvmlGpuTopologyLevel_t, in the words of `nvidia-smi topo -m`
 PCIE_PATHS = {0: "SELF", 10: "PIX", 20: "PXB", 30: "PHB", 40: "NODE", 50: "SYS"}
@@ -32,8 +33,8 @@ def _pair(nvml: NvmlAdapter, gpu_a: Gpu, gpu_b: Gpu) -> GpuPair:
     return GpuPair(
         gpu_a=a,
         gpu_b=b,
-        pcie_path=ancestor if isinstance(ancestor, Unavailable) else Known(
-            PCIE_PATHS.get(ancestor, f"unknown ({ancestor})"), "nvmlDeviceGetTopologyCommonAncestor"),
+        pcie_path=to_fact(ancestor, "nvmlDeviceGetTopologyCommonAncestor",
+                          lambda level: PCIE_PATHS.get(as_int(level), f"unknown ({level})")),
         nvlink_count=count,
         nvlink_route=route,
         p2p_read=p2p["read"],
@@ -45,10 +46,8 @@ def _pair(nvml: NvmlAdapter, gpu_a: Gpu, gpu_b: Gpu) -> GpuPair:
 
 
 def _p2p(nvml: NvmlAdapter, a: int, b: int, index: int) -> Fact[str]:
-    answer = nvml.pair(a, b, "p2p_status", index)
-    if isinstance(answer, Unavailable):
-        return answer
-    return Known(P2P_STATUSES.get(answer, f"unknown ({answer})"), f"nvmlDeviceGetP2PStatus(index {index})")
+    return to_fact(nvml.pair(a, b, "p2p_status", index), f"nvmlDeviceGetP2PStatus(index {index})",
+                   lambda status: P2P_STATUSES.get(as_int(status), f"unknown ({status})"))
 
 
 def nvlink_route(gpu_a: Gpu, gpu_b: Gpu) -> Tuple[Fact[int], Fact[str]]:

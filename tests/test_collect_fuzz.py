@@ -1,0 +1,51 @@
+"""Whatever NVML answers (a newer driver, a corrupted or hand-edited profile), collection ends in facts,
+never in an exception: every recorded answer of the real profiles is replaced, one at a time and in
+random combinations, by values of the wrong shape."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gpubal.doctor.collect import collect_snapshot
+from gpubal.doctor.model import snapshot_from_json, snapshot_to_json
+from gpubal.doctor.probes.files import HostFiles
+from gpubal.doctor.probes.nvml import ReplayAdapter
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PROFILES = {name: json.loads((FIXTURES / "nvml" / f"{name}.json").read_text()) for name in
+            ("h200x2", "h200x1", "hgx8-h100-nvswitch", "a100-mig-instances", "rtx3090x2-nvlink-bridge")}
+ROOTS = {"h200x2": "h200x2", "h200x1": "h200x1", "hgx8-h100-nvswitch": "hgx8-h100-nvswitch",
+         "a100-mig-instances": "a100-mig", "rtx3090x2-nvlink-bridge": "rtx3090x2-nvlink-bridge"}
+
+odd_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40), st.text(max_size=12),
+              st.sampled_from(["ffff:zz:00.0", "00000000:00:06.0", "", "NaN"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+    max_leaves=6,
+)
+
+
+@st.composite
+def damaged_profiles(draw):
+    name = draw(st.sampled_from(sorted(PROFILES)))
+    profile = copy.deepcopy(PROFILES[name])
+    places = [("system", None, key) for key in profile["system"]]
+    places += [("devices", index, key) for index, answers in enumerate(profile["devices"]) for key in answers]
+    places += [("pairs", pair, key) for pair, answers in profile["pairs"].items() for key in answers]
+    for section, where, key in draw(st.lists(st.sampled_from(places), min_size=1, max_size=8)):
+        target = profile[section] if where is None else profile[section][where]
+        target[key] = draw(odd_values)
+    return name, profile
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(damaged_profiles())
+def test_collection_survives_answers_of_the_wrong_shape(case):
+    name, profile = case
+    snapshot = collect_snapshot(ReplayAdapter(profile, name), HostFiles(str(FIXTURES / "roots" / ROOTS[name])))
+    assert snapshot_from_json(snapshot_to_json(snapshot)) == snapshot

@@ -7,19 +7,27 @@ from __future__ import annotations
 
 import dataclasses
 import traceback
-from typing import Any, List, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple
 
 from ..rules import Rule
-from .model import Finding, FactMissing, Fix, Outcome, Report, RuleResult, Severity, Snapshot, need
+from ..rules import matrix as _matrix
+from .model import Finding, FactMissing, NotApplicable, Fix, Outcome, Report, RuleResult, Severity, Snapshot, need
 
-MATRIX_VERSION = ""  # no compatibility matrix yet: these rules read the snapshot alone
+if TYPE_CHECKING:
+    from .policy import PolicyFile
 
 
-def evaluate(snapshot: Snapshot, rules: Sequence[Rule]) -> Report:
+def evaluate(snapshot: Snapshot, rules: Sequence[Rule], policy: "Optional[PolicyFile]" = None) -> Report:
     results: List[RuleResult] = []
     for rule in rules:
         results.extend(_run_rule(rule, snapshot))
-    return Report(snapshot=snapshot, results=tuple(results), matrix_version=MATRIX_VERSION)
+    applied = ""
+    if policy is not None:  # after the rules ran: its checks added, skipped rules marked, findings re-graded
+        from .policy import apply, hostname_of
+
+        site = policy.for_host(hostname_of(snapshot))
+        results, applied = apply(results, snapshot, site), site.describe()
+    return Report(snapshot=snapshot, results=tuple(results), matrix_version=_matrix.MATRIX_VERSION, policy=applied)
 
 
 def _subjects(rule: Rule, snapshot: Snapshot) -> List[Tuple[str, Tuple[Any, ...]]]:
@@ -46,6 +54,8 @@ def _run_one(rule: Rule, subject: str, args: Tuple[Any, ...]) -> RuleResult:
     try:
         for one in rule.check(*args):
             found.append(dataclasses.replace(one, rule_id=rule.id))
+    except NotApplicable as absent:
+        return RuleResult(rule.id, subject, Outcome.NOT_APPLICABLE, missing_reason=absent.reason)
     except FactMissing as missing:
         if not found:
             return _not_evaluated(rule, subject, missing)

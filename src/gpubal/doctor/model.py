@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import re
 import sys
 import typing
 from dataclasses import dataclass, field
@@ -64,6 +65,15 @@ class FactMissing(Exception):
         super().__init__(f"{fact_name}: {unavailable.describe()}")
         self.fact_name = fact_name
         self.unavailable = unavailable
+
+
+class NotApplicable(Exception):
+    """Raised by a rule whose subject is positively absent (no Ollama on the host, say); the engine
+    reports "does not apply" with the reason, which is neither a pass nor an unknown."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 def need(fact: Fact[T], fact_name: str) -> T:
@@ -286,6 +296,7 @@ class Report:
     snapshot: Snapshot
     results: Tuple[RuleResult, ...]
     matrix_version: str
+    policy: str = ""  # the site policy applied (file and matching host sections), "" when none
 
     def findings(self) -> List[Finding]:
         found = [finding for result in self.results for finding in result.findings]
@@ -346,6 +357,59 @@ def snapshot_from_json(text: str) -> Snapshot:
         data = json.loads(text)
     except ValueError as error:
         raise SnapshotError(f"not JSON: {error}") from None
+    return snapshot_from_dict(data)
+
+
+# Where Markdown and HTML reports embed their snapshot (gpubal.reports.context writes them): a fenced
+# ```json block after a `<!-- gpubal-snapshot ... -->` comment, and a <script type="application/json"
+# id="gpubal-snapshot"> element. The JSON in both has <, >, & and ` as \u escapes, so json.loads reads
+# the block as it stands.
+_HTML_SNAPSHOT = re.compile(r'<script\b[^>]*\bid="gpubal-snapshot"[^>]*>(.*?)</script>', re.DOTALL)
+_MARKDOWN_SNAPSHOT = re.compile(r"<!-- gpubal-snapshot\b.*?-->\s*\n(`{3,}|~{3,})[ \t]*(json|base64)[ \t]*\n(.*?)\n\1",
+                                re.DOTALL)
+_MAX_EMBEDDED_BYTES = 64 * 2**20  # a compressed block never unpacks to more than this
+
+
+def _decompressed(block: str) -> str:
+    """A Markdown report too large for an issue embeds its snapshot as zlib-compressed JSON in base64."""
+    import base64
+    import binascii
+    import zlib
+
+    try:
+        packed = base64.b64decode("".join(block.split()), validate=True)
+        inflater = zlib.decompressobj()
+        data = inflater.decompress(packed, _MAX_EMBEDDED_BYTES)
+        if inflater.unconsumed_tail:
+            raise SnapshotError("the embedded snapshot unpacks to more than 64 MiB")
+        return data.decode("utf-8")
+    except (binascii.Error, zlib.error, UnicodeDecodeError) as error:
+        raise SnapshotError(f"the embedded snapshot cannot be unpacked (was the report edited?): {error}") from None
+
+
+def snapshot_from_text(text: str) -> Snapshot:
+    """A snapshot from a snapshot file, a JSON report, or a Markdown or HTML report that embeds one."""
+    if text.lstrip("\ufeff \t\r\n").startswith(("{", "[")):
+        return snapshot_from_json(text)
+    if "gpubal-snapshot" not in text:
+        if text.lstrip().startswith(("<", "#")):
+            raise SnapshotError("not a gpubal snapshot: a Markdown or HTML file without an embedded snapshot "
+                                "(the gpubal-snapshot block is missing)")
+        return snapshot_from_json(text)
+    text = text.replace("\r\n", "\n")
+    match = _HTML_SNAPSHOT.search(text)
+    if match is None:
+        match = _MARKDOWN_SNAPSHOT.search(text)
+        body = None if match is None else match.group(3) if match.group(2) == "json" else _decompressed(match.group(3))
+    else:
+        body = match.group(1)
+    if body is None:
+        raise SnapshotError("not a gpubal snapshot: neither JSON nor a Markdown or HTML report with an "
+                            "embedded snapshot (the gpubal-snapshot block is missing)")
+    try:
+        data = json.loads(body)
+    except ValueError as error:
+        raise SnapshotError(f"the embedded snapshot is not JSON (was the report edited?): {error}") from None
     return snapshot_from_dict(data)
 
 

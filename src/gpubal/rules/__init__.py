@@ -31,7 +31,7 @@ RENAMED: Dict[str, str] = {
 class Rule:
     id: str
     scope: str  # "host": check(snapshot); "gpu": check(gpu, snapshot); "gpu_pair": check(pair, snapshot)
-    area: str  # "driver", "gpu", "mig", "pcie", "nvlink", "topology", "memory"
+    area: str  # "driver", "gpu", "mig", "pcie", "nvlink", "topology", "memory", "stack", "ollama"
     summary: str  # what it checks, in one line
     check: Callable[..., Iterable[Finding]]
 

@@ -43,6 +43,10 @@ __all__ = [
     "OllamaDriverOverride",
     "OllamaRequirement",
     "OllamaChange",
+    "OllamaBundle",
+    "OllamaSetting",
+    "OllamaNonexistent",
+    "OtherEngineFlag",
     "Matrix",
     "load_matrix",
     "parse_matrix",
@@ -60,6 +64,8 @@ __all__ = [
     "cudnn_builds",
     "nccl_release",
     "ollama_min_driver",
+    "ollama_setting",
+    "ollama_nonexistent",
 ]
 
 MATRIX_FILES: Tuple[str, ...] = (
@@ -69,6 +75,7 @@ MATRIX_FILES: Tuple[str, ...] = (
     "cudnn",
     "nccl",
     "ollama",
+    "ollama_settings",
 )
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -220,6 +227,55 @@ class OllamaChange:
 
 
 @dataclass(frozen=True)
+class OllamaBundle:
+    """The runner or lib folders seen in one Ollama install or start-up log (what gpubal may find)."""
+
+    ollama_version: str  # free text: "0.2.7", or "unknown (...)" where the source does not say
+    platform: str
+    log_text: str
+    source: str
+    runners: Tuple[str, ...] = ()
+    lib_dirs: Tuple[str, ...] = ()
+    note: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class OllamaSetting:
+    """An environment variable the Ollama server reads (or reads no longer)."""
+
+    name: str
+    category: str  # "ollama", "gpu_selection", "proxy"
+    description: str
+    source: str
+    seen_in_version: Optional[str] = None  # earliest release seen reading it ("unknown" allowed)
+    absent_in_version: Optional[str] = None  # a later release whose server config no longer lists it
+    first_version: Optional[str] = None
+    note: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class OllamaNonexistent:
+    """A setting, flag or capability people expect of Ollama that it does not have, and what exists."""
+
+    name: str
+    kind: str  # "env", "flag", "capability"
+    exists_instead: Tuple[str, ...]
+    explanation: str
+    source: str
+
+
+@dataclass(frozen=True)
+class OtherEngineFlag:
+    """A real multi-GPU flag of another serving engine (vLLM, SGLang)."""
+
+    engine: str
+    flag: str
+    meaning: str
+    source: str
+    aliases: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Matrix:
     """The whole compatibility matrix."""
 
@@ -235,6 +291,10 @@ class Matrix:
     pytorch_nccl_pins: Tuple[PytorchNcclPin, ...]
     ollama_requirements: Tuple[OllamaRequirement, ...]
     ollama_changes: Tuple[OllamaChange, ...]
+    ollama_bundles: Tuple[OllamaBundle, ...] = ()
+    ollama_settings: Tuple[OllamaSetting, ...] = ()
+    ollama_nonexistent: Tuple[OllamaNonexistent, ...] = ()
+    other_engine_flags: Tuple[OtherEngineFlag, ...] = ()
 
     @property
     def version(self) -> str:
@@ -252,6 +312,10 @@ class Matrix:
         yield from self.pytorch_nccl_pins
         yield from self.ollama_requirements
         yield from self.ollama_changes
+        yield from self.ollama_bundles
+        yield from self.ollama_settings
+        yield from self.ollama_nonexistent
+        yield from self.other_engine_flags
 
 
 # ---------------------------------------------------------------------------------------- validation
@@ -283,7 +347,19 @@ _SCHEMA: Dict[Tuple[str, str], Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
         ("override",),
     ),
     ("ollama", "change"): (("date", "kind", "summary", "source"), ()),
+    ("ollama", "bundle_observed"): (("ollama_version", "platform", "log_text", "source"), ("runners", "lib_dirs", "note")),
+    ("ollama_settings", "setting"): (
+        ("name", "category", "description", "description_source", "description_verified", "source"),
+        ("seen_in_version", "seen_in_source", "seen_date", "absent_in_version", "absent_in_source", "first_version",
+         "first_version_source", "first_version_evidence", "vendor", "notes", "notes_source"),
+    ),
+    ("ollama_settings", "nonexistent"): (
+        ("name", "kind", "exists_instead", "explanation", "source", "evidence"), ("serve_help_flags", "faq_quote"),
+    ),
+    ("ollama_settings", "other_engine_flag"): (("engine", "flag", "meaning", "source"), ("aliases", "evidence", "notes")),
 }
+_SETTING_CATEGORIES = ("ollama", "gpu_selection", "proxy")
+_NONEXISTENT_KINDS = ("env", "flag", "capability")
 _OVERRIDE_KEYS = ("compute_capability_min", "compute_capability_max", "min_linux_driver")
 
 
@@ -355,6 +431,22 @@ class _Row:
         if len(set(value)) != len(value):
             raise self.fail(key, "duplicate entries")
         return tuple(value)
+
+    def strings(self, key: str, optional: bool = False, urls: bool = False) -> Tuple[str, ...]:
+        if key not in self.data and optional:
+            return ()
+        value = self.data[key]
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+            raise self.fail(key, f"expected a non-empty list of strings, got {value!r}")
+        if urls and not all(v.startswith("https://") and len(v) > len("https://") for v in value):
+            raise self.fail(key, f"expected https:// URLs, got {value!r}")
+        return tuple(value)
+
+    def boolean(self, key: str) -> bool:
+        value = self.data[key]
+        if not isinstance(value, bool):
+            raise self.fail(key, f"expected true or false, got {value!r}")
+        return value
 
     def integer(self, key: str, optional: bool = False) -> Optional[int]:
         if key not in self.data and optional:
@@ -591,6 +683,66 @@ def _parse_ollama(doc: Mapping[str, Any]) -> Tuple[Tuple[OllamaRequirement, ...]
     return tuple(reqs), tuple(changes)
 
 
+def _parse_ollama_bundles(doc: Mapping[str, Any]) -> Tuple[OllamaBundle, ...]:
+    bundles = []
+    for i, data in enumerate(_tables(doc, "ollama", "bundle_observed")):
+        r = _Row("ollama", "bundle_observed", i, data)
+        bundle = OllamaBundle(
+            ollama_version=r.req_text("ollama_version"), platform=r.req_text("platform"),
+            log_text=r.req_text("log_text"), source=r.source(), runners=r.strings("runners", True),
+            lib_dirs=r.strings("lib_dirs", True), note=r.text("note", True),
+        )
+        if not bundle.runners and not bundle.lib_dirs:
+            raise r.fail("runners", "a bundle row names its runners or its lib_dirs")
+        bundles.append(bundle)
+    return tuple(bundles)
+
+
+def _parse_ollama_settings(doc: Mapping[str, Any]) -> Tuple[Tuple[OllamaSetting, ...], Tuple[OllamaNonexistent, ...], Tuple[OtherEngineFlag, ...]]:
+    settings = []
+    for i, data in enumerate(_tables(doc, "ollama_settings", "setting")):
+        r = _Row("ollama_settings", "setting", i, data)
+        category = r.req_text("category")
+        if category not in _SETTING_CATEGORIES:
+            raise r.fail("category", f"expected one of {_SETTING_CATEGORIES}, got {category!r}")
+        r.req_text("description_source")
+        r.boolean("description_verified")
+        for key in ("seen_in_source", "absent_in_source", "first_version_source", "notes_source"):
+            r.url(key, True)
+        r.strings("first_version_evidence", True, urls=True)
+        if ("absent_in_version" in data) != ("absent_in_source" in data):
+            raise r.fail("absent_in_version", "absent_in_version and absent_in_source go together")
+        settings.append(OllamaSetting(
+            name=r.req_text("name"), category=category, description=r.req_text("description"), source=r.source(),
+            seen_in_version=r.text("seen_in_version", True), absent_in_version=r.version("absent_in_version", True),
+            first_version=r.version("first_version", True), note=r.text("notes", True),
+        ))
+    _unique((s.name for s in settings), "Ollama setting")
+    nonexistent = []
+    for i, data in enumerate(_tables(doc, "ollama_settings", "nonexistent")):
+        r = _Row("ollama_settings", "nonexistent", i, data)
+        kind = r.req_text("kind")
+        if kind not in _NONEXISTENT_KINDS:
+            raise r.fail("kind", f"expected one of {_NONEXISTENT_KINDS}, got {kind!r}")
+        r.strings("evidence", urls=True)
+        nonexistent.append(OllamaNonexistent(
+            name=r.req_text("name"), kind=kind, exists_instead=r.strings("exists_instead"),
+            explanation=r.req_text("explanation"), source=r.source(),
+        ))
+    _unique((n.name for n in nonexistent), "nonexistent Ollama setting")
+    known = {s.name for s in settings}
+    for n in nonexistent:
+        if n.kind == "env" and n.name in known:
+            raise MatrixError(f"ollama_settings.toml: {n.name} is listed both as a setting and as nonexistent")
+    flags = []
+    for i, data in enumerate(_tables(doc, "ollama_settings", "other_engine_flag")):
+        r = _Row("ollama_settings", "other_engine_flag", i, data)
+        r.strings("evidence", True, urls=True)
+        flags.append(OtherEngineFlag(engine=r.req_text("engine"), flag=r.req_text("flag"), meaning=r.req_text("meaning"),
+                                     source=r.source(), aliases=r.strings("aliases", True)))
+    return tuple(settings), tuple(nonexistent), tuple(flags)
+
+
 def parse_matrix(documents: Mapping[str, Mapping[str, Any]]) -> Matrix:
     """Validate parsed TOML documents (file stem -> document) and build the Matrix. Pure."""
     missing = [s for s in MATRIX_FILES if s not in documents]
@@ -603,6 +755,7 @@ def parse_matrix(documents: Mapping[str, Mapping[str, Any]]) -> Matrix:
     releases, release_branches, compat = _parse_cuda_driver(documents["cuda_driver"])
     nccl, pins = _parse_nccl(documents["nccl"])
     ollama_reqs, ollama_changes = _parse_ollama(documents["ollama"])
+    ollama_settings, ollama_nonexistent, other_engine_flags = _parse_ollama_settings(documents["ollama_settings"])
     return Matrix(
         matrix_dates=tuple((s, headers[s][0]) for s in MATRIX_FILES),
         descriptions=tuple((s, headers[s][1]) for s in MATRIX_FILES),
@@ -616,6 +769,10 @@ def parse_matrix(documents: Mapping[str, Mapping[str, Any]]) -> Matrix:
         pytorch_nccl_pins=pins,
         ollama_requirements=ollama_reqs,
         ollama_changes=tuple(sorted(ollama_changes, key=lambda c: c.date)),
+        ollama_bundles=_parse_ollama_bundles(documents["ollama"]),
+        ollama_settings=ollama_settings,
+        ollama_nonexistent=ollama_nonexistent,
+        other_engine_flags=other_engine_flags,
     )
 
 
@@ -768,3 +925,18 @@ def ollama_min_driver(requirement: OllamaRequirement, cc: str) -> str:
         if _v(o.compute_capability_min) <= c <= _v(o.compute_capability_max) and _v(o.min_linux_driver) > _v(floor):
             floor = o.min_linux_driver
     return floor
+
+
+def ollama_setting(matrix: Matrix, name: str) -> Optional[OllamaSetting]:
+    for setting in matrix.ollama_settings:
+        if setting.name == name:
+            return setting
+    return None
+
+
+def ollama_nonexistent(matrix: Matrix, name: str) -> Optional[OllamaNonexistent]:
+    """A setting ("OLLAMA_SCHEDULER") or a flag of `ollama serve` ("--gpus") that Ollama does not have."""
+    for entry in matrix.ollama_nonexistent:
+        if entry.name == name or (entry.kind == "flag" and entry.name.split()[-1] == name):
+            return entry
+    return None

@@ -23,11 +23,11 @@ from .topology import collect_pairs
 
 
 def _nothing_runs(argv, timeout_s):
-    return Unavailable(Reason.NOT_FOUND, " ".join(argv), "running programs was not allowed for this collection")
+    return Unavailable(Reason.NOT_IN_INPUT, " ".join(argv), "not run: this collection replays a recording")
 
 
 def _nothing_answers(url, timeout_s):
-    return Unavailable(Reason.NOT_FOUND, url, "HTTP requests were not allowed for this collection")
+    return Unavailable(Reason.NOT_IN_INPUT, url, "not asked: this collection replays a recording")
 
 
 def collect_snapshot(nvml: NvmlAdapter, files: HostFiles, origin: str = "live",

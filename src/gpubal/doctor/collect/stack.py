@@ -68,10 +68,15 @@ def _toolkits(files: HostFiles) -> Fact[List[CudaToolkit]]:
     if isinstance(entries, Unavailable):
         return entries
     toolkits = []
-    for entry in entries:
+    seen = set()
+    # real directories before links to them: /usr/local/cuda-13 -> /etc/alternatives/cuda-13 -> cuda-13.0
+    for entry in sorted(entries, key=lambda e: files.link_target(f"/usr/local/{e}") is not None):
         if not re.fullmatch(r"cuda-\d+(\.\d+)*", entry):
             continue
         path = f"/usr/local/{entry}"
+        if files.real_path(path) in seen:
+            continue
+        seen.add(files.real_path(path))
         version = _toolkit_version(files, path)
         if version is None:
             continue
@@ -295,6 +300,15 @@ def _built_for_cuda(files: HostFiles, site_dir: str, name: str, version: str) ->
                 return match.group(1)
     tag = _TORCH_CUDA.search(version)
     return f"{tag.group(1)}.{tag.group(2)}" if tag else ""
+
+
+def _torch_version_py_cuda(files: HostFiles, site_dir: str) -> str:
+    """`cuda: Optional[str] = '13.0'` from torch/version.py, read as text (torch is never imported)."""
+    text = files.read_text(f"{site_dir}/torch/version.py", limit_bytes=64 * 1024)
+    if isinstance(text, Unavailable):
+        return ""
+    match = re.search(r"^cuda(?:\s*:[^=\n]*)?\s*=\s*['\"](\d+\.\d+)['\"]", text, re.MULTILINE)
+    return match.group(1) if match else ""
 
 
 def _normalize(name: str) -> str:

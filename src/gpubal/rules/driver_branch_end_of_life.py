@@ -1,0 +1,50 @@
+import datetime
+
+from ..doctor.model import Fix, Severity, Snapshot
+from . import _links, finding, matrix, rule
+from ._stack import matrix_lacks
+
+
+@rule("driver-branch-end-of-life", scope="host", area="driver",
+      summary="The driver's branch still gets fixes from NVIDIA (not end of life)")
+def check(snapshot: Snapshot):
+    """
+    What it checks
+        The driver's branch (R535, R580, ...) against NVIDIA's list of data-center driver branches and
+        their end-of-life dates, on the date the snapshot was taken. A branch the matrix has no row
+        for is not evaluated.
+
+    Why it matters
+        An end-of-life branch gets no more security or bug fixes, and new CUDA releases (and the
+        frameworks built with them) need newer branches.
+
+    How to fix
+        Move to a supported branch, preferably a Long Term Support Branch, with the driver packages of
+        your distribution or NVIDIA's repository, and reboot.
+
+    References
+        https://docs.nvidia.com/datacenter/tesla/drivers/supported-drivers-and-cuda-toolkit-versions.html
+    """
+    version = snapshot.driver.need("version")
+    m = matrix.load_matrix()
+    branch = matrix.driver_branch(m, version)
+    if branch is None:
+        matrix_lacks(f"driver branch {matrix.driver_branch_name(version)}", "driver_branches.toml")
+    on = datetime.date.fromisoformat(snapshot.collected_at[:10])
+    ended = matrix.branch_is_end_of_life(branch, on)
+    if ended is None:
+        matrix_lacks(f"the end of life of {branch.branch}", "driver_branches.toml")
+    if not ended:
+        return
+    supported = [b.branch for b in m.driver_branches
+                 if b.type == "Long Term Support Branch" and matrix.branch_is_end_of_life(b, on) is False]
+    yield finding(
+        Severity.WARNING, "host",
+        f"Driver {version} is on branch {branch.branch}, which NVIDIA lists as end of life"
+        + (f" since {branch.end_of_life}" if branch.end_of_life else ""),
+        {"driver.version": version, "branch": branch.branch, "end_of_life": branch.end_of_life or "yes",
+         **({"snapshot date": on.isoformat()} if branch.end_of_life else {})},
+        Fix(summary="Move to a supported driver branch" + (f" (Long Term Support: {', '.join(supported)})" if supported else ""),
+            commands=("nvidia-smi --query-gpu=driver_version --format=csv,noheader",),
+            url=branch.source),
+    )

@@ -1,0 +1,50 @@
+from ..doctor.model import Fix, Severity, Snapshot, value_or
+from . import _links, finding, rule
+from ._gpu import fabric_ready, nvswitch_gpus
+
+
+@rule("fabric-manager-missing", scope="host", area="nvlink",
+      summary="On NVSwitch hosts, Fabric Manager is installed and running")
+def check(snapshot: Snapshot):
+    """
+    What it checks
+        On hosts whose GPUs sit on an NVSwitch fabric (NVML reports a fabric state other than "not
+        supported"), whether the nvidia-fabricmanager service is installed and running. In a VM or a
+        container with GPUs passed through, Fabric Manager runs on the host (or a service VM) that owns
+        the NVSwitches, so there the rule passes while every GPU reports the fabric completed with
+        success.
+
+    Why it matters
+        On NVSwitch systems (HGX, DGX) the GPUs cannot run CUDA work until Fabric Manager has set up the
+        fabric: CUDA programs fail with error 802 "system not yet initialized".
+
+    How to fix
+        Install the Fabric Manager package of exactly the driver's version and enable its service.
+
+    References
+        https://docs.nvidia.com/datacenter/tesla/fabric-manager-user-guide/index.html
+    """
+    gpus = nvswitch_gpus(snapshot)
+    if not gpus:
+        return
+    outside = (value_or(snapshot.host.virtualization, "none") != "none"
+               or value_or(snapshot.host.container, "none") != "none")
+    if outside and fabric_ready(gpus):
+        return
+    installed = snapshot.stack.need("fabric_manager_installed")
+    running = snapshot.stack.need("fabric_manager_running") if installed else False
+    if installed and running:
+        return
+    branch = snapshot.driver.need("version").split(".")[0]
+    yield finding(
+        Severity.ERROR, "host",
+        f"{len(gpus)} GPUs are on an NVSwitch fabric but Fabric Manager is "
+        + ("not running" if installed else "not installed"),
+        {"stack.fabric_manager_installed": installed, "stack.fabric_manager_running": running,
+         "NVSwitch GPUs": [gpu.subject() for gpu in gpus],
+         "fabric states": sorted({value_or(gpu.fabric_state, "unknown") for gpu in gpus})},
+        Fix(summary="Install Fabric Manager of the driver's exact version and start it",
+            commands=((f"sudo apt-get install nvidia-fabricmanager-{branch}",) if not installed else ())
+                     + ("sudo systemctl enable --now nvidia-fabricmanager",),
+            url=_links.FABRIC_MANAGER),
+    )

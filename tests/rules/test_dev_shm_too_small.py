@@ -1,0 +1,22 @@
+from conftest import assert_actionable, known, ollama_running, only_result, single_finding, unavailable, with_driver, with_gpu, with_host, with_ollama, with_stack
+
+from gpubal.doctor.engine import evaluate
+from gpubal.doctor.model import MigInstance, OllamaLogOffload, OllamaModel, Outcome, Reason, Severity
+
+from gpubal.rules.dev_shm_too_small import check as rule
+
+
+def test_outside_a_container_passes(h200x2_full_snapshot):
+    assert only_result(evaluate(h200x2_full_snapshot, [rule]), "host").outcome is Outcome.PASSED
+
+
+def test_docker_default_64_mib_with_two_gpus_is_a_warning(h200x2_full_snapshot):
+    snapshot = with_host(h200x2_full_snapshot, container=known("docker"))
+    found = single_finding(evaluate(snapshot, [rule]), "host")
+    assert found.evidence["stack.dev_shm_bytes"] == 64 << 20 and "--shm-size=1g" in found.fix.commands[1]
+    assert_actionable(found.fix)
+
+
+def test_not_evaluated_without_the_shm_size(h200x2_snapshot):
+    snapshot = with_host(h200x2_snapshot, container=known("docker"))
+    assert only_result(evaluate(snapshot, [rule]), "host").missing_fact == "stack.dev_shm_bytes"

@@ -1,0 +1,135 @@
+"""Ollama's API against a real HTTP server on 127.0.0.1 answering with recorded bodies
+(tests/fixtures/ollama/responses/, each with its source), plus slow, refused and malformed answers."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from gpubal.doctor.collect.ollama import collect_ollama
+from gpubal.doctor.model import Known, Reason, Unavailable
+from gpubal.doctor.probes.files import HostFiles
+from gpubal.doctor.probes.http import get_json
+
+RESPONSES = Path(__file__).parent / "fixtures" / "ollama" / "responses"
+
+
+def body(name):
+    return json.dumps(json.loads((RESPONSES / name).read_text())["body"]).encode()
+
+
+@pytest.fixture
+def server():
+    routes = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            answer = routes.get(self.path, (404, b'{"error": "not found"}', 0))
+            status, payload, delay = answer
+            time.sleep(delay)
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", routes
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _collect(tmp_path, url):
+    return collect_ollama(HostFiles(str(tmp_path)), {"OLLAMA_HOST": url, "PATH": ""}, Known({}, "test"),
+                          lambda argv, timeout: Unavailable(Reason.NOT_FOUND, " ".join(argv)), get_json)
+
+
+def test_recorded_version_and_partly_on_cpu_ps(server, tmp_path):
+    url, routes = server
+    routes["/api/version"] = (200, body("version_0.12.6_openapi.json"), 0)
+    routes["/api/ps"] = (200, body("ps_partial_cpu_openapi.json"), 0)
+    ollama = _collect(tmp_path, url)
+    assert ollama.server_version.value == "0.12.6"
+    (model,) = ollama.running_models.value
+    assert (model.size_bytes, model.size_vram_bytes) == (6591830464, 5333539264)
+
+
+def test_other_version_answer(server, tmp_path):
+    url, routes = server
+    routes["/api/version"] = (200, body("version_0.5.1_docs.json"), 0)
+    assert _collect(tmp_path, url).server_version.value == "0.5.1"
+
+
+def test_malformed_json_is_an_error_fact(server, tmp_path):
+    url, routes = server
+    routes["/api/version"] = (200, b'{"version": ', 0)
+    fact = _collect(tmp_path, url).server_version
+    assert isinstance(fact, Unavailable) and fact.reason is Reason.ERROR and "not JSON" in fact.detail
+
+
+def test_slow_server_times_out_within_the_deadline(server, tmp_path):
+    url, routes = server
+    routes["/api/version"] = (200, body("version_0.20.0_issue.json"), 3.0)
+    routes["/api/ps"] = (200, body("ps_full_gpu_docs_2024.json"), 3.0)
+    started = time.monotonic()
+    ollama = _collect(tmp_path, url)
+    assert time.monotonic() - started < 2.8  # both requests side by side, each cut at 2 s
+    assert ollama.server_version.reason is Reason.TIMEOUT
+
+
+def test_refused_port_is_not_found(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    fact = _collect(tmp_path, f"127.0.0.1:{port}").server_version
+    assert isinstance(fact, Unavailable) and fact.reason is Reason.NOT_FOUND
+
+
+def test_hung_ollama_binary_is_a_timeout_fact(tmp_path):
+    (tmp_path / "usr" / "bin").mkdir(parents=True)
+    (tmp_path / "usr" / "bin" / "ollama").write_text("")
+    ollama = collect_ollama(HostFiles(str(tmp_path)), {"PATH": ""}, Known({}, "test"),
+                            lambda argv, timeout: Unavailable(Reason.TIMEOUT, " ".join(argv), "no answer within 2 s"),
+                            lambda url, timeout: Unavailable(Reason.NOT_FOUND, url))
+    assert ollama.binary_path.value == "/usr/bin/ollama"
+    assert ollama.binary_version.reason is Reason.TIMEOUT
+
+
+def test_recorded_ollama_v_output(tmp_path):
+    (tmp_path / "usr" / "bin").mkdir(parents=True)
+    (tmp_path / "usr" / "bin" / "ollama").write_text("")
+    ollama = collect_ollama(HostFiles(str(tmp_path)), {"PATH": ""}, Known({}, "test"),
+                            lambda argv, timeout: "ollama version is 0.12.6\n",
+                            lambda url, timeout: Unavailable(Reason.NOT_FOUND, url))
+    assert ollama.binary_version.value == "0.12.6"
+
+
+def test_unit_with_odd_quoting_and_a_drop_in(tmp_path):
+    unit = tmp_path / "etc" / "systemd" / "system"
+    (unit / "ollama.service.d").mkdir(parents=True)
+    (unit / "ollama.service").write_text(
+        '[Service]\nExecStart=/usr/bin/ollama serve\nEnvironment="OLLAMA_HOST=0.0.0.0" \'OLLAMA_MODELS=/data/my models\'\n'
+        'Environment=OLLAMA_NUM_PARALLEL=2 "OLLAMA_KEEP_ALIVE=-1\n')
+    (unit / "ollama.service.d" / "override.conf").write_text(
+        '[Service]\nEnvironment="CUDA_VISIBLE_DEVICES=GPU-ef0d3f05"\nEnvironment="OLLAMA_API_TOKEN=secret"\n')
+    ollama = collect_ollama(HostFiles(str(tmp_path)), {"PATH": ""}, Known({}, "test"),
+                            lambda argv, timeout: Unavailable(Reason.NOT_FOUND, " ".join(argv)),
+                            lambda url, timeout: Unavailable(Reason.NOT_FOUND, url))
+    environment = ollama.service_environment.value
+    assert environment["OLLAMA_MODELS"] == "/data/my models"
+    assert environment["OLLAMA_NUM_PARALLEL"] == "2"
+    assert environment["CUDA_VISIBLE_DEVICES"] == "GPU-ef0d3f05"
+    assert "OLLAMA_API_TOKEN" not in environment  # secret-looking names never pass
+    assert ollama.service_exec_start.value == "/usr/bin/ollama serve"
+    assert ollama.server_url.value == "http://127.0.0.1:11434"

@@ -15,6 +15,7 @@ def render_json(report: Report) -> str:
     document = {
         "gpubal_version": __version__,
         "matrix_version": report.matrix_version,
+        **({"policy": report.policy} if report.policy else {}),
         "verdict": {"headline": summary.headline, **to_jsonable(summary)},
         "findings": to_jsonable(report.findings()),
         "results": to_jsonable(list(report.results)),

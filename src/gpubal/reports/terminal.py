@@ -51,6 +51,8 @@ def _header(report: Report, console: Console) -> None:
     title.append(f" · compatibility matrix {matrix}")
     _line(console, title)
     _line(console, f"Snapshot {snapshot.collected_at} ({snapshot.origin}{made_by})")
+    if report.policy:
+        _line(console, f"Policy   {report.policy}")
     _line(console, f"Host     {s.show(host.hostname)} · {s.show(host.os_release)} · kernel {s.show(host.kernel_release)}")
     numa = host.numa_nodes
     numa_text = ("; ".join(f"node {n.node_id}: CPUs {n.cpu_list}" for n in numa.value)

@@ -1,0 +1,306 @@
+"""Site policy: what this site expects of its hosts, as data (`gpubal doctor --policy site.toml`).
+
+Like LBNL NHC's per-node configuration, a policy states what a healthy node of a kind looks like, and
+every mismatch is a finding that says "actual X, expected Y":
+
+    [expect]                        # every host
+    gpu_count = 8
+    gpu_model = "NVIDIA H100 80GB HBM3"   # the NVML name; a glob (`*H100*`) works too
+    nvlink_all_pairs = true         # every pair of GPUs joined by NVLink (direct or NVSwitch)
+    min_driver = "550.54.15"
+
+    [rules]
+    skip = ["persistence-mode-off"]            # not evaluated here, and the report says why
+    severity = { pcie-replay-errors = "error" } # re-grade a rule's findings
+
+    [[host]]                        # hosts whose name matches a glob; later sections win
+    match = ["gpu-a-*", "gpu-b-*"]
+    expect = { gpu_count = 4 }
+    rules = { skip = ["nvlink-asymmetric"] }
+
+The policy checks are the `site-policy-*` checks below; their findings are errors unless the policy
+re-grades them. Skipping and re-grading apply after the rules ran (the engine calls `apply`). A key
+gpubal does not know, a value of the wrong type, or a rule id that does not exist is a PolicyError:
+a typo must not silently turn a check off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import fnmatch
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from .model import Finding, Fix, Known, Outcome, RuleResult, Severity, Snapshot, Unavailable
+
+if sys.version_info >= (3, 11):
+    import tomllib as _toml
+else:  # pragma: no cover - exercised on 3.9/3.10 only
+    import tomli as _toml
+
+# id -> (what it checks, the policy key that turns it on)
+POLICY_CHECKS: Dict[str, Tuple[str, str]] = {
+    "site-policy-gpu-count": ("The host has as many GPUs as the site policy expects", "gpu_count"),
+    "site-policy-gpu-model": ("Every GPU is the model the site policy expects", "gpu_model"),
+    "site-policy-nvlink-all-pairs": ("Every pair of GPUs is joined by NVLink, as the site policy requires",
+                                     "nvlink_all_pairs"),
+    "site-policy-min-driver": ("The driver is at least the version the site policy requires", "min_driver"),
+}
+
+_EXPECT_TYPES = {"gpu_count": int, "gpu_model": str, "nvlink_all_pairs": bool, "min_driver": str}
+_RULES_KEYS = ("skip", "severity")
+_TOP_KEYS = ("name", "expect", "rules", "host")
+_HOST_KEYS = ("match", "expect", "rules")
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used: one line for the user, naming the key at fault."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str  # the file name, or the policy's own `name`
+    expect: Mapping[str, Any] = field(default_factory=dict)
+    skip: Tuple[str, ...] = ()
+    severity: Mapping[str, Severity] = field(default_factory=dict)
+    sections: Tuple[str, ...] = ()  # the [[host]] globs that matched, for the report
+
+    def describe(self) -> str:
+        return self.name + (f" (host sections {', '.join(self.sections)})" if self.sections else "")
+
+
+@dataclass(frozen=True)
+class _Section:
+    match: Tuple[str, ...]
+    expect: Mapping[str, Any]
+    skip: Tuple[str, ...]
+    severity: Mapping[str, Severity]
+
+
+@dataclass(frozen=True)
+class PolicyFile:
+    """A parsed policy file: the part for every host, and the sections for host-name patterns."""
+
+    name: str
+    everywhere: _Section
+    hosts: Tuple[_Section, ...]
+
+    def for_host(self, hostname: Optional[str]) -> Policy:
+        """The policy for one host: the top level, then each matching [[host]] section over it."""
+        expect = dict(self.everywhere.expect)
+        skip = list(self.everywhere.skip)
+        severity = dict(self.everywhere.severity)
+        matched: List[str] = []
+        for section in self.hosts:
+            hit = next((glob for glob in section.match if hostname is not None and fnmatch.fnmatchcase(hostname, glob)), None)
+            if hit is None:
+                continue
+            matched.append(hit)
+            expect.update(section.expect)
+            skip += [rule_id for rule_id in section.skip if rule_id not in skip]
+            severity.update(section.severity)
+        return Policy(self.name, expect, tuple(skip), severity, tuple(matched))
+
+
+def _known_rule_ids() -> Dict[str, str]:
+    """Every id a policy may name (rules, renamed rules, policy checks) -> the id it means now."""
+    from ..rules import RENAMED, all_rules
+
+    ids = {rule.id: rule.id for rule in all_rules()}
+    ids.update({old: new for old, new in RENAMED.items()})
+    ids.update({check: check for check in POLICY_CHECKS})
+    return ids
+
+
+def _unknown(what: str, name: str, known: Iterable[str]) -> PolicyError:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(known))}"
+    return PolicyError(f"unknown {what} {name!r}{hint}")
+
+
+def _check_keys(table: Any, allowed: Sequence[str], where: str) -> Mapping[str, Any]:
+    if not isinstance(table, dict):
+        raise PolicyError(f"{where} must be a table")
+    for key in table:
+        if key not in allowed:
+            raise _unknown(f"key in {where}", key, allowed)
+    return table
+
+
+def _section(table: Mapping[str, Any], where: str, rule_ids: Mapping[str, str]) -> _Section:
+    expect = dict(_check_keys(table.get("expect", {}), list(_EXPECT_TYPES), f"{where}expect"))
+    for key, value in expect.items():
+        wanted = _EXPECT_TYPES[key]
+        if type(value) is not wanted:  # bool is an int in Python; `gpu_count = true` is still a typo
+            raise PolicyError(f"{where}expect.{key} must be {'an integer' if wanted is int else 'true or false' if wanted is bool else 'a string'}, "
+                              f"not {value!r}")
+    if "gpu_count" in expect and expect["gpu_count"] < 0:
+        raise PolicyError(f"{where}expect.gpu_count must not be negative")
+    if "min_driver" in expect:
+        _driver_version(expect["min_driver"], f"{where}expect.min_driver")
+    rules = _check_keys(table.get("rules", {}), _RULES_KEYS, f"{where}rules")
+    skip = rules.get("skip", [])
+    if not isinstance(skip, list) or not all(isinstance(item, str) for item in skip):
+        raise PolicyError(f"{where}rules.skip must be a list of rule ids")
+    for rule_id in skip:
+        if rule_id not in rule_ids:
+            raise _unknown(f"rule id in {where}rules.skip:", rule_id, rule_ids)
+    severity_table = _check_keys(rules.get("severity", {}), list(rule_ids), f"{where}rules.severity") \
+        if isinstance(rules.get("severity", {}), dict) else None
+    if severity_table is None:
+        raise PolicyError(f"{where}rules.severity must be a table of rule id = \"error\" | \"warning\" | \"info\"")
+    severity: Dict[str, Severity] = {}
+    for rule_id, level in severity_table.items():
+        if level not in ("error", "warning", "info"):
+            raise PolicyError(f"{where}rules.severity.{rule_id} must be \"error\", \"warning\" or \"info\", not {level!r}")
+        severity[rule_ids[rule_id]] = Severity(level)
+    return _Section((), expect, tuple(rule_ids[rule_id] for rule_id in skip), severity)
+
+
+def parse_policy(text: str, name: str) -> PolicyFile:
+    try:
+        data = _toml.loads(text)
+    except _toml.TOMLDecodeError as error:
+        raise PolicyError(f"not valid TOML: {error}") from None
+    _check_keys(data, _TOP_KEYS, "the top level")
+    rule_ids = _known_rule_ids()
+    everywhere = _section(data, "", rule_ids)
+    hosts = data.get("host", [])
+    if not isinstance(hosts, list):
+        raise PolicyError("host must be an array of tables: [[host]]")
+    sections = []
+    for number, table in enumerate(hosts, 1):
+        where = f"host #{number}: "
+        _check_keys(table, _HOST_KEYS, f"[[host]] #{number}")
+        match = table.get("match")
+        if isinstance(match, str):
+            match = [match]
+        if not match or not isinstance(match, list) or not all(isinstance(glob, str) and glob for glob in match):
+            raise PolicyError(f"[[host]] #{number} needs match = \"GLOB\" or a list of globs")
+        section = _section(table, where, rule_ids)
+        sections.append(dataclasses.replace(section, match=tuple(match)))
+    policy_name = data.get("name", name)
+    if not isinstance(policy_name, str):
+        raise PolicyError("name must be a string")
+    return PolicyFile(policy_name, everywhere, tuple(sections))
+
+
+def _driver_version(text: str, where: str) -> Tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split("."))
+    except ValueError:
+        raise PolicyError(f"{where} must be a driver version like \"550.54.15\", not {text!r}") from None
+
+
+# --- the checks: pure functions of the snapshot and the policy -----------------------------------------
+
+
+def _fix(summary: str, *commands: str, url: str = "") -> Fix:
+    return Fix(summary=summary, commands=commands, url=url)
+
+
+def _result(check: str, subject: str, findings: Sequence[Finding] = ()) -> RuleResult:
+    return RuleResult(check, subject, Outcome.FINDING if findings else Outcome.PASSED, findings=tuple(findings))
+
+
+def _missing(check: str, subject: str, fact_name: str, fact: Unavailable) -> RuleResult:
+    return RuleResult(check, subject, Outcome.NOT_EVALUATED, missing_fact=fact_name, missing_reason=fact.describe())
+
+
+def _finding(check: str, subject: str, message: str, evidence: Dict[str, Any], fix: Fix) -> Finding:
+    return Finding(rule_id=check, severity=Severity.ERROR, subject=subject, message=message, evidence=evidence, fix=fix)
+
+
+def check_policy(snapshot: Snapshot, policy: Policy) -> List[RuleResult]:
+    expect = policy.expect
+    results: List[RuleResult] = []
+    gpus = snapshot.gpus
+    if "gpu_count" in expect:
+        check, wanted = "site-policy-gpu-count", expect["gpu_count"]
+        if isinstance(gpus, Unavailable):
+            results.append(_missing(check, "host", "gpus", gpus))
+        else:
+            actual = len(gpus.value)
+            findings = [] if actual == wanted else [_finding(
+                check, "host", f"GPU count: actual {actual}, expected {wanted} (site policy {policy.name})",
+                {"gpus": actual, "policy.expect.gpu_count": wanted},
+                _fix("Find the missing GPU: is it on the bus, did the driver see it, did it fall off (Xid 79)?",
+                     "nvidia-smi -L", "lspci -d 10de: -nn", "sudo dmesg | grep -iE 'NVRM|Xid'",
+                     url="https://docs.nvidia.com/deploy/xid-errors/index.html"))]
+            results.append(_result(check, "host", findings))
+    if "gpu_model" in expect:
+        check, wanted = "site-policy-gpu-model", expect["gpu_model"]
+        if isinstance(gpus, Unavailable):
+            results.append(_missing(check, "host", "gpus", gpus))
+        else:
+            for gpu in gpus.value:
+                if isinstance(gpu.name, Unavailable):
+                    results.append(_missing(check, gpu.subject(), f"{gpu.subject()}.name", gpu.name))
+                    continue
+                actual = gpu.name.value
+                matches = fnmatch.fnmatchcase(actual, wanted) if any(c in wanted for c in "*?[") else actual == wanted
+                findings = [] if matches else [_finding(
+                    check, gpu.subject(), f"GPU {gpu.index} model: actual {actual}, expected {wanted} (site policy {policy.name})",
+                    {f"{gpu.subject()}.name": actual, "policy.expect.gpu_model": wanted},
+                    _fix("Check that this host is the kind the policy section describes, or fix the policy",
+                         "nvidia-smi --query-gpu=index,name,pci.bus_id --format=csv"))]
+                results.append(_result(check, gpu.subject(), findings))
+    if expect.get("nvlink_all_pairs"):
+        check = "site-policy-nvlink-all-pairs"
+        pairs = snapshot.pairs
+        if isinstance(pairs, Unavailable):
+            results.append(_missing(check, "host", "pairs", pairs))
+        else:
+            for pair in pairs.value:
+                if isinstance(pair.nvlink_count, Unavailable):
+                    results.append(_missing(check, pair.subject(), f"{pair.subject()}.nvlink_count", pair.nvlink_count))
+                    continue
+                actual = pair.nvlink_count.value
+                findings = [] if actual > 0 else [_finding(
+                    check, pair.subject(),
+                    f"GPU {pair.gpu_a} and GPU {pair.gpu_b}: actual {actual} NVLinks, expected at least 1 (site policy {policy.name})",
+                    {f"{pair.subject()}.nvlink_count": actual, "policy.expect.nvlink_all_pairs": True},
+                    _fix("Check the NVLink bridge or NVSwitch fabric between the two GPUs",
+                         "nvidia-smi topo -m", f"nvidia-smi nvlink --status -i {pair.gpu_a}",
+                         url="https://docs.nvidia.com/datacenter/tesla/fabric-manager-user-guide/index.html"))]
+                results.append(_result(check, pair.subject(), findings))
+    if "min_driver" in expect:
+        check, wanted = "site-policy-min-driver", expect["min_driver"]
+        driver = snapshot.driver.version
+        if isinstance(driver, Unavailable):
+            results.append(_missing(check, "host", "driver.version", driver))
+        else:
+            try:
+                too_old = _driver_version(driver.value, "driver.version") < _driver_version(wanted, "min_driver")
+            except PolicyError:
+                too_old = False  # a driver version gpubal cannot read is not judged old
+            findings = [_finding(
+                check, "host", f"driver: actual {driver.value}, expected at least {wanted} (site policy {policy.name})",
+                {"driver.version": driver.value, "policy.expect.min_driver": wanted},
+                _fix("Upgrade the driver to the site's minimum, then reboot",
+                     "nvidia-smi --query-gpu=driver_version --format=csv,noheader",
+                     url="https://docs.nvidia.com/datacenter/tesla/drivers/index.html"))] if too_old else []
+            results.append(_result(check, "host", findings))
+    return results
+
+
+def apply(results: Sequence[RuleResult], snapshot: Snapshot, policy: Policy) -> List[RuleResult]:
+    """The rules' results with the policy's checks added, skipped rules marked, findings re-graded."""
+    out: List[RuleResult] = []
+    for result in list(results) + check_policy(snapshot, policy):
+        if result.rule_id in policy.skip:
+            out.append(RuleResult(result.rule_id, result.subject, Outcome.NOT_APPLICABLE,
+                                  missing_reason=f"skipped by site policy {policy.name}"))
+            continue
+        level = policy.severity.get(result.rule_id)
+        if level is not None and result.findings:
+            result = dataclasses.replace(result, findings=tuple(
+                dataclasses.replace(finding, severity=level) for finding in result.findings))
+        out.append(result)
+    return out
+
+
+def hostname_of(snapshot: Snapshot) -> Optional[str]:
+    return snapshot.host.hostname.value if isinstance(snapshot.host.hostname, Known) else None

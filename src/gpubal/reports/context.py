@@ -1,0 +1,210 @@
+"""What the Markdown and HTML templates show, computed once from the Report so both say the same thing.
+
+Templates only lay the context out: every count, label, colour class and grouping is decided here (or
+in summary.py, which the terminal report shares)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from .. import __version__
+from ..doctor.model import Finding, Known, Report, Severity, Unavailable, to_jsonable
+from . import summary as s
+from .facts import FactRow, fact_rows
+from .style import OUTCOME_LABEL, SEVERITY_LABEL
+
+# The comment that marks the embedded snapshot in a Markdown report, and the id of the <script> element
+# that holds it in an HTML report; gpubal.doctor.model.snapshot_from_text looks for both.
+SNAPSHOT_MARKER = "<!-- gpubal-snapshot v1: the JSON block below is this report's snapshot; gpubal reads it back -->"
+SNAPSHOT_ELEMENT_ID = "gpubal-snapshot"
+
+NO_MATRIX = "none (these rules do not use it)"
+
+
+def area_of(rule_id: str) -> str:
+    """The rule's area (`pcie`, `nvlink`, ...); `policy` for site-policy checks."""
+    from ..rules import find_rule
+
+    if rule_id.startswith("site-policy"):
+        return "policy"
+    found = find_rule(rule_id)
+    return found.area if found is not None else "other"
+
+
+def embedded_json(value: Any) -> str:
+    """JSON that is safe inside an HTML <script> element and a Markdown code fence: <, >, & and the
+    backtick are written as \\u escapes, so no `</script>`, `<!--` or ``` can end the block early.
+    json.loads reads it back unchanged."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    for char in "<>&`\u2028\u2029":
+        text = text.replace(char, f"\\u{ord(char):04x}")
+    return text
+
+
+@dataclass(frozen=True)
+class FindingView:
+    finding: Finding
+    area: str
+    label: str  # ERROR, WARNING, INFO
+    anchor: str  # a stable id for links within the page
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    css: str  # link class: nv, pix, phb, node, sys, self, unknown
+    problems: Tuple[str, ...] = ()  # ids of rules with a finding on this pair
+
+
+@dataclass(frozen=True)
+class TopologyRow:
+    gpu: str
+    cells: Tuple[Cell, ...]
+    cpu_affinity: str
+    numa: str
+    numa_css: str  # numa-0, numa-1, ... numa-none
+    problems: Tuple[str, ...]  # ids of nvlink/pcie/topology rules with a finding on this GPU
+
+
+@dataclass(frozen=True)
+class Topology:
+    header: Tuple[str, ...]
+    rows: Tuple[TopologyRow, ...]
+    note: str
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    gpubal_version: str
+    matrix_version: str
+    snapshot_gpubal_version: str
+    collected_at: str
+    origin: str
+    policy: str
+    redacted: bool
+    verdict: s.Verdict
+    verdict_css: str  # error, warning, ok
+    hostname: str
+    host_lines: Tuple[Tuple[str, str], ...]
+    gpu_summary: str
+    gpu_rows: Tuple[Tuple[str, ...], ...]
+    gpu_headings: Tuple[str, ...]
+    findings: Tuple[FindingView, ...]
+    areas: Tuple[str, ...]
+    topology: Optional[Topology]
+    passed: Tuple[Tuple[str, str], ...]  # (rule id, subjects)
+    not_applicable: Tuple[Tuple[str, str], ...]  # (rule id, why)
+    missing: Tuple[s.MissingFact, ...]
+    facts: Tuple[FactRow, ...] = field(default=())
+    snapshot_json: str = ""
+
+
+def _link_css(text: str) -> str:
+    if text == "X":
+        return "self"
+    if text.startswith("NV") and text[2:].isdigit():
+        return "nv"
+    return {"PIX": "pix", "PXB": "pix", "PHB": "phb", "NODE": "node", "SYS": "sys"}.get(text, "unknown")
+
+
+def _topology(report: Report, findings: List[Finding]) -> Optional[Topology]:
+    rows = s.topology_rows(report)
+    if rows is None or len(rows) < 3:  # one GPU has no pairs to draw
+        return None
+    pair_problems: Dict[Tuple[int, int], List[str]] = {}
+    gpu_problems: Dict[int, List[str]] = {}
+    for finding in findings:
+        subject = finding.subject
+        if subject.startswith("gpu:") and "-gpu:" in subject:
+            a, b = (int(part.split(":")[1]) for part in subject.split("-", 1))
+            for key in ((a, b), (b, a)):
+                pair_problems.setdefault(key, []).append(finding.rule_id)
+        elif subject.startswith("gpu:") and subject[4:].isdigit() and area_of(finding.rule_id) in (
+                "nvlink", "pcie", "topology"):
+            gpu_problems.setdefault(int(subject[4:]), []).append(finding.rule_id)
+    gpus = report.snapshot.gpus.value  # topology_rows returned rows, so the GPUs are known
+    out = []
+    for gpu, row in zip(gpus, rows[1:]):
+        cells = []
+        for other, text in zip(gpus, row[1:-2]):
+            problems = tuple(sorted(set(pair_problems.get((gpu.index, other.index), []))))
+            cells.append(Cell(text, _link_css(text), problems))
+        numa = row[-1]
+        out.append(TopologyRow(row[0], tuple(cells), row[-2], numa,
+                               f"numa-{numa}" if numa.isdigit() else "numa-none",
+                               tuple(sorted(set(gpu_problems.get(gpu.index, []))))))
+    return Topology(tuple(rows[0]), tuple(out), s.nvlink_route_note(report))
+
+
+def _gpu_table(report: Report) -> Tuple[str, Tuple[str, ...], Tuple[Tuple[str, ...], ...]]:
+    gpus = report.snapshot.gpus
+    headings = ("#", "Model", "Bus id", "PCIe", "NVLink", "Fabric", "MIG", "Persist", "NUMA")
+    if isinstance(gpus, Unavailable):
+        return f"unknown — {gpus.describe()}", headings, ()
+    if not gpus.value:
+        return "none", headings, ()
+    models = sorted({s.gpu_model(gpu) for gpu in gpus.value})
+    text = f"{len(gpus.value)} × {models[0]}" if len(models) == 1 else f"{len(gpus.value)} GPUs, {len(models)} models"
+    rows = tuple((str(gpu.index), s.show(gpu.name), s.bus_id(gpu), s.pcie_summary(gpu), s.nvlink_summary(gpu),
+                  s.fabric_summary(gpu), s.mig_summary(gpu), s.show(gpu.persistence_mode), s.numa_text(gpu.numa_node))
+                 for gpu in gpus.value)
+    return text, headings, rows
+
+
+def _host_lines(report: Report) -> Tuple[Tuple[str, str], ...]:
+    host, driver = report.snapshot.host, report.snapshot.driver
+    numa = host.numa_nodes
+    numa_text = ("; ".join(f"node {n.node_id}: CPUs {n.cpu_list}" for n in numa.value)
+                 if isinstance(numa, Known) else s.show(numa))
+    if isinstance(driver.nvml_status, Unavailable):
+        driver_text = f"NVML unavailable: {driver.nvml_status.describe()}"
+    else:
+        driver_text = (f"{s.show(driver.version)} · kernel module {s.show(driver.kernel_module_version)} · "
+                       f"NVML {s.show(driver.nvml_version)} · CUDA (driver API) {s.show(driver.cuda_driver_version)}")
+    return (
+        ("Host", f"{s.show(host.hostname)} · {s.show(host.os_release)} · kernel {s.show(host.kernel_release)}"),
+        ("CPU", f"{s.show(host.cpu_model)} · {s.show(host.cpu_count)} CPUs · NUMA {numa_text}"),
+        ("Platform", f"virtualization {s.show(host.virtualization)} · container {s.show(host.container)}"),
+        ("Driver", driver_text),
+    )
+
+
+def build_context(report: Report, redacted: bool, collapse_links: bool = False,
+                  with_facts: bool = True) -> ReportContext:
+    findings = report.findings()
+    views = tuple(FindingView(f, area_of(f.rule_id), SEVERITY_LABEL[f.severity],
+                              f"finding-{number}") for number, f in enumerate(findings, 1))
+    verdict = s.verdict(report)
+    not_applicable = tuple((r.rule_id, r.missing_reason or OUTCOME_LABEL[r.outcome]) for r in report.results
+                           if r.outcome.value == "not_applicable")
+    gpu_summary, gpu_headings, gpu_rows = _gpu_table(report)
+    return ReportContext(
+        gpubal_version=__version__,
+        matrix_version=report.matrix_version or NO_MATRIX,
+        snapshot_gpubal_version=report.snapshot.gpubal_version,
+        collected_at=report.snapshot.collected_at,
+        origin=report.snapshot.origin,
+        policy=getattr(report, "policy", ""),
+        redacted=redacted,
+        verdict=verdict,
+        verdict_css="error" if verdict.errors else "warning" if verdict.warnings else "ok",
+        hostname=s.show(report.snapshot.host.hostname),
+        host_lines=_host_lines(report),
+        gpu_summary=gpu_summary,
+        gpu_headings=gpu_headings,
+        gpu_rows=gpu_rows,
+        findings=views,
+        areas=tuple(sorted({view.area for view in views})),
+        topology=_topology(report, findings),
+        passed=tuple((rule_id, s.subjects_text(subjects)) for rule_id, subjects in s.passed_by_rule(report)),
+        not_applicable=not_applicable,
+        missing=tuple(s.missing_facts(report)),
+        facts=tuple(fact_rows(report.snapshot, collapse_links)) if with_facts else (),
+        snapshot_json=embedded_json(to_jsonable(report.snapshot)) if with_facts else "",
+    )
+
+
+def severities() -> Tuple[Tuple[str, str], ...]:
+    return tuple((severity.value, SEVERITY_LABEL[severity]) for severity in Severity)

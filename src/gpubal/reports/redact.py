@@ -1,0 +1,148 @@
+"""What a report may show to others: secrets never, and with --redact no host identity either.
+
+Two passes over the Report (its Snapshot, and every finding's message, evidence and fix), both pure:
+
+- Always: environment variables whose names look secret (TOKEN, KEY, SECRET, PASSWORD, AUTH,
+  CREDENTIAL, ...) are dropped from every mapping, wherever they are, and passwords in URLs
+  (`https://user:pass@host`) are cut. Collection drops them already; a snapshot written by hand or by
+  another tool may still hold them, and a report must never show them.
+- With `redact=True`: hostnames, IPv4/IPv6 and MAC addresses, user names in home paths (/home/NAME,
+  /Users/NAME), GPU and MIG UUIDs and GPU serial numbers become placeholders (`host-1`, `ip-1`,
+  `mac-1`, `user-1`, `GPU-uuid-1`, `serial-1`). One Redactor serves the whole report, so the same value
+  gets the same placeholder everywhere in it and the report stays consistent (GPU-uuid-1 in a finding is
+  GPU-uuid-1 in the facts and in the embedded snapshot).
+
+A redacted snapshot is still a valid snapshot: every string stays a string, so `gpubal doctor --snapshot`
+reads a redacted report back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import ipaddress
+import re
+from typing import Any, Dict, List, Tuple
+
+from ..doctor.model import Known, Report, Snapshot, value_or
+
+# The same words as gpubal.doctor.collect.stack.SECRET_WORDS (a test keeps them equal); not imported
+# from there because reports do not depend on the collectors.
+SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "PASSWD", "AUTH", "CREDENTIAL", "COOKIE", "SESSION")
+
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)[^/\s:@]+:[^/\s@]+@")
+_UUID = re.compile(r"\b(?:GPU|MIG)-[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b")
+_MAC = re.compile(r"(?<![\w:-])[0-9a-fA-F]{2}(?P<sep>[:-])[0-9a-fA-F]{2}(?:(?P=sep)[0-9a-fA-F]{2}){4}(?![\w:-])")
+_IPV4 = re.compile(r"(?<![\w.-])(?:\d{1,3}\.){3}\d{1,3}(?![\w-]|\.\d)")
+_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{0,4}(?![\w:])")
+_HOME = re.compile(r"(?P<prefix>/home/|/Users/)(?P<name>[^/\s\"'`:;,]+)")
+_NOT_IDENTIFYING_IPS = ("0.0.0.0", "255.255.255.255", "::", "::1")
+
+
+def looks_secret(name: str) -> bool:
+    return any(word in name.upper() for word in SECRET_WORDS)
+
+
+class Redactor:
+    """Replaces identifying values with numbered placeholders, the same placeholder for the same value."""
+
+    def __init__(self, snapshot: Snapshot):
+        self._placeholders: Dict[Tuple[str, str], str] = {}
+        self._counts: Dict[str, int] = {}
+        # values known to identify this host, replaced wherever they appear as whole words
+        self._known: List[Tuple[re.Pattern, str]] = []
+        hostname = value_or(snapshot.host.hostname, "")
+        names = {hostname, hostname.split(".")[0]} - {"", "localhost", "localhost.localdomain"}
+        for name in sorted(names, key=len, reverse=True):
+            self._known.append((re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])"), "host"))
+        gpus = value_or(snapshot.gpus, [])
+        serials = {value_or(gpu.serial, "") for gpu in gpus} - {"", "0", "N/A"}
+        for serial in sorted(serials):
+            self._known.append((re.compile(rf"(?<![\w-]){re.escape(serial)}(?![\w-])"), "serial"))
+
+    def placeholder(self, kind: str, value: str) -> str:
+        key = (kind, value)
+        if key not in self._placeholders:
+            self._counts[kind] = self._counts.get(kind, 0) + 1
+            number = self._counts[kind]
+            self._placeholders[key] = f"GPU-uuid-{number}" if kind == "uuid" else f"{kind}-{number}"
+        return self._placeholders[key]
+
+    def text(self, text: str, is_version: bool = False) -> str:
+        text = _UUID.sub(lambda m: self.placeholder("uuid", m.group(0).upper()), text)
+        for pattern, kind in self._known:
+            text = pattern.sub(lambda m, kind=kind: self.placeholder(kind, m.group(0)), text)
+        text = _MAC.sub(lambda m: self.placeholder("mac", m.group(0).lower().replace("-", ":")), text)
+        if not is_version:  # "9.1.0.70" is a cuDNN version, not an address
+            text = _IPV4.sub(self._ipv4, text)
+        text = _IPV6.sub(self._ipv6, text)
+        return _HOME.sub(lambda m: m.group("prefix") + self.placeholder("user", m.group("name")), text)
+
+    def _ipv4(self, match: "re.Match[str]") -> str:
+        try:
+            address = ipaddress.IPv4Address(match.group(0))
+        except ValueError:
+            return match.group(0)  # 300.1.2.3 is not an address
+        if address.is_loopback or str(address) in _NOT_IDENTIFYING_IPS:
+            return match.group(0)
+        return self.placeholder("ip", str(address))
+
+    def _ipv6(self, match: "re.Match[str]") -> str:
+        text = match.group(0)
+        if "::" not in text and text.count(":") != 7:  # 12:30:45 and 0000:c1:00.0 are not addresses
+            return text
+        try:
+            address = ipaddress.IPv6Address(text)
+        except ValueError:
+            return text
+        if address.is_loopback or address.is_unspecified:
+            return text
+        return self.placeholder("ip", str(address))
+
+
+def _walk(obj: Any, change_text, field_name: str = "") -> Any:
+    """A copy of obj with every string passed through change_text(text, field_name) and secret-named
+    mapping entries dropped. Dataclasses, facts, lists, tuples and dicts keep their types."""
+    if isinstance(obj, enum.Enum) or obj is None or isinstance(obj, (bool, int, float)):
+        return obj  # before str: Severity and Reason are str enums
+    if isinstance(obj, str):
+        return change_text(obj, field_name)
+    if isinstance(obj, Known):
+        return Known(_walk(obj.value, change_text, field_name), change_text(obj.source, "source"))
+    if dataclasses.is_dataclass(obj):
+        return dataclasses.replace(obj, **{f.name: _walk(getattr(obj, f.name), change_text, f.name)
+                                           for f in dataclasses.fields(obj) if f.init})
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_walk(item, change_text, field_name) for item in obj)
+    if isinstance(obj, dict):
+        return {change_text(key, "key") if isinstance(key, str) else key: _walk(value, change_text, str(key))
+                for key, value in obj.items() if not (isinstance(key, str) and looks_secret(key))}
+    return obj
+
+
+def _drop_url_passwords(text: str, field_name: str = "") -> str:
+    return _URL_PASSWORD.sub(lambda m: m.group("scheme") + "[redacted]@", text)
+
+
+def redact_report(report: Report, redact: bool) -> Report:
+    """The report as it may be shown: secrets dropped always; host identity replaced when `redact`."""
+    if not redact:
+        return _walk(report, _drop_url_passwords)
+    redactor = Redactor(report.snapshot)
+
+    def change(text: str, field_name: str) -> str:
+        return redactor.text(_drop_url_passwords(text), is_version="version" in field_name)
+
+    # the snapshot first, so placeholders are numbered in the order the facts list them
+    snapshot = _walk(report.snapshot, change)
+    results = _walk(report.results, change)
+    return dataclasses.replace(report, snapshot=snapshot, results=results)
+
+
+def redact_snapshot(snapshot: Snapshot, redact: bool) -> Snapshot:
+    """A snapshot as it may be saved for others (`gpubal collect --redact`)."""
+    if not redact:
+        return _walk(snapshot, _drop_url_passwords)
+    redactor = Redactor(snapshot)
+    return _walk(snapshot, lambda text, field_name: redactor.text(_drop_url_passwords(text),
+                                                                  is_version="version" in field_name))

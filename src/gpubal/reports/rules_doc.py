@@ -1,0 +1,53 @@
+"""docs/rules.md: every rule's documentation, rendered from the same docstrings that `gpubal rules` and
+`gpubal explain` print (`gpubal rules --markdown > docs/rules.md`; a test fails when the file drifts)."""
+
+from __future__ import annotations
+
+from typing import Dict, List, Sequence
+
+from ..doctor.policy import POLICY_CHECKS
+from ..rules import RENAMED, Rule
+
+
+def render_rules_markdown(rules: Sequence[Rule]) -> str:
+    by_area: Dict[str, List[Rule]] = {}
+    for rule in rules:
+        by_area.setdefault(rule.area, []).append(rule)
+    lines = [
+        "# gpubal rules",
+        "",
+        "<!-- Generated from the rules' docstrings by `gpubal rules --markdown > docs/rules.md`; do not edit. -->",
+        "",
+        f"{len(rules)} rules. `gpubal rules` lists them; `gpubal explain ID` prints one. Each finding names its rule;",
+        "a site policy (`--policy`, see [ci.md](ci.md)) can skip a rule or re-grade its findings.",
+        "",
+        "| Rule | Area | What it checks |",
+        "|---|---|---|",
+    ]
+    lines += [f"| [`{rule.id}`](#{rule.id}) | {rule.area} | {rule.summary} |" for rule in rules]
+    lines += [f"| [`{check}`](#site-policy-checks) | policy | {summary} |"
+              for check, (summary, _) in POLICY_CHECKS.items()]
+    for area in sorted(by_area):
+        lines += ["", f"## {area}"]
+        for rule in by_area[area]:
+            lines += ["", f"### {rule.id}", "", f"*{rule.summary}* (scope: {rule.scope})", ""]
+            section = ""
+            for line in rule.documentation.splitlines():
+                if line and not line[0].isspace():
+                    section = line.strip()
+                    lines += ([""] if lines[-1] != "" else []) + [f"**{section}**", ""]
+                elif section == "References" and line.strip():
+                    lines.append(f"- <{line.strip()}>" if line.strip().startswith("https://") else f"- {line.strip()}")
+                else:
+                    lines.append(line.strip())
+            while lines[-1] == "":
+                lines.pop()
+    lines += ["", "## Site policy checks", "",
+              "These run only with `--policy FILE`, for the keys the policy's `[expect]` table sets. A mismatch is",
+              "an error finding that says \"actual X, expected Y\" (re-grade it under `[rules.severity]`).", "",
+              "| Check | Policy key | What it checks |", "|---|---|---|"]
+    lines += [f"| `{check}` | `{key}` | {summary} |" for check, (summary, key) in POLICY_CHECKS.items()]
+    if RENAMED:
+        lines += ["", "## Renamed rules", "", "| Old id | Now |", "|---|---|"]
+        lines += [f"| `{old}` | [`{new}`](#{new}) |" for old, new in sorted(RENAMED.items())]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,87 @@
+"""The HTML report in a real browser (headless Chromium through the DevTools protocol): it opens with no
+console message, no uncaught exception and no request but the page itself, at desktop and phone widths;
+its filters and fact search work; a hostile model name stays text. Screenshots land in tmp_path (or in
+$GPUBAL_SCREENSHOTS when set) for a person to look at. Skipped when Chromium is not installed
+(Debian: `apt-get install chromium`; .ci/run installs it)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from chromium import Browser, find_chromium
+from test_report_formats import report_of
+
+from gpubal.doctor.engine import evaluate
+from gpubal.reports.html import render_html
+from gpubal.rules import all_rules
+
+pytestmark = pytest.mark.skipif(find_chromium() is None,
+                                reason="chromium is not installed (Debian: apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with Browser() as opened:
+        yield opened
+
+
+def _shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("GPUBAL_SCREENSHOTS", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.mark.parametrize("width, mobile", [(1280, False), (390, True)], ids=["desktop", "phone"])
+def test_the_report_opens_cleanly_offline(browser, tmp_path, width, mobile):
+    page_file = tmp_path / "pcie4-l40s-2numa.html"
+    page_file.write_text(render_html(report_of("pcie4-l40s-2numa")), encoding="utf-8")
+    page = browser.open(page_file, width=width, mobile=mobile,
+                        script="document.documentElement.scrollWidth")
+    (_shots(tmp_path) / f"report-{width}.png").write_bytes(page.screenshot_png)
+    assert page.requests == [page_file.resolve().as_uri()]  # nothing but the page itself
+    assert page.console == [] and page.exceptions == []
+    assert 'data-severity="warning"' in page.dom and "p2p-unsupported-between-gpus" in page.dom
+    assert page.evaluated <= width  # nothing wider than the screen: tables scroll inside their box
+    assert page.screenshot_png.startswith(b"\x89PNG")
+
+
+def test_the_filters_and_the_fact_search_work(browser, tmp_path):
+    page_file = tmp_path / "report.html"
+    page_file.write_text(render_html(report_of("pcie4-l40s-2numa")), encoding="utf-8")
+    script = """(function () {
+      var visible = function (selector) { return Array.prototype.filter.call(document.querySelectorAll(selector),
+        function (e) { return e.offsetParent !== null; }).length; };
+      var all = visible('article.finding');
+      var box = document.querySelector('input[data-severity="warning"]');
+      box.checked = false; box.dispatchEvent(new Event('change'));
+      var withoutWarnings = visible('article.finding');
+      box.checked = true; box.dispatchEvent(new Event('change'));
+      var area = document.getElementById('area-filter');
+      area.value = 'topology'; area.dispatchEvent(new Event('change'));
+      var topology = visible('article.finding');
+      var search = document.getElementById('fact-search');
+      search.value = 'gpu:2 numa_node_sysfs'; search.dispatchEvent(new Event('input'));
+      return [all, withoutWarnings, topology, visible('#facts-table tbody tr'), search.hidden];
+    })()"""
+    page = browser.open(page_file, script=script, screenshot=False)
+    everything, without_warnings, topology, facts, search_hidden = page.evaluated
+    warnings = page.dom.count('data-severity="warning" data-area')
+    assert everything == page.dom.count("<article class=\"finding")
+    assert without_warnings == everything - warnings
+    assert topology == page.dom.count('data-area="topology"')
+    assert facts == 1 and search_hidden is False
+    assert page.console == [] and page.exceptions == []
+
+
+def test_a_hostile_model_name_stays_text_in_the_browser(browser, tmp_path, hostile_snapshot):
+    page_file = tmp_path / "hostile.html"
+    page_file.write_text(render_html(evaluate(hostile_snapshot, all_rules()), redact=False), encoding="utf-8")
+    page = browser.open(page_file, script="[document.scripts.length, document.body.innerText.indexOf("
+                                          "'llama3<script>alert(1)</script>') >= 0, document.images.length]")
+    (_shots(tmp_path) / "report-hostile.png").write_bytes(page.screenshot_png)
+    assert page.evaluated == [2, True, 0]  # gpubal's two scripts only; the name shown as written; no image
+    assert page.console == [] and page.exceptions == []
+    assert page.requests == [page_file.resolve().as_uri()]

@@ -1,27 +1,47 @@
 """Ollama server logs into facts: the version, the `server config` line (the environment Ollama saw),
-the GPUs it discovered (`inference compute`), and how each model load was split across GPUs and CPU.
+the GPUs it discovered, and how each model load was split across GPUs and CPU.
 
-The format changed across releases: older servers log `msg="offload to cuda"`, newer ones `msg=offload`;
-the runner logs llama.cpp's `offloaded N/M layers to GPU`. Lines may carry a journald prefix
-(`May 12 12:07:07 host ollama[1234]: `). The parser reads line by line and never holds the whole log.
+The format changed across releases, and all of these are read:
+- 0.1.2x: `CUDA Compute Capability detected: 8.6`, `Loading Dynamic llm server: .../0.1.28/cuda_v11/...`;
+- 0.1.3x-0.1.4x: `availableServers : found file=.../runners/cuda_v11`, `starting llama server` with the
+  runner's path and flags (`--n-gpu-layers`, `--ctx-size`, `--parallel`, `--tensor-split`);
+- 0.3+: `inference compute` (id, library, variant, compute, driver, name, total, available), debug
+  `updating cuda memory data`, cuInit probing (`CUDA driver version: 12.7`, `device count 1`);
+- late 2024: `msg="offload to cuda"`; 2025: `msg=offload library=cuda` with layers.* and memory.*;
+- llama.cpp and the Ollama engine inside the runner: `load_tensors: offloaded N/M layers to GPU`,
+  `load_tensors: CUDA0 model buffer size = ... MiB`, `llama_context: n_ctx = ...`, ggml's
+  `Device 4: NAME, compute capability 8.9, VMM: yes`, `msg=system ... CUDA.0.ARCHS=...`.
+Lines may carry a journald prefix (`May 12 12:07:07 host ollama[1234]: `); a `server config` line that
+a paste hard-wrapped is joined again. The parser reads line by line and never holds the whole log: a
+cheap substring test rejects most lines before any regular expression runs.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 from ..model import OllamaLogGpu, OllamaLogOffload
+from .common import Observation, Parser, parse_size
 
-_JOURNALD_PREFIX = re.compile(r"^[A-Z][a-z]{2} +\d+ [\d:]+ \S+ [\w.-]+\[\d+\]: ")
+SECTION = "Ollama log"
 _LOGFMT = re.compile(r'([A-Za-z_][\w.]*)=("(?:[^"\\]|\\.)*"|\S*)')
 _SERVER_CONFIG = re.compile(r'server config env="?map\[(.*?)\]"?\s*$')
-_CONFIG_ENTRY = re.compile(r"([A-Z][A-Z0-9_]*):(.*?)(?= [A-Z][A-Z0-9_]*:|$)")
-_VERSION = re.compile(r"Listening on \S+ \(version ([\w.+-]+)\)")
+_CONFIG_KEY = re.compile(r"(?:^| )([A-Za-z_][A-Za-z0-9_]*):(?!//)")  # not the "https:" of a URL value
+_VERSION = re.compile(r"Listening on (\S+) \(version ([\w.+-]+)\)")
 _OFFLOADED = re.compile(r"offloaded (\d+)/(\d+) layers to GPU")
-_UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "KB": 1000, "MB": 10 ** 6,
-          "GB": 10 ** 9}
+_BUFFER = re.compile(r"(\S+) model buffer size =\s*([\d.]+) MiB")
+_CONTEXT = re.compile(r"llama_context:\s+(n_ctx|flash_attn)\s+=\s+(\d+)\s*$")
+_DEVICE = re.compile(r"Device (\d+): (.+?), compute capability ([\d.]+)(?:, VMM: (\w+))?")
+_FLAG = re.compile(r"--([\w-]+)(?:[ =]([^\s\"-][^\s\"]*))?")
+_RUNNER_PATH = re.compile(r"/runners/([\w.-]+)/")
+_ASSET_VERSION = re.compile(r"/assets/(\d+\.\d+\.\d+[\w.-]*)/([\w.-]+)/")
+_COMPUTE_DETECTED = re.compile(r"Compute Capability detected: ([\d.]+)")
+_CUDA_BACKEND = re.compile(r"CUDA\.(\d+)\.")
+_MAX_WRAPPED_LINES = 8
+_MAX_LOADS = 10_000
+MAX_OFFLOADS_KEPT = 100  # the snapshot keeps the latest model loads; the log may hold thousands  # a log of a busy server loads models all day; keep the latest ones
 
 
 @dataclass
@@ -32,72 +52,394 @@ class OllamaLog:
     offloads: List[OllamaLogOffload] = field(default_factory=list)
     lines_read: int = 0
     lines_recognised: int = 0
+    # what the lines said, as printed: the corpus tests compare these with an expert's reading
+    gpu_details: Dict[str, Dict[str, str]] = field(default_factory=dict)  # GPU id -> fields
+    loads: List[Dict[str, Any]] = field(default_factory=list)  # one per model load
+    extras: Dict[str, Any] = field(default_factory=dict)  # listen, runner, cuda_driver_version, ...
+    format_name: str = "Ollama log"
+
+    @property
+    def found(self) -> bool:
+        return self.lines_recognised > 0
+
+    @property
+    def problems(self) -> List[str]:
+        return []
+
+    @property
+    def gpu_count(self) -> Optional[int]:
+        if "gpu_count" in self.extras:
+            return self.extras["gpu_count"]
+        if self.gpu_details:
+            return len(self.gpu_details)
+        for load in reversed(self.loads):
+            if "memory_available" in load:
+                return len(load["memory_available"])
+        return None
+
+    def observations(self) -> Iterable[Observation]:
+        if self.version:
+            yield ("ollama", "server_version"), self.version, SECTION
+        if self.server_config is not None:
+            yield ("ollama", "log_server_config"), self.server_config, SECTION
+        if self.gpus:
+            yield ("ollama", "log_gpus"), self.gpus, SECTION
+        if self.offloads:
+            yield ("ollama", "log_offloads"), self.offloads, SECTION
 
 
 def parse_ollama_log(lines: Iterable[str]) -> OllamaLog:
-    log = OllamaLog()
+    parser = OllamaLogParser()
     for raw in lines:
+        parser.feed(raw)
+    return parser.finish()
+
+
+class OllamaLogParser(Parser):
+    name = "Ollama log"
+
+    def __init__(self) -> None:
+        self.log = OllamaLog()
+        self._wrapped: Optional[str] = None
+        self._wrapped_lines = 0
+
+    def feed(self, raw: str) -> None:
+        log = self.log
         log.lines_read += 1
-        line = _JOURNALD_PREFIX.sub("", raw.rstrip("\r\n"))
-        if _read_line(log, line):
+        if self._wrapped is not None:
+            self._wrapped += raw.rstrip("\r\n")
+            self._wrapped_lines += 1
+            if self._wrapped.rstrip().endswith("]\"") or self._wrapped_lines >= _MAX_WRAPPED_LINES:
+                line, self._wrapped = self._wrapped, None
+                if _read_line(log, line):
+                    log.lines_recognised += 1
+            return
+        if "server config" in raw and "map[" in raw and not raw.rstrip().endswith(("]\"", "]")):
+            self._wrapped, self._wrapped_lines = raw.rstrip("\r\n"), 0
+            return
+        if _read_line(log, raw):
             log.lines_recognised += 1
-    return log
+
+    def finish(self) -> OllamaLog:
+        if self._wrapped is not None:
+            line, self._wrapped = self._wrapped, None
+            if _read_line(self.log, line):
+                self.log.lines_recognised += 1
+        _finish(self.log)
+        return self.log
 
 
-def _read_line(log: OllamaLog, line: str) -> bool:
-    if "server config" in line:
-        match = _SERVER_CONFIG.search(line)
+def _read_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch over the known lines
+    # the cheap tests first: most lines of a busy log are [GIN] requests and model metadata
+    if "msg=" in raw:
+        return _slog_line(log, raw)
+    if "load_tensors:" in raw:
+        if "layers to GPU" in raw:
+            match = _OFFLOADED.search(raw)
+            if match:
+                load = _current(log, "layers_offloaded")
+                load["layers_offloaded"], load["layers_total"] = int(match.group(1)), int(match.group(2))
+                return True
+        elif "model buffer size" in raw:
+            match = _BUFFER.search(raw)
+            if match:
+                _current(log, None).setdefault("buffers_mib", {})[match.group(1)] = match.group(2)
+                return True
+        return False
+    if "llama_context:" in raw:
+        if "n_ctx " in raw or "flash_attn " in raw:
+            match = _CONTEXT.search(raw.rstrip())
+            if match and log.loads:
+                log.loads[-1].setdefault(match.group(1), int(match.group(2)))
+                return True
+        return False
+    if "server config" in raw:
+        return _server_config(log, raw)
+    if "layers to GPU" in raw:  # llama.cpp's own log, older runners: "llm_load_tensors: offloaded 33/33 ..."
+        match = _OFFLOADED.search(raw)
         if match:
-            log.server_config = {key: value.strip() for key, value in _CONFIG_ENTRY.findall(match.group(1))}
+            load = _current(log, "layers_offloaded")
+            load["layers_offloaded"], load["layers_total"] = int(match.group(1)), int(match.group(2))
             return True
-    if "(version " in line:
-        match = _VERSION.search(line)
+        return False
+    if "compute capability" in raw:
+        match = _DEVICE.search(raw)
         if match:
-            log.version = match.group(1)
+            device = {"index": int(match.group(1)), "name": match.group(2), "compute_capability": match.group(3)}
+            if match.group(4):
+                device["vmm"] = match.group(4)
+            devices = log.extras.setdefault("devices", [])
+            if device not in devices:
+                devices.append(device)
             return True
-    if "inference compute" in line:
-        fields = _fields(line)
-        log.gpus.append(OllamaLogGpu(
-            gpu_id=fields.get("id", ""), library=fields.get("library", ""), name=fields.get("name", ""),
-            compute_capability=fields.get("compute", ""), total_bytes=parse_size(fields.get("total", "")),
-            available_bytes=parse_size(fields.get("available", "")),
-        ))
+        return False
+    if "CUDA driver version:" in raw:
+        log.extras["cuda_driver_version"] = raw.rsplit(":", 1)[1].strip()
         return True
-    if "msg=offload" in line or 'msg="offload to' in line:
-        fields = _fields(line)
-        if "layers.model" in fields:
-            split = fields.get("layers.split", "")
-            log.offloads.append(OllamaLogOffload(
-                model="", layers_total=_int(fields["layers.model"]), layers_on_gpu=_int(fields.get("layers.offload", "0")),
-                layers_split=tuple(int(part) for part in split.split(",") if part.strip().isdigit()),
-                tensor_split="", memory_required_bytes=parse_size(fields.get("memory.required.full", "")),
-            ))
+    if raw.startswith("device count ") or "] device count " in raw:
+        count = raw.rsplit(" ", 1)[1].strip()
+        if count.isdigit():
+            log.extras["device_count"] = int(count)
             return True
-    if "starting llama server" in line or "msg=\"starting runner\"" in line:
-        if log.offloads:
-            last = log.offloads[-1]
-            tensor_split = re.search(r"--tensor-split (\S+?)\"?(?:\s|$)", line)
-            model = re.search(r"--model (\S+)", line)
-            log.offloads[-1] = OllamaLogOffload(
-                model=model.group(1).rsplit("/", 1)[-1] if model else last.model,
-                layers_total=last.layers_total, layers_on_gpu=last.layers_on_gpu, layers_split=last.layers_split,
-                tensor_split=tensor_split.group(1) if tensor_split else last.tensor_split,
-                memory_required_bytes=last.memory_required_bytes,
-            )
+        return False
+    if "loaded CUDA backend from" in raw:
+        log.extras["cuda_backend_lib"] = raw.rsplit("from", 1)[1].strip()
         return True
-    if "layers to GPU" in line:
-        match = _OFFLOADED.search(line)
-        if match:
-            on_gpu, total = int(match.group(1)), int(match.group(2))
-            last = log.offloads[-1] if log.offloads else None
-            if last is None or (last.layers_on_gpu, last.layers_total) != (on_gpu, total):
-                log.offloads.append(OllamaLogOffload("", total, on_gpu, (), "", 0))
-            return True
     return False
 
 
+_GPU_COUNT = re.compile(r"gpu_count=(\d+)")
+_PATH_FIELD = re.compile(r"\b(?:path|file)=\"?([^\s\"]+)")
+
+
+def _message(raw: str) -> str:
+    """The msg= value of a slog line, quoted or not, without running the logfmt parser."""
+    at = raw.find("msg=") + 4
+    if raw.startswith('"', at):
+        end = raw.find('"', at + 1)
+        return raw[at + 1:end if end >= 0 else None]
+    end = raw.find(" ", at)
+    return raw[at:end if end >= 0 else None].rstrip()
+
+
+def _slog_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch over the known messages
+    msg = _message(raw)
+    if msg == "inference compute":
+        fields = _fields(raw)
+        gpu_id = fields.get("id", "")
+        details = {key: fields[key] for key in ("id", "library", "variant", "compute", "driver", "name", "total",
+                                                "available") if key in fields}
+        log.gpu_details[gpu_id] = {**details, **log.gpu_details.get(gpu_id, {})}
+        gpu = OllamaLogGpu(
+            gpu_id=gpu_id, library=fields.get("library", ""), name=fields.get("name", ""),
+            compute_capability=fields.get("compute", ""), total_bytes=parse_size(fields.get("total", "")),
+            available_bytes=parse_size(fields.get("available", "")),
+        )
+        # each server start lists its GPUs again: keep one entry per GPU, as the latest start saw it
+        position = next((i for i, seen in enumerate(log.gpus) if seen.gpu_id == gpu_id and gpu_id), None)
+        if position is None:
+            log.gpus.append(gpu)
+        else:
+            log.gpus[position] = gpu
+        return True
+    if msg == "offload" or msg.startswith("offload to "):
+        return _offload(log, raw)
+    if msg in ("starting llama server", "starting runner"):
+        _runner_command(log, raw)
+        return True
+    if msg == "server config":
+        return _server_config(log, raw)
+    if msg.startswith("Listening on"):
+        match = _VERSION.search(raw)
+        if match:
+            log.extras["listen"], log.version = match.group(1), match.group(2)
+            return True
+        return False
+    if msg == "enabling flash attention":
+        if log.loads:
+            log.loads[-1]["flash_attention"] = True
+        return True
+    if msg == "updating cuda memory data":
+        fields = _fields(raw)
+        gpu_id = fields.get("gpu", "")
+        if gpu_id:
+            known = log.gpu_details.setdefault(gpu_id, {"id": gpu_id})
+            known.setdefault("name", fields.get("name", ""))
+            known.setdefault("total", fields.get("now.total", fields.get("before.total", "")))
+            known.setdefault("free", fields.get("now.free", fields.get("before.free", "")))
+            return True
+        return False
+    if "gpu_count=" in raw:
+        match = _GPU_COUNT.search(raw)
+        if match:
+            log.extras["gpu_count"] = int(match.group(1))
+            return True
+        return False
+    if msg == "system":
+        if "CUDA." not in raw:
+            return False
+        log.extras["cuda_backend_count"] = len(set(_CUDA_BACKEND.findall(raw)))
+        return True
+    if msg == "system memory":
+        fields = _fields(raw)
+        log.extras["system_memory"] = {key: fields[key] for key in ("total", "free", "free_swap") if key in fields}
+        return True
+    if msg == "adding gpu library" or msg.startswith("availableServers"):
+        match = _PATH_FIELD.search(raw)
+        if not match:
+            return False
+        name = match.group(1).rstrip("/").rsplit("/", 1)[-1]
+        if msg == "adding gpu library":
+            log.extras["gpu_library"] = name
+        elif name not in log.extras.setdefault("available_runners", []):
+            log.extras["available_runners"].append(name)
+        return True
+    if msg.startswith("CUDA Compute Capability detected"):
+        match = _COMPUTE_DETECTED.search(raw)
+        if match:
+            log.extras["compute_capability"] = match.group(1)
+            return True
+        return False
+    if msg.startswith("Loading Dynamic llm server"):
+        match = _ASSET_VERSION.search(raw)
+        if match:
+            log.extras["library"] = match.group(2)
+            if log.version is None:
+                log.version = match.group(1)
+            return True
+        return False
+    return False
+
+
+def _offload(log: OllamaLog, raw: str) -> bool:
+    fields = _fields(raw)
+    if "layers.model" not in fields:
+        return False
+    load: Dict[str, Any] = {}
+    if len(log.loads) >= _MAX_LOADS:
+        del log.loads[: _MAX_LOADS // 2]
+    log.loads.append(load)
+    for key, name in (("layers.requested", "layers_requested"), ("layers.model", "layers_model"),
+                      ("layers.offload", "layers_offload")):
+        if key in fields:
+            load[name] = _int(fields[key])
+    load["layers_split"] = fields.get("layers.split", "")
+    for key, name in (("memory.available", "memory_available"),
+                      ("memory.required.allocations", "memory_required_allocations")):
+        if key in fields:
+            load[name] = _size_list(fields[key])
+    for key, name in (("memory.required.full", "memory_required_full"),
+                      ("memory.required.partial", "memory_required_partial"), ("library", "library")):
+        if key in fields:
+            load[name] = fields[key]
+    return True
+
+
+def _server_config(log: OllamaLog, raw: str) -> bool:
+    match = _SERVER_CONFIG.search(raw.rstrip("\r\n"))
+    if not match:
+        return False
+    body = match.group(1)
+    if body != log.extras.get("_server_config_body"):  # a restart logs the same line again: read it once
+        log.server_config = _config_entries(body)
+        log.extras["_server_config_body"] = body
+    return True
+
+
+_FLAGS_CACHE: Dict[str, Dict[str, str]] = {}
+
+
+def _runner_command(log: OllamaLog, raw: str) -> None:
+    at = raw.find('cmd="')
+    command = raw[at + 5:] if at >= 0 else raw
+    flags = _FLAGS_CACHE.get(command)
+    if flags is None:
+        if len(_FLAGS_CACHE) >= 256:
+            _FLAGS_CACHE.clear()
+        flags = _FLAGS_CACHE[command] = {name: value or "" for name, value in _FLAG.findall(command)}
+    load = log.loads[-1] if log.loads and "n_gpu_layers" not in log.loads[-1] \
+        and "ctx_size" not in log.loads[-1] else None
+    if load is None:
+        load = {}
+        log.loads.append(load)
+    for flag, name in (("n-gpu-layers", "n_gpu_layers"), ("ctx-size", "ctx_size"), ("parallel", "parallel")):
+        if flags.get(flag, "").lstrip("-").isdigit():
+            load[name] = int(flags[flag])
+    if "tensor-split" in flags:
+        load["tensor_split"] = flags["tensor-split"]
+    if "flash-attn" in flags:
+        load["flash_attention"] = True
+    if "ollama-engine" in flags:
+        load["engine"] = "ollama-engine"
+    if flags.get("model"):
+        load["model"] = flags["model"].rsplit("/", 1)[-1]
+    runner = _RUNNER_PATH.search(command)
+    if runner:
+        load["runner"] = log.extras["runner"] = runner.group(1)
+
+
+def _current(log: OllamaLog, unless: Optional[str]) -> Dict[str, Any]:
+    """The load the runner lines belong to: the latest, or a new one when it already has `unless`."""
+    if not log.loads or (unless is not None and unless in log.loads[-1]):
+        log.loads.append({})
+    return log.loads[-1]
+
+
+def _finish(log: OllamaLog) -> None:
+    log.extras.pop("_server_config_body", None)
+    offloads = []
+    for load in log.loads:
+        total = load.get("layers_model", load.get("layers_total"))
+        on_gpu = load.get("layers_offload", load.get("layers_offloaded"))
+        if total is None or on_gpu is None:
+            continue
+        split = str(load.get("layers_split", ""))
+        offloads.append(OllamaLogOffload(
+            model=str(load.get("model", "")), layers_total=total, layers_on_gpu=on_gpu,
+            layers_split=tuple(int(part) for part in split.split(",") if part.strip().isdigit()),
+            tensor_split=str(load.get("tensor_split", "")),
+            memory_required_bytes=parse_size(str(load.get("memory_required_full", ""))),
+        ))
+    log.offloads = offloads[-MAX_OFFLOADS_KEPT:]
+    buffers = next((load["buffers_mib"] for load in reversed(log.loads) if "buffers_mib" in load), None)
+    if buffers:
+        log.extras["cuda_devices_used"] = [name for name in buffers if name.startswith("CUDA") and name[4:].isdigit()]
+    if log.gpu_count is not None:
+        log.extras.setdefault("gpu_count", log.gpu_count)
+
+
+def _config_entries(body: str) -> Dict[str, str]:
+    """"A:1 B: C:http://x:1 D:[a b]" -> {"A": "1", "B": "", "C": "http://x:1", "D": "[a b]"}."""
+    keys = list(_CONFIG_KEY.finditer(body))
+    entries = {}
+    for position, key in enumerate(keys):
+        end = keys[position + 1].start() if position + 1 < len(keys) else len(body)
+        entries[key.group(1)] = body[key.end():end].strip()
+    return entries
+
+
+_FIELDS_CACHE: Dict[str, Dict[str, str]] = {}
+
+
 def _fields(line: str) -> Dict[str, str]:
-    return {key: value[1:-1] if value.startswith('"') else value for key, value in _LOGFMT.findall(line)}
+    """The logfmt fields from msg= on. A server logs the same discovery and offload lines again and again
+    (each model load, each GPU refresh) with only the time changed, so answers are kept for the text after
+    the time; callers never change the dict they get."""
+    tail = line[line.find("msg="):]
+    found = _FIELDS_CACHE.get(tail)
+    if found is None:
+        if len(_FIELDS_CACHE) >= 1024:
+            _FIELDS_CACHE.clear()
+        found = _FIELDS_CACHE[tail] = _parse_fields(tail)
+    return found
+
+
+def _parse_fields(line: str) -> Dict[str, str]:
+    """logfmt `key=value key="quoted value"` pairs. Splitting on quotes is several times faster than a
+    regular expression on the long offload lines; a line with escaped quotes takes the exact path."""
+    if '\\"' in line:
+        return {key: value[1:-1] if value.startswith('"') else value for key, value in _LOGFMT.findall(line)}
+    fields: Dict[str, str] = {}
+    parts = line.rstrip("\r\n").split('"')
+    for position in range(0, len(parts), 2):
+        words = parts[position].split(" ")
+        for word in words[:-1]:
+            key, equals, value = word.partition("=")
+            if equals and key:
+                fields[key] = value
+        last = words[-1]
+        key, equals, value = last.partition("=")
+        if equals and key:
+            if not value and position + 1 < len(parts):
+                fields[key] = parts[position + 1]  # key="quoted value"
+            else:
+                fields[key] = value
+    return fields
+
+
+def _size_list(text: str) -> List[str]:
+    """"[22.0 GiB 22.0 GiB]" -> ["22.0 GiB", "22.0 GiB"]."""
+    return re.findall(r"[\d.]+ [KMGT]?i?B", text)
 
 
 def _int(text: str) -> int:
@@ -105,11 +447,3 @@ def _int(text: str) -> int:
         return int(text)
     except ValueError:
         return 0
-
-
-def parse_size(text: str) -> int:
-    """"12.0 GiB" -> bytes; 0 for an empty or unreadable size."""
-    match = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]i?B|B)\s*", text)
-    if not match:
-        return 0
-    return int(float(match.group(1)) * _UNITS[match.group(2)])

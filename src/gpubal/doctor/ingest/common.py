@@ -1,0 +1,63 @@
+"""Helpers every dump parser shares: cleaning a pasted line, and the facts a parser hands to the builder.
+
+A parser reads lines one at a time (`feed`) and is asked for its result once (`finish`); it never holds the
+whole input. Its result names, for each fact it read, a path into the snapshot (`("gpu", 0, "name")`),
+the value, and the section it came from ("nvidia-smi -q"), so the builder can cite "<file>: nvidia-smi -q".
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable, Tuple
+
+# CSI sequences (colours, underline: `\x1b[4m`), OSC sequences, and a stray ESC left by a cut paste
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b")
+
+FactPath = Tuple[Any, ...]
+Observation = Tuple[FactPath, Any, str]  # (path, value, section)
+
+
+def clean(line: str) -> str:
+    """A line without its end-of-line, carriage returns and terminal escapes."""
+    if "\x1b" in line:
+        line = _ANSI.sub("", line)
+    return line.rstrip("\r\n").replace("\r", "")
+
+
+class Parser:
+    """One dump format. Subclasses set `name` (what the user is told was recognised) and `section`."""
+
+    name = ""
+    section = ""
+
+    def feed(self, line: str) -> None:  # pragma: no cover - every parser overrides it
+        raise NotImplementedError
+
+    def finish(self) -> Any:  # pragma: no cover
+        """The parse result: `format_name`, `found` (False when the format was not in the input after
+        all), `problems` (why the input is broken: truncated, malformed; one line each) and
+        `observations()` for the snapshot builder."""
+        raise NotImplementedError
+
+
+def parse_lines(parser: Parser, lines: Iterable[str]) -> Any:
+    """Run one parser over lines (a file object, a list): the tests' and the benchmark's entry point."""
+    for line in lines:
+        parser.feed(line)
+    return parser.finish()
+
+
+_UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "KB": 1000, "MB": 10 ** 6,
+          "GB": 10 ** 9, "TB": 10 ** 12}
+_SIZE = re.compile(r"\s*([\d.]+)\s*([KMGT]i?B|B)\s*")
+
+
+def parse_size(text: str) -> int:
+    """"12.0 GiB" -> bytes; 0 for an empty or unreadable size."""
+    match = _SIZE.fullmatch(text)
+    if not match:
+        return 0
+    try:
+        return int(float(match.group(1)) * _UNITS[match.group(2)])
+    except ValueError:
+        return 0

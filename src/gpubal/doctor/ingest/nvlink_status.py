@@ -1,0 +1,72 @@
+"""`nvidia-smi nvlink -s` into facts: per GPU, each NVLink's speed or `<inactive>`.
+
+A paste may elide GPUs (`....`) or UUIDs (`...`): only the GPUs printed become facts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List
+
+from ..model import Known, NvLink, Reason, Unavailable
+from .common import Observation, Parser, clean
+
+SECTION = "nvidia-smi nvlink -s"
+_GPU = re.compile(r"^GPU (\d+): (.+?) \(UUID: ([^)]*)\)\s*$")
+_LINK = re.compile(r"^Link (\d+): (.+?)\s*$")
+
+
+@dataclass
+class NvlinkStatus:
+    gpus: Dict[int, Dict[str, object]] = field(default_factory=dict)  # index -> name, uuid, links {n: text}
+    format_name: str = "nvidia-smi nvlink -s"
+
+    @property
+    def found(self) -> bool:
+        return any(gpu["links"] for gpu in self.gpus.values())
+
+    @property
+    def problems(self) -> List[str]:
+        return []
+
+    def observations(self) -> Iterable[Observation]:
+        for index, gpu in self.gpus.items():
+            links: Dict[int, str] = gpu["links"]  # type: ignore[assignment]
+            if not links:
+                continue
+            yield ("gpu", index, "present"), True, SECTION
+            yield ("gpu", index, "name"), gpu["name"], SECTION
+            missing = lambda what: Unavailable(Reason.NOT_IN_INPUT, SECTION, f"nvlink -s does not show the {what}")
+            yield ("gpu", index, "nvlinks"), [
+                NvLink(gpu_index=index, link=link, active=Known(text != "<inactive>", SECTION),
+                       version=missing("NVLink version"), remote_pci_bus_id=missing("remote end"),
+                       remote_device_type=missing("remote end"))
+                for link, text in sorted(links.items())], SECTION
+
+
+class NvlinkStatusParser(Parser):
+    name = "nvidia-smi nvlink -s"
+
+    def __init__(self) -> None:
+        self.result = NvlinkStatus()
+        self._current: object = None
+
+    def feed(self, raw: str) -> None:
+        line = clean(raw).strip()
+        if line.startswith("GPU "):
+            match = _GPU.match(line)
+            if match:
+                index = int(match.group(1))
+                self._current = self.result.gpus.setdefault(
+                    index, {"name": match.group(2), "uuid": match.group(3), "links": {}})
+                return
+        if line.startswith("Link ") and isinstance(self._current, dict):
+            match = _LINK.match(line)
+            if match and ("/s" in match.group(2) or match.group(2) == "<inactive>"):
+                self._current["links"][int(match.group(1))] = match.group(2)
+            return
+        if line and not line.startswith("Link "):
+            self._current = None if not line.startswith("....") else self._current
+
+    def finish(self) -> NvlinkStatus:
+        return self.result

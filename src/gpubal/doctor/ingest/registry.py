@@ -1,0 +1,92 @@
+"""Which formats a dump holds, recognised from its content (never from its file name), and the one
+streaming pass that runs their parsers.
+
+Each format has a detector: a test on the first 64 KiB of text. A dump can hold several formats (a
+bug report, collect_env with its topology, a topo -m paste followed by a p2p matrix); every detected
+parser reads the same lines in one pass, so a 200 MB file is read once, line by line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterable, List, Tuple
+
+from .bug_report import BugReportParser
+from .collect_env import CollectEnvParser
+from .common import Parser, clean
+from .nvlink_status import NvlinkStatusParser
+from .ollama_log import OllamaLogParser
+from .smi_list import SmiListParser
+from .smi_query import SmiQueryParser
+from .smi_table import SmiTableParser
+from .smi_xml import SmiXmlParser
+from .topo import TopologyParser
+
+HEAD_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str  # what the user is told: "nvidia-smi -q", "Ollama log"
+    detect: Callable[[str], bool]  # on the cleaned head of the dump
+    parser: Callable[[], Parser]
+
+
+def _search(pattern: str, flags: int = re.MULTILINE) -> Callable[[str], bool]:
+    compiled = re.compile(pattern, flags)
+    return lambda head: compiled.search(head) is not None
+
+
+_OLLAMA = re.compile(
+    r'msg="?(?:inference compute|offload|starting llama server|starting runner|Listening on|system memory|'
+    r'updating cuda memory data|looking for compatible GPUs|CUDA Compute Capability|Loading Dynamic llm server|'
+    r'availableServers|enabling flash attention|waiting for)|server config env=|\] routes\.go|'
+    r'^(?:\S.*?: )?load_tensors: |^(?:\S.*?: )?llama_context: |ollama\[\d+\]: |load_backend: loaded CUDA backend|'
+    r'^\s*(?:\S.*?: )?\s*Device \d+: .*, compute capability|^CUDA driver version: ', re.MULTILINE)
+
+FORMATS: Tuple[Format, ...] = (
+    Format("nvidia-smi -q -x", _search(r"<nvidia_smi_log\b|<!DOCTYPE nvidia_smi_log"), SmiXmlParser),
+    Format("nvidia-smi -q", _search(r"=+NVSMI LOG=+|^Attached GPUs\s+:|^GPU [0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:"
+                                    r"[0-9A-Fa-f]{2}\.[0-7]\s*$\n\s+Product Name"), SmiQueryParser),
+    Format("nvidia-smi", _search(r"NVIDIA-SMI \S+\s+Driver Version:|^\|\s*\d+\s+.+\|\s*[0-9A-Fa-f]{4,8}:"
+                                 r"[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7]"), SmiTableParser),
+    Format("nvidia-smi -L", _search(r"^\s*GPU \d+: .+ \(UUID: [^)]*\)\s*$"), SmiListParser),
+    Format("nvidia-smi nvlink -s", _search(r"^\s*Link \d+: (?:[\d.]+ [GM]B/s|<inactive>)"), NvlinkStatusParser),
+    Format("nvidia-smi topo", _search(r"^\s*GPU0(?:\s+(?:GPU1|NIC0|mlx\w+|CPU Affinity)\b|\s*$)"),
+           TopologyParser),
+    Format("collect_env", _search(r"^PyTorch version: |^vLLM Version\s*:|^Collecting environment information"),
+           CollectEnvParser),
+    Format("nvidia-bug-report.log", _search(r"nvidia-bug-report\.sh|Start of NVIDIA bug report log file|"
+                                            r"^NVRM version: NVIDIA "), BugReportParser),
+    Format("Ollama log", lambda head: _OLLAMA.search(head) is not None, OllamaLogParser),
+)
+
+NAMES = tuple(fmt.name for fmt in FORMATS)
+
+
+def detect(head: str) -> List[Format]:
+    """The formats whose marks are in this head of a dump (already decoded text)."""
+    text = "\n".join(clean(line) for line in head.splitlines())
+    found = [fmt for fmt in FORMATS if fmt.detect(text)]
+    names = {fmt.name for fmt in found}
+    if "nvidia-bug-report.log" in names:
+        # a bug report concatenates these outputs; the head shows only the first of them
+        extra = [fmt for fmt in FORMATS if fmt.name in ("nvidia-smi", "nvidia-smi -q", "nvidia-smi -q -x",
+                                                        "nvidia-smi topo", "nvidia-smi nvlink -s")]
+        found += [fmt for fmt in extra if fmt.name not in names]
+    return found
+
+
+def run_parsers(formats: Iterable[Format], lines: Iterable[str]) -> list:
+    parsers = [fmt.parser() for fmt in formats]
+    if len(parsers) == 1:  # the common case, and the 200 MB log's: no inner loop
+        feed = parsers[0].feed
+        for line in lines:
+            feed(line)
+    else:
+        feeds = [parser.feed for parser in parsers]
+        for line in lines:
+            for feed in feeds:
+                feed(line)
+    return [parser.finish() for parser in parsers]

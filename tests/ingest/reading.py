@@ -1,0 +1,151 @@
+"""What gpubal read from a dump, in the vocabulary of the corpus' `expected` files (values as printed in
+the dump: strings stay strings), so a test can compare the two directly."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from gpubal.doctor.ingest.registry import detect, run_parsers
+from gpubal.doctor.ingest.reader import open_dump
+
+
+def parse_file(path: str) -> Dict[str, Any]:
+    """format name -> parse result, for every format recognised in the file."""
+    dump = open_dump(path)
+    try:
+        formats = detect(dump.head)
+        results = run_parsers(formats, dump.lines())
+    finally:
+        dump.close()
+    return {result.format_name: result for result in results if result.found}
+
+
+def _same_or_each(values: Dict[str, str]) -> Any:
+    distinct = set(values.values())
+    return next(iter(distinct)) if len(distinct) == 1 else values
+
+
+def read_topo(results: Dict[str, Any]) -> Dict[str, Any]:
+    topology = results["nvidia-smi topo"]
+    reading: Dict[str, Any] = {}
+    matrix = topology.topo()
+    if matrix is not None:
+        gpus = [str(i) for i in matrix.gpu_indices()]
+        links = topology.links()
+        titles = {"cpu_affinity": "CPU Affinity", "numa_affinity": "NUMA Affinity", "gpu_numa_id": "GPU NUMA ID"}
+        reading.update(
+            gpu_count=len(gpus), links=links,
+            columns=matrix.devices + [titles[column] for column in matrix.affinity_columns],
+            cpu_affinity={i: matrix.affinity.get(f"GPU{i}", {}).get("cpu_affinity") for i in gpus},
+            numa_node={i: matrix.affinity.get(f"GPU{i}", {}).get("numa_affinity") for i in gpus},
+            gpu_numa_id={i: matrix.affinity.get(f"GPU{i}", {}).get("gpu_numa_id") for i in gpus},
+            nvlink=any(word.startswith("NV") for word in links.values()),
+            nics=[name for name in matrix.devices if not name.startswith("GPU")],
+            nvswitch_inferred=_route(topology) == "nvswitch",
+        )
+    for p2p in topology.p2p():
+        indices = p2p.gpu_indices()
+        reading.setdefault("gpu_count", len(indices))
+        reading["p2p"] = {f"{a}-{b}": p2p.cell(f"GPU{a}", f"GPU{b}") for a in indices for b in indices if a != b}
+    return reading
+
+
+def _route(topology) -> str:
+    routes = {value for path, value, _ in topology.observations() if path[-1] == "nvlink_route"}
+    return routes.pop() if len(routes) == 1 else ""
+
+
+def read_nvlink(results: Dict[str, Any]) -> Dict[str, Any]:
+    status = results["nvidia-smi nvlink -s"]
+    return {"gpus": {str(index): {"name": gpu["name"], "links": {str(n): text for n, text in gpu["links"].items()},
+                                  "inactive_links": [n for n, text in gpu["links"].items() if text == "<inactive>"]}
+                     for index, gpu in status.gpus.items()}}
+
+
+def read_smi_list(results: Dict[str, Any]) -> Dict[str, Any]:
+    listing = results["nvidia-smi -L"]
+    mig = {str(gpu["index"]): "on" if gpu["mig_devices"] else "off" for gpu in listing.gpus}
+    devices = [device for gpu in listing.gpus for device in gpu["mig_devices"]]
+    return {
+        "gpu_count": len(listing.gpus), "gpu_models": [gpu["name"] for gpu in listing.gpus],
+        "gpu_uuids": {str(gpu["index"]): gpu["uuid"] for gpu in listing.gpus},
+        "mig": _same_or_each(mig), "mig_device_count": len(devices),
+        "mig_profiles": [device["profile"] for device in devices],
+        "mig_devices": {str(gpu["index"]): gpu["mig_devices"] for gpu in listing.gpus if gpu["mig_devices"]},
+    }
+
+
+def read_smi_xml(results: Dict[str, Any]) -> Dict[str, Any]:
+    xml = results["nvidia-smi -q -x"]
+    gpu = xml.gpus[0]
+    link = "PCI/GPU Link Info/"
+    return {
+        "gpu_count": len(xml.gpus), "gpu_models": [g.get("Product Name") for g in xml.gpus],
+        "driver_version": xml.driver_version, "cuda_version": xml.cuda_version, "dtd": xml.dtd,
+        "gpu_uuid": gpu.get("GPU UUID"), "pci_bus_id": gpu.get("PCI/Bus Id"),
+        "mig": {"Enabled": "on", "Disabled": "off"}.get(gpu.get("MIG Mode/Current", ""), "unknown"),
+        "mig_pending": gpu.get("MIG Mode/Pending"),
+        "mig_devices": [{"index": int(m["Index"]), "gpu_instance_id": int(m["GPU Instance ID"]),
+                         "compute_instance_id": int(m["Compute Instance ID"]),
+                         "multiprocessor_count": int(m["Multiprocessor count"]), "fb_total": m["FB Memory Usage/Total"]}
+                        for m in xml.mig_devices[0]],
+        "fb_memory_total": gpu.get("FB Memory Usage/Total"),
+        "virtualization_mode": gpu.get("GPU Virtualization Mode/Virtualization Mode"),
+        "pcie_gen_current": gpu.get(link + "PCIe Generation/Current"),
+        "pcie_width_current": gpu.get(link + "Link Width/Current"), "ecc_mode": gpu.get("ECC Mode/Current"),
+        "processes": xml.processes[0],
+    }
+
+
+def read_smi_table(results: Dict[str, Any]) -> Dict[str, Any]:
+    table = results["nvidia-smi"]
+    return {
+        "gpu_count": len(table.gpus), "gpu_models": [gpu["name"] for gpu in table.gpus],
+        "driver_version": table.driver_version, "cuda_version": table.cuda_version,
+        "bus_ids": {gpu["index"]: gpu["bus_id"] for gpu in table.gpus},
+        "memory_total_mib": {gpu["index"]: gpu.get("memory_total_mib") for gpu in table.gpus},
+        "mig": _same_or_each({gpu["index"]: {"Enabled": "on", "Disabled": "off"}.get(gpu.get("mig", ""), "?")
+                              for gpu in table.gpus}),
+        "persistence": _same_or_each({gpu["index"]: gpu["persistence"] for gpu in table.gpus}),
+        "processes": [] if table.no_processes else None,
+    }
+
+
+def read_ollama(results: Dict[str, Any]) -> Dict[str, Any]:
+    log = results["Ollama log"]
+    reading: Dict[str, Any] = dict(log.extras)
+    reading.update(gpus=list(log.gpu_details.values()), models=log.loads)
+    if log.version:
+        reading["ollama_version"] = log.version
+    if log.server_config is not None:
+        reading["server_config"] = log.server_config
+    return reading
+
+
+READERS = {"topo": read_topo, "topo-p2p": read_topo, "nvlink-s": read_nvlink, "smi-L": read_smi_list,
+           "smi-q-xml": read_smi_xml, "smi": read_smi_table, "ollama-log": read_ollama}
+
+# expected keys that record what the sample's issue says around the dump, not what the dump holds
+NOT_IN_TEXT = {"quirks", "p2p_mode"}
+
+
+def mismatches(expected: Any, actual: Any, where: str = "") -> List[str]:
+    """Where `actual` differs from `expected`: every expected key must be read, with the same value
+    (lists element by element); keys gpubal reads beyond the expert's list are not differences."""
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return [f"{where or '.'}: expected an object, read {actual!r}"]
+        found = []
+        for key, value in expected.items():
+            if key in NOT_IN_TEXT and not where:
+                continue
+            if key not in actual:
+                found.append(f"{where}.{key}: not read (expected {value!r})")
+            else:
+                found += mismatches(value, actual[key], f"{where}.{key}")
+        return found
+    if isinstance(expected, list):
+        if not isinstance(actual, list) or len(actual) != len(expected):
+            return [f"{where}: expected {expected!r}, read {actual!r}"]
+        return [m for i, (e, a) in enumerate(zip(expected, actual)) for m in mismatches(e, a, f"{where}[{i}]")]
+    return [] if expected == actual else [f"{where}: expected {expected!r}, read {actual!r}"]

@@ -1,0 +1,63 @@
+"""The diagnoses an expert reads from the real dumps, raised by the same rules that judge a live host."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gpubal.doctor.engine import evaluate
+from gpubal.doctor.ingest import snapshot_from_dumps
+from gpubal.doctor.model import Outcome
+from gpubal.rules import all_rules
+
+DUMPS = Path(__file__).parent.parent / "fixtures" / "dumps"
+
+
+def findings(*samples: str):
+    report = evaluate(snapshot_from_dumps([str(DUMPS / sample) for sample in samples]).snapshot, all_rules())
+    return report, {(finding.rule_id, finding.subject) for finding in report.findings()}
+
+
+def test_one_gpu_per_socket_crosses_numa():
+    _, found = findings("topo/club3090-2x3090-sys-two-sockets-legend-cut.txt")
+    assert ("gpu-pair-crosses-numa", "gpu:0-gpu:1") in found
+
+
+def test_the_lone_gpu_on_the_second_socket_crosses_numa_to_every_other():
+    _, found = findings("topo/club3090-5gpu-mixed-2numa.txt")
+    crossing = {subject for rule, subject in found if rule == "gpu-pair-crosses-numa"}
+    assert crossing == {"gpu:0-gpu:1", "gpu:0-gpu:2", "gpu:0-gpu:3", "gpu:0-gpu:4"}
+
+
+@pytest.mark.parametrize("sample", ["topo/aws-p4d-8xa100-nv12-nvswitch.txt", "topo/aws-g6e12xl-4gpu-node.txt",
+                                    "topo/club3090-2x5090-phb-tabs.txt"])
+def test_pairs_under_one_socket_or_on_nvlink_pass(sample):
+    report, found = findings(sample)
+    assert not any(rule == "gpu-pair-crosses-numa" for rule, _ in found)
+    assert any(r.rule_id == "gpu-pair-crosses-numa" and r.outcome is Outcome.PASSED for r in report.results)
+
+
+def test_inactive_nvlinks_on_the_v100():
+    report, found = findings("nvlink-s/azhpc-v100-inactive-links-elided.txt")
+    assert ("nvlink-link-inactive", "gpu:3") in found
+    finding = next(f for f in report.findings() if f.rule_id == "nvlink-link-inactive")
+    assert "3" in finding.message and "5" in finding.message
+
+
+def test_mig_with_instances_is_not_a_finding_and_persistence_off_is():
+    report, found = findings("smi-q-xml/netdata-a100-sxm4-mig-2x3g.txt")
+    assert ("persistence-mode-off", "gpu:0") in found
+    mig = [r for r in report.results if r.rule_id in ("mig-enabled-without-instances", "mig-pending-reboot")]
+    assert mig and all(r.outcome is Outcome.PASSED for r in mig)
+
+
+def test_mig_listed_by_smi_l_only_is_not_judged_without_instances_details():
+    report, _ = findings("smi-L/telegraf-a100x4-mig-gpu0.txt")
+    result = next(r for r in report.results if r.rule_id == "mig-mixed-across-gpus")
+    assert result.outcome is Outcome.NOT_EVALUATED and result.missing_reason.startswith("not_in_input")
+
+
+def test_a_driver_branch_past_its_end_of_life():
+    _, found = findings("smi-q-xml/netdata-a100-sxm4-mig-2x3g.txt")
+    assert ("driver-branch-end-of-life", "host") in found

@@ -1,0 +1,184 @@
+"""Hand-made dumps for what the real corpus lacks: a 2-GPU NVLink bridge, NIC rows, wrapped and glued
+lines, terminal escapes, an old SOC legend, the p2p command line, XML attacks, gzip and broken input."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from gpubal.doctor.ingest import InputError, read_dump, snapshot_from_dumps
+from gpubal.doctor.ingest.common import parse_lines
+from gpubal.doctor.ingest.smi_xml import SmiXmlParser
+from gpubal.doctor.ingest.topo import TopologyParser
+
+LEGEND = """
+Legend:
+
+  X    = Self
+  NV#  = Connection traversing a bonded set of # NVLinks
+"""
+NV4_BRIDGE = "\tGPU0\tGPU1\tCPU Affinity\tNUMA Affinity\nGPU0\t X \tNV4\t0-15\t0\nGPU1\tNV4\t X \t0-15\t0\n" + LEGEND
+NIC_ROWS = """\
+        GPU0    GPU1    NIC0    NIC1    CPU Affinity    NUMA Affinity   GPU NUMA ID
+GPU0     X      SYS     PXB     SYS     0-31,64-95      0               N/A
+GPU1    SYS      X      SYS     PXB     32-63,96-127    1               N/A
+NIC0    PXB     SYS      X      SYS
+NIC1    SYS     PXB     SYS      X
+""" + LEGEND + """
+NIC Legend:
+
+  NIC0: mlx5_0
+  NIC1: mlx5_1
+"""
+
+
+def topo(text: str):
+    return parse_lines(TopologyParser(), text.splitlines(keepends=True))
+
+
+def write(tmp_path, text, name="dump.txt"):
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return str(path)
+
+
+def test_a_two_gpu_nvlink_bridge(tmp_path):
+    snapshot = snapshot_from_dumps([write(tmp_path, NV4_BRIDGE)]).snapshot
+    (pair,) = snapshot.pairs.value
+    assert pair.nvlink_count.value == 4
+    assert pair.subject() == "gpu:0-gpu:1"
+
+
+def test_nic_rows_are_not_gpus_and_cpu_lists_keep_their_ranges():
+    result = topo(NIC_ROWS)
+    matrix = result.topo()
+    assert matrix.gpu_indices() == [0, 1]
+    assert matrix.cell("NIC0", "GPU0") == "PXB"
+    assert result.nic_names == {"NIC0": "mlx5_0", "NIC1": "mlx5_1"}
+    assert matrix.affinity["GPU1"] == {"cpu_affinity": "32-63,96-127", "numa_affinity": "1", "gpu_numa_id": "N/A"}
+
+
+def test_old_nic_names_as_columns():
+    text = "\tGPU0\tGPU1\tmlx5_0\tCPU Affinity\nGPU0\t X \tPIX\tPHB\t0-11\nGPU1\tPIX\t X \tPHB\t0-11\nmlx5_0\tPHB\tPHB\t X \n"
+    matrix = topo(text).topo()
+    assert matrix.devices == ["GPU0", "GPU1", "mlx5_0"] and result_links(text) == {"0-1": "PIX"}
+
+
+def result_links(text):
+    return topo(text).links()
+
+
+def test_rows_glued_onto_one_line_by_markdown():
+    glued = "GPU0 GPU1 CPU Affinity NUMA Affinity GPU0 X NV2 0-7 0 GPU1 NV2 X 0-7 0\n"
+    matrix = topo(glued).topo()
+    assert matrix.cell("GPU1", "GPU0") == "NV2" and matrix.affinity["GPU1"]["numa_affinity"] == "0"
+
+
+def test_rows_and_header_wrapped_over_lines():
+    wrapped = "  GPU0  GPU1  GPU2  CPU Affinity\nNUMA Affinity\nGPU0  X  SYS  SYS\n 0-7  0\nGPU1 SYS X PHB 8-15 1\nGPU2 SYS PHB X 8-15 1\n"
+    matrix = topo(wrapped).topo()
+    assert matrix.affinity["GPU0"] == {"cpu_affinity": "0-7", "numa_affinity": "0"}
+    assert topo(wrapped).links() == {"0-1": "SYS", "0-2": "SYS", "1-2": "PHB"}
+
+
+def test_ansi_escapes_and_carriage_returns_are_ignored():
+    coloured = "\t\x1b[4mGPU0\tGPU1\tCPU Affinity\tNUMA Affinity\x1b[0m\r\nGPU0\t X \t\x1b[32mNV18\x1b[0m\t0-31\t0\r\nGPU1\tNV18\t X \t0-31\t0\r\n"
+    assert topo(coloured).links() == {"0-1": "NV18"}
+
+
+def test_old_soc_word_means_across_sockets(tmp_path):
+    snapshot = snapshot_from_dumps([write(tmp_path, "\tGPU0\tGPU1\tCPU Affinity\nGPU0\t X \tSOC\t0-7\nGPU1\tSOC\t X \t8-15\n")]).snapshot
+    assert snapshot.pairs.value[0].pcie_path.value == "SYS"
+
+
+def test_p2p_matrix_with_its_command_line_becomes_a_fact(tmp_path):
+    text = "$ nvidia-smi topo -p2p r\n \tGPU0\tGPU1\t\n GPU0\tX\tCNS\t\n GPU1\tCNS\tX\t\n"
+    pair = snapshot_from_dumps([write(tmp_path, text)]).snapshot.pairs.value[0]
+    assert pair.p2p_read.value == "chipset_not_supported"
+    assert pair.p2p_read.source.endswith("nvidia-smi topo -p2p r")
+
+
+def test_a_cut_matrix_is_reported(tmp_path):
+    with pytest.raises(InputError, match="cut short"):
+        read_dump(write(tmp_path, "\tGPU0\tGPU1\tGPU2\nGPU0\t X \tSYS\n"))
+
+
+def test_nvswitch_is_inferred_only_when_direct_links_are_impossible():
+    eight = "  " + " ".join(f"GPU{i}" for i in range(8)) + "\n" + "".join(
+        f"GPU{i} " + " ".join("X" if i == j else "NV18" for j in range(8)) + "\n" for i in range(8))
+    routes = {value for path, value, _ in topo(eight).observations() if path[-1] == "nvlink_route"}
+    assert routes == {"nvswitch"}
+    routes = {value for path, value, _ in topo(NV4_BRIDGE).observations() if path[-1] == "nvlink_route"}
+    assert routes == set()
+
+
+# --- XML hardening ---------------------------------------------------------------------------------
+
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE nvidia_smi_log [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+]>
+<nvidia_smi_log><driver_version>&lol2;</driver_version></nvidia_smi_log>
+"""
+EXTERNAL = """<?xml version="1.0"?>
+<!DOCTYPE nvidia_smi_log [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<nvidia_smi_log><driver_version>&xxe;</driver_version></nvidia_smi_log>
+"""
+
+
+@pytest.mark.parametrize("text", [BILLION_LAUGHS, EXTERNAL], ids=["entity-expansion", "external-entity"])
+def test_xml_entities_are_refused_before_parsing(tmp_path, text):
+    result = parse_lines(SmiXmlParser(), text.splitlines())
+    assert result.problems and "refused" in result.problems[0]
+    assert result.driver_version is None
+    with pytest.raises(InputError, match="refused"):
+        read_dump(write(tmp_path, text))
+
+
+def test_truncated_xml_is_reported(tmp_path):
+    text = '<?xml version="1.0" ?>\n<nvidia_smi_log>\n<driver_version>550.54.15</driver_version>\n<gpu id="00000000:01:00.0">\n<product_name>NVIDIA A100'
+    with pytest.raises(InputError, match="truncated"):
+        read_dump(write(tmp_path, text))
+
+
+# --- streams and bad input -------------------------------------------------------------------------
+
+def test_gzip_is_recognised_by_content_not_name(tmp_path):
+    path = write(tmp_path, gzip.compress(NV4_BRIDGE.encode()), name="report.log")
+    assert read_dump(path).formats == ["nvidia-smi topo"]
+
+
+def test_a_bug_report_reads_the_sections_it_holds(tmp_path):
+    report = ("____________________________________________\nStart of NVIDIA bug report log file.\n"
+              "nvidia-bug-report.sh Version: 35186745\n"
+              "*** /proc/driver/nvidia/version\nNVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 01:15:15 UTC 2023\n"
+              "Linux gpu01 5.15.0-91-generic #101-Ubuntu SMP Tue Nov 14 13:30:08 UTC 2023 x86_64 GNU/Linux\n"
+              + "filler line\n" * 5000 + NV4_BRIDGE)
+    path = write(tmp_path, gzip.compress(report.encode()), name="nvidia-bug-report.log.gz")
+    snapshot = snapshot_from_dumps([path]).snapshot
+    assert snapshot.driver.kernel_module_version.value == "535.104.05"
+    assert snapshot.driver.kernel_module_flavor.value == "proprietary"
+    assert snapshot.host.kernel_release.value == "5.15.0-91-generic"
+    assert snapshot.pairs.value[0].nvlink_count.value == 4
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty input"),
+    (b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4, "binary data"),
+    (gzip.compress(b"hello world\n")[:12], "gzip data is corrupt or truncated"),
+    (b"just some notes\nnothing from nvidia-smi here\n", "unknown format"),
+])
+def test_bad_input_is_one_clear_line(tmp_path, content, message):
+    with pytest.raises(InputError) as error:
+        read_dump(write(tmp_path, content))
+    assert message in str(error.value) and str(tmp_path) in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_a_gzip_cut_in_the_middle_names_the_file_and_what_was_recognised(tmp_path):
+    packed = gzip.compress((NV4_BRIDGE + "filler\n" * 200_000).encode(), compresslevel=1)
+    path = write(tmp_path, packed[: len(packed) // 2], name="cut.gz")
+    with pytest.raises(InputError, match=r"truncated after \d+ lines \(.*\) \(recognised: nvidia-smi topo\)"):
+        read_dump(path)

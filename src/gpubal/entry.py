@@ -9,7 +9,7 @@ import sys
 from concurrent.futures import Future
 from typing import List, Optional
 
-_EARLY_COMMANDS = ("doctor", "collect")
+_EARLY_COMMANDS = ("doctor", "collect", "topo")
 # Options that mean "not this host's live facts": the early collection would be wasted.
 _NOT_LIVE = ("--snapshot", "-s", "--nvml-profile", "--root", "--ollama-log", "--help", "-h")
 

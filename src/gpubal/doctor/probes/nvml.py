@@ -65,6 +65,10 @@ class NvmlAdapter(Protocol):
 
     def stop(self) -> None: ...
 
+    def advance_sample(self) -> bool:
+        """`gpubal balance` calls this after each sample: a replay moves to its next recorded sample (False
+        when none is left), a recording starts a new one, the real library has nothing to do (True)."""
+
 
 def answer_key(query: str, arg: Optional[int]) -> str:
     return query if arg is None else f"{query}:{arg}"
@@ -100,6 +104,9 @@ class PynvmlAdapter:
         if self._nvml is not None:
             self._call("nvmlShutdown")
             self._nvml = None
+
+    def advance_sample(self) -> bool:
+        return True
 
     def _call(self, function_name: str, *args: Any) -> Answer:
         """The choke point: every NVML call goes through here and comes back as a value or a reason."""
@@ -192,6 +199,50 @@ class PynvmlAdapter:
             return mask
         return [int(word) for word in mask]
 
+    def _utilization(self, handle: Any, _arg: Any) -> Answer:
+        rates = self._call("nvmlDeviceGetUtilizationRates", handle)
+        return rates if isinstance(rates, Unavailable) else {"gpu": int(rates.gpu), "memory": int(rates.memory)}
+
+    def _compute_processes(self, handle: Any, _arg: Any) -> Answer:
+        processes = self._first([
+            ("nvmlDeviceGetComputeRunningProcesses_v3", (handle,)),
+            ("nvmlDeviceGetComputeRunningProcesses_v2", (handle,)),
+            ("nvmlDeviceGetComputeRunningProcesses", (handle,)),
+        ])
+        if isinstance(processes, Unavailable):
+            return processes
+        found = []
+        for process in processes:
+            entry = {"pid": int(process.pid)}
+            used = getattr(process, "usedGpuMemory", None)
+            if used is not None:  # None: NVML cannot say (NVML_VALUE_NOT_AVAILABLE)
+                entry["used_bytes"] = int(used)
+            found.append(entry)
+        return found
+
+    def _throughput_counters(self, handle: Any, _arg: Any) -> Answer:
+        """Cumulative PCIe bytes and NVLink KiB in one nvmlDeviceGetFieldValues call: cheap enough to ask
+        every sample (nvmlDeviceGetPcieThroughput instead waits 20 ms on the GPU per direction)."""
+        fields = [(_FI_PCIE_TX_BYTES, 0), (_FI_PCIE_RX_BYTES, 0)]
+        fields += [(field, link) for link in range(NVLINK_MAX_LINKS)
+                   for field in (_FI_NVLINK_TX_KIB, _FI_NVLINK_RX_KIB)]
+        values = self._call("nvmlDeviceGetFieldValues", handle, fields)
+        if isinstance(values, Unavailable):
+            return values
+        names = {_FI_PCIE_TX_BYTES: "pcie_tx_bytes", _FI_PCIE_RX_BYTES: "pcie_rx_bytes",
+                 _FI_NVLINK_TX_KIB: "nvlink_tx_kib", _FI_NVLINK_RX_KIB: "nvlink_rx_kib"}
+        counters: Dict[str, int] = {}
+        for value in values:
+            if int(value.nvmlReturn) != 0:
+                continue
+            name = names.get(int(value.fieldId))
+            if name is not None:
+                counters[name] = counters.get(name, 0) + _field_value(value)
+        if not counters:
+            return Unavailable(Reason.NOT_SUPPORTED, "nvmlDeviceGetFieldValues",
+                               "no PCIe or NVLink throughput counter on this GPU and driver")
+        return counters
+
     def _mig_devices(self, handle: Any, _arg: Any) -> Answer:
         count = self._call("nvmlDeviceGetMaxMigDeviceCount", handle)
         if isinstance(count, Unavailable):
@@ -215,6 +266,19 @@ class PynvmlAdapter:
                 "compute_instance_id": int(compute_instance), "memory_total_bytes": int(memory.total),
             })
         return devices
+
+
+# nvmlDeviceGetFieldValues field ids (nvml.h): cumulative counters
+_FI_NVLINK_TX_KIB, _FI_NVLINK_RX_KIB = 138, 139  # NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX/RX, per link (scope)
+_FI_PCIE_TX_BYTES, _FI_PCIE_RX_BYTES = 197, 198  # NVML_FI_DEV_PCIE_COUNT_TX/RX_BYTES
+
+
+def _field_value(value: Any) -> int:
+    """A field value's number by its nvmlValueType_t: 0 double, 1 uint, 2 ulong, 3 ulonglong, 4 slonglong,
+    5 sint, 6 ushort."""
+    member = {0: "dVal", 1: "uiVal", 2: "ulVal", 3: "ullVal", 4: "sllVal", 5: "siVal", 6: "usVal"}.get(
+        int(value.valueType), "ullVal")
+    return int(getattr(value.value, member))
 
 
 def _text(value: Any) -> str:
@@ -281,8 +345,17 @@ _DEVICE_QUERIES: Dict[str, Callable[[PynvmlAdapter, Any, Optional[int]], Answer]
     "remapped_rows": _simple("nvmlDeviceGetRemappedRows", lambda v: [int(x) for x in v]),
     "memory_affinity_nodes": lambda a, h, _: a._affinity("nvmlDeviceGetMemoryAffinity", h, _AFFINITY_WORDS, 0),
     "cpu_affinity": lambda a, h, _: a._affinity("nvmlDeviceGetCpuAffinity", h, _AFFINITY_WORDS),
+    # asked by `gpubal balance` at every sample
+    "utilization_rates": PynvmlAdapter._utilization,
+    "power_usage": _simple("nvmlDeviceGetPowerUsage", int),  # milliwatts
+    "clock_info": _simple("nvmlDeviceGetClockInfo", int),  # arg: nvmlClockType_t, 1 = SM; MHz
+    "pcie_throughput": _simple("nvmlDeviceGetPcieThroughput", int),  # arg: 0 TX, 1 RX; KB/s over 20 ms
+    "throughput_counters": PynvmlAdapter._throughput_counters,
+    "compute_processes": PynvmlAdapter._compute_processes,
 }
-DEVICE_QUERIES = tuple(_DEVICE_QUERIES)
+SAMPLE_QUERIES = ("utilization_rates", "power_usage", "clock_info", "pcie_throughput", "throughput_counters",
+                  "compute_processes")
+DEVICE_QUERIES = tuple(query for query in _DEVICE_QUERIES if query not in SAMPLE_QUERIES)  # what collect asks
 
 
 def _reason(code: Optional[int]) -> Reason:
@@ -331,6 +404,11 @@ class ReplayAdapter:
             raise ProfileError(f"{name}: profile version {profile.get('version')!r}, expected {PROFILE_VERSION}")
         self.profile = profile
         self.name = name
+        samples = profile.get("samples", [])
+        if not isinstance(samples, list) or not all(isinstance(sample, list) for sample in samples):
+            raise ProfileError(f"{name}: 'samples' must be a list of samples, each a list of per-GPU answers")
+        self.samples: List[List[Dict[str, Any]]] = samples
+        self.sample_cursor = 0
 
     @classmethod
     def from_file(cls, path: str) -> "ReplayAdapter":
@@ -353,6 +431,13 @@ class ReplayAdapter:
     def stop(self) -> None:
         pass
 
+    def advance_sample(self) -> bool:
+        """True while recorded samples remain; a profile without samples answers the same every time."""
+        if not self.samples:
+            return True
+        self.sample_cursor += 1
+        return self.sample_cursor < len(self.samples)
+
     def system(self, query: str) -> Answer:
         answers = self.profile.get("system", {})
         return _decode(answers[query], query) if query in answers else self._missing(query)
@@ -365,6 +450,10 @@ class ReplayAdapter:
         if "handle" in answers:  # the handle itself failed: a lost GPU
             return _decode(answers["handle"], "nvmlDeviceGetHandleByIndex")
         key = answer_key(query, arg)
+        if self.samples and self.sample_cursor < len(self.samples):
+            sample = self.samples[self.sample_cursor]
+            if index < len(sample) and key in sample[index]:
+                return _decode(sample[index][key], key)
         return _decode(answers[key], key) if key in answers else self._missing(key)
 
     def pair(self, index_a: int, index_b: int, query: str, arg: Optional[int] = None) -> Answer:
@@ -387,6 +476,8 @@ class RecordingAdapter:
         self.system_answers: Dict[str, Any] = {}
         self.device_answers: Dict[int, Dict[str, Any]] = {}
         self.pair_answers: Dict[str, Dict[str, Any]] = {}
+        self.samples: List[Dict[int, Dict[str, Any]]] = []  # what `gpubal balance` asked, sample by sample
+        self.sample_interval_s = 0.0
 
     def start(self) -> Optional[Unavailable]:
         failure = self.inner.start()
@@ -403,10 +494,22 @@ class RecordingAdapter:
             self.system_answers[query] = _encode(answer)
         return answer
 
+    def advance_sample(self) -> bool:
+        with self._lock:
+            self.samples.append({})
+        return self.inner.advance_sample()
+
     def device(self, index: int, query: str, arg: Optional[int] = None) -> Answer:
         answer = self.inner.device(index, query, arg)
         with self._lock:
-            self.device_answers.setdefault(index, {})[answer_key(query, arg)] = _encode(answer)
+            # Once sampling has begun (its first sample query), every answer is kept per sample as well:
+            # memory used and clock event reasons change from one sample to the next.
+            if query in SAMPLE_QUERIES and not self.samples:
+                self.samples.append({})
+            if self.samples:
+                self.samples[-1].setdefault(index, {})[answer_key(query, arg)] = _encode(answer)
+            if query not in SAMPLE_QUERIES:
+                self.device_answers.setdefault(index, {})[answer_key(query, arg)] = _encode(answer)
         return answer
 
     def pair(self, index_a: int, index_b: int, query: str, arg: Optional[int] = None) -> Answer:
@@ -424,7 +527,7 @@ class RecordingAdapter:
             if lost and len(lost) == len(answers):
                 answers = {"handle": lost[0]}
             devices.append(answers)
-        return {
+        profile = {
             "format": PROFILE_FORMAT,
             "version": PROFILE_VERSION,
             "description": description,
@@ -433,3 +536,9 @@ class RecordingAdapter:
             "devices": devices,
             "pairs": {key: dict(sorted(value.items())) for key, value in sorted(self.pair_answers.items())},
         }
+        samples = [sample for sample in self.samples if sample]
+        if samples:
+            profile["sample_interval_s"] = self.sample_interval_s
+            profile["samples"] = [[dict(sorted(sample.get(index, {}).items())) for index in range(count)]
+                                  for sample in samples]
+        return profile

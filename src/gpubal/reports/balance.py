@@ -1,0 +1,295 @@
+"""`gpubal balance` reports: terminal (rich), JSON, Markdown, HTML (one self-contained file) and the
+Prometheus text format that node_exporter's textfile collector reads. Pure functions of a BalanceReport."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any, List, Tuple
+
+from rich.console import Console
+from rich.table import Table
+
+from .. import __version__
+from ..balance.analysis import BalanceReport, GpuStats
+from ..doctor.model import Fact, Known, Unavailable, to_jsonable
+from .style import SEVERITY_LABEL, SEVERITY_STYLE
+
+
+def _plain(obj: Any) -> Any:
+    """JSON without wrappers: a known fact is its value, a missing one says why."""
+    if isinstance(obj, Known):
+        return _plain(obj.value)
+    if isinstance(obj, Unavailable):
+        return {"unavailable": obj.reason.value, "source": obj.source, "detail": obj.detail}
+    if isinstance(obj, dict):
+        return {str(key): _plain(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(item) for item in obj]
+    if hasattr(obj, "__dataclass_fields__"):
+        return {name: _plain(getattr(obj, name)) for name in obj.__dataclass_fields__}
+    return to_jsonable(obj)
+
+
+def render_balance_json(report: BalanceReport) -> str:
+    document = {"gpubal_version": __version__, "kind": "balance", **_plain(report)}
+    return json.dumps(document, indent=1) + "\n"
+
+
+def _num(fact: Fact[Any], unit: str = "", digits: int = 0) -> str:
+    if isinstance(fact, Known):
+        return f"{fact.value:.{digits}f}{unit}"
+    return f"unknown ({fact.reason.value})"
+
+
+def _gib(fact: Fact[Any]) -> str:
+    return f"{fact.value / 2**30:.1f} GiB" if isinstance(fact, Known) else _num(fact)
+
+
+def headline(report: BalanceReport) -> str:
+    imbalance = report.imbalance
+    if report.nvml_failure is not None:
+        return f"no samples: NVML did not start ({report.nvml_failure.describe()})"
+    if not report.gpus:
+        return "no GPU to sample"
+    text = f"imbalance {_num(imbalance.stddev_points, ' points', 1)} (std dev of mean utilization)"
+    if isinstance(imbalance.max_over_mean, Known):
+        text += f", max/mean {imbalance.max_over_mean.value:.2f}"
+    if imbalance.idle_gpus:
+        text += f", idle: GPU {', '.join(map(str, imbalance.idle_gpus))}"
+    return text
+
+
+def _window(report: BalanceReport) -> str:
+    ended = " (ended early by Ctrl-C)" if report.interrupted else ""
+    return (f"{report.sample_count} samples every {report.interval_s * 1000:.0f} ms over {report.duration_s:.1f} s"
+            f"{ended}; sampler CPU {report.sampler_cpu_ms_per_sample:.2f} ms per sample = "
+            f"{report.sampler_cpu_share_of_one_core:.2%} of one core")
+
+
+def _gbps(fact: Fact[Any]) -> str:
+    if isinstance(fact, Known):
+        return f"{fact.value / 1e9:.2f}"
+    return "n/a" if fact.reason.value == "not_supported" else "?"
+
+
+def _bare(fact: Fact[Any], digits: int = 0, scale: float = 1.0) -> str:
+    return f"{fact.value * scale:.{digits}f}" if isinstance(fact, Known) else "?"
+
+
+def gpu_rows(report: BalanceReport) -> Tuple[List[str], List[List[str]]]:
+    """One row per GPU; units in the header, `?` where a figure is unknown (the JSON says why)."""
+    header = ["GPU", "util mean %", "peak %", "busy share", "mem used GiB", "peak GiB", "power W", "SM MHz",
+              "PCIe tx/rx GB/s", "NVLink tx/rx GB/s"]
+    rows = []
+    for gpu in report.gpus:
+        rows.append([
+            str(gpu.index), _bare(gpu.utilization_mean_percent, 1), _bare(gpu.utilization_peak_percent),
+            _bare(gpu.busy_sample_share, 2), _bare(gpu.memory_used_mean_bytes, 1, 1 / 2**30),
+            _bare(gpu.memory_used_peak_bytes, 1, 1 / 2**30), _bare(gpu.power_mean_watts),
+            _bare(gpu.sm_clock_mean_mhz),
+            f"{_gbps(gpu.pcie_tx_bytes_per_s)}/{_gbps(gpu.pcie_rx_bytes_per_s)}",
+            f"{_gbps(gpu.nvlink_tx_bytes_per_s)}/{_gbps(gpu.nvlink_rx_bytes_per_s)}",
+        ])
+    return header, rows
+
+
+def _gpu_names(report: BalanceReport) -> str:
+    return "; ".join(f"GPU {gpu.index}: {gpu.name.value if isinstance(gpu.name, Known) else '?'} "
+                     f"({_gib(gpu.memory_total_bytes)})" for gpu in report.gpus)
+
+
+def process_rows(report: BalanceReport) -> Tuple[List[str], List[List[str]]]:
+    header = ["GPU", "pid", "name", "memory (peak)", "present", "CUDA_VISIBLE_DEVICES"]
+    rows = [[str(p.gpu), str(p.pid), p.name.value if isinstance(p.name, Known) else _num(p.name),
+             _gib(p.memory_peak_bytes), f"{p.sample_share:.0%}",
+             p.cuda_visible_devices.value if isinstance(p.cuda_visible_devices, Known) else "-"]
+            for p in report.processes]
+    return header, rows
+
+
+def _ollama_line(report: BalanceReport) -> str:
+    models = report.ollama_models
+    if isinstance(report.ollama_url, Unavailable):
+        return f"Ollama: not asked ({report.ollama_url.detail or report.ollama_url.reason.value})"
+    if isinstance(models, Unavailable):
+        return f"Ollama: no answer from {report.ollama_url.value} ({models.reason.value}: {models.detail})"
+    if not models.value:
+        return f"Ollama ({models.source}): no model loaded"
+    loaded = "; ".join(f"{m.name}: {m.size_vram_bytes / 2**30:.1f} of {m.size_bytes / 2**30:.1f} GiB on GPUs"
+                       for m in models.value)
+    return f"Ollama ({models.source}): {loaded}"
+
+
+def render_balance_terminal(report: BalanceReport, console: Console) -> None:
+    console.print(f"[bold]gpubal balance[/bold] {__version__}: {headline(report)}")
+    console.print(_window(report))
+    if report.gpus:
+        console.print(_gpu_names(report))
+        header, rows = gpu_rows(report)
+        table = Table(box=None, pad_edge=False, padding=(0, 1))
+        for column in header:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+        imbalance = report.imbalance
+        console.print(f"concurrency {_num(imbalance.concurrency, ' GPUs', 2)} busy at once on average; "
+                      f"two or more busy in {_num(imbalance.overlap_share, '', 2)} of active samples")
+    if report.processes:
+        console.print()
+        header, rows = process_rows(report)
+        table = Table(box=None, pad_edge=False, padding=(0, 1), title="Processes on GPUs", title_justify="left")
+        for column in header:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    console.print(_ollama_line(report))
+    console.print()
+    if not report.diagnoses and report.sample_count:
+        console.print("[green]No balance problem found.[/green]")
+    for finding in report.diagnoses:
+        style = SEVERITY_STYLE[finding.severity]
+        console.print(f"[{style}]{SEVERITY_LABEL[finding.severity]}[/{style}] {finding.rule_id} ({finding.subject})")
+        console.print(f"  {finding.message}", highlight=False)
+        console.print(f"  fix: {finding.fix.summary}")
+        for command in finding.fix.commands:
+            console.print(f"    $ {command}", markup=False)
+        if finding.fix.url:
+            console.print(f"  see {finding.fix.url}")
+
+
+def render_balance_markdown(report: BalanceReport) -> str:
+    lines = [f"# gpubal balance {__version__}", "", f"**{headline(report)}**", "", _window(report), "",
+             _gpu_names(report), ""]
+    if report.gpus:
+        lines += _md_table(*gpu_rows(report)) + [""]
+    if report.processes:
+        lines += ["## Processes on GPUs", ""] + _md_table(*process_rows(report)) + [""]
+    lines += [_ollama_line(report), "", "## Diagnoses", ""]
+    if not report.sample_count:
+        lines.append("Nothing was sampled.")
+    elif not report.diagnoses:
+        lines.append("No balance problem found.")
+    for finding in report.diagnoses:
+        lines += [f"### {SEVERITY_LABEL[finding.severity]} `{finding.rule_id}` ({finding.subject})", "",
+                  finding.message, "", f"**Fix:** {finding.fix.summary}", ""]
+        if finding.fix.commands:
+            lines += ["```sh"] + list(finding.fix.commands) + ["```", ""]
+        if finding.fix.url:
+            lines += [f"See <{finding.fix.url}>", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _md_table(header: List[str], rows: List[List[str]]) -> List[str]:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    return (["| " + " | ".join(map(cell, header)) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(map(cell, row)) + " |" for row in rows])
+
+
+def render_balance_html(report: BalanceReport) -> str:
+    e = html.escape
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             f"<title>gpubal balance {e(__version__)}</title>",
+             "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:80em}"
+             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}"
+             ".error{color:#b00}.warning{color:#a60}.info{color:#06a}pre{background:#f4f4f4;padding:.5em}</style>",
+             "</head><body>", f"<h1>gpubal balance {e(__version__)}</h1>",
+             f"<p><strong>{e(headline(report))}</strong></p>", f"<p>{e(_window(report))}</p>",
+             f"<p>{e(_gpu_names(report))}</p>"]
+    for title, (header, rows) in (("GPUs", gpu_rows(report)), ("Processes on GPUs", process_rows(report))):
+        if rows:
+            parts.append(f"<h2>{title}</h2><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
+            parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows]
+            parts.append("</table>")
+    parts += [f"<p>{e(_ollama_line(report))}</p>", "<h2>Diagnoses</h2>"]
+    if not report.sample_count:
+        parts.append("<p>Nothing was sampled.</p>")
+    elif not report.diagnoses:
+        parts.append("<p>No balance problem found.</p>")
+    for finding in report.diagnoses:
+        severity = finding.severity.value
+        parts += [f'<h3 class="{severity}">{e(SEVERITY_LABEL[finding.severity])} <code>{e(finding.rule_id)}</code> '
+                  f"({e(finding.subject)})</h3>", f"<p>{e(finding.message)}</p>",
+                  f"<p><strong>Fix:</strong> {e(finding.fix.summary)}</p>"]
+        if finding.fix.commands:
+            parts.append("<pre>" + e("\n".join(finding.fix.commands)) + "</pre>")
+        if finding.fix.url:
+            parts.append(f'<p>See <a href="{e(finding.fix.url)}">{e(finding.fix.url)}</a></p>')
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+# --- Prometheus text format (node_exporter --collector.textfile.directory) ------------------------------
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+_GPU_GAUGES = (
+    ("gpubal_gpu_utilization_mean_percent", "Mean GPU utilization over the sampling window.",
+     lambda g: g.utilization_mean_percent),
+    ("gpubal_gpu_utilization_peak_percent", "Peak GPU utilization over the sampling window.",
+     lambda g: g.utilization_peak_percent),
+    ("gpubal_gpu_memory_used_peak_bytes", "Peak GPU memory used over the sampling window.",
+     lambda g: g.memory_used_peak_bytes),
+    ("gpubal_gpu_memory_total_bytes", "GPU memory size.", lambda g: g.memory_total_bytes),
+    ("gpubal_gpu_power_mean_watts", "Mean power draw over the sampling window.", lambda g: g.power_mean_watts),
+    ("gpubal_gpu_sm_clock_mean_mhz", "Mean SM clock over the sampling window.", lambda g: g.sm_clock_mean_mhz),
+    ("gpubal_gpu_pcie_tx_bytes_per_second", "PCIe transmit rate over the sampling window.",
+     lambda g: g.pcie_tx_bytes_per_s),
+    ("gpubal_gpu_pcie_rx_bytes_per_second", "PCIe receive rate over the sampling window.",
+     lambda g: g.pcie_rx_bytes_per_s),
+    ("gpubal_gpu_nvlink_tx_bytes_per_second", "NVLink transmit rate over the sampling window.",
+     lambda g: g.nvlink_tx_bytes_per_s),
+    ("gpubal_gpu_nvlink_rx_bytes_per_second", "NVLink receive rate over the sampling window.",
+     lambda g: g.nvlink_rx_bytes_per_s),
+)
+
+
+def render_balance_prometheus(report: BalanceReport) -> str:
+    lines: List[str] = []
+    for name, help_text, pick in _GPU_GAUGES:
+        values = [(gpu, pick(gpu)) for gpu in report.gpus]
+        known = [(gpu, fact.value) for gpu, fact in values if isinstance(fact, Known)]
+        if not known:
+            continue  # an absent series, never a made-up zero
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+        lines += [f"{name}{{{_gpu_labels(gpu)}}} {_number(value)}" for gpu, value in known]
+    lines += ["# HELP gpubal_gpu_idle Whether the GPU was idle (mean utilization below 5 %).",
+              "# TYPE gpubal_gpu_idle gauge"]
+    lines += [f"gpubal_gpu_idle{{{_gpu_labels(gpu)}}} {1 if gpu.idle else 0}" for gpu in report.gpus]
+    imbalance = report.imbalance
+    for name, help_text, fact in (
+            ("gpubal_gpu_imbalance_stddev_points",
+             "Standard deviation of the GPUs' mean utilization, in percentage points.", imbalance.stddev_points),
+            ("gpubal_gpu_imbalance_max_over_mean", "Busiest GPU's mean utilization over the average.",
+             imbalance.max_over_mean),
+            ("gpubal_gpu_concurrency", "GPUs busy at once on average, in active samples.", imbalance.concurrency)):
+        if isinstance(fact, Known):
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {_number(fact.value)}"]
+    lines += ["# HELP gpubal_gpu_idle_count GPUs idle over the sampling window.", "# TYPE gpubal_gpu_idle_count gauge",
+              f"gpubal_gpu_idle_count {len(imbalance.idle_gpus)}",
+              "# HELP gpubal_balance_samples Samples taken.", "# TYPE gpubal_balance_samples gauge",
+              f"gpubal_balance_samples {report.sample_count}",
+              "# HELP gpubal_balance_diagnoses Balance problems found, by id.",
+              "# TYPE gpubal_balance_diagnoses gauge"]
+    ids = sorted({finding.rule_id for finding in report.diagnoses})
+    lines += [f'gpubal_balance_diagnoses{{id="{_label(i)}"}} '
+              f"{sum(1 for f in report.diagnoses if f.rule_id == i)}" for i in ids]
+    return "\n".join(lines) + "\n"
+
+
+def _gpu_labels(gpu: GpuStats) -> str:
+    labels = f'gpu="{gpu.index}"'
+    if isinstance(gpu.uuid, Known):
+        labels += f',uuid="{_label(gpu.uuid.value)}"'
+    return labels
+
+
+def _number(value: Any) -> str:
+    return repr(float(value)) if isinstance(value, float) else str(value)

@@ -119,7 +119,10 @@ def test_the_healthy_h200x2_raises_no_alarm(h200x2_snapshot):
     report = evaluate(h200x2_snapshot, all_rules())
     assert report.findings() == []
     assert report.worst_severity() is None
-    assert {r.outcome for r in report.results} == {Outcome.PASSED}
+    assert {r.outcome for r in report.results} == {Outcome.PASSED, Outcome.NOT_EVALUATED}
+    # only the Ollama checks, all on one fact: that host has no Ollama
+    assert {(r.rule_id.split("-")[0], r.missing_fact) for r in report.results
+            if r.outcome is Outcome.NOT_EVALUATED} == {("ollama", "ollama")}
 
 
 def test_the_real_h200x1_raises_nothing_and_says_what_it_could_not_check(h200x1_snapshot):
@@ -128,8 +131,9 @@ def test_the_real_h200x1_raises_nothing_and_says_what_it_could_not_check(h200x1_
     assert report.findings() == []
     assert report.worst_severity() is None
     assert not [r for r in report.results if r.outcome is Outcome.CRASHED]
-    assert [(r.rule_id, r.missing_fact) for r in report.results if r.outcome is Outcome.NOT_EVALUATED] == [
-        ("pcie-replay-errors", "host.uptime_seconds")]
+    assert [(r.rule_id, r.missing_fact) for r in report.results if r.outcome is Outcome.NOT_EVALUATED
+            and not r.rule_id.startswith("ollama-")] == [("pcie-replay-errors", "host.uptime_seconds")]
+    assert {r.missing_fact for r in report.results if r.rule_id.startswith("ollama-")} == {"ollama"}
     not_applicable = sorted(r.rule_id for r in report.results if r.outcome is Outcome.NOT_APPLICABLE)
     assert not_applicable == ["gpu-pair-crosses-numa", "p2p-unsupported-between-gpus"]
 

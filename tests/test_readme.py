@@ -25,17 +25,28 @@ def test_the_readme_has_samples():
     assert len(SAMPLES) >= 2
 
 
-@pytest.mark.parametrize("command, expected", SAMPLES, ids=[command for command, _ in SAMPLES])
-def test_readme_sample_matches_a_real_run(command, expected, monkeypatch):
-    monkeypatch.chdir(ROOT)
+def _real_output(sample_command: str) -> str:
     section = None
-    match = re.fullmatch(r"(.*?) \((\w+)\)", command)
+    match = re.fullmatch(r"(.*?) \((\w+)\)", sample_command)
+    command = sample_command
     if match:
         command, section = match.groups()
-    result = CliRunner().invoke(app, shlex.split(command))
-    output = _strip(result.output)
+    output = _strip(CliRunner().invoke(app, shlex.split(command)).output)
     if section == "findings":  # the sample shows the findings block only
         output = _strip("Findings:" + output.split("\nFindings:", 1)[1].split("\nPassed:", 1)[0])
+    return output
+
+
+@pytest.mark.parametrize("command, expected", SAMPLES, ids=[command for command, _ in SAMPLES])
+def test_readme_sample_matches_a_real_run(command, expected, monkeypatch, update_goldens):
+    monkeypatch.chdir(ROOT)
+    output = _real_output(command)
+    if update_goldens and output != _strip(expected):  # `pytest --update-goldens` rewrites the sample
+        readme = (ROOT / "README.md").read_text(encoding="utf-8")
+        old = f"<!-- sample: {command} -->\n```text\n{expected}```"
+        (ROOT / "README.md").write_text(readme.replace(old, f"<!-- sample: {command} -->\n```text\n{output}\n```"),
+                                        encoding="utf-8")
+        return
     assert output == _strip(expected)
 
 

@@ -208,9 +208,10 @@ def test_json_report_lists_every_finding_with_its_fix():
                                 HostFiles(str(FIXTURES / "roots" / "downtrained")))
     document = json.loads(render_json(evaluate(frozen(snapshot), all_rules())))
     assert [(f["rule_id"], f["severity"], f["subject"]) for f in document["findings"]] == [
+        ("driver-branch-end-of-life", "warning", "host"),
         ("ecc-pages-pending", "warning", "gpu:0"), ("pcie-link-downtrained", "warning", "gpu:0"),
         ("pcie-replay-errors", "warning", "gpu:0")]
-    assert document["findings"][2]["evidence"] == {
+    assert document["findings"][3]["evidence"] == {
         "gpu:0.pcie_replay_count": 250, "host.uptime_seconds": 900, "replays_per_minute": 16.7}
-    assert document["findings"][2]["fix"]["commands"][0] == "nvidia-smi -q -d PCIE -i 0"
-    assert document["verdict"]["headline"] == "3 warnings: degraded or at risk"
+    assert document["findings"][3]["fix"]["commands"][0] == "nvidia-smi -q -d PCIE -i 0"
+    assert document["verdict"]["headline"] == "4 warnings: degraded or at risk"

@@ -6,7 +6,7 @@ import enum
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -42,6 +42,17 @@ app.add_typer(debug_app, name="debug")
 class OutputFormat(str, enum.Enum):
     terminal = "terminal"
     json = "json"
+    markdown = "markdown"
+    html = "html"
+    junit = "junit"
+
+
+# -o FILE picks the format from the file's extension unless --format is given
+FORMAT_BY_EXTENSION = {".md": OutputFormat.markdown, ".markdown": OutputFormat.markdown, ".html": OutputFormat.html,
+                       ".htm": OutputFormat.html, ".xml": OutputFormat.junit, ".json": OutputFormat.json,
+                       ".txt": OutputFormat.terminal}
+# Markdown and HTML are made to be shared (issues, mail): they hide the host's identity unless --no-redact
+REDACTED_BY_DEFAULT = (OutputFormat.markdown, OutputFormat.html)
 
 
 class FailOn(str, enum.Enum):
@@ -71,7 +82,7 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> "typer.Exit":
 
 
 def _load_snapshot(path: Path):
-    from .doctor.model import SnapshotError, snapshot_from_json
+    from .doctor.model import SnapshotError, snapshot_from_text
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -80,7 +91,7 @@ def _load_snapshot(path: Path):
     except UnicodeDecodeError:
         raise _fail(f"cannot read snapshot {path}: not UTF-8 text")
     try:
-        return snapshot_from_json(text)
+        return snapshot_from_text(text)
     except SnapshotError as error:
         raise _fail(f"{path}: {error}")
 
@@ -120,20 +131,32 @@ def _write(text: str, output: Optional[Path]) -> None:
 _SNAPSHOT_HELP = "Read facts from this snapshot (from `gpubal collect`, or a JSON report) instead of this host."
 _PROFILE_HELP = "Replay NVML answers from this profile (from `gpubal debug record-nvml`) instead of the driver."
 _OLLAMA_LOG_HELP = "Read the Ollama server's log from this file instead of `journalctl -u ollama`."
+_FROM_HELP = ("Build the facts from text dumps instead of this host: nvidia-smi (table, -L, -q, -q -x), topo -m, "
+              "topo -p2p, nvlink -s, Ollama logs, collect_env, nvidia-bug-report.log[.gz]; repeat for several "
+              "dumps of one host; - reads standard input. Unreadable or unknown input exits 2.")
 _ROOT_HELP = "Read host files (/proc, /sys, /etc) under this directory instead of /; for tests and recorded trees."
 
 
 @app.command()
 def doctor(
     snapshot: Optional[Path] = typer.Option(None, "--snapshot", "-s", help=_SNAPSHOT_HELP),
-    output_format: OutputFormat = typer.Option(OutputFormat.terminal, "--format", "-f",
-                                               help="terminal (colour on a TTY, plain text elsewhere) or json."),
+    output_format: Optional[OutputFormat] = typer.Option(
+        None, "--format", "-f", help="terminal (colour on a TTY, plain text elsewhere), json, markdown, html or "
+                                     "junit. Default: from -o's extension (.md .html .xml .json .txt), else terminal."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file."),
+    redact: Optional[bool] = typer.Option(
+        None, "--redact/--no-redact", help="Replace hostnames, IP and MAC addresses, user names in paths, GPU UUIDs "
+                                           "and serials with placeholders. Default: on for markdown and html, off for "
+                                           "the others. Secret-looking environment values are always dropped."),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="Check this site policy (TOML) too: expected GPU "
+                                                                 "count and model, NVLink, minimum driver, rules to "
+                                                                 "skip or re-grade, per host-name pattern."),
     fail_on: FailOn = typer.Option(FailOn.error, "--fail-on",
                                    help="Exit 1 when a finding has at least this severity; never: always exit 0."),
     nvml_profile: Optional[Path] = typer.Option(None, "--nvml-profile", help=_PROFILE_HELP),
     root: str = typer.Option("/", "--root", help=_ROOT_HELP),
     ollama_log: Optional[Path] = typer.Option(None, "--ollama-log", help=_OLLAMA_LOG_HELP),
+    from_dumps: Optional[List[str]] = typer.Option(None, "--from", help=_FROM_HELP),
 ) -> None:
     """Check this host (or a saved snapshot) and report findings with evidence and fixes.
 
@@ -143,15 +166,82 @@ def doctor(
     from .doctor.engine import evaluate
     from .rules import all_rules
 
-    facts = _load_snapshot(snapshot) if snapshot is not None else _collect(nvml_profile, root, ollama_log)
-    report = evaluate(facts, all_rules())
+    if from_dumps:
+        facts = _from_dumps(from_dumps)
+    else:
+        facts = _load_snapshot(snapshot) if snapshot is not None else _collect(nvml_profile, root, ollama_log)
+    site_policy = _load_policy(policy) if policy is not None else None
+    report = evaluate(facts, all_rules(), site_policy)
+    if output_format is None:
+        output_format = FORMAT_BY_EXTENSION.get(output.suffix.lower(), OutputFormat.terminal) if output else OutputFormat.terminal
+    hide = redact if redact is not None else output_format in REDACTED_BY_DEFAULT
+    _render(report, output_format, output, hide)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        _append_step_summary(report, os.environ["GITHUB_STEP_SUMMARY"], redact if redact is not None else True)
+    raise typer.Exit(_exit_code(report, fail_on))
+
+
+def _render(report, output_format: "OutputFormat", output: Optional[Path], redact: bool) -> None:
+    from .reports.redact import redact_report
+
     if output_format is OutputFormat.json:
         from .reports.json_report import render_json
 
-        _write(render_json(report), output)
+        _write(render_json(redact_report(report, redact)), output)
+    elif output_format is OutputFormat.markdown:
+        from .reports.markdown import render_markdown
+
+        _write(render_markdown(report, redact=redact), output)
+    elif output_format is OutputFormat.html:
+        from .reports.html import render_html
+
+        _write(render_html(report, redact=redact), output)
+    elif output_format is OutputFormat.junit:
+        from .reports.junit import render_junit
+
+        _write(render_junit(report, redact=redact), output)
     else:
-        _print_terminal(report, output)
-    raise typer.Exit(_exit_code(report, fail_on))
+        _print_terminal(redact_report(report, redact), output)
+
+
+def _append_step_summary(report, path: str, redact: bool) -> None:
+    """GitHub Actions shows what a step appends to $GITHUB_STEP_SUMMARY on the run's page."""
+    from .reports.markdown import render_markdown
+
+    try:
+        with open(path, "a", encoding="utf-8") as summary:
+            summary.write(render_markdown(report, redact=redact, summary=True) + "\n")
+    except OSError as error:
+        typer.echo(f"gpubal: cannot append to GITHUB_STEP_SUMMARY {path}: {error.strerror}", err=True)
+
+
+def _load_policy(path: Path):
+    from .doctor.policy import PolicyError, parse_policy
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise _fail(f"cannot read policy {path}: {error.strerror}")
+    except UnicodeDecodeError:
+        raise _fail(f"cannot read policy {path}: not UTF-8 text")
+    try:
+        return parse_policy(text, path.name)
+    except PolicyError as error:
+        raise _fail(f"{path}: {error}")
+
+
+def _from_dumps(names: List[str]):
+    """A partial snapshot from pasted text; dumps that disagree are named on stderr (and the facts they
+    disagree on are left unavailable, so no rule judges either value)."""
+    from .doctor.ingest import InputError, snapshot_from_dumps
+
+    try:
+        ingested = snapshot_from_dumps(names)
+    except InputError as error:
+        raise _fail(str(error))
+    for conflict in ingested.conflicts:
+        typer.echo(f"gpubal: conflict: {conflict.describe()}", err=True)
+    return ingested.snapshot
 
 
 def _print_terminal(report, output: Optional[Path]) -> None:
@@ -185,20 +275,31 @@ def collect(
     nvml_profile: Optional[Path] = typer.Option(None, "--nvml-profile", help=_PROFILE_HELP),
     root: str = typer.Option("/", "--root", help=_ROOT_HELP),
     ollama_log: Optional[Path] = typer.Option(None, "--ollama-log", help=_OLLAMA_LOG_HELP),
+    redact: bool = typer.Option(False, "--redact", help="Replace hostnames, addresses, user names in paths, GPU "
+                                                        "UUIDs and serials with placeholders."),
 ) -> None:
     """Collect this host's facts into a snapshot file, to attach to a bug report or check later with
     `gpubal doctor --snapshot FILE`."""
     from .doctor.model import snapshot_to_json
+    from .reports.redact import redact_snapshot
 
-    text = snapshot_to_json(_collect(nvml_profile, root, ollama_log))
+    text = snapshot_to_json(redact_snapshot(_collect(nvml_profile, root, ollama_log), redact))
     _write(text, None if str(output) == "-" else output)
 
 
 @app.command("rules")
-def list_rules() -> None:
+def list_rules(
+    markdown: bool = typer.Option(False, "--markdown", help="Print every rule's documentation as Markdown "
+                                                            "(this is how docs/rules.md is made)."),
+) -> None:
     """List every rule: id, area and what it checks."""
     from .rules import all_rules
 
+    if markdown:
+        from .reports.rules_doc import render_rules_markdown
+
+        typer.echo(render_rules_markdown(all_rules()), nl=False)
+        return
     for rule in all_rules():
         typer.echo(f"{rule.id:<36} {rule.area:<9} {rule.summary}")
 
@@ -210,11 +311,180 @@ def explain(rule_id: str = typer.Argument(..., help="A rule id, as `gpubal rules
 
     found = find_rule(rule_id)
     if found is None:
+        from .doctor.policy import POLICY_CHECKS
+
+        if rule_id in POLICY_CHECKS:
+            summary, key = POLICY_CHECKS[rule_id]
+            typer.echo(f"{rule_id} (policy): {summary}\n\nRuns with --policy FILE when the policy's [expect] table "
+                       f"sets {key}; a mismatch is an error finding that says \"actual X, expected Y\". See docs/ci.md.")
+            return
         raise _fail(f"no rule {rule_id!r}; `gpubal rules` lists them")
     if rule_id in RENAMED:
         typer.echo(f"({rule_id} is now {found.id})\n")
     typer.echo(f"{found.id} ({found.area}): {found.summary}\n")
     typer.echo(found.documentation)
+
+
+class TopoFormat(str, enum.Enum):
+    terminal = "terminal"
+    json = "json"
+
+
+@app.command()
+def topo(
+    group_size: Optional[List[int]] = typer.Option(None, "--group-size", "-k",
+                                                   help="GPUs per group; repeat for several. Default: every size "
+                                                        "that divides the GPU count."),
+    snapshot: Optional[Path] = typer.Option(None, "--snapshot", "-s", help=_SNAPSHOT_HELP),
+    output_format: TopoFormat = typer.Option(TopoFormat.terminal, "--format", "-f", help="terminal or json."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the advice to this file."),
+    nvml_profile: Optional[Path] = typer.Option(None, "--nvml-profile", help=_PROFILE_HELP),
+    root: str = typer.Option("/", "--root", help=_ROOT_HELP),
+) -> None:
+    """Which GPUs belong together and how to serve on them: NVLink cliques, PCIe switch groups, NUMA
+    domains, the best groups of each size with the evidence, and CUDA_VISIBLE_DEVICES, CPU binding, Ollama,
+    vLLM and SGLang settings for each group. Examples: `gpubal topo`; `gpubal topo --group-size 2 -f json`."""
+    from .placement.advice import advise
+
+    facts = _load_snapshot(snapshot) if snapshot is not None else _collect(nvml_profile, root)
+    try:
+        advice = advise(facts, group_size)
+    except ValueError as error:
+        raise _fail(str(error))
+    if output_format is TopoFormat.json:
+        from .reports.topo import render_topo_json
+
+        _write(render_topo_json(advice), output)
+        return
+    from .reports.topo import render_topo_terminal
+
+    _write(_console_text(lambda console: render_topo_terminal(advice, console), output), output)
+
+
+def _console_text(render, output: Optional[Path]) -> str:
+    """What a rich renderer prints, laid out for PLAIN_WIDTH unless stdout is a colour terminal (then "")."""
+    import io
+
+    from rich.console import Console
+
+    if output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ:
+        render(Console(highlight=False))
+        return ""
+    buffer = io.StringIO()
+    render(Console(file=buffer, width=PLAIN_WIDTH, no_color=True, highlight=False))
+    return buffer.getvalue()
+
+
+class BalanceFormat(str, enum.Enum):
+    terminal = "terminal"
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+
+
+@app.command()
+def balance(
+    seconds: float = typer.Option(10.0, "--seconds", help="Sample for this long; Ctrl-C ends early and still reports."),
+    interval_ms: int = typer.Option(200, "--interval", help="Milliseconds between samples."),
+    output_format: BalanceFormat = typer.Option(BalanceFormat.terminal, "--format", "-f",
+                                                help="terminal, json, markdown or html."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file."),
+    prometheus: Optional[Path] = typer.Option(None, "--prometheus",
+                                              help="Also write per-GPU gauges and the imbalance here, in the text "
+                                                   "format of node_exporter's textfile collector."),
+    max_imbalance: Optional[float] = typer.Option(None, "--max-imbalance",
+                                                  help="Exit 1 when the imbalance (std dev of mean GPU utilization) "
+                                                       "is above this many percentage points."),
+    nvml_profile: Optional[Path] = typer.Option(None, "--nvml-profile",
+                                                help=_PROFILE_HELP + " A profile with samples replays them."),
+    root: str = typer.Option("/", "--root", help=_ROOT_HELP),
+) -> None:
+    """Sample every GPU's utilization, memory, power, clocks, PCIe/NVLink traffic and processes, then
+    report how evenly the work is spread, who holds which GPU, and why it is uneven, with fixes.
+    Exit 1 when nothing could be sampled, or when the imbalance is above --max-imbalance (or unknown).
+    Examples: `gpubal balance`; `gpubal balance --seconds 30 --max-imbalance 20 --prometheus
+    /var/lib/node_exporter/textfile/gpubal.prom`."""
+    from .balance.analysis import analyze
+
+    if seconds <= 0 or interval_ms <= 0:
+        raise _fail("--seconds and --interval must be positive")
+    recording = _sample_balance(nvml_profile, root, seconds, interval_ms / 1000.0)
+    report = analyze(recording)
+    from .reports import balance as renderers
+
+    if prometheus is not None:
+        _write_atomically(renderers.render_balance_prometheus(report), prometheus)
+    if output_format is BalanceFormat.terminal:
+        _write(_console_text(lambda console: renderers.render_balance_terminal(report, console), output), output)
+    else:
+        render = {BalanceFormat.json: renderers.render_balance_json, BalanceFormat.markdown:
+                  renderers.render_balance_markdown, BalanceFormat.html: renderers.render_balance_html}[output_format]
+        _write(render(report), output)
+    if report.sample_count == 0:
+        typer.echo("gpubal: no sample could be taken" + (f": NVML did not start ({report.nvml_failure.describe()})"
+                                                        if report.nvml_failure is not None else ""), err=True)
+        raise typer.Exit(EXIT_FINDINGS)
+    if max_imbalance is not None:
+        from .doctor.model import Unavailable
+
+        stddev = report.imbalance.stddev_points
+        if isinstance(stddev, Unavailable):
+            typer.echo(f"gpubal: the imbalance could not be measured ({stddev.describe()}), so --max-imbalance "
+                       "cannot pass", err=True)
+            raise typer.Exit(EXIT_FINDINGS)
+        if stddev.value > max_imbalance:
+            raise typer.Exit(EXIT_FINDINGS)
+
+
+def _sample_balance(nvml_profile: Optional[Path], root: str, seconds: float, interval_s: float):
+    from .balance.sampler import ollama_url_from_environment, sample
+    from .doctor.collect import _nothing_answers
+    from .doctor.probes.files import HostFiles
+    from .doctor.probes.nvml import ProfileError, PynvmlAdapter, ReplayAdapter
+
+    if nvml_profile is not None:
+        try:
+            adapter = ReplayAdapter.from_file(str(nvml_profile))
+        except ProfileError as error:
+            raise _fail(str(error))
+        from .doctor.model import Reason, Unavailable
+
+        not_asked = Unavailable(Reason.NOT_FOUND, "replay", "a replay asks no server")
+        return sample(adapter, HostFiles(root), _nothing_answers, not_asked,
+                      seconds, interval_s, f"nvml-profile:{nvml_profile.name}", replay=True)
+    from .doctor.probes.http import get_json
+
+    progress_console = None
+    if sys.stderr.isatty():
+        from rich.console import Console
+
+        progress_console = Console(stderr=True)
+    if progress_console is None:
+        return sample(PynvmlAdapter(), HostFiles(root), get_json, ollama_url_from_environment(os.environ),
+                      seconds, interval_s, "live")
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("sampling GPUs (Ctrl-C ends early)"), BarColumn(), TextColumn("{task.description}"),
+                  TimeRemainingColumn(), console=progress_console, transient=True) as progress:
+        task = progress.add_task("", total=max(1, int(round(seconds / interval_s))))
+
+        def on_sample(taken: int, wanted: int, latest) -> None:
+            utils = [getattr(r.utilization_percent, "value", None) for r in latest.gpus]
+            progress.update(task, completed=taken, description=" ".join(
+                f"{u:>3}%" if u is not None else "  ?" for u in utils))
+
+        return sample(PynvmlAdapter(), HostFiles(root), get_json, ollama_url_from_environment(os.environ),
+                      seconds, interval_s, "live", on_sample=on_sample)
+
+
+def _write_atomically(text: str, path: Path) -> None:
+    """The textfile collector may read at any moment: write a temporary file beside it, then rename."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as error:
+        raise _fail(f"cannot write {path}: {error.strerror}")
 
 
 @debug_app.command("record-nvml")

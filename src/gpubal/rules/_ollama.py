@@ -24,11 +24,13 @@ def require_ollama(snapshot: Snapshot) -> Ollama:
     facts = {"binary": ollama.binary_path, "server": ollama.server_version, "unit": ollama.service_environment,
              "process": ollama.process_environment, "log": ollama.log_source}
     if all(isinstance(fact, Unavailable) for fact in facts.values()):
-        detail = "; ".join(f"{name}: {fact.detail or fact.reason.value}" for name, fact in facts.items())
-        if all(fact.reason is Reason.NOT_FOUND for fact in facts.values()):  # type: ignore[union-attr]
+        unknown = {name: fact for name, fact in facts.items() if fact.reason is not Reason.NOT_FOUND}
+        if not unknown:
+            detail = "; ".join(f"{name}: {fact.detail or fact.reason.value}" for name, fact in facts.items())
             raise NotApplicable(f"no Ollama on this host ({detail})")
-        raise FactMissing("ollama", Unavailable(Reason.NOT_FOUND, "ollama binary, API, unit, process and log",
-                                                f"no trace of Ollama ({detail})"))
+        name, first = next(iter(unknown.items()))
+        raise FactMissing("ollama", Unavailable(first.reason, first.source, f"{name}: {first.detail or first.reason.value}; "
+                                                "no other trace of Ollama found"))
     return ollama
 
 

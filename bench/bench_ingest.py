@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from gpubal.doctor.ingest import snapshot_from_dumps  # noqa: E402
+from gpubal.doctor.ingest.dumps import snapshot_from_dumps  # noqa: E402
 from gpubal.doctor.ingest.ollama_log import parse_ollama_log  # noqa: E402
 
 

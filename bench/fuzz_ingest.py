@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from gpubal.doctor.ingest import InputError, read_dump  # noqa: E402
+from gpubal.doctor.ingest.dumps import InputError, read_dump  # noqa: E402
 from gpubal.doctor.ingest.build import DumpFacts, build_snapshot  # noqa: E402
 from gpubal.doctor.ingest.common import parse_lines  # noqa: E402
 from gpubal.doctor.ingest.registry import FORMATS, detect  # noqa: E402

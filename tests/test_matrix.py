@@ -234,3 +234,27 @@ def test_nccl_and_ollama_spot_checks(m):
     assert mx.ollama_min_driver(current, "6.1") == "570"
     earlier = next(r for r in m.ollama_requirements if r.edition == "earlier")
     assert mx.ollama_min_driver(earlier, "6.1") == "531"
+
+
+def test_the_parsed_cache_is_fresh_and_equal_to_the_toml():
+    # data/matrix-cache.json must be regenerated (`python -m gpubal.rules.matrix`) after a TOML edit
+    import hashlib
+    import json
+
+    from gpubal.rules import matrix
+
+    with open(matrix.CACHE_FILE, encoding="utf-8") as handle:
+        cache = json.load(handle)
+    texts = {stem: matrix._read_data(f"{stem}.toml") for stem in matrix.MATRIX_FILES}
+    assert cache["sha256"] == {stem: hashlib.sha256(text.encode()).hexdigest() for stem, text in texts.items()}
+    assert cache["documents"] == matrix._parse_documents(texts)
+
+
+def test_a_stale_cache_falls_back_to_the_toml(tmp_path, monkeypatch):
+    from gpubal.rules import matrix
+
+    stale = tmp_path / "matrix-cache.json"
+    stale.write_text('{"sha256": {}, "documents": {}}')
+    monkeypatch.setattr(matrix, "CACHE_FILE", str(stale))
+    assert matrix.read_matrix_documents() == matrix._parse_documents(
+        {stem: matrix._read_data(f"{stem}.toml") for stem in matrix.MATRIX_FILES})

@@ -233,7 +233,7 @@ def _load_policy(path: Path):
 def _from_dumps(names: List[str]):
     """A partial snapshot from pasted text; dumps that disagree are named on stderr (and the facts they
     disagree on are left unavailable, so no rule judges either value)."""
-    from .doctor.ingest import InputError, snapshot_from_dumps
+    from .doctor.ingest.dumps import InputError, snapshot_from_dumps
 
     try:
         ingested = snapshot_from_dumps(names)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.ingest import snapshot_from_dumps
+from gpubal.doctor.ingest.dumps import snapshot_from_dumps
 from gpubal.doctor.model import Outcome
 from gpubal.rules import all_rules
 

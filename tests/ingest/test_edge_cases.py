@@ -7,7 +7,7 @@ import gzip
 
 import pytest
 
-from gpubal.doctor.ingest import InputError, read_dump, snapshot_from_dumps
+from gpubal.doctor.ingest.dumps import InputError, read_dump, snapshot_from_dumps
 from gpubal.doctor.ingest.common import parse_lines
 from gpubal.doctor.ingest.smi_xml import SmiXmlParser
 from gpubal.doctor.ingest.topo import TopologyParser

@@ -27,13 +27,15 @@ def test_the_readme_has_samples():
 
 def _real_output(sample_command: str) -> str:
     section = None
-    match = re.fullmatch(r"(.*?) \((\w+)\)", sample_command)
+    match = re.fullmatch(r"(.*?) \(([\w ]+)\)", sample_command)
     command = sample_command
     if match:
         command, section = match.groups()
     output = _strip(CliRunner().invoke(app, shlex.split(command)).output)
     if section == "findings":  # the sample shows the findings block only
         output = _strip("Findings:" + output.split("\nFindings:", 1)[1].split("\nPassed:", 1)[0])
+    elif section and section.startswith("head "):  # the sample shows the first N lines
+        output = "\n".join(output.splitlines()[:int(section.split()[1])])
     return output
 
 

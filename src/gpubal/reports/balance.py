@@ -122,7 +122,7 @@ def _ollama_line(report: BalanceReport) -> str:
 
 
 def render_balance_terminal(report: BalanceReport, console: Console) -> None:
-    console.print(f"[bold]gpubal balance[/bold] {__version__}: {headline(report)}")
+    console.print(f"[bold]gpubal balance[/bold] {__version__}: {headline(report)}", soft_wrap=True)
     console.print(_window(report))
     if report.gpus:
         console.print(_gpu_names(report))
@@ -152,8 +152,8 @@ def render_balance_terminal(report: BalanceReport, console: Console) -> None:
     for finding in report.diagnoses:
         style = SEVERITY_STYLE[finding.severity]
         console.print(f"[{style}]{SEVERITY_LABEL[finding.severity]}[/{style}] {finding.rule_id} ({finding.subject})")
-        console.print(f"  {finding.message}", highlight=False)
-        console.print(f"  fix: {finding.fix.summary}")
+        console.print(f"  {finding.message}", highlight=False, soft_wrap=True)
+        console.print(f"  fix: {finding.fix.summary}", soft_wrap=True)
         for command in finding.fix.commands:
             console.print(f"    $ {command}", markup=False)
         if finding.fix.url:

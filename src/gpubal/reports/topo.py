@@ -47,13 +47,13 @@ def render_topo_terminal(advice: TopoAdvice, console: Console) -> None:
     console.print("  PCIe switch groups (PIX/PXB): " + (_sets(topology.pcie_switch_groups) or "none"))
     console.print("  NUMA domains: " + ("; ".join(
         f"node {node}: GPU {', '.join(map(str, gpus))} (CPUs {cpus or 'unknown'})"
-        for node, gpus, cpus in topology.numa_domains) or "unknown"))
+        for node, gpus, cpus in topology.numa_domains) or "unknown"), soft_wrap=True)
     for note in advice.notes:
-        console.print(f"  [yellow]note[/yellow]: {note}")
+        console.print(f"  [yellow]note[/yellow]: {note}", soft_wrap=True)
     for layout in advice.layouts:
         _print_layout(layout, console)
     console.print()
-    console.print("[bold]GPU order[/bold]: " + advice.cuda_order_note)
+    console.print("[bold]GPU order[/bold]: " + advice.cuda_order_note, soft_wrap=True)
 
 
 def _sets(groups) -> str:
@@ -95,15 +95,15 @@ def _print_layout(layout: Layout, console: Console) -> None:
     count = len(layout.groups)
     console.print(f"[bold]Groups of {layout.group_size}[/bold] ({count} group{'s' if count != 1 else ''})")
     for note in layout.notes:
-        console.print(f"  {note}")
+        console.print(f"  {note}", soft_wrap=True)
     for group in layout.groups:
         gpus = ", ".join(map(str, group.gpus))
         console.print(f"  [bold]group {group.number}[/bold]: GPU {gpus}  link {group.link}  "
                       f"NUMA {group.numa_node if group.numa_node >= 0 else '-'}")
         for reason in group.reasons:
-            console.print(f"    why: {reason}")
+            console.print(f"    why: {reason}", soft_wrap=True)
         for warning in group.warnings:
-            console.print(f"    [yellow]but[/yellow]: {warning}")
+            console.print(f"    [yellow]but[/yellow]: {warning}", soft_wrap=True)
         _line(console, f"    CUDA_VISIBLE_DEVICES={group.cuda_visible_devices}")
         _line(console, f"    or: CUDA_DEVICE_ORDER=PCI_BUS_ID CUDA_VISIBLE_DEVICES={group.cuda_visible_devices_by_index}")
         if group.cpu_binding:
@@ -119,7 +119,8 @@ def _print_layout(layout: Layout, console: Console) -> None:
     if count > 1:
         console.print("  Serve with one Ollama per group: copy ollama.service to ollama@.service, add the drop-ins "
                       "above, then `systemctl daemon-reload && systemctl enable --now "
-                      + " ".join(f"ollama@{g.number}" for g in layout.groups) + "`; put a load balancer in front:")
+                      + " ".join(f"ollama@{g.number}" for g in layout.groups) + "`; put a load balancer in front:",
+                      soft_wrap=True)
         for line in layout.load_balancer:
             _line(console, f"    {line}")
     if count == 1 and layout.group_size > 1:

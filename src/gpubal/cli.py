@@ -81,15 +81,20 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> "typer.Exit":
     return typer.Exit(code)
 
 
+def _read_text(path: Path, what: str) -> str:
+    """A file the user named, as text, or one line saying why it cannot be read (exit 2)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise _fail(f"cannot read {what} {path}: {error.strerror}")
+    except UnicodeDecodeError:
+        raise _fail(f"cannot read {what} {path}: not UTF-8 text")
+
+
 def _load_snapshot(path: Path):
     from .doctor.model import SnapshotError, snapshot_from_text
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise _fail(f"cannot read snapshot {path}: {error.strerror}")
-    except UnicodeDecodeError:
-        raise _fail(f"cannot read snapshot {path}: not UTF-8 text")
+    text = _read_text(path, "snapshot")
     try:
         return snapshot_from_text(text)
     except SnapshotError as error:
@@ -218,12 +223,7 @@ def _append_step_summary(report, path: str, redact: bool) -> None:
 def _load_policy(path: Path):
     from .doctor.policy import PolicyError, parse_policy
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise _fail(f"cannot read policy {path}: {error.strerror}")
-    except UnicodeDecodeError:
-        raise _fail(f"cannot read policy {path}: not UTF-8 text")
+    text = _read_text(path, "policy")
     try:
         return parse_policy(text, path.name)
     except PolicyError as error:

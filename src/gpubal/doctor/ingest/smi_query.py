@@ -48,14 +48,7 @@ class SmiQuery:
         return []
 
     def observations(self) -> Iterable[Observation]:
-        if self.driver_version:
-            yield ("driver", "version"), self.driver_version, SECTION
-        if self.cuda_version and self.cuda_version != "N/A":
-            yield ("driver", "cuda_driver_version"), self.cuda_version, SECTION
-        if self.attached_gpus is not None:
-            yield ("driver", "device_count"), self.attached_gpus, SECTION
-        for index, (gpu, migs) in enumerate(zip(self.gpus, self.mig_devices)):
-            yield from gpu_observations(index, gpu, migs, SECTION)
+        return query_observations(self, SECTION)
 
 
 def _yes_no(text: Optional[str]) -> Optional[bool]:
@@ -65,6 +58,18 @@ def _yes_no(text: Optional[str]) -> Optional[bool]:
 def _int(text: Optional[str]) -> Optional[int]:
     text = (text or "").strip().rstrip("x")
     return int(text) if text.isdigit() else None
+
+
+def query_observations(parsed, section: str) -> Iterable[Observation]:
+    """The driver and per-GPU facts of `nvidia-smi -q`, whether it was read as text or as XML."""
+    if parsed.driver_version:
+        yield ("driver", "version"), parsed.driver_version, section
+    if parsed.cuda_version and parsed.cuda_version != "N/A":
+        yield ("driver", "cuda_driver_version"), parsed.cuda_version, section
+    if parsed.attached_gpus is not None:
+        yield ("driver", "device_count"), parsed.attached_gpus, section
+    for index, (gpu, migs) in enumerate(zip(parsed.gpus, parsed.mig_devices)):
+        yield from gpu_observations(index, gpu, migs, section)
 
 
 def gpu_observations(index: int, gpu: Dict[str, str], migs: List[Dict[str, str]],

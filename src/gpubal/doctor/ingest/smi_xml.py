@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional
 
 from .common import Observation, Parser, clean
-from .smi_query import gpu_observations
+from .smi_query import query_observations
 
 SECTION = "nvidia-smi -q -x"
 _DOCTYPE = re.compile(r"<!DOCTYPE\s+nvidia_smi_log\s+SYSTEM\s+\"([\w.-]+)\"\s*>", re.IGNORECASE)
@@ -69,14 +69,7 @@ class SmiXml:
         return [self.error] if self.error else []
 
     def observations(self) -> Iterable[Observation]:
-        if self.driver_version:
-            yield ("driver", "version"), self.driver_version, SECTION
-        if self.cuda_version and self.cuda_version != "N/A":
-            yield ("driver", "cuda_driver_version"), self.cuda_version, SECTION
-        if self.attached_gpus is not None:
-            yield ("driver", "device_count"), self.attached_gpus, SECTION
-        for index, (gpu, migs) in enumerate(zip(self.gpus, self.mig_devices)):
-            yield from gpu_observations(index, gpu, migs, SECTION)
+        return query_observations(self, SECTION)
 
 
 def _flatten(element: ElementTree.Element, keys: Dict[str, str]) -> Dict[str, str]:

@@ -23,7 +23,7 @@ def test_one_mig_uuid_passes(h200x2_snapshot):
 
 def test_mig_without_a_mig_uuid_is_a_warning(h200x2_snapshot):
     found = single_finding(evaluate(ollama_running(_mig(h200x2_snapshot)), [rule]), "host")
-    assert "is not set" in found.message and f'Environment="CUDA_VISIBLE_DEVICES={MIG.uuid}"' in found.fix.commands
+    assert "is not set" in found.message and f'Environment="CUDA_VISIBLE_DEVICES={MIG.uuid}"' in found.fix.commands[1]
     assert_actionable(found.fix)
 
 

@@ -60,3 +60,9 @@ def setting(ollama: Ollama, name: str) -> Tuple[Optional[str], str]:
 
 def truthy(value: Optional[str]) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def edit_unit(*lines: str) -> str:
+    """The command that opens the Ollama unit's drop-in, with the lines to put there as its comment:
+    a fix lists commands to run, and an `Environment=` line on its own is not one."""
+    return "sudo systemctl edit ollama   # under [Service]: " + " ".join(lines)

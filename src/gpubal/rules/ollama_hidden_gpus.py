@@ -2,7 +2,7 @@ from typing import List, Tuple
 
 from ..doctor.model import Fix, Gpu, Severity, Snapshot, value_or
 from . import _links, finding, rule
-from ._ollama import require_ollama, setting
+from ._ollama import edit_unit, require_ollama, setting
 
 
 def visible_gpus(value: str, gpus: List[Gpu]) -> Tuple[List[int], str]:
@@ -71,7 +71,7 @@ def check(snapshot: Snapshot):
         {"CUDA_VISIBLE_DEVICES": value, "where": where, "visible to Ollama": visible,
          "hidden from Ollama": [gpu.subject() for gpu in hidden]},
         Fix(summary="Name the GPUs Ollama should use by UUID in a systemd drop-in, or remove the variable",
-            commands=("nvidia-smi -L", "sudo systemctl edit ollama",
-                      f'Environment="CUDA_VISIBLE_DEVICES={uuids}"', "sudo systemctl restart ollama"),
+            commands=("nvidia-smi -L", edit_unit(f'Environment="CUDA_VISIBLE_DEVICES={uuids}"'),
+                      "sudo systemctl restart ollama"),
             url=_links.OLLAMA_GPU),
     )

@@ -1,6 +1,6 @@
 from ..doctor.model import Fix, Severity, Snapshot, value_or
 from . import _links, finding, rule
-from ._ollama import require_ollama, setting
+from ._ollama import edit_unit, require_ollama, setting
 
 
 @rule("ollama-mig-devices", scope="host", area="ollama",
@@ -46,8 +46,8 @@ def check(snapshot: Snapshot):
         {"CUDA_VISIBLE_DEVICES": value if value is not None else "unset", "where": where,
          "MIG GPUs": [gpu.subject() for gpu in mig_gpus], "MIG devices": instances},
         Fix(summary="Give each Ollama server exactly one MIG device by UUID",
-            commands=("nvidia-smi -L", "sudo systemctl edit ollama",
-                      f'Environment="CUDA_VISIBLE_DEVICES={instances[0] if instances else "MIG-UUID"}"',
+            commands=("nvidia-smi -L",
+                      edit_unit(f'Environment="CUDA_VISIBLE_DEVICES={instances[0] if instances else "MIG-UUID"}"'),
                       "sudo systemctl restart ollama"),
             url=_links.MIG_GUIDE),
     )

@@ -1,6 +1,6 @@
 from ..doctor.model import Fix, Severity, Snapshot, Unavailable, value_or
 from . import _links, finding, rule
-from ._ollama import require_ollama, setting, truthy
+from ._ollama import edit_unit, require_ollama, setting, truthy
 
 GIB = 1 << 30
 
@@ -62,6 +62,6 @@ def check(snapshot: Snapshot):
         evidence,
         Fix(summary="For throughput, run one Ollama server per GPU behind a load balancer; to spread one model "
                     "over all GPUs set OLLAMA_SCHED_SPREAD=1 (layer split, not tensor parallelism)",
-            commands=servers + ('Environment="OLLAMA_SCHED_SPREAD=1"',),
+            commands=servers + (edit_unit('Environment="OLLAMA_SCHED_SPREAD=1"'), "sudo systemctl restart ollama"),
             url=_links.OLLAMA_FAQ),
     )

@@ -316,7 +316,7 @@ def _normalize(name: str) -> str:
 
 
 def _requirement_name(requirement: str) -> str:
-    return _normalize(re.split(r"[ ;=<>!~\[(]", requirement, 1)[0])
+    return _normalize(re.split(r"[ ;=<>!~\[(]", requirement, maxsplit=1)[0])
 
 
 def _dist_info_dir(files: HostFiles, package: PythonPackage) -> str:

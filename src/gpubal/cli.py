@@ -506,6 +506,32 @@ def record_nvml(
     typer.echo(f"recorded {len(recorder.device_answers)} GPUs into {output}", err=True)
 
 
+@debug_app.command("record-balance")
+def record_balance(
+    output: Path = typer.Option(..., "--output", "-o", help="Write the NVML profile with its samples (JSON) here."),
+    seconds: float = typer.Option(10.0, "--seconds", help="Sample for this long."),
+    interval_ms: int = typer.Option(200, "--interval", help="Milliseconds between samples."),
+    description: str = typer.Option("", "--description", help="What host and load this is, for the profile's readers."),
+) -> None:
+    """Record what `gpubal balance` samples on this host into a profile that `balance --nvml-profile` replays."""
+    import json
+
+    from .balance.sampler import sample
+    from .doctor.collect import _nothing_answers
+    from .doctor.model import Reason, Unavailable
+    from .doctor.probes.files import HostFiles
+    from .doctor.probes.nvml import PynvmlAdapter, RecordingAdapter
+
+    if seconds <= 0 or interval_ms <= 0:
+        raise _fail("--seconds and --interval must be positive")
+    recorder = RecordingAdapter(PynvmlAdapter())
+    recorder.sample_interval_s = interval_ms / 1000.0
+    not_asked = Unavailable(Reason.NOT_IN_INPUT, "record-balance", "a recording asks no Ollama server")
+    recording = sample(recorder, HostFiles("/"), _nothing_answers, not_asked, seconds, interval_ms / 1000.0, "live")
+    _write(json.dumps(recorder.profile(description), indent=1) + "\n", output)
+    typer.echo(f"recorded {len(recording.samples)} samples of {len(recording.gpus)} GPUs into {output}", err=True)
+
+
 def main() -> None:
     try:
         app()

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import __version__
-from ..doctor.model import Gpu, Report, Unavailable
+from ..doctor.model import Gpu, Reason, Report, Unavailable
 from . import summary as s
 from .style import LINK_STYLE, SEVERITY_LABEL, SEVERITY_STYLE
 
@@ -59,8 +59,9 @@ def _header(report: Report, console: Console) -> None:
                  if not isinstance(numa, Unavailable) else s.show(numa))
     _line(console, f"CPU      {s.show(host.cpu_model)} · {s.show(host.cpu_count)} CPUs · NUMA {numa_text}")
     _line(console, f"Platform virtualization {s.show(host.virtualization)} · container {s.show(host.container)}")
-    if isinstance(driver.nvml_status, Unavailable):
-        _line(console, Text(f"Driver   NVML unavailable: {driver.nvml_status.describe()}", style="bold red"))
+    status = driver.nvml_status
+    if isinstance(status, Unavailable) and status.reason is not Reason.NOT_IN_INPUT:
+        _line(console, Text(f"Driver   NVML unavailable: {status.describe()}", style="bold red"))
     else:
         flavor = driver.kernel_module_flavor
         module = s.show(driver.kernel_module_version) + (

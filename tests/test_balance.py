@@ -383,3 +383,23 @@ def test_balance_series_are_committed_as_generated():
     for name in module.NAMES:
         recorded = json.loads((FIXTURES / "balance" / f"{name}.json").read_text())
         assert recorded["samples"] == module.series(name), name
+
+
+# --- real recordings from the lent 1x H200 (gpubal debug record-balance, 2026-11-29) ---------------------
+
+
+def test_the_real_h200_under_matrix_products_is_fully_busy_at_its_power_limit():
+    report = analyze(replay_balance("h200x1-matmul", seconds=5))
+    (gpu,) = report.gpus
+    assert gpu.utilization_mean_percent.value == 100.0
+    assert report.imbalance.stddev_points.value == 0.0  # one GPU: nothing to be uneven with
+    throttled = [f for f in report.diagnoses if f.rule_id == "balance-gpu-throttled"]
+    assert throttled and throttled[0].severity is Severity.INFO
+    assert throttled[0].evidence["power_mean_watts"] > 650  # the H200's limit is 700 W
+
+
+def test_the_real_idle_h200_is_idle_and_raises_no_warning():
+    report = analyze(replay_balance("h200x1-idle", seconds=3))
+    (gpu,) = report.gpus
+    assert gpu.utilization_mean_percent.value == 0.0
+    assert [f.rule_id for f in report.diagnoses if f.severity is not Severity.INFO] == []

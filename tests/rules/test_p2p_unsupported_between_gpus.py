@@ -52,3 +52,24 @@ def test_not_evaluated_when_no_path_is_ok_and_one_is_unavailable(h200x2_snapshot
     result = only_result(evaluate(snapshot, [rule]), "gpu:0-gpu:1")
     assert result.outcome is Outcome.NOT_EVALUATED
     assert result.missing_fact == "gpu:0-gpu:1.p2p_nvlink"
+
+
+def _no_p2p(snapshot, reason, path):
+    return with_pair(snapshot, 0, 1, p2p_nvlink=known("not_supported"), p2p_read=known(reason),
+                     p2p_write=known(reason), pcie_path=known(path))
+
+
+def test_a_cross_socket_pair_without_p2p_by_design_is_info_not_a_warning(h200x2_snapshot):
+    # dual-socket PCIe hosts: the path across the sockets does not carry P2P; nothing is misconfigured
+    found = single_finding(evaluate(_no_p2p(h200x2_snapshot, "topology_not_supported", "SYS"), [rule]), "gpu:0-gpu:1")
+    assert found.severity is Severity.INFO
+
+
+def test_gpus_whose_driver_offers_no_p2p_are_info(h200x2_snapshot):
+    found = single_finding(evaluate(_no_p2p(h200x2_snapshot, "gpu_not_supported", "PHB"), [rule]), "gpu:0-gpu:1")
+    assert found.severity is Severity.INFO
+
+
+def test_topology_not_supported_inside_one_socket_stays_a_warning(h200x2_snapshot):
+    found = single_finding(evaluate(_no_p2p(h200x2_snapshot, "topology_not_supported", "NODE"), [rule]), "gpu:0-gpu:1")
+    assert found.severity is Severity.WARNING

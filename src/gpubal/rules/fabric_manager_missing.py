@@ -9,10 +9,10 @@ def check(snapshot: Snapshot):
     """
     What it checks
         On hosts whose GPUs sit on an NVSwitch fabric (NVML reports a fabric state other than "not
-        supported"), whether the nvidia-fabricmanager service is installed and running. In a VM or a
-        container with GPUs passed through, Fabric Manager runs on the host (or a service VM) that owns
-        the NVSwitches, so there the rule passes while every GPU reports the fabric completed with
-        success.
+        supported") and have not all joined it with success, whether the nvidia-fabricmanager service
+        is installed and running. Once every GPU reports the fabric completed with success, Fabric
+        Manager has done its work wherever it runs (the host, a service VM, or a container of the GPU
+        Operator, whose binary is not on the host's disk), and the rule passes.
 
     Why it matters
         On NVSwitch systems (HGX, DGX) the GPUs cannot run CUDA work until Fabric Manager has set up the
@@ -27,14 +27,12 @@ def check(snapshot: Snapshot):
     gpus = nvswitch_gpus(snapshot)
     if not gpus:
         return
-    outside = (value_or(snapshot.host.virtualization, "none") != "none"
-               or value_or(snapshot.host.container, "none") != "none")
-    if outside and fabric_ready(gpus):
+    if fabric_ready(gpus):
+        return
+    running = snapshot.stack.need("fabric_manager_running")
+    if running:
         return
     installed = snapshot.stack.need("fabric_manager_installed")
-    running = snapshot.stack.need("fabric_manager_running") if installed else False
-    if installed and running:
-        return
     branch = snapshot.driver.need("version").split(".")[0]
     yield finding(
         Severity.ERROR, "host",

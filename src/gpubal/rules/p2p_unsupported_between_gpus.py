@@ -24,6 +24,10 @@ def check(pair: GpuPair, snapshot: Snapshot):
         to shared memory, tensor-parallel inference slows down, and a model split across the pair moves
         its activations through the CPU. The common causes are PCIe ACS left on, IO virtualization
         (VT-d, the IOMMU) redirecting peer traffic, or consumer GPUs whose driver does not offer P2P.
+        A setting that blocks P2P (chipset or registry key) is a warning. Where the hardware itself
+        does not offer it, P2P is absent by design rather than broken, and the finding is info: GPUs
+        the driver does not allow P2P on (GeForce, mixed models), and pairs across CPU sockets (SYS)
+        whose path does not carry it.
 
     How to fix
         Depends on the reason NVML gives. NCCL's troubleshooting guide says to disable ACS on the PCIe
@@ -40,8 +44,9 @@ def check(pair: GpuPair, snapshot: Snapshot):
     statuses = {name: pair.need(name) for name in paths}
     reason = statuses["p2p_read"]
     path = pair.pcie_path.value if isinstance(pair.pcie_path, Known) else "unknown"
+    by_design = reason == "gpu_not_supported" or (reason == "topology_not_supported" and path == "SYS")
     yield finding(
-        Severity.WARNING, pair.subject(),
+        Severity.INFO if by_design else Severity.WARNING, pair.subject(),
         f"GPU {pair.gpu_a} and GPU {pair.gpu_b} cannot access each other's memory directly: "
         f"{_WHY.get(reason, reason)}",
         {**{f"{pair.subject()}.{name}": value for name, value in statuses.items()},

@@ -122,8 +122,50 @@ def read_ollama(results: Dict[str, Any]) -> Dict[str, Any]:
     return reading
 
 
+def read_smi_query(results: Dict[str, Any]) -> Dict[str, Any]:
+    query = results["nvidia-smi -q"]
+    link = "PCI/GPU Link Info/"
+    fields = {"bus_id": "PCI/Bus Id", "uuid": "GPU UUID", "mig_current": "MIG Mode/Current",
+              "mig_pending": "MIG Mode/Pending", "persistence": "Persistence Mode",
+              "pcie_gen_current": link + "PCIe Generation/Current", "pcie_gen_max": link + "PCIe Generation/Max",
+              "pcie_width_current": link + "Link Width/Current", "pcie_width_max": link + "Link Width/Max",
+              "fabric_state": "Fabric/State", "fabric_status": "Fabric/Status", "ecc_mode": "ECC Mode/Current",
+              "ecc_mode_pending": "ECC Mode/Pending",
+              "virtualization_mode": "GPU Virtualization Mode/Virtualization Mode",
+              "fb_memory_total": "FB Memory Usage/Total"}
+    mig = {str(i): {"Enabled": "on", "Disabled": "off"}.get(gpu.get("MIG Mode/Current", ""), "?")
+           for i, gpu in enumerate(query.gpus)}
+    return {
+        "gpu_count": len(query.gpus), "attached_gpus": query.attached_gpus,
+        "gpu_models": [gpu.get("Product Name") for gpu in query.gpus],
+        "driver_version": query.driver_version, "cuda_version": query.cuda_version, "mig": _same_or_each(mig),
+        "gpus": {str(i): {name: gpu.get(key) for name, key in fields.items()} for i, gpu in enumerate(query.gpus)},
+        "mig_devices": {str(i): migs for i, migs in enumerate(query.mig_devices) if migs},
+    }
+
+
+def read_collect_env(results: Dict[str, Any]) -> Dict[str, Any]:
+    env = results["collect_env"]
+    fields = {"torch_version": "PyTorch version", "cuda_used_to_build": "CUDA used to build PyTorch",
+              "os": "OS", "driver_version": "Nvidia driver version", "cuda_runtime_version": "CUDA runtime version",
+              "is_cuda_available": "Is CUDA available", "python_version": "Python version",
+              "cpu_count": "CPU(s)", "cpu_model": "Model name", "hypervisor_vendor": "Hypervisor vendor",
+              "sockets": "Socket(s)", "numa_nodes": "NUMA node(s)"}
+    reading: Dict[str, Any] = {name: env.values.get(key) for name, key in fields.items()}
+    numa = {key.split()[1][len("node"):]: text for key, text in env.values.items()
+            if key.startswith("NUMA node") and key.endswith("CPU(s)") and key != "NUMA node(s)"}
+    reading.update(
+        tool=env.tool, gpu_count=len(env.gpus), gpu_models=[env.gpus[i] for i in sorted(env.gpus)],
+        cudnn_files=list(env.cudnn_files),
+        cudnn_versions=sorted({path.rsplit(".so.", 1)[1] for path in env.cudnn_files if ".so." in path}),
+        numa_node_cpus=numa, packages=dict(env.packages), environment=dict(env.environment),
+    )
+    return reading
+
+
 READERS = {"topo": read_topo, "topo-p2p": read_topo, "nvlink-s": read_nvlink, "smi-L": read_smi_list,
-           "smi-q-xml": read_smi_xml, "smi": read_smi_table, "ollama-log": read_ollama}
+           "smi-q-xml": read_smi_xml, "smi": read_smi_table, "ollama-log": read_ollama,
+           "smi-q": read_smi_query, "collect-env": read_collect_env}
 
 # expected keys that record what the sample's issue says around the dump, not what the dump holds
 NOT_IN_TEXT = {"quirks", "p2p_mode"}

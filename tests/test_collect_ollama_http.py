@@ -140,3 +140,48 @@ def test_unit_with_odd_quoting_and_a_drop_in(tmp_path):
     assert "OLLAMA_API_TOKEN" not in environment  # secret-looking names never pass
     assert ollama.service_exec_start.value == "/usr/bin/ollama serve"
     assert ollama.server_url.value == "http://127.0.0.1:11434"
+
+
+def _raw_server(reply: bytes, delay_s: float = 0.0):
+    """A one-shot TCP server on 127.0.0.1 that answers any request with `reply` (after `delay_s`)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve():
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            time.sleep(delay_s)
+            try:
+                connection.sendall(reply)
+            except OSError:
+                pass
+        listener.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def test_an_answer_that_is_not_http_is_an_error_fact():
+    fact = get_json(_raw_server(b"SSH-2.0-OpenSSH_9.6\r\n") + "/api/version", 2.0)
+    assert isinstance(fact, Unavailable) and fact.reason is Reason.ERROR and "not an HTTP response" in fact.detail
+
+
+def test_an_http_error_status_is_an_error_fact_with_the_body():
+    reply = b'HTTP/1.0 500 Internal Server Error\r\nContent-Type: application/json\r\n\r\n{"error": "boom"}'
+    fact = get_json(_raw_server(reply) + "/api/ps", 2.0)
+    assert isinstance(fact, Unavailable) and fact.reason is Reason.ERROR
+    assert fact.detail.startswith("HTTP 500 Internal Server Error") and "boom" in fact.detail
+
+
+def test_a_server_that_answers_too_late_is_a_timeout_within_the_deadline():
+    started = time.monotonic()
+    fact = get_json(_raw_server(b'HTTP/1.0 200 OK\r\n\r\n{"version": "0.12.6"}', delay_s=3.0) + "/api/version", 0.3)
+    assert isinstance(fact, Unavailable) and fact.reason is Reason.TIMEOUT
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_well_formed_http10_answer_is_read():
+    assert get_json(_raw_server(b'HTTP/1.0 200 OK\r\n\r\n{"version": "0.12.6"}') + "/api/version", 2.0) == \
+        {"version": "0.12.6"}

@@ -238,7 +238,6 @@ def test_nccl_and_ollama_spot_checks(m):
 
 def test_the_parsed_cache_is_fresh_and_equal_to_the_toml():
     # data/matrix-cache.json must be regenerated (`python -m gpubal.rules.matrix`) after a TOML edit
-    import hashlib
     import json
 
     from gpubal.rules import matrix
@@ -246,7 +245,7 @@ def test_the_parsed_cache_is_fresh_and_equal_to_the_toml():
     with open(matrix.CACHE_FILE, encoding="utf-8") as handle:
         cache = json.load(handle)
     texts = {stem: matrix._read_data(f"{stem}.toml") for stem in matrix.MATRIX_FILES}
-    assert cache["sha256"] == {stem: hashlib.sha256(text.encode()).hexdigest() for stem, text in texts.items()}
+    assert cache["crc32"] == matrix.fingerprints(texts)
     assert cache["documents"] == matrix._parse_documents(texts)
 
 
@@ -254,7 +253,7 @@ def test_a_stale_cache_falls_back_to_the_toml(tmp_path, monkeypatch):
     from gpubal.rules import matrix
 
     stale = tmp_path / "matrix-cache.json"
-    stale.write_text('{"sha256": {}, "documents": {}}')
+    stale.write_text('{"crc32": {}, "documents": {}}')
     monkeypatch.setattr(matrix, "CACHE_FILE", str(stale))
     assert matrix.read_matrix_documents() == matrix._parse_documents(
         {stem: matrix._read_data(f"{stem}.toml") for stem in matrix.MATRIX_FILES})

@@ -11,7 +11,6 @@ Discovery walks the modules of this package; there is no central table to edit.
 from __future__ import annotations
 
 import importlib
-import inspect
 import pkgutil
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional
@@ -37,6 +36,8 @@ class Rule:
 
     @property
     def documentation(self) -> str:
+        import inspect  # only `gpubal explain` and the docs need it; not every start
+
         return inspect.cleandoc(self.check.__doc__ or "")
 
 

@@ -17,7 +17,6 @@ importing this module (rule discovery imports every module of the package) costs
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import re
@@ -773,18 +772,26 @@ def read_matrix_documents() -> Dict[str, Dict[str, Any]]:
 
     The TOML files are the source of truth. Parsing them with the pure-Python TOML reader costs ~15 ms
     here and ~100 ms on a slow VM, so `python -m gpubal.rules.matrix` stores the parsed documents in
-    data/matrix-cache.json with each TOML file's SHA-256; when every hash still matches, the cache is read
+    data/matrix-cache.json with each TOML file's CRC-32; when every hash still matches, the cache is read
     instead (json is C). A stale or missing cache only costs the time: the TOML is parsed again."""
     texts = {stem: _read_data(f"{stem}.toml") for stem in MATRIX_FILES}
-    hashes = {stem: hashlib.sha256(text.encode("utf-8")).hexdigest() for stem, text in texts.items()}
+    hashes = fingerprints(texts)
     try:
         with open(CACHE_FILE, encoding="utf-8") as handle:
             cache = json.load(handle)
-        if cache.get("sha256") == hashes:
+        if cache.get("crc32") == hashes:
             return cache["documents"]
     except (OSError, ValueError, AttributeError, KeyError):
         pass
     return _parse_documents(texts)
+
+
+def fingerprints(texts: Mapping[str, str]) -> Dict[str, int]:
+    """A CRC-32 of each TOML file: enough to see that one was edited (this is no defence against anyone),
+    and zlib is at hand where hashlib would cost an import at every start."""
+    import zlib
+
+    return {stem: zlib.crc32(text.encode("utf-8")) for stem, text in texts.items()}
 
 
 def _read_data(name: str) -> str:
@@ -812,7 +819,7 @@ def write_cache() -> None:
     texts = {stem: _read_data(f"{stem}.toml") for stem in MATRIX_FILES}
     documents = _parse_documents(texts)
     parse_matrix(documents)  # never cache data that does not validate
-    cache = {"sha256": {stem: hashlib.sha256(text.encode("utf-8")).hexdigest() for stem, text in texts.items()},
+    cache = {"crc32": fingerprints(texts),
              "documents": documents}
     with open(CACHE_FILE, "w", encoding="utf-8") as handle:
         json.dump(cache, handle, indent=0, sort_keys=True)

@@ -1,15 +1,18 @@
-"""HTTP GETs of JSON (Ollama's API), always with a timeout. Only the address the user configured (or
+"""HTTP GETs of JSON (Ollama's API), always with a deadline. Only the address the user configured (or
 Ollama's default on loopback) is asked; nothing is sent but the GET, never through a proxy.
 
-http.client, not urllib: urllib.request costs tens of milliseconds to import and gpubal must start fast.
+Plain http:// is spoken over a socket as HTTP/1.0 (the server then closes the connection after the body
+and sends no chunked encoding): importing http.client pulls in the email package, ~25 ms here and several
+times that on a slow VM, paid at every start for a request that usually meets a closed port. https://
+goes through http.client, imported only then.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
-from typing import Any, Callable, Union
+import time
+from typing import Any, Callable, Tuple, Union
 from urllib.parse import urlsplit
 
 from ..model import Reason, Unavailable
@@ -22,27 +25,60 @@ def get_json(url: str, timeout_s: float) -> Union[Any, Unavailable]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return Unavailable(Reason.ERROR, url, "not an http(s) URL")
-    connection_type = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    connection = connection_type(parts.hostname, parts.port, timeout=timeout_s)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        connection.request("GET", path, headers={"Accept": "application/json", "User-Agent": "gpubal"})
-        response = connection.getresponse()
-        body = response.read(MAX_BODY_BYTES)
-        status, reason = response.status, response.reason
+        if parts.scheme == "https":
+            status, reason, body = _get_https(parts.hostname, parts.port or 443, path, timeout_s)
+        else:
+            status, reason, body = _get_http(parts.hostname, parts.port or 80, path, timeout_s)
     except ConnectionRefusedError:
         return Unavailable(Reason.NOT_FOUND, url, "connection refused: no server listens there")
     except (socket.timeout, TimeoutError):
         return Unavailable(Reason.TIMEOUT, url, f"no answer within {timeout_s:g} s")
-    except (http.client.HTTPException, OSError) as error:
+    except (OSError, ValueError) as error:
         return Unavailable(Reason.ERROR, url, f"{type(error).__name__}: {error}")
-    finally:
-        connection.close()
     if status != 200:
         return Unavailable(Reason.ERROR, url, f"HTTP {status} {reason}: {body[:200].decode('utf-8', 'replace')}")
     try:
         return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
         return Unavailable(Reason.ERROR, url, f"not JSON: {str(error)[:200]}")
+
+
+def _get_http(host: str, port: int, path: str, timeout_s: float) -> Tuple[int, str, bytes]:
+    deadline = time.monotonic() + timeout_s
+    host_header = f"[{host}]" if ":" in host else host
+    request = (f"GET {path} HTTP/1.0\r\nHost: {host_header}:{port}\r\nAccept: application/json\r\n"
+               "User-Agent: gpubal\r\nConnection: close\r\n\r\n").encode("ascii")
+    with socket.create_connection((host, port), timeout=timeout_s) as connection:
+        connection.sendall(request)
+        received = bytearray()
+        while len(received) <= MAX_BODY_BYTES:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("deadline passed")
+            connection.settimeout(remaining)
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    head, separator, body = bytes(received).partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+    fields = status_line.split(" ", 2)
+    if not separator or len(fields) < 2 or not fields[0].startswith("HTTP/") or not fields[1].isdigit():
+        raise ValueError(f"not an HTTP response: {status_line[:80]!r}")
+    return int(fields[1]), fields[2] if len(fields) > 2 else "", body
+
+
+def _get_https(host: str, port: int, path: str, timeout_s: float) -> Tuple[int, str, bytes]:
+    import http.client
+
+    connection = http.client.HTTPSConnection(host, port, timeout=timeout_s)
+    try:
+        connection.request("GET", path, headers={"Accept": "application/json", "User-Agent": "gpubal"})
+        response = connection.getresponse()
+        return response.status, response.reason, response.read(MAX_BODY_BYTES)
+    except http.client.HTTPException as error:
+        raise ValueError(str(error)) from None
+    finally:
+        connection.close()

@@ -245,20 +245,9 @@ def _from_dumps(names: List[str]):
 
 
 def _print_terminal(report, output: Optional[Path]) -> None:
-    from rich.console import Console
-
     from .reports.terminal import render_terminal
 
-    if output is not None:
-        import io
-
-        buffer = io.StringIO()
-        render_terminal(report, Console(file=buffer, width=PLAIN_WIDTH, no_color=True, highlight=False))
-        _write(buffer.getvalue(), output)
-        return
-    plain = not sys.stdout.isatty() or "NO_COLOR" in os.environ
-    console = Console(width=PLAIN_WIDTH, no_color=True, highlight=False) if plain else Console(highlight=False)
-    render_terminal(report, console)
+    _write(_console_text(lambda console: render_terminal(report, console), output), output)
 
 
 def _exit_code(report, fail_on: FailOn) -> int:

@@ -1,7 +1,8 @@
 """Rules x Snapshot -> Report. Each rule runs once per subject of its scope (the host, each GPU, each
 pair of GPUs), so every (rule, subject) gets exactly one outcome: passed, finding, not evaluated (a fact
-it needed was unavailable), not applicable (no subject of that kind), or crashed (a bug in the rule,
-reported as an internal-error finding while the run goes on)."""
+it needed was unavailable), not applicable (no subject of that kind, or the rule found its subject
+positively absent), or crashed (a bug in the rule, reported as an internal-error finding while the run
+goes on)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple
 
 from ..rules import Rule
 from ..rules import matrix as _matrix
-from .model import Finding, FactMissing, NotApplicable, Fix, Outcome, Report, RuleResult, Severity, Snapshot, need
+from .model import (FactMissing, Finding, Fix, NotApplicable, Outcome, Report, RuleResult, Severity, Snapshot,
+                    need)
 
 if TYPE_CHECKING:
     from .policy import PolicyFile

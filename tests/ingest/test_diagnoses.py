@@ -61,3 +61,31 @@ def test_mig_listed_by_smi_l_only_is_not_judged_without_instances_details():
 def test_a_driver_branch_past_its_end_of_life():
     _, found = findings("smi-q-xml/netdata-a100-sxm4-mig-2x3g.txt")
     assert ("driver-branch-end-of-life", "host") in found
+
+
+# Hand-made, not a capture: the `nvidia-smi -L` of a 4-GPU host (the issue the Ollama sample comes from is a
+# 4x L4 studio); the UUIDs are made up.
+SMI_L_4_GPUS = "".join(f"GPU {i}: NVIDIA L4 (UUID: GPU-{i}{i}{i}{i}{i}{i}{i}{i}-0000-0000-0000-00000000000{i})\n"
+                       for i in range(4))
+
+
+def _hidden_gpus(report):
+    return next(r for r in report.results if r.rule_id == "ollama-hidden-gpus")
+
+
+def test_cuda_visible_0_to_7_on_a_4_gpu_host_hides_none_of_its_gpus(tmp_path):
+    # CUDA stops at "4", the first index that matches no GPU; by then 0-3, every GPU there is, are visible.
+    # Entries naming GPUs that do not exist are not what this rule checks: no finding.
+    smi_l = tmp_path / "smi-L.txt"
+    smi_l.write_text(SMI_L_4_GPUS)
+    log = DUMPS / "ollama-log" / "server-config-cuda-visible-0-7-wrapped.txt"
+    report = evaluate(snapshot_from_dumps([str(log), str(smi_l)]).snapshot, all_rules())
+    result = _hidden_gpus(report)
+    assert result.outcome is Outcome.PASSED and not result.findings
+
+
+def test_the_ollama_log_alone_leaves_hidden_gpus_not_evaluated():
+    report, _ = findings("ollama-log/server-config-cuda-visible-0-7-wrapped.txt")
+    result = _hidden_gpus(report)
+    assert result.outcome is Outcome.NOT_EVALUATED and result.missing_fact == "gpus"
+    assert result.missing_reason.startswith("not_in_input")

@@ -21,6 +21,21 @@ _FABRIC_STATES = {"Completed": "completed", "In Progress": "in_progress", "Not S
                   "N/A": "not_supported", "Not Supported": "not_supported"}
 _COMPUTE_MODES = {"Default": "default", "Exclusive_Process": "exclusive_process", "Prohibited": "prohibited",
                   "Exclusive_Thread": "exclusive_thread"}
+# (label in the text, gpubal's name, the XML tag's suffix), in NVML's bit order so that a list read from a dump
+# equals the one a live collection makes. The block is "Clocks Event Reasons" on newer drivers, "Clocks Throttle
+# Reasons" before; reasons a driver prints beyond these (older ones had "Unknown") are ignored.
+CLOCK_EVENT_REASONS = (
+    ("Idle", "gpu_idle", "gpu_idle"),
+    ("Applications Clocks Setting", "applications_clocks_setting", "applications_clocks_setting"),
+    ("SW Power Cap", "sw_power_cap", "sw_power_cap"),
+    ("HW Slowdown", "hw_slowdown", "hw_slowdown"),
+    ("Sync Boost", "sync_boost", "sync_boost"),
+    ("SW Thermal Slowdown", "sw_thermal_slowdown", "sw_thermal_slowdown"),
+    ("HW Thermal Slowdown", "hw_thermal_slowdown", "hw_thermal_slowdown"),
+    ("HW Power Brake Slowdown", "hw_power_brake_slowdown", "hw_power_brake_slowdown"),
+    ("Display Clock Setting", "display_clock_setting", "display_clocks_setting"),
+)
+CLOCK_EVENT_SECTIONS = ("Clocks Event Reasons", "Clocks Throttle Reasons")
 
 
 def fabric_status_name(text: str) -> str:
@@ -58,6 +73,16 @@ def _yes_no(text: Optional[str]) -> Optional[bool]:
 def _int(text: Optional[str]) -> Optional[int]:
     text = (text or "").strip().rstrip("x")
     return int(text) if text.isdigit() else None
+
+
+def clock_event_reasons(gpu: Dict[str, str]) -> Optional[List[str]]:
+    """The reasons the block says are "Active"; None when it is absent or says nothing but N/A (the driver
+    could not tell), so an unreadable block is not taken for "no reason active"."""
+    for block in CLOCK_EVENT_SECTIONS:
+        states = [(name, gpu.get(f"{block}/{label}", "").strip()) for label, name, _ in CLOCK_EVENT_REASONS]
+        if any(state in ("Active", "Not Active") for _, state in states):
+            return [name for name, state in states if state == "Active"]
+    return None
 
 
 def query_observations(parsed, section: str) -> Iterable[Observation]:
@@ -118,6 +143,9 @@ def gpu_observations(index: int, gpu: Dict[str, str], migs: List[Dict[str, str]]
         number = _int(gpu.get(key))
         if number is not None:
             yield put(name, number)
+    reasons = clock_event_reasons(gpu)
+    if reasons is not None:
+        yield put("clock_event_reasons", reasons)
     state = gpu.get("Fabric/State")
     if state in _FABRIC_STATES:
         yield put("fabric_state", _FABRIC_STATES[state])

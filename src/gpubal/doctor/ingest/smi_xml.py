@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional
 
 from .common import Observation, Parser, clean
-from .smi_query import query_observations
+from .smi_query import CLOCK_EVENT_REASONS, CLOCK_EVENT_SECTIONS, query_observations
 
 SECTION = "nvidia-smi -q -x"
 _DOCTYPE = re.compile(r"<!DOCTYPE\s+nvidia_smi_log\s+SYSTEM\s+\"([\w.-]+)\"\s*>", re.IGNORECASE)
@@ -38,6 +38,9 @@ _KEYS = {
     "remapped_rows/remapped_row_pending": "Remapped Rows/Pending",
     "remapped_rows/remapped_row_failure": "Remapped Rows/Remapping Failure Occurred",
 }
+_KEYS.update({f"clocks_{kind}_reasons/clocks_{kind}_reason_{tag}": f"{block}/{label}"
+              for kind, block in zip(("event", "throttle"), CLOCK_EVENT_SECTIONS)
+              for label, _, tag in CLOCK_EVENT_REASONS})
 _MIG_KEYS = {"index": "Index", "gpu_instance_id": "GPU Instance ID", "compute_instance_id": "Compute Instance ID",
              "device_attributes/shared/multiprocessor_count": "Multiprocessor count",
              "fb_memory_usage/total": "FB Memory Usage/Total"}

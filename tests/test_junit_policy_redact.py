@@ -18,7 +18,8 @@ from gpubal.doctor.engine import evaluate
 from gpubal.doctor.model import Outcome, Severity, snapshot_from_text
 from gpubal.doctor.policy import PolicyError, parse_policy
 from gpubal.reports.junit import render_junit
-from gpubal.reports.redact import SECRET_WORDS, Redactor, redact_report
+from gpubal.doctor.secrets import looks_secret
+from gpubal.reports.redact import Redactor, redact_report
 from gpubal.rules import all_rules
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,10 +101,14 @@ def test_junit_error_findings_are_failures_of_type_error_and_crashes_are_errors(
 # --- redaction -----------------------------------------------------------------------------------------
 
 
-def test_the_secret_words_are_the_collectors():
-    from gpubal.doctor.collect.stack import SECRET_WORDS as COLLECTED
+def test_collectors_the_dump_reader_and_reports_drop_the_same_names():
+    from gpubal.doctor.collect import ollama, stack
+    from gpubal.doctor.ingest import collect_env
+    from gpubal.reports import redact
 
-    assert SECRET_WORDS == COLLECTED
+    assert stack.looks_secret is ollama.looks_secret is collect_env.looks_secret is redact.looks_secret is looks_secret
+    assert all(looks_secret(f"NCCL_{word}") for word in ("TOKEN", "SESSION", "COOKIE", "PASSWD"))
+    assert not looks_secret("CUDA_VISIBLE_DEVICES")
 
 
 def test_redaction_gives_the_same_value_the_same_placeholder(h200x2_snapshot):

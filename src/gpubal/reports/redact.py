@@ -25,10 +25,8 @@ import re
 from typing import Any, Dict, List, Tuple
 
 from ..doctor.model import Known, Report, Snapshot, value_or
+from ..doctor.secrets import looks_secret  # one list of secret-looking names for collect, ingest and reports
 
-# The same words as gpubal.doctor.collect.stack.SECRET_WORDS (a test keeps them equal); not imported
-# from there because reports do not depend on the collectors.
-SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "PASSWD", "AUTH", "CREDENTIAL", "COOKIE", "SESSION")
 
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)[^/\s:@]+:[^/\s@]+@")
 _UUID = re.compile(r"\b(?:GPU|MIG)-[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b")
@@ -37,10 +35,6 @@ _IPV4 = re.compile(r"(?<![\w.-])(?:\d{1,3}\.){3}\d{1,3}(?![\w-]|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{0,4}(?![\w:])")
 _HOME = re.compile(r"(?P<prefix>/home/|/Users/)(?P<name>[^/\s\"'`:;,]+)")
 _NOT_IDENTIFYING_IPS = ("0.0.0.0", "255.255.255.255", "::", "::1")
-
-
-def looks_secret(name: str) -> bool:
-    return any(word in name.upper() for word in SECRET_WORDS)
 
 
 class Redactor:

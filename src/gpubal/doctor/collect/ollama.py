@@ -14,7 +14,7 @@ from ..model import Fact, Known, Ollama, OllamaModel, Reason, Unavailable
 from ..probes.commands import CommandRunner
 from ..probes.files import HostFiles
 from ..probes.http import HttpGetter
-from .stack import looks_secret
+from ..secrets import looks_secret
 
 DEFAULT_URL = "http://127.0.0.1:11434"
 UNIT_PATHS = ("/etc/systemd/system/ollama.service", "/usr/lib/systemd/system/ollama.service",

@@ -15,6 +15,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..model import CudaToolkit, Fact, Known, LibraryCopy, PythonPackage, Reason, Stack, Unavailable
 from ..probes.files import HostFiles
+from ..secrets import looks_secret
 from .processes import program_running
 
 LIBRARIES = {"cudart": "libcudart.so", "cudnn": "libcudnn.so", "nccl": "libnccl.so"}
@@ -30,7 +31,6 @@ SITE_PACKAGES_GLOBS = (
 OLLAMA_LIB_DIRS = ("/usr/local/lib/ollama", "/usr/lib/ollama")
 ENVIRONMENT_PREFIXES = ("CUDA_", "NCCL_", "OLLAMA_", "NVIDIA_", "TORCH_", "PYTORCH_", "HIP_", "ROCR_",
                         "GPU_DEVICE_ORDINAL", "LD_LIBRARY_PATH", "CUDNN_")
-SECRET_WORDS = ("TOKEN", "KEY", "SECRET", "PASSWORD", "PASSWD", "AUTH", "CREDENTIAL", "COOKIE", "SESSION")
 _VERSIONED = re.compile(r"^(lib(?:cudart|cudnn|nccl)\.so)\.(\d+(?:\.\d+)*)$")
 _TORCH_CUDA = re.compile(r"\+cu(\d+)(\d)$")  # 2.11.0+cu130 -> CUDA 13.0, +cu128 -> 12.8
 
@@ -54,10 +54,6 @@ def steering_environment(environment: Mapping[str, str]) -> Dict[str, str]:
     """The variables that change how CUDA, NCCL and Ollama behave; a secret-looking name never passes."""
     return {name: value for name, value in sorted(environment.items())
             if name.startswith(ENVIRONMENT_PREFIXES) and not looks_secret(name)}
-
-
-def looks_secret(name: str) -> bool:
-    return any(word in name.upper() for word in SECRET_WORDS)
 
 
 # --- toolkits ----------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Dict, Iterable, List, Optional
 
 from ..cpulist import parse_cpulist
 from ..model import LibraryCopy, NumaNode, PythonPackage
+from ..secrets import looks_secret
 from .common import Observation, Parser, clean
 
 SECTION = "collect_env"
@@ -23,7 +24,6 @@ _PACKAGE = re.compile(r"^\[(pip3?|conda)\]\s+([A-Za-z0-9_.-]+)\s*(?:==|\s)\s*([\
 _CUDNN_FILE = re.compile(r"(/\S*/libcudnn\.so\.(\d+\.\d+\.\d+))\s*$")
 _ENVIRONMENT = re.compile(r"^((?:CUDA|NCCL|TORCH|PYTORCH|VLLM|LD_LIBRARY_PATH|OMP|NVIDIA|CUBLAS|CUDNN)\w*)=(.*)$")
 _NUMA_CPUS = re.compile(r"^NUMA node(\d+) CPU\(s\)$")
-_SECRET = ("TOKEN", "SECRET", "PASSWORD", "KEY", "CREDENTIAL", "AUTH")
 
 
 @dataclass
@@ -163,7 +163,7 @@ class CollectEnvParser(Parser):
             result.packages[package.group(2).lower().replace("_", "-")] = package.group(3)
             return
         environment = _ENVIRONMENT.match(stripped)
-        if environment and not any(word in environment.group(1).upper() for word in _SECRET):
+        if environment and not looks_secret(environment.group(1)):
             result.environment[environment.group(1)] = environment.group(2)
             return
         match = _KEY_VALUE.match(stripped)

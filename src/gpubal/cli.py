@@ -527,7 +527,8 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("gpubal: interrupted", err=True)
         sys.exit(130)
-    except SystemExit:
+    except SystemExit as leaving:
+        _leave_now_if_nvml_hung(leaving.code)
         raise
     except Exception as error:  # noqa: BLE001 - last resort: one line, not a traceback
         typer.echo(f"gpubal: internal error: {type(error).__name__}: {error} "
@@ -535,3 +536,14 @@ def main() -> None:
         if os.environ.get("GPUBAL_TRACEBACK"):
             raise
         sys.exit(EXIT_INTERNAL)
+
+
+def _leave_now_if_nvml_hung(code) -> None:
+    """An NVML call abandoned past its deadline still holds its thread, which Python would wait for at
+    exit forever; once the report is out, leave without waiting."""
+    from .doctor.collect import abandoned_threads
+
+    if abandoned_threads.is_set():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code if isinstance(code, int) else EXIT_INTERNAL)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import List, Mapping, Optional, Sequence
 
@@ -30,10 +31,19 @@ def _nothing_answers(url, timeout_s):
     return Unavailable(Reason.NOT_IN_INPUT, url, "not asked: this collection replays a recording")
 
 
+# A healthy 8-GPU sweep takes well under a second; a GPU or driver that stopped answering can block an
+# NVML call for minutes. Past this, the NVML facts are reported as timed out and the rest still reported.
+NVML_DEADLINE_S = 20.0
+
+# Set when an NVML call was abandoned past its deadline: its thread cannot be stopped or joined, so the
+# CLI leaves with os._exit once its report is out (see gpubal.cli.main).
+abandoned_threads = threading.Event()
+
+
 def collect_snapshot(nvml: NvmlAdapter, files: HostFiles, origin: str = "live",
                      environment: Mapping[str, str] = {}, site_dirs: Sequence[str] = (),
                      run: CommandRunner = _nothing_runs, get: HttpGetter = _nothing_answers,
-                     ollama_log: Optional[str] = None) -> Snapshot:
+                     ollama_log: Optional[str] = None, nvml_deadline_s: float = NVML_DEADLINE_S) -> Snapshot:
     """Every fact gpubal knows how to read. `environment` and `site_dirs` are the process environment and
     Python package directories to look at, `run` and `get` run programs and HTTP requests: the live CLI
     passes the real ones; tests pass recorded ones (by default nothing runs and no server answers)."""
@@ -42,8 +52,39 @@ def collect_snapshot(nvml: NvmlAdapter, files: HostFiles, origin: str = "live",
     with ThreadPoolExecutor(max_workers=1) as ollama_pool:  # programs and HTTP wait; NVML goes on meanwhile
         ollama_future = ollama_pool.submit(collect_ollama, files, environment, processes, run, get, ollama_log)
         stack = collect_stack(files, environment, site_dirs, processes, host.container)
-        snapshot = _collect_nvml_part(nvml, files, host, processes, origin, stack)
+        snapshot = _nvml_part_within(nvml_deadline_s, nvml, files, host, processes, origin, stack)
         return dataclasses.replace(snapshot, ollama=ollama_future.result())
+
+
+def _nvml_part_within(deadline_s: float, nvml, files, host, processes, origin, stack) -> Snapshot:
+    """The NVML part in a daemon thread: past the deadline it is abandoned and its facts time out."""
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            outcome["snapshot"] = _collect_nvml_part(nvml, files, host, processes, origin, stack)
+        except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=work, name="gpubal-nvml", daemon=True)
+    worker.start()
+    worker.join(deadline_s)
+    if "error" in outcome:
+        raise outcome["error"]
+    if "snapshot" in outcome:
+        return outcome["snapshot"]
+    abandoned_threads.set()
+    hung = Unavailable(Reason.TIMEOUT, "NVML", f"no answer within {deadline_s:g} s: a GPU or the driver may "
+                                               "be hung (look for Xid errors: sudo dmesg | grep -i xid)")
+    return _snapshot(origin, host, collect_driver(_NoNvml(), hung, files, host.container, processes), hung, hung,
+                     stack)
+
+
+class _NoNvml:
+    """Stands in for an adapter that stopped answering: collect_driver asks it nothing when told why."""
+
+    def system(self, query: str):  # pragma: no cover - never called with a failure given
+        raise AssertionError("NVML is not to be asked after its deadline")
 
 
 def _collect_nvml_part(nvml, files, host, processes, origin, stack) -> Snapshot:
@@ -61,6 +102,10 @@ def _collect_nvml_part(nvml, files, host, processes, origin, stack) -> Snapshot:
     finally:
         if nvml_failure is None:
             nvml.stop()
+    return _snapshot(origin, host, driver, gpus, pairs, stack)
+
+
+def _snapshot(origin, host, driver, gpus, pairs, stack) -> Snapshot:
     return Snapshot(
         schema_version=SCHEMA_VERSION,
         gpubal_version=__version__,

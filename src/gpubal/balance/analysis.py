@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..doctor.model import Fact, Finding, Fix, Known, OllamaModel, Reason, Severity, Unavailable
+from ..rules._links import OLLAMA_FAQ
 from .model import ProcessInfo, Recording
 
 BUSY_PERCENT = 30.0  # a GPU whose mean utilization reaches this is busy
@@ -31,7 +32,6 @@ HARMFUL_REASONS = ("hw_slowdown", "sw_thermal_slowdown", "hw_thermal_slowdown", 
 POWER_CAP_REASON = "sw_power_cap"
 MEMORY_SPREAD_SHARE = 0.25  # memory used differs by a quarter of a GPU's memory
 
-OLLAMA_FAQ = "https://github.com/ollama/ollama/blob/main/docs/faq.md"
 NVML_CLOCK_REASONS = "https://docs.nvidia.com/deploy/nvml-api/group__nvmlClocksEventReasons.html"
 VLLM_PARALLELISM = "https://docs.vllm.ai/en/latest/serving/parallelism_scaling.html"
 

@@ -33,7 +33,7 @@ POWER_CAP_REASON = "sw_power_cap"
 MEMORY_SPREAD_SHARE = 0.25  # memory used differs by a quarter of a GPU's memory
 
 NVML_CLOCK_REASONS = "https://docs.nvidia.com/deploy/nvml-api/group__nvmlClocksEventReasons.html"
-VLLM_PARALLELISM = "https://docs.vllm.ai/en/latest/serving/parallelism_scaling.html"
+VLLM_PARALLELISM = "https://docs.vllm.ai/en/latest/serving/distributed_serving.html"
 
 
 @dataclass(frozen=True)

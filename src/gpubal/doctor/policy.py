@@ -228,7 +228,7 @@ def check_policy(snapshot: Snapshot, policy: Policy) -> List[RuleResult]:
                 {"gpus": actual, "policy.expect.gpu_count": wanted},
                 _fix("Find the missing GPU: is it on the bus, did the driver see it, did it fall off (Xid 79)?",
                      "nvidia-smi -L", "lspci -d 10de: -nn", "sudo dmesg | grep -iE 'NVRM|Xid'",
-                     url="https://docs.nvidia.com/deploy/xid-errors/index.html"))]
+                     url="https://docs.nvidia.com/deploy/xid-errors/analyzing-xid-catalog.html"))]
             results.append(_result(check, "host", findings))
     if "gpu_model" in expect:
         check, wanted = "site-policy-gpu-model", expect["gpu_model"]

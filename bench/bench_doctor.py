@@ -6,6 +6,13 @@ the ratio of medians. Run it on a GPU host:
     python3 bench/bench_doctor.py --runs 10 --out bench/results/h200x1.json
 
 This is a benchmark, not a test: it asserts nothing and prints what it measured.
+
+Compile the bytecode first where the environment forbids writing it (the lent GPU machines' image sets
+PYTHONDONTWRITEBYTECODE=1, so every run would compile every module, as no `pip install` leaves it):
+
+    python3 -m compileall -q src "$(python3 -c 'import pynvml, os; print(os.path.dirname(pynvml.__file__))')"
+
+or copy pynvml.py into a writable folder on PYTHONPATH and compile that, where site-packages is read-only.
 """
 
 from __future__ import annotations

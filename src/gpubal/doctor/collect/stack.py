@@ -38,9 +38,10 @@ _TORCH_CUDA = re.compile(r"\+cu(\d+)(\d)$")  # 2.11.0+cu130 -> CUDA 13.0, +cu128
 def collect_stack(files: HostFiles, environment: Mapping[str, str], site_dirs: Sequence[str],
                   processes: Fact[Dict[int, str]], container: Fact[str]) -> Stack:
     packages = _python_packages(files, site_dirs)
+    toolkits = _toolkits(files)
     return Stack(
-        cuda_toolkits=_toolkits(files),
-        libraries=_libraries(files, environment, packages),
+        cuda_toolkits=toolkits,
+        libraries=_libraries(files, environment, packages, value_or_empty(toolkits)),
         python_packages=packages,
         environment=Known(steering_environment(environment), "the environment gpubal runs in"),
         dev_shm_bytes=_dev_shm_bytes(files),
@@ -141,8 +142,8 @@ def _ld_so_conf(files: HostFiles, path: str, depth: int) -> List[str]:
     return directories
 
 
-def _libraries(files: HostFiles, environment: Mapping[str, str],
-               packages: Fact[List[PythonPackage]]) -> Fact[List[LibraryCopy]]:
+def _libraries(files: HostFiles, environment: Mapping[str, str], packages: Fact[List[PythonPackage]],
+               toolkits: List[CudaToolkit]) -> Fact[List[LibraryCopy]]:
     copies: List[LibraryCopy] = []
     seen = set()
     for directory, origin in loader_directories(files, environment):
@@ -152,7 +153,7 @@ def _libraries(files: HostFiles, environment: Mapping[str, str],
         seen.add(real_directory)
         consumer = "the system loader" if origin == "system" else "processes started with this LD_LIBRARY_PATH"
         copies.extend(_copies_in(files, directory, origin, consumer))
-    for toolkit in value_or_empty(_toolkits(files)):
+    for toolkit in toolkits:
         for directory in (f"{toolkit.path}/lib64", f"{toolkit.path}/targets/x86_64-linux/lib"):
             if files.real_path(directory) not in seen:
                 seen.add(files.real_path(directory))
@@ -165,7 +166,7 @@ def _libraries(files: HostFiles, environment: Mapping[str, str],
             directory = f"{ollama_dir}/{entry}".rstrip("/")
             copies.extend(_copies_in(files, directory, "ollama", f"ollama ({entry or 'lib'})"))
     copies.extend(_wheel_copies(files, value_or_empty(packages)))
-    copies = [_with_toolkit_version(files, copy, value_or_empty(_toolkits(files))) for copy in copies]
+    copies = [_with_toolkit_version(files, copy, toolkits) for copy in copies]
     return Known(_one_per_file(copies), "loader directories, CUDA toolkits, Ollama's lib folder, wheels")
 
 

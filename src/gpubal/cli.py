@@ -521,6 +521,38 @@ def record_balance(
     typer.echo(f"recorded {len(recording.samples)} samples of {len(recording.gpus)} GPUs into {output}", err=True)
 
 
+@debug_app.command("repeat")
+def repeat(
+    runs: int = typer.Argument(10, help="How many times to collect."),
+    nvml_profile: Optional[Path] = typer.Option(None, "--nvml-profile", help=_PROFILE_HELP),
+    root: str = typer.Option("/", "--root", help=_ROOT_HELP),
+) -> None:
+    """Collect this host RUNS times, each in a fresh process, and print every fact that differed between runs.
+
+    Exit 0 when no fact that should stay the same changed, 1 when one did."""
+    import json
+    import subprocess
+
+    from .doctor.repeat import differences, render, split_by_nature
+
+    if runs < 2:
+        raise _fail("RUNS must be at least 2 to compare runs")
+    command = [sys.executable, "-m", "gpubal", "collect", "-o", "-", "--root", root]
+    if nvml_profile is not None:
+        command += ["--nvml-profile", str(nvml_profile)]
+    snapshots, failures = [], []
+    for run in range(runs):
+        typer.echo(f"collecting {run + 1}/{runs}", err=True)
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        try:
+            snapshots.append(json.loads(done.stdout))
+        except ValueError:
+            failures.append(f"run {run + 1}: exit {done.returncode}: {done.stderr.strip()[-300:]}")
+    wrong, natural = split_by_nature(differences(snapshots))
+    typer.echo(render(runs, failures, wrong, natural), nl=False)
+    raise typer.Exit(EXIT_FINDINGS if wrong or failures else EXIT_OK)
+
+
 def main() -> None:
     try:
         app()

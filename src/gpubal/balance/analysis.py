@@ -118,9 +118,9 @@ def _peak(values: Sequence[Fact[Any]], source: str) -> Fact[Any]:
 
 
 def _why_missing(values: Sequence[Fact[Any]], source: str) -> Unavailable:
-    for value in values:
-        if isinstance(value, Unavailable):
-            return value
+    missing = [value for value in values if isinstance(value, Unavailable)]
+    for value in sorted(missing, key=lambda value: value.reason is Reason.NOT_ASKED):  # a real reason first
+        return value
     return Unavailable(Reason.NOT_FOUND, source, "no samples")
 
 

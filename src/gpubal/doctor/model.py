@@ -36,6 +36,8 @@ class Reason(str, enum.Enum):
     TIMEOUT = "timeout"  # the source did not answer in time
     ERROR = "error"  # anything else; the detail says what
     NOT_IN_INPUT = "not_in_input"  # built from pasted text that did not contain it
+    INCONSISTENT = "inconsistent"  # asked again, the source gave different answers: too doubtful to judge
+    NOT_ASKED = "not_asked"  # deliberately not read this time (a sampler reads a costly counter less often)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from ..probes.http import HttpGetter
 from ..probes.nvml import NvmlAdapter
 from .driver import collect_driver
 from .gpus import collect_gpu
+from .nvlink_check import verify_nvlinks
 from .host import collect_host
 from .ollama import collect_ollama
 from .processes import process_names
@@ -96,7 +97,7 @@ def _collect_nvml_part(nvml, files, host, processes, origin, stack) -> Snapshot:
         elif isinstance(driver.device_count, Unavailable):
             gpus = pairs = driver.device_count
         else:
-            gpu_list = _collect_gpus(nvml, files, driver.device_count.value, host)
+            gpu_list = verify_nvlinks(nvml, _collect_gpus(nvml, files, driver.device_count.value, host))
             gpus = Known(gpu_list, "nvmlDeviceGetHandleByIndex")
             pairs = Known(collect_pairs(nvml, gpu_list), "nvmlDeviceGetTopologyCommonAncestor, nvmlDeviceGetP2PStatus")
     finally:
@@ -121,9 +122,8 @@ def _snapshot(origin, host, driver, gpus, pairs, stack) -> Snapshot:
 
 
 def _collect_gpus(nvml: NvmlAdapter, files: HostFiles, count: int, host) -> List[Gpu]:
-    # NVML is thread-safe and releases the GIL; some queries wait on the GPU for milliseconds, so GPUs,
-    # and the questions asked of each, go side by side (measured on an H200: 4 threads halve the time).
-    with ThreadPoolExecutor(max_workers=max(1, min(count, 16))) as gpu_pool, \
-            ThreadPoolExecutor(max_workers=16) as query_pool:
-        return list(gpu_pool.map(
-            lambda index: collect_gpu(nvml, files, index, host.numa_nodes, query_pool), range(count)))
+    # GPUs side by side, the questions to each one at a time: on a real 2 x H200 NVSwitch host, questions
+    # to different GPUs never disturbed each other, while NVLink questions overlapping on one GPU got wrong
+    # answers (see collect/gpus._GpuReader and bench/results/nvml-concurrency-h200x2.json).
+    with ThreadPoolExecutor(max_workers=max(1, min(count, 16))) as gpu_pool:
+        return list(gpu_pool.map(lambda index: collect_gpu(nvml, files, index, host.numa_nodes), range(count)))

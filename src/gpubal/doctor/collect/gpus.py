@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from concurrent.futures import Executor
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from ..cpulist import bitmask_words_to_numbers, format_cpulist, parse_cpulist
@@ -46,22 +45,21 @@ _SOURCES = {
 }
 
 
-# Asked of every GPU whatever its other answers; the rest (MIG devices, per-link details) depend on them.
-UNCONDITIONAL_QUERIES = tuple(q for q in _SOURCES if q != "mig_devices")
-
-
 class _GpuReader:
-    """Asks NVML each question once and turns answers into facts."""
+    """Asks NVML each question once and turns answers into facts.
+
+    The questions asked of one GPU go one at a time. Measured on a 2 x H200 NVSwitch host
+    (bench/nvml_concurrency.py, bench/results/nvml-concurrency-h200x2.json): NVLink state asked while
+    another NVLink query of the same GPU is in flight comes back NOT_SUPPORTED for links that are up (link
+    states side by side at first use: 2 of 5 processes wrong; beside NVLink field values: 5 of 5), while
+    questions to different GPUs never disturbed each other (0 of 5 for each of 36 query families). Each
+    question costs microseconds (the slowest, 0.18 ms), so asking them in turn is also faster than a pool.
+    """
 
     def __init__(self, nvml: NvmlAdapter, index: int) -> None:
         self.nvml = nvml
         self.index = index
         self.answers: Dict[str, Any] = {}
-
-    def prefetch(self, pool: Executor) -> None:
-        """Some NVML calls wait milliseconds on the GPU; asked side by side, they overlap."""
-        futures = {query: pool.submit(self.nvml.device, self.index, query) for query in UNCONDITIONAL_QUERIES}
-        self.answers.update({query: future.result() for query, future in futures.items()})
 
     def ask(self, query: str) -> Any:
         if query not in self.answers:
@@ -72,11 +70,8 @@ class _GpuReader:
         return to_fact(self.ask(query), _SOURCES[query], convert)
 
 
-def collect_gpu(nvml: NvmlAdapter, files: HostFiles, index: int, numa_nodes: Fact[List[NumaNode]],
-                pool: Optional[Executor] = None) -> Gpu:
+def collect_gpu(nvml: NvmlAdapter, files: HostFiles, index: int, numa_nodes: Fact[List[NumaNode]]) -> Gpu:
     read = _GpuReader(nvml, index)
-    if pool is not None:
-        read.prefetch(pool)
     pci_bus_id = read.fact("pci_info", lambda info: _bus_id(info["bus_id"]))
     sysfs_dir = _sysfs_dir(pci_bus_id)
     numa_nvml = read.fact("memory_affinity_nodes", _single_node)
@@ -109,7 +104,7 @@ def collect_gpu(nvml: NvmlAdapter, files: HostFiles, index: int, numa_nodes: Fac
         pcie_link_width_current=read.fact("pcie_link_width_current", as_int),
         pcie_link_width_max=read.fact("pcie_link_width_max", as_int),
         pcie_replay_count=read.fact("pcie_replay_counter", as_int),
-        nvlinks=_nvlinks(nvml, index, pool),
+        nvlinks=read_nvlinks(nvml, index),
         fabric_state=_fabric(read, lambda info: FABRIC_STATES.get(as_int(info["state"]), f"unknown ({info['state']})")),
         fabric_status=_fabric(read, lambda info: NVML_RETURN_NAMES.get(as_int(info["status"]), f"unknown ({info['status']})")),
         clock_event_reasons=read.fact("clock_event_reasons", _reason_names),
@@ -148,19 +143,21 @@ def _mig_instance(device: Dict[str, Any]) -> MigInstance:
                        memory_total_bytes=as_int(device["memory_total_bytes"]))
 
 
-def _nvlinks(nvml: NvmlAdapter, index: int, pool: Optional[Executor]) -> Fact[List[NvLink]]:
+def read_nvlinks(nvml: NvmlAdapter, index: int, note: str = "") -> Fact[List[NvLink]]:
+    """Every NVLink of one GPU, asked in turn: state first, then the details of each link that exists.
+
+    A link NVML answers NOT_SUPPORTED (or NOT_FOUND) for is taken as absent; whether such an answer can be
+    trusted is checked afterwards, across GPUs (collect/nvlink_check.py)."""
+    states = [nvml.device(index, "nvlink_state", link) for link in range(NVLINK_MAX_LINKS)]
+    return nvlinks_from_states(nvml, index, states, note)
+
+
+def nvlinks_from_states(nvml: NvmlAdapter, index: int, states: List[Any], note: str = "") -> Fact[List[NvLink]]:
     links = []
     first_failure: Optional[Unavailable] = None
-    ask = _asker(nvml, index, pool)
-    states = ask([("nvlink_state", link) for link in range(NVLINK_MAX_LINKS)])
-    present = [link for link, state in enumerate(states) if not isinstance(state, Unavailable)]
-    details = dict(zip(
-        [(query, link) for link in present for query in _LINK_QUERIES],
-        ask([(query, link) for link in present for query in _LINK_QUERIES]),
-    ))
     for link, state in enumerate(states):
         if isinstance(state, Unavailable):
-            if state.reason in (Reason.NOT_SUPPORTED, Reason.NOT_FOUND) and "not recorded" not in state.detail:
+            if link_absent(state):
                 continue  # this GPU has no link with that number
             if first_failure is None:
                 first_failure = state
@@ -169,30 +166,22 @@ def _nvlinks(nvml: NvmlAdapter, index: int, pool: Optional[Executor]) -> Fact[Li
             gpu_index=index,
             link=link,
             active=to_fact(state, "nvmlDeviceGetNvLinkState", lambda value: as_int(value) == 1),
-            version=_link_fact(details[("nvlink_version", link)], "nvmlDeviceGetNvLinkVersion", as_int),
-            remote_pci_bus_id=_link_fact(details[("nvlink_remote_pci", link)],
+            version=_link_fact(nvml.device(index, "nvlink_version", link), "nvmlDeviceGetNvLinkVersion", as_int),
+            remote_pci_bus_id=_link_fact(nvml.device(index, "nvlink_remote_pci", link),
                                          "nvmlDeviceGetNvLinkRemotePciInfo_v2", as_str),
-            remote_device_type=_link_fact(details[("nvlink_remote_device_type", link)],
+            remote_device_type=_link_fact(nvml.device(index, "nvlink_remote_device_type", link),
                                           "nvmlDeviceGetNvLinkRemoteDeviceType",
                                           lambda code: NVLINK_DEVICE_TYPES.get(as_int(code), f"unknown ({code})")),
         ))
     if not links and first_failure is not None:
         return first_failure
-    return Known(links, "nvmlDeviceGetNvLinkState (links 0-17)")
+    return Known(links, f"nvmlDeviceGetNvLinkState (links 0-{NVLINK_MAX_LINKS - 1}){note}")
 
 
-_LINK_QUERIES = ("nvlink_version", "nvlink_remote_pci", "nvlink_remote_device_type")
-
-
-def _asker(nvml: NvmlAdapter, index: int, pool: Optional[Executor]) -> Callable[[List[Any]], List[Any]]:
-    """Asks a batch of (query, link) questions, side by side when a pool is given."""
-    def ask(questions: List[Any]) -> List[Any]:
-        if pool is None:
-            return [nvml.device(index, query, link) for query, link in questions]
-        futures = [pool.submit(nvml.device, index, query, link) for query, link in questions]
-        return [future.result() for future in futures]
-
-    return ask
+def link_absent(state: Any) -> bool:
+    """NVML's way of saying a GPU has no link with that number (a replay that lacks it is not that)."""
+    return isinstance(state, Unavailable) and state.reason in (Reason.NOT_SUPPORTED, Reason.NOT_FOUND) \
+        and "not recorded" not in state.detail
 
 
 def _link_fact(answer: Any, source: str, convert: Callable[[Any], Any]) -> Fact[Any]:

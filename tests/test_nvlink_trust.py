@@ -110,3 +110,24 @@ def test_a_gpu_whose_links_are_not_exposed_is_not_asked_again():
     snapshot = collect_snapshot(ReplayAdapter(profile), HostFiles(os.path.join(FIXTURES, "roots", "h200x1")))
     nvlinks = snapshot.gpus.value[0].nvlinks
     assert nvlinks == Known([], nvlinks.source) and "asked again" not in nvlinks.source
+
+
+LIVE = os.path.join(FIXTURES, "nvml", "h200x2-live.json")
+
+
+def test_the_live_recording_reads_as_nv18_through_nvswitch_without_doubt():
+    """Recorded with the fixed collector on the real 2 x H200 host: what `nvidia-smi topo -m` says there."""
+    snapshot = _collect(ReplayAdapter(_profile(LIVE)))
+    assert [_up(gpu) for gpu in snapshot.gpus.value] == [18, 18]
+    assert all("asked again" not in gpu.nvlinks.source for gpu in snapshot.gpus.value)
+    pair = snapshot.pairs.value[0]
+    assert (pair.nvlink_count.value, pair.nvlink_route.value) == (18, "nvswitch")
+    report = evaluate(snapshot, all_rules())
+    assert not [f for f in report.findings() if f.severity.value in ("error", "warning")]
+
+
+@pytest.mark.parametrize("run", range(3))
+def test_the_live_recording_under_the_fault_adapter_stays_nv18(run):
+    nvml = OverlapFaultAdapter(ReplayAdapter(_profile(LIVE)))
+    snapshot = _collect(nvml)
+    assert nvml.wrong_answers == 0 and snapshot.pairs.value[0].nvlink_count.value == 18

@@ -27,6 +27,26 @@ def test_cudnn_for_another_cuda_major_is_an_error(h200x2_snapshot):
     assert_actionable(found.fix)
 
 
-def test_not_evaluated_naming_the_missing_matrix_row(h200x2_full_snapshot):
-    result = only_result(evaluate(h200x2_full_snapshot, [rule]), "host")
-    assert result.outcome is Outcome.NOT_EVALUATED and result.missing_fact == "matrix: cuDNN 9.14.0"
+def test_the_real_h200_stack_is_judged_from_nvidias_manifests(h200x2_full_snapshot):
+    """cuDNN 9.14.0 (system, CUDA 13.0 runtime) and 9.19.0 (torch cu130): both have CUDA 13 builds."""
+    assert only_result(evaluate(h200x2_full_snapshot, [rule]), "host").outcome is Outcome.PASSED
+
+
+def test_not_evaluated_naming_the_missing_matrix_row(h200x2_snapshot):
+    snapshot = _with_cudnn(h200x2_snapshot, "9.16.0.29", "13.0")
+    result = only_result(evaluate(snapshot, [rule]), "host")
+    assert result.outcome is Outcome.NOT_EVALUATED and result.missing_fact == "matrix: cuDNN 9.16.0"
+
+
+def test_a_release_known_from_its_manifest_only_is_judged_by_cuda_major(h200x2_snapshot):
+    snapshot = _with_cudnn(h200x2_snapshot, "9.11.0.98", "13.0")  # 9.11.0 was built for CUDA 12 only
+    found = single_finding(evaluate(snapshot, [rule]), "host")
+    assert found.severity is Severity.ERROR and found.evidence["cuDNN builds for CUDA"] == [12]
+    assert found.fix.commands == ("pip install nvidia-cudnn-cu13",)
+    assert found.fix.url == "https://developer.download.nvidia.com/compute/cudnn/redist/redistrib_9.11.0.json"
+
+
+def test_a_manifest_only_release_needs_its_cuda_majors_driver(h200x2_snapshot):
+    snapshot = with_driver(_with_cudnn(h200x2_snapshot, "9.14.0.64", "13.0"), version=known("575.57.08"))
+    found = single_finding(evaluate(snapshot, [rule]), "host")
+    assert "CUDA 13 needs driver 580.65.06" in found.message

@@ -11,7 +11,10 @@ def check(snapshot: Snapshot):
         Every cuDNN copy found (system library, wheel, framework-bundled) against NVIDIA's cuDNN support
         matrix: the CUDA major it was built for must be the one its user runs (torch's CUDA build for
         torch's wheel, the system libcudart for the system copy), and the driver must meet the build's
-        minimum. A cuDNN release the matrix has no row for is not evaluated: gpubal does not guess.
+        minimum. Where only NVIDIA's redistributable manifest of a release was found (which CUDA majors it
+        is built for, no support matrix), the CUDA major is judged, and the driver against that CUDA
+        major's own minimum. A cuDNN release the matrix has no row for is not evaluated: gpubal does not
+        guess.
 
     Why it matters
         cuDNN for CUDA 12 does not load into a CUDA 13 process and the other way round, and a cuDNN
@@ -33,13 +36,17 @@ def check(snapshot: Snapshot):
     for copy in copies:
         version = short_version(copy.version)
         builds = matrix.cudnn_builds(m, version)
-        if not builds:
+        variant = matrix.cudnn_variant(m, version)
+        if not builds and variant is None:
             lacking.append(version)
             continue
         cuda, how = consumer_cuda(copy, snapshot.stack)
-        matching = [b for b in builds if not cuda or b.cuda_major == major_minor(cuda)[0]]
         evidence = {"cudnn": copy.version, "path": copy.path, "consumer": copy.consumer,
                     "consumer CUDA": f"{cuda} ({how})" if cuda else "unknown", "driver.version": driver_version}
+        if not builds:
+            yield from _judge_variant(m, copy, version, variant, cuda, driver_version, evidence)
+            continue
+        matching = [b for b in builds if not cuda or b.cuda_major == major_minor(cuda)[0]]
         if not matching:
             majors = sorted({b.cuda_major for b in builds})
             yield finding(
@@ -62,3 +69,31 @@ def check(snapshot: Snapshot):
             )
     if lacking:
         matrix_lacks(f"cuDNN {lacking[0]}", "cudnn.toml")
+
+
+def _judge_variant(m, copy, version, variant, cuda, driver_version, evidence):
+    """A release known only from NVIDIA's manifest: its CUDA majors, and the driver that CUDA major needs."""
+    if not cuda:
+        return
+    major = major_minor(cuda)[0]
+    evidence = {**evidence, "cuDNN builds for CUDA": list(variant.cuda_majors)}
+    if major not in variant.cuda_majors:
+        yield finding(
+            Severity.ERROR, f"lib:{copy.path}",
+            f"cuDNN {copy.version} at {copy.path} is built for CUDA "
+            f"{', '.join(f'{v}.x' for v in variant.cuda_majors)} (NVIDIA's manifest) but {copy.consumer} runs CUDA {cuda}",
+            evidence,
+            Fix(summary=f"Install the cuDNN {version.split('.')[0]} build for CUDA {major}",
+                commands=(f"pip install nvidia-cudnn-cu{major}",), url=variant.source),
+        )
+        return
+    floor = matrix.min_driver_for_cuda(m, f"{major}.0")
+    if floor is not None and version_key(driver_version) < version_key(floor):
+        yield finding(
+            Severity.ERROR, f"lib:{copy.path}",
+            f"cuDNN {copy.version} at {copy.path} is a CUDA {major} build, and CUDA {major} needs driver {floor} "
+            f"or newer; this driver is {driver_version}",
+            {**evidence, "CUDA minimum driver": floor},
+            Fix(summary=f"Upgrade the driver to {floor} or newer",
+                commands=("nvidia-smi --query-gpu=driver_version --format=csv,noheader",), url=variant.source),
+        )

@@ -37,6 +37,7 @@ __all__ = [
     "GpuArch",
     "DriverBranch",
     "CudnnBuild",
+    "CudnnVariant",
     "NcclRelease",
     "PytorchNcclPin",
     "OllamaDriverOverride",
@@ -61,6 +62,7 @@ __all__ = [
     "driver_branch",
     "branch_is_end_of_life",
     "cudnn_builds",
+    "cudnn_variant",
     "nccl_release",
     "ollama_min_driver",
     "ollama_setting",
@@ -162,6 +164,17 @@ class CudnnBuild(NamedTuple):
     cuda_versions: Tuple[str, ...]
     min_linux_driver: str
     compute_capabilities: Tuple[str, ...]
+    source: str
+    note: Optional[str] = None
+
+
+class CudnnVariant(NamedTuple):
+    """The CUDA majors NVIDIA builds one cuDNN release for, from its redistrib manifest: enough to judge
+    the CUDA major where the release's support matrix (driver floor, compute capabilities) was not found."""
+
+    version: str
+    cuda_majors: Tuple[int, ...]
+    released: str
     source: str
     note: Optional[str] = None
 
@@ -279,6 +292,7 @@ class Matrix:
     ollama_settings: Tuple[OllamaSetting, ...] = ()
     ollama_nonexistent: Tuple[OllamaNonexistent, ...] = ()
     other_engine_flags: Tuple[OtherEngineFlag, ...] = ()
+    cudnn_variants: Tuple[CudnnVariant, ...] = ()
 
     @property
     def version(self) -> str:
@@ -292,6 +306,7 @@ class Matrix:
         yield from self.gpu_archs
         yield from self.driver_branches
         yield from self.cudnn
+        yield from self.cudnn_variants
         yield from self.nccl_releases
         yield from self.pytorch_nccl_pins
         yield from self.ollama_requirements
@@ -324,6 +339,7 @@ _SCHEMA: Dict[Tuple[str, str], Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
         ("version", "cuda_major", "cuda_versions", "min_linux_driver", "compute_capabilities", "source"),
         ("note",),
     ),
+    ("cudnn", "variant"): (("version", "cuda_majors", "released", "source"), ("note",)),
     ("nccl", "release"): (("version", "cuda_builds", "source"), ("note",)),
     ("nccl", "pytorch_pin"): (("torch", "cuda", "package", "nccl", "source"), ("note",)),
     ("ollama", "requirement"): (
@@ -602,6 +618,19 @@ def _parse_cudnn(doc: Mapping[str, Any]) -> Tuple[CudnnBuild, ...]:
     return tuple(builds)
 
 
+def _parse_cudnn_variants(doc: Mapping[str, Any]) -> Tuple[CudnnVariant, ...]:
+    variants = []
+    for i, data in enumerate(_tables(doc, "cudnn", "variant")):
+        r = _Row("cudnn", "variant", i, data)
+        majors = data.get("cuda_majors")
+        if not isinstance(majors, list) or not majors or not all(isinstance(m, int) and m > 0 for m in majors):
+            raise r.fail("cuda_majors", "must be a non-empty list of CUDA major numbers")
+        variants.append(CudnnVariant(version=r.req_version("version"), cuda_majors=tuple(majors),
+                                     released=r.req_text("released"), source=r.source(), note=r.text("note", True)))
+    _unique((Version(v.version) for v in variants), "cuDNN variant")
+    return tuple(variants)
+
+
 def _parse_nccl(doc: Mapping[str, Any]) -> Tuple[Tuple[NcclRelease, ...], Tuple[PytorchNcclPin, ...]]:
     releases = []
     for i, data in enumerate(_tables(doc, "nccl", "release")):
@@ -757,6 +786,7 @@ def parse_matrix(documents: Mapping[str, Mapping[str, Any]]) -> Matrix:
         ollama_settings=ollama_settings,
         ollama_nonexistent=ollama_nonexistent,
         other_engine_flags=other_engine_flags,
+        cudnn_variants=_parse_cudnn_variants(documents["cudnn"]),
     )
 
 
@@ -939,6 +969,11 @@ def branch_is_end_of_life(branch: DriverBranch, on: _dt.date) -> Optional[bool]:
 def cudnn_builds(matrix: Matrix, version: str) -> Tuple[CudnnBuild, ...]:
     want = _v(version)
     return tuple(b for b in matrix.cudnn if _v(b.version) == want)
+
+
+def cudnn_variant(matrix: Matrix, version: str) -> Optional[CudnnVariant]:
+    want = _v(version)
+    return next((v for v in matrix.cudnn_variants if _v(v.version) == want), None)
 
 
 def nccl_release(matrix: Matrix, version: str) -> Optional[NcclRelease]:

@@ -159,6 +159,7 @@ def figures(report: Dict[str, Any]) -> Dict[str, Any]:
         "samples": report.get("sample_count"),
         "sampler_cpu_ms_per_sample": report.get("sampler_cpu_ms_per_sample"),
         "sampler_cpu_share_of_one_core": report.get("sampler_cpu_share_of_one_core"),
+        "sampler_cpu_ms_first_sample": report.get("sampler_cpu_ms_first_sample"),
         "nvlink_tx_bytes_per_s": [value(gpu["nvlink_tx_bytes_per_s"]) for gpu in report.get("gpus", [])],
     }
 

@@ -425,3 +425,20 @@ def test_costly_counters_are_read_once_a_second_and_on_the_last_sample():
     assert readings[1].reason is Reason.NOT_ASKED
     report = analyze(recording)
     assert isinstance(report.gpus[0].pcie_tx_bytes_per_s, Known)  # the rate still spans the whole run
+
+
+def test_the_first_samples_one_off_cost_is_reported_apart_from_the_running_cost():
+    ticks = iter([0.0, 0.010] + [0.010 + 0.001 * n for n in range(1, 40)])  # 10 ms once, then 1 ms a sample
+
+    def cpu_clock():
+        return next(ticks)
+
+    clock = VirtualClock()
+    adapter = ReplayAdapter(json.loads((FIXTURES / "balance" / "one-busy.json").read_text()), "one-busy")
+    recording = Sampler(adapter, HostFiles(str(FIXTURES / "balance" / "root")), lambda u, t: None,
+                        Known("http://127.0.0.1:11434", "test"), clock=clock, sleep=clock.sleep,
+                        cpu_clock=cpu_clock).run(1.0, 0.2)
+    report = analyze(recording)
+    assert report.sampler_cpu_ms_first_sample == 10.0
+    assert report.sampler_cpu_ms_per_sample == pytest.approx(1.0)
+    assert report.sampler_cpu_share_of_one_core == pytest.approx(0.005)

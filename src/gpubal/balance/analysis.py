@@ -89,8 +89,8 @@ class BalanceReport:
     duration_s: float
     sample_count: int
     interrupted: bool
-    sampler_cpu_ms_per_sample: float
-    sampler_cpu_share_of_one_core: float  # at the chosen interval
+    sampler_cpu_ms_per_sample: float  # after the first sample: what sampling costs while it runs
+    sampler_cpu_share_of_one_core: float  # at the chosen interval, after the first sample
     nvml_failure: Optional[Unavailable]
     gpus: Tuple[GpuStats, ...]
     imbalance: Imbalance
@@ -99,6 +99,7 @@ class BalanceReport:
     ollama_models: Fact[List[OllamaModel]]
     diagnoses: Tuple[Finding, ...]
     utilization_series: Dict[int, Tuple[int, ...]]  # per GPU, one value per sample (GPUs fully known only)
+    sampler_cpu_ms_first_sample: float = 0.0  # the one-off costs of the first sample
 
 
 def _known(values: Sequence[Fact[Any]]) -> List[Any]:
@@ -182,11 +183,17 @@ def analyze(recording: Recording) -> BalanceReport:
         if values and all(isinstance(value, Known) for value in values):
             series[gpu.index] = tuple(value.value for value in values)
     duration = (times[-1] - times[0] + recording.interval_s) if times else 0.0
-    cpu_per_sample = recording.sampler_cpu_seconds / count if count else 0.0
+    # The first sample pays one-off costs (NVML's first answers, /proc of every process found); the share
+    # of a core a long sampling run costs is the rest. Both are reported.
+    if count > 1:
+        cpu_per_sample = (recording.sampler_cpu_seconds - recording.sampler_first_sample_cpu_seconds) / (count - 1)
+    else:
+        cpu_per_sample = recording.sampler_cpu_seconds / count if count else 0.0
     report = BalanceReport(
         source=recording.source, interval_s=recording.interval_s, requested_seconds=recording.requested_seconds,
         duration_s=round(duration, 3), sample_count=count, interrupted=recording.interrupted,
         sampler_cpu_ms_per_sample=round(cpu_per_sample * 1000, 4),
+        sampler_cpu_ms_first_sample=round(recording.sampler_first_sample_cpu_seconds * 1000, 4),
         sampler_cpu_share_of_one_core=round(cpu_per_sample / recording.interval_s, 6) if recording.interval_s else 0.0,
         nvml_failure=recording.nvml_failure, gpus=tuple(gpu_stats), imbalance=imbalance, processes=processes,
         ollama_url=recording.ollama_url, ollama_models=recording.ollama_models, diagnoses=(),

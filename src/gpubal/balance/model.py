@@ -55,9 +55,11 @@ class Recording:
     interval_s: float
     requested_seconds: float
     interrupted: bool  # Ctrl-C ended sampling early
-    sampler_cpu_seconds: float  # CPU time gpubal spent taking the samples
+    sampler_cpu_seconds: float  # CPU time gpubal spent taking the samples, the first one included
     processes: Dict[int, ProcessInfo]
     ollama_url: Fact[str]
     ollama_models: Fact[List[OllamaModel]]
     source: str  # "live" or "nvml-profile:<file>"
     nvml_failure: Any = None  # an Unavailable when NVML did not start
+    # the first sample pays one-off costs (NVML's first answers, /proc of each process found); kept apart
+    sampler_first_sample_cpu_seconds: float = 0.0

@@ -133,6 +133,7 @@ class Sampler:
         processes: Dict[int, ProcessInfo] = {}
         interrupted = False
         cpu_spent = 0.0
+        first_sample_cpu = 0.0
         wanted = max(1, int(round(seconds / interval_s)))
         try:
             if failure is None:
@@ -147,7 +148,10 @@ class Sampler:
                     for pid, _memory in reading.processes.value if isinstance(reading.processes, Known) else []:
                         if pid not in processes:
                             processes[pid] = self._process(pid)
-                cpu_spent += self.cpu_clock() - cpu_before
+                spent = self.cpu_clock() - cpu_before
+                cpu_spent += spent
+                if not samples:
+                    first_sample_cpu = spent
                 samples.append(sample)
                 if on_sample is not None:
                     on_sample(len(samples), wanted, sample)
@@ -163,6 +167,7 @@ class Sampler:
         models = self._ollama_models()
         return Recording(gpus=tuple(gpus), samples=tuple(samples), interval_s=interval_s,
                          requested_seconds=seconds, interrupted=interrupted, sampler_cpu_seconds=cpu_spent,
+                         sampler_first_sample_cpu_seconds=first_sample_cpu,
                          processes=processes, ollama_url=self.ollama_url, ollama_models=models, source=source,
                          nvml_failure=failure)
 

@@ -64,7 +64,8 @@ def _window(report: BalanceReport) -> str:
     ended = " (ended early by Ctrl-C)" if report.interrupted else ""
     return (f"{report.sample_count} samples every {report.interval_s * 1000:.0f} ms over {report.duration_s:.1f} s"
             f"{ended}; sampler CPU {report.sampler_cpu_ms_per_sample:.2f} ms per sample = "
-            f"{report.sampler_cpu_share_of_one_core:.2%} of one core")
+            f"{report.sampler_cpu_share_of_one_core:.2%} of one core (the first sample: "
+            f"{report.sampler_cpu_ms_first_sample:.2f} ms)")
 
 
 def _gbps(fact: Fact[Any]) -> str:

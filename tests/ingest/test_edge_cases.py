@@ -99,9 +99,50 @@ def test_p2p_matrix_with_its_command_line_becomes_a_fact(tmp_path):
     assert pair.p2p_read.source.endswith("nvidia-smi topo -p2p r")
 
 
-def test_a_cut_matrix_is_reported(tmp_path):
-    with pytest.raises(InputError, match="cut short"):
-        read_dump(write(tmp_path, "\tGPU0\tGPU1\tGPU2\nGPU0\t X \tSYS\n"))
+def test_a_cut_matrix_is_read_as_far_as_it_goes(tmp_path):
+    snapshot = snapshot_from_dumps([write(tmp_path, "\tGPU0\tGPU1\tGPU2\nGPU0\t X \tSYS\n")]).snapshot
+    assert [(pair.gpu_a, pair.gpu_b, pair.pcie_path.value) for pair in snapshot.pairs.value] == [(0, 1, "SYS")]
+    assert topo("\tGPU0\tGPU1\tGPU2\nGPU0\t X \tSYS\n").topo().cut_rows == ["GPU0"]
+
+
+def test_a_cut_row_takes_its_pair_from_the_other_half_of_the_matrix():
+    matrix = topo("\tGPU0\tGPU1\tGPU2\nGPU0\t X \tNV4\nGPU1\tNV4\t X \tPHB\nGPU2\tPHB\tPHB\t X\n")
+    assert matrix.links() == {"0-1": "NV4", "0-2": "PHB", "1-2": "PHB"}
+
+
+def test_cells_run_together_are_split_so_later_columns_keep_their_place():
+    text = ("\tGPU0\tGPU1\tGPU2\tCPU Affinity\tNUMA Affinity\n"
+            "GPU0\t X \tNV18NV18\t0-55,112-167N/A\nGPU1\tNV18\t X \tNV18\t0-55,112-167\tN/A\n"
+            "GPU2\tNV18\tNV18\t X \t0-55,112-167\tN/A\n")
+    matrix = topo(text).topo()
+    assert matrix.cells["GPU0"] == ["X", "NV18", "NV18"]
+    assert matrix.affinity["GPU0"] == {"cpu_affinity": "0-55,112-167", "numa_affinity": "N/A"}
+
+
+def test_a_matrix_without_its_header_row_is_read_from_its_rows():
+    text = ("GPU0     X      NV12    NV12    PXB     48-63,176-191   3               N/A\n"
+            "GPU1    NV12     X      NV12    PXB     48-63,176-191   3               N/A\n"
+            "GPU2    NV12    NV12     X      SYS     16-31,144-159   1               N/A\n")
+    matrix = topo(text).topo()
+    assert matrix.devices == ["GPU0", "GPU1", "GPU2", "NIC0"] and not matrix.header_copied
+    assert matrix.affinity["GPU2"] == {"cpu_affinity": "16-31,144-159", "numa_affinity": "1", "gpu_numa_id": "N/A"}
+    assert topo(text).links() == {"0-1": "NV12", "0-2": "NV12", "1-2": "NV12"}
+
+
+def test_empty_affinity_cells_stay_empty_instead_of_taking_the_next_value():
+    text = ("\tGPU0\tGPU1\tCPU Affinity\tNUMA Affinity\tGPU NUMA ID\n"
+            "GPU0\t X \tNV4\t\t\tN/A\t\tN/A\nGPU1\tNV4\t X \t\t\tN/A\t\tN/A\n")
+    matrix = topo(text).topo()
+    assert matrix.affinity["GPU0"] == {"cpu_affinity": "", "numa_affinity": "N/A", "gpu_numa_id": "N/A"}
+
+
+def test_prompts_quote_markers_and_fences_around_a_matrix_are_not_cells():
+    text = ("```\n> user@host:~$ nvidia-smi topo -m\n>         GPU0    GPU1    CPU Affinity    NUMA Affinity\n"
+            "> GPU0     X      NV4     0-15            0\n> GPU1    NV4      X      0-15            0\n"
+            "> user@host:~$ nvidia-smi -L\n```\n")
+    matrix = topo(text).topo()
+    assert topo(text).links() == {"0-1": "NV4"}
+    assert matrix.affinity["GPU1"] == {"cpu_affinity": "0-15", "numa_affinity": "0"}
 
 
 def test_nvswitch_is_inferred_only_when_direct_links_are_impossible():

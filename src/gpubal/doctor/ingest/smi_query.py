@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from ..model import MigInstance
-from .common import Observation, Parser, clean, parse_size
+from .common import Observation, Parser, clean, parse_size, unquote
 
 SECTION = "nvidia-smi -q"
 _KEY_VALUE = re.compile(r"^(\s*)(\S.*?)\s*:\s?(.*?)\s*$")
@@ -49,6 +49,7 @@ class SmiQuery:
     attached_gpus: Optional[int] = None
     gpus: List[Dict[str, str]] = field(default_factory=list)  # "PCI/Bus Id" -> "00000000:00:06.0", ...
     mig_devices: List[List[Dict[str, str]]] = field(default_factory=list)  # per GPU
+    timestamp: Optional[str] = None  # `Timestamp : Thu Apr  2 15:31:27 2020`, as printed
     format_name: str = "nvidia-smi -q"
 
     @property
@@ -87,6 +88,11 @@ def clock_event_reasons(gpu: Dict[str, str]) -> Optional[List[str]]:
 
 def query_observations(parsed, section: str) -> Iterable[Observation]:
     """The driver and per-GPU facts of `nvidia-smi -q`, whether it was read as text or as XML."""
+    from .smi_table import TIMESTAMP, dump_date  # one reading of nvidia-smi's date for both outputs
+
+    match = TIMESTAMP.match(getattr(parsed, "timestamp", None) or "")
+    if match:
+        yield ("dump", "date"), dump_date(match.group(1)), section
     if parsed.driver_version:
         yield ("driver", "version"), parsed.driver_version, section
     if parsed.cuda_version and parsed.cuda_version != "N/A":
@@ -177,7 +183,7 @@ class SmiQueryParser(Parser):
         self._mig_indent = -1
 
     def feed(self, raw: str) -> None:
-        line = clean(raw).expandtabs(4)
+        line = unquote(clean(raw)).expandtabs(4)
         stripped = line.strip()
         if not stripped:
             return
@@ -227,8 +233,8 @@ class SmiQueryParser(Parser):
                 self.result.cuda_version = value
             elif key == "Attached GPUs" and value.isdigit():
                 self.result.attached_gpus = int(value)
-            elif key in ("Timestamp",):
-                pass
+            elif key == "Timestamp":
+                self.result.timestamp = value
             else:
                 self._gpu = None
             return

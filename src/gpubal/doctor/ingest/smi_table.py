@@ -26,7 +26,8 @@ from .common import Observation, Parser, clean, command_line, unquote
 
 SECTION = "nvidia-smi"
 TRUNCATED_SECTION = "nvidia-smi (name cut short by nvidia-smi to fit its column)"
-_HEADER = re.compile(r"NVIDIA-SMI\s+(\S+)\s+(?:Driver|KMD) Version:\s*(\S+)(?:\s+CUDA (?:UMD )?Version:\s*(\S+))?")
+# `**CUDA Version: N/A**`: a reporter's markdown bold around the part they point at
+_HEADER = re.compile(r"NVIDIA-SMI\s+(\S+)\s+(?:Driver|KMD) Version:\s*(\S+)(?:\s+\**CUDA (?:UMD )?Version:\s*([^\s*]+))?")
 # the line nvidia-smi prints above its table: `Mon Nov 30 21:58:25 2026`
 TIMESTAMP = re.compile(r"^\s*(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d{1,2} "
                        r"\d\d:\d\d:\d\d \d{4})\s*$")

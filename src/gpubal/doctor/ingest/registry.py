@@ -48,7 +48,11 @@ _OLLAMA = re.compile(
 FORMATS: Tuple[Format, ...] = (
     Format("nvidia-smi -q -x", _search(r"<nvidia_smi_log\b|<!DOCTYPE nvidia_smi_log"), SmiXmlParser),
     Format("nvidia-smi -q", _search(r"=+NVSMI LOG=+|^Attached GPUs\s+:|^GPU [0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:"
-                                    r"[0-9A-Fa-f]{2}\.[0-7]\s*$\n\s+Product Name"), SmiQueryParser),
+                                    r"[0-9A-Fa-f]{2}\.[0-7]\s*$\n\s+Product Name|"
+                                    # a grep excerpt: an indented section of -q with its aligned `Key   : value`
+                                    r"^( {4,})(?:Fabric|ECC Errors|Ecc Mode|ECC Mode|Clocks (?:Event|Throttle) Reasons|"
+                                    r"Remapped Rows|Retired Pages|FB Memory Usage|MIG Mode|GPU Link Info|PCI)\s*\n"
+                                    r"\1 {2,}\S.*? {2,}: "), SmiQueryParser),
     Format("nvidia-smi", _search(r"NVIDIA-SMI \S+\s+(?:Driver|KMD) Version:|^\|\s*\d+\s+.+\|\s*[0-9A-Fa-f]{4,8}:"
                                  r"[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7]|^\s*Failed to initialize NVML: |"
                                  r"^\s*NVML library version: |NVIDIA-SMI has failed because"), SmiTableParser),

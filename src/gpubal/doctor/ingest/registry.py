@@ -55,7 +55,7 @@ FORMATS: Tuple[Format, ...] = (
                                     r"\1 {2,}\S.*? {2,}: "), SmiQueryParser),
     Format("nvidia-smi", _search(r"NVIDIA-SMI \S+\s+(?:Driver|KMD) Version:|^\|\s*\d+\s+.+\|\s*[0-9A-Fa-f]{4,8}:"
                                  r"[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7]|^\s*Failed to initialize NVML: |"
-                                 r"^\s*NVML library version: |NVIDIA-SMI has failed because"), SmiTableParser),
+                                 r"^\s*NVML library version: |^\s*NVIDIA-SMI has failed because it couldn.t communicate"), SmiTableParser),
     Format("nvidia-smi -L", _search(r"^\s*GPU \d+: .+ \(UUID: [^)]*\)\s*$"), SmiListParser),
     Format("nvidia-smi nvlink -s", _search(r"^\s*Link \d+: (?:[\d.]+ [GM]B/s|<inactive>)"), NvlinkStatusParser),
     Format("nvidia-smi topo", _search(r"^\s*GPU0(?:\s+(?:GPU1|NIC0|mlx\w+|CPU Affinity)\b|\s*$)|"

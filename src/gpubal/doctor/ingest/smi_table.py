@@ -34,6 +34,7 @@ TIMESTAMP = re.compile(r"^\s*(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ((?:Jan|Feb|Mar|Apr
 _NVML_FAILED = re.compile(r"^Failed to initialize NVML: (.+?)\s*$")
 _NVML_LIBRARY = re.compile(r"^NVML library version: (\d+\.\d+(?:\.\d+)?)\s*$")
 _NO_DRIVER = "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver"
+_NO_DRIVER_LINE = re.compile(r"NVIDIA-SMI has failed because it couldn.t communicate with the NVIDIA driver")  # ’ ‘ too
 # nvidia-smi's message -> (reason, NVML's return name), as the live collector words the same failure
 _NVML_ERRORS = {"Driver/library version mismatch": (Reason.ERROR, "LIB_RM_VERSION_MISMATCH"),
                 "Unknown Error": (Reason.ERROR, "UNKNOWN"), "Insufficient Permissions": (Reason.NO_PERMISSION,
@@ -140,7 +141,7 @@ class SmiTableParser(Parser):
             if match:
                 self.result.smi_version, self.result.driver_version = match.group(1), match.group(2)
                 self.result.cuda_version = match.group(3)
-            elif line.startswith(_NO_DRIVER):
+            elif _NO_DRIVER_LINE.match(line):
                 self.result.nvml_error = _NO_DRIVER
             return
         if not line.startswith("|"):

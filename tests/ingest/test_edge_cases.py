@@ -223,3 +223,37 @@ def test_a_gzip_cut_in_the_middle_names_the_file_and_what_was_recognised(tmp_pat
     path = write(tmp_path, packed[: len(packed) // 2], name="cut.gz")
     with pytest.raises(InputError, match=r"truncated after \d+ lines \(.*\) \(recognised: nvidia-smi topo\)"):
         read_dump(path)
+
+
+def test_a_timestamp_that_is_no_date_does_not_date_the_dump(tmp_path):
+    text = "Mon Feb 31 25:61:00 2026\n| NVIDIA-SMI 580.82.07    Driver Version: 580.82.07    CUDA Version: 13.0 |\n"
+    snapshot = snapshot_from_dumps([write(tmp_path, text)]).snapshot
+    assert "dated" not in snapshot.origin and snapshot.driver.version.value == "580.82.07"
+
+
+def test_r610_query_reads_the_kmd_and_umd_versions_and_cuda_na(tmp_path):
+    # the shape R610's -q prints: the old names kept with a deprecation note (wording from
+    # https://github.com/PrismML-Eng/Bonsai-demo/pull/122), the new names beside them
+    text = ("==============NVSMI LOG==============\n\nTimestamp : Sun Jun  7 08:16:57 2026\n"
+            "Driver Version : 610.43.02 [Deprecated; will be removed in CUDA 14.0. Use KMD Version instead]\n"
+            "KMD Version : 610.43.02\nCUDA Version : N/A [Deprecated; will be removed in CUDA 14.0. Use CUDA UMD "
+            "Version instead]\nCUDA UMD Version : N/A\n\nAttached GPUs : 1\nGPU 00000000:63:00.0\n"
+            "    Product Name : NVIDIA B200\n")
+    snapshot = snapshot_from_dumps([write(tmp_path, text)]).snapshot
+    assert snapshot.driver.version.value == "610.43.02"
+    assert snapshot.driver.cuda_driver_version.detail.startswith("CUDA Version: N/A")
+    assert snapshot.collected_at == "2026-06-07T08:16:57"
+
+
+def test_dumps_dated_differently_are_judged_as_of_the_latest(tmp_path):
+    table = "{}\n| NVIDIA-SMI 580.82.07    Driver Version: 580.82.07    CUDA Version: 13.0 |\n"
+    older = write(tmp_path, table.format("Mon Jan  5 10:00:00 2026"), "a.txt")
+    newer = write(tmp_path, table.format("Tue Mar 10 09:30:00 2026"), "b.txt")
+    ingested = snapshot_from_dumps([older, newer])
+    assert ingested.snapshot.collected_at == "2026-03-10T09:30:00" and not ingested.conflicts
+
+
+def test_an_nvidia_smi_error_and_its_prompt_are_the_nvml_status(tmp_path):
+    text = "root@x:/# nvidia-smi\nFailed to initialize NVML: Unknown Error\n"
+    status = snapshot_from_dumps([write(tmp_path, text)]).snapshot.driver.nvml_status
+    assert status.detail == "Failed to initialize NVML: Unknown Error (NVML_ERROR_UNKNOWN)"

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from ..model import MigInstance
+from ..model import MigInstance, Reason, Unavailable
 from .common import Observation, Parser, clean, parse_size, unquote
 
 SECTION = "nvidia-smi -q"
@@ -98,11 +98,16 @@ def query_observations(parsed, section: str) -> Iterable[Observation]:
     from .smi_table import TIMESTAMP, dump_date  # one reading of nvidia-smi's date for both outputs
 
     match = TIMESTAMP.match(getattr(parsed, "timestamp", None) or "")
-    if match:
-        yield ("dump", "date"), dump_date(match.group(1)), section
+    date = dump_date(match.group(1)) if match else None
+    if date:
+        yield ("dump", "date"), date, section
     if parsed.driver_version:
         yield ("driver", "version"), parsed.driver_version, section
-    if parsed.cuda_version and parsed.cuda_version != "N/A":
+    if parsed.cuda_version == "N/A":
+        yield ("driver", "cuda_driver_version"), Unavailable(
+            Reason.NOT_FOUND, section, "CUDA Version: N/A: nvidia-smi found no usable libcuda.so (the driver's CUDA "
+            "library) where it ran, so CUDA programs there cannot use the GPUs"), section
+    elif parsed.cuda_version:
         yield ("driver", "cuda_driver_version"), parsed.cuda_version, section
     if parsed.attached_gpus is not None:
         yield ("driver", "device_count"), parsed.attached_gpus, section
@@ -251,9 +256,10 @@ class SmiQueryParser(Parser):
         match = _KEY_VALUE.match(stripped)
         if match:
             key, value = match.group(2), match.group(3)
-            if key == "Driver Version":
+            value = value.split(" [Deprecated", 1)[0].strip()  # R610 keeps the old names, marked deprecated
+            if key in ("Driver Version", "KMD Version"):  # R610 renamed it
                 self.result.driver_version = value
-            elif key == "CUDA Version":
+            elif key in ("CUDA Version", "CUDA UMD Version"):
                 self.result.cuda_version = value
             elif key == "Attached GPUs" and value.isdigit():
                 self.result.attached_gpus = int(value)

@@ -68,8 +68,9 @@ class SmiTable:
         return []
 
     def observations(self) -> Iterable[Observation]:
-        if self.timestamp:
-            yield ("dump", "date"), dump_date(self.timestamp), SECTION
+        date = dump_date(self.timestamp) if self.timestamp else None
+        if date:
+            yield ("dump", "date"), date, SECTION
         if self.nvml_error is not None:
             yield from self._nvml_failure()
         if self.driver_version:
@@ -119,9 +120,13 @@ class SmiTable:
             yield ("driver", "version"), self.nvml_library_version, SECTION
 
 
-def dump_date(printed: str) -> str:
-    """`Nov 30 21:58:25 2026` (nvidia-smi's local time, zone unknown) -> `2026-11-30T21:58:25`."""
-    return datetime.datetime.strptime(" ".join(printed.split()), "%b %d %H:%M:%S %Y").isoformat()
+def dump_date(printed: str) -> Optional[str]:
+    """`Nov 30 21:58:25 2026` (nvidia-smi's local time, zone unknown) -> `2026-11-30T21:58:25`; None for a
+    date that does not exist (a mangled paste)."""
+    try:
+        return datetime.datetime.strptime(" ".join(printed.split()), "%b %d %H:%M:%S %Y").isoformat()
+    except ValueError:
+        return None
 
 
 class SmiTableParser(Parser):
@@ -177,7 +182,9 @@ class SmiTableParser(Parser):
             if match and self.result.timestamp is None:
                 self.result.timestamp = match.group(1)
         elif line.startswith("Failed to initialize NVML: "):
-            self.result.nvml_error = _NVML_FAILED.match(line).group(1)  # type: ignore[union-attr]
+            match = _NVML_FAILED.match(line)
+            if match:
+                self.result.nvml_error = match.group(1)
         elif line.startswith("NVML library version: "):
             match = _NVML_LIBRARY.match(line)
             if match:

@@ -61,7 +61,7 @@ def read_nvlink(results: Dict[str, Any]) -> Dict[str, Any]:
     return {"gpus": {str(index): {"name": gpu["name"], "links": {str(n): text for n, text in gpu["links"].items()},
                                   "inactive_links": [n for n, text in gpu["links"].items() if text == "<inactive>"]}
                      for index, gpu in status.gpus.items()},
-            "partial_gpus": sorted(index for index, gpu in status.gpus.items() if gpu.get("elided"))}
+            "partial_gpus": sorted(index for index in status.gpus if status.cut(index))}
 
 
 def read_smi_list(results: Dict[str, Any]) -> Dict[str, Any]:

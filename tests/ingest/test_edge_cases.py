@@ -257,3 +257,13 @@ def test_an_nvidia_smi_error_and_its_prompt_are_the_nvml_status(tmp_path):
     text = "root@x:/# nvidia-smi\nFailed to initialize NVML: Unknown Error\n"
     status = snapshot_from_dumps([write(tmp_path, text)]).snapshot.driver.nvml_status
     assert status.detail == "Failed to initialize NVML: Unknown Error (NVML_ERROR_UNKNOWN)"
+
+
+def test_an_nvlink_list_that_stops_early_without_a_marker_is_partial(tmp_path):
+    # nvidia-smi prints every link, up or <inactive>: 2 lines where the other H100 has 4 means a cut paste
+    links = "".join(f"         Link {n}: 26.562 GB/s\n" for n in range(4))
+    text = ("GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-a)\n" + links +
+            "GPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-b)\n" + links[:2 * len(links) // 4])
+    gpus = snapshot_from_dumps([write(tmp_path, text)]).snapshot.gpu_list()
+    assert len(gpus[0].nvlinks.value) == 4
+    assert gpus[1].nvlinks.detail.startswith("partial: GPU 1 shows 2 link lines where another NVIDIA H100 80GB HBM3 shows 4")

@@ -4,7 +4,9 @@ A paste may elide GPUs (`....`) or UUIDs (`...`): only the GPUs printed become f
 the user cut (an elision line such as `...`, `....` or `…` between its header and the next GPU) has a
 partial link list: its `nvlinks` fact is Unavailable(not_in_input) with the links that were shown in the
 detail, so that no rule judges a cut list as the GPU's links (a GPU with 2 of its 18 links shown is not
-a GPU with 16 links down)."""
+a GPU with 16 links down). nvidia-smi prints every link of a GPU, up or `<inactive>`, so a GPU that shows
+fewer link lines than another GPU of the same model was cut too (a paste that ends inside its block), and
+is partial in the same way."""
 
 from __future__ import annotations
 
@@ -35,6 +37,18 @@ class NvlinkStatus:
     def problems(self) -> List[str]:
         return []
 
+    def cut(self, index: int) -> str:
+        """Why GPU `index`'s link list is partial, or "" when it looks whole."""
+        gpu = self.gpus[index]
+        if gpu.get("elided"):
+            return f"the paste cuts GPU {index}'s NVLink list ({gpu['elided']!r})"
+        most = max(len(other["links"]) for other in self.gpus.values()  # type: ignore[arg-type]
+                   if other["name"] == gpu["name"])
+        if len(gpu["links"]) < most:  # type: ignore[arg-type]
+            return (f"GPU {index} shows {len(gpu['links'])} link lines where another {gpu['name']} shows {most}; "  # type: ignore[arg-type]
+                    "nvidia-smi prints every link, up or <inactive>, so the paste was cut")
+        return ""
+
     def observations(self) -> Iterable[Observation]:
         for index, gpu in self.gpus.items():
             links: Dict[int, str] = gpu["links"]  # type: ignore[assignment]
@@ -42,11 +56,11 @@ class NvlinkStatus:
                 continue
             yield ("gpu", index, "present"), True, SECTION
             yield ("gpu", index, "name"), gpu["name"], SECTION
-            if gpu.get("elided"):
+            why = self.cut(index)
+            if why:
                 shown = ", ".join(f"link {n}: {text}" for n, text in sorted(links.items()))
                 yield ("gpu", index, "nvlinks"), Unavailable(
-                    Reason.NOT_IN_INPUT, SECTION, f"partial: the paste cuts GPU {index}'s NVLink list "
-                    f"({gpu['elided']!r}); shown only {shown}"), SECTION
+                    Reason.NOT_IN_INPUT, SECTION, f"partial: {why}; shown only {shown}"), SECTION
                 continue
             missing = lambda what: Unavailable(Reason.NOT_IN_INPUT, SECTION, f"nvlink -s does not show the {what}")
             yield ("gpu", index, "nvlinks"), [

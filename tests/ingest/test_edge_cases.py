@@ -267,3 +267,20 @@ def test_an_nvlink_list_that_stops_early_without_a_marker_is_partial(tmp_path):
     gpus = snapshot_from_dumps([write(tmp_path, text)]).snapshot.gpu_list()
     assert len(gpus[0].nvlinks.value) == 4
     assert gpus[1].nvlinks.detail.startswith("partial: GPU 1 shows 2 link lines where another NVIDIA H100 80GB HBM3 shows 4")
+
+
+def test_indented_text_before_a_query_dump_is_not_a_gpu(tmp_path):
+    # a bug report's lspci and dmesg come before its nvidia-smi -q part
+    text = ("Start of NVIDIA bug report log file\n00:06.0 3D controller: NVIDIA Corporation\n    Subsystem\n"
+            "        Flags : bus master\n==============NVSMI LOG==============\n\nAttached GPUs : 1\n"
+            "GPU 00000000:00:06.0\n    Product Name : NVIDIA H200\n")
+    gpus = snapshot_from_dumps([write(tmp_path, text)]).snapshot.gpu_list()
+    assert [gpu.pci_bus_id.value for gpu in gpus] == ["00000000:00:06.0"]
+
+
+def test_a_grep_excerpt_of_two_gpus_fabric_sections_is_two_gpus(tmp_path):
+    text = ("    Fabric\n        State                  : Completed\n        Status                 : Success\n--\n"
+            "    Fabric\n        State                  : In Progress\n        Status                 : N/A\n")
+    gpus = snapshot_from_dumps([write(tmp_path, text)]).snapshot.gpu_list()
+    assert [gpu.fabric_state.value for gpu in gpus] == ["completed", "in_progress"]
+    assert "GPUs numbered in the order printed" in gpus[1].fabric_state.source

@@ -19,6 +19,13 @@ from .common import Observation, Parser, clean, parse_size, unquote
 
 SECTION = "nvidia-smi -q"
 EXCERPT_SECTION = "nvidia-smi -q (excerpt without GPU headers; GPUs numbered in the order printed)"
+# the GPU-level sections of -q (4 spaces in) that start a GPU of a grep excerpt; other indented text
+# (a bug report's lspci or dmesg before its -q part) never does
+EXCERPT_TITLES = frozenset((
+    "Fabric", "ECC Errors", "Ecc Mode", "ECC Mode", "Clocks Event Reasons", "Clocks Throttle Reasons", "Remapped Rows",
+    "Retired Pages", "FB Memory Usage", "BAR1 Memory Usage", "MIG Mode", "PCI", "GPU Virtualization Mode",
+    "Temperature", "Power Readings", "GPU Power Readings", "Clocks", "Max Clocks", "Utilization", "Inforom Version",
+    "GPU Operation Mode", "Driver Model", "Processes"))
 _KEY_VALUE = re.compile(r"^(\s*)(\S.*?)\s*:\s?(.*?)\s*$")
 _GPU = re.compile(r"^GPU ([0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])\s*$")
 _VIRTUALIZATION = {"None": "none", "Pass-Through": "passthrough", "VGPU": "vgpu", "Host VGPU": "host_vgpu",
@@ -206,7 +213,8 @@ class SmiQueryParser(Parser):
             self._top_level(stripped)
             return
         match = _KEY_VALUE.match(line) if ":" in line else None
-        if match is None and not self._seen_header and (self._gpu is None or (indent, stripped) == self._excerpt_first):
+        if match is None and not self._seen_header and indent == 4 and stripped in EXCERPT_TITLES and (
+                self._gpu is None or (indent, stripped) == self._excerpt_first):
             self._start_excerpt_gpu(indent, stripped)
         if self._gpu is None:
             return

@@ -4,6 +4,7 @@ lines, terminal escapes, an old SOC legend, the p2p command line, XML attacks, g
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
 import pytest
 
@@ -284,3 +285,19 @@ def test_a_grep_excerpt_of_two_gpus_fabric_sections_is_two_gpus(tmp_path):
     gpus = snapshot_from_dumps([write(tmp_path, text)]).snapshot.gpu_list()
     assert [gpu.fabric_state.value for gpu in gpus] == ["completed", "in_progress"]
     assert "GPUs numbered in the order printed" in gpus[1].fabric_state.source
+
+
+def test_several_commands_pasted_in_one_file_are_each_read(tmp_path):
+    # the same lent H200's real outputs, pasted one after another behind their prompts, in a quoted reply
+    dumps = Path(__file__).parent.parent / "fixtures" / "dumps"
+    parts = [("nvidia-smi", "smi/h200x1-lent-vm-smi.txt"), ("nvidia-smi topo -m", "topo/h200x1-lent-vm-topo.txt"),
+             ("nvidia-smi -L", "smi-L/h200x1-lent-vm-smi-L.txt"), ("nvidia-smi -q", "smi-q/h200x1-lent-vm-smi-q.txt")]
+    text = "".join(f"user@h200:~$ {command}\n{(dumps / sample).read_text()}" for command, sample in parts)
+    quoted = "".join(f"> {line}\n" for line in text.splitlines())
+    for pasted in (text, quoted):
+        ingested = snapshot_from_dumps([write(tmp_path, pasted)])
+        dump = ingested.recognised[str(tmp_path / "dump.txt")]
+        assert {"nvidia-smi", "nvidia-smi topo", "nvidia-smi -L", "nvidia-smi -q"} <= set(dump)
+        assert not ingested.conflicts
+        (gpu,) = ingested.snapshot.gpu_list()
+        assert gpu.name.value == "NVIDIA H200" and gpu.numa_node.value == 0

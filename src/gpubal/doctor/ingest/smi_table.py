@@ -37,8 +37,8 @@ _NO_DRIVER = "NVIDIA-SMI has failed because it couldn't communicate with the NVI
 _NO_DRIVER_LINE = re.compile(r"NVIDIA-SMI has failed because it couldn.t communicate with the NVIDIA driver")  # ’ ‘ too
 # nvidia-smi's message -> (reason, NVML's return name), as the live collector words the same failure
 _NVML_ERRORS = {"Driver/library version mismatch": (Reason.ERROR, "LIB_RM_VERSION_MISMATCH"),
-                "Unknown Error": (Reason.ERROR, "UNKNOWN"), "Insufficient Permissions": (Reason.NO_PERMISSION,
-                                                                           "NO_PERMISSION")}
+                "Unknown Error": (Reason.ERROR, "UNKNOWN"),
+                "Insufficient Permissions": (Reason.NO_PERMISSION, "NO_PERMISSION")}
 _ROW1 = re.compile(r"^\|\s*(\d+)\s+(.+?)\s+(On|Off|N/A)\s*\|\s*([0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])"
                    r"\s+(\S+)\s*\|")
 _ROW2 = re.compile(r"^\|.*\|\s*(\d+)MiB\s*/\s*(\d+)MiB\s*\|\s*(\S+)\s+(.+?)\s*\|")

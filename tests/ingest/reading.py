@@ -42,6 +42,7 @@ def read_topo(results: Dict[str, Any]) -> Dict[str, Any]:
             nvlink=any(word.startswith("NV") for word in links.values()),
             nics=[name for name in matrix.devices if not name.startswith("GPU")],
             nvswitch_inferred=_route(topology) == "nvswitch",
+            header_copied=matrix.header_copied, cut_rows=matrix.cut_rows,
         )
     for p2p in topology.p2p():
         indices = p2p.gpu_indices()
@@ -59,7 +60,8 @@ def read_nvlink(results: Dict[str, Any]) -> Dict[str, Any]:
     status = results["nvidia-smi nvlink -s"]
     return {"gpus": {str(index): {"name": gpu["name"], "links": {str(n): text for n, text in gpu["links"].items()},
                                   "inactive_links": [n for n, text in gpu["links"].items() if text == "<inactive>"]}
-                     for index, gpu in status.gpus.items()}}
+                     for index, gpu in status.gpus.items()},
+            "partial_gpus": sorted(index for index in status.gpus if status.cut(index))}
 
 
 def read_smi_list(results: Dict[str, Any]) -> Dict[str, Any]:
@@ -108,6 +110,8 @@ def read_smi_table(results: Dict[str, Any]) -> Dict[str, Any]:
                               for gpu in table.gpus}),
         "persistence": _same_or_each({gpu["index"]: gpu["persistence"] for gpu in table.gpus}),
         "processes": [] if table.no_processes else None,
+        "timestamp": table.timestamp, "nvml_error": table.nvml_error,
+        "nvml_library_version": table.nvml_library_version,
     }
 
 
@@ -141,6 +145,7 @@ def read_smi_query(results: Dict[str, Any]) -> Dict[str, Any]:
         "driver_version": query.driver_version, "cuda_version": query.cuda_version, "mig": _same_or_each(mig),
         "gpus": {str(i): {name: gpu.get(key) for name, key in fields.items()} for i, gpu in enumerate(query.gpus)},
         "mig_devices": {str(i): migs for i, migs in enumerate(query.mig_devices) if migs},
+        "timestamp": query.timestamp,
     }
 
 

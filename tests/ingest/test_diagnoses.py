@@ -58,9 +58,12 @@ def test_mig_listed_by_smi_l_only_is_not_judged_without_instances_details():
     assert result.outcome is Outcome.NOT_EVALUATED and result.missing_reason.startswith("not_in_input")
 
 
-def test_a_driver_branch_past_its_end_of_life():
-    _, found = findings("smi-q-xml/netdata-a100-sxm4-mig-2x3g.txt")
-    assert ("driver-branch-end-of-life", "host") in found
+def test_an_undated_end_of_life_is_not_judged_on_a_dump_older_than_the_matrix():
+    # R510 is listed as ended without a date; the XML is dated January 2023 by its own timestamp
+    report, found = findings("smi-q-xml/netdata-a100-sxm4-mig-2x3g.txt")
+    assert report.snapshot.collected_at == "2023-01-27T11:32:31"
+    result = next(r for r in report.results if r.rule_id == "driver-branch-end-of-life")
+    assert result.outcome is Outcome.NOT_EVALUATED and "dated 2023-01-27" in result.missing_fact
 
 
 # Hand-made, not a capture: the `nvidia-smi -L` of a 4-GPU host (the issue the Ollama sample comes from is a

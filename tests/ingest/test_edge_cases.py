@@ -4,6 +4,7 @@ lines, terminal escapes, an old SOC legend, the p2p command line, XML attacks, g
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
 import pytest
 
@@ -99,9 +100,50 @@ def test_p2p_matrix_with_its_command_line_becomes_a_fact(tmp_path):
     assert pair.p2p_read.source.endswith("nvidia-smi topo -p2p r")
 
 
-def test_a_cut_matrix_is_reported(tmp_path):
-    with pytest.raises(InputError, match="cut short"):
-        read_dump(write(tmp_path, "\tGPU0\tGPU1\tGPU2\nGPU0\t X \tSYS\n"))
+def test_a_cut_matrix_is_read_as_far_as_it_goes(tmp_path):
+    snapshot = snapshot_from_dumps([write(tmp_path, "\tGPU0\tGPU1\tGPU2\nGPU0\t X \tSYS\n")]).snapshot
+    assert [(pair.gpu_a, pair.gpu_b, pair.pcie_path.value) for pair in snapshot.pairs.value] == [(0, 1, "SYS")]
+    assert topo("\tGPU0\tGPU1\tGPU2\nGPU0\t X \tSYS\n").topo().cut_rows == ["GPU0"]
+
+
+def test_a_cut_row_takes_its_pair_from_the_other_half_of_the_matrix():
+    matrix = topo("\tGPU0\tGPU1\tGPU2\nGPU0\t X \tNV4\nGPU1\tNV4\t X \tPHB\nGPU2\tPHB\tPHB\t X\n")
+    assert matrix.links() == {"0-1": "NV4", "0-2": "PHB", "1-2": "PHB"}
+
+
+def test_cells_run_together_are_split_so_later_columns_keep_their_place():
+    text = ("\tGPU0\tGPU1\tGPU2\tCPU Affinity\tNUMA Affinity\n"
+            "GPU0\t X \tNV18NV18\t0-55,112-167N/A\nGPU1\tNV18\t X \tNV18\t0-55,112-167\tN/A\n"
+            "GPU2\tNV18\tNV18\t X \t0-55,112-167\tN/A\n")
+    matrix = topo(text).topo()
+    assert matrix.cells["GPU0"] == ["X", "NV18", "NV18"]
+    assert matrix.affinity["GPU0"] == {"cpu_affinity": "0-55,112-167", "numa_affinity": "N/A"}
+
+
+def test_a_matrix_without_its_header_row_is_read_from_its_rows():
+    text = ("GPU0     X      NV12    NV12    PXB     48-63,176-191   3               N/A\n"
+            "GPU1    NV12     X      NV12    PXB     48-63,176-191   3               N/A\n"
+            "GPU2    NV12    NV12     X      SYS     16-31,144-159   1               N/A\n")
+    matrix = topo(text).topo()
+    assert matrix.devices == ["GPU0", "GPU1", "GPU2", "NIC0"] and not matrix.header_copied
+    assert matrix.affinity["GPU2"] == {"cpu_affinity": "16-31,144-159", "numa_affinity": "1", "gpu_numa_id": "N/A"}
+    assert topo(text).links() == {"0-1": "NV12", "0-2": "NV12", "1-2": "NV12"}
+
+
+def test_empty_affinity_cells_stay_empty_instead_of_taking_the_next_value():
+    text = ("\tGPU0\tGPU1\tCPU Affinity\tNUMA Affinity\tGPU NUMA ID\n"
+            "GPU0\t X \tNV4\t\t\tN/A\t\tN/A\nGPU1\tNV4\t X \t\t\tN/A\t\tN/A\n")
+    matrix = topo(text).topo()
+    assert matrix.affinity["GPU0"] == {"cpu_affinity": "", "numa_affinity": "N/A", "gpu_numa_id": "N/A"}
+
+
+def test_prompts_quote_markers_and_fences_around_a_matrix_are_not_cells():
+    text = ("```\n> user@host:~$ nvidia-smi topo -m\n>         GPU0    GPU1    CPU Affinity    NUMA Affinity\n"
+            "> GPU0     X      NV4     0-15            0\n> GPU1    NV4      X      0-15            0\n"
+            "> user@host:~$ nvidia-smi -L\n```\n")
+    matrix = topo(text).topo()
+    assert topo(text).links() == {"0-1": "NV4"}
+    assert matrix.affinity["GPU1"] == {"cpu_affinity": "0-15", "numa_affinity": "0"}
 
 
 def test_nvswitch_is_inferred_only_when_direct_links_are_impossible():
@@ -182,3 +224,80 @@ def test_a_gzip_cut_in_the_middle_names_the_file_and_what_was_recognised(tmp_pat
     path = write(tmp_path, packed[: len(packed) // 2], name="cut.gz")
     with pytest.raises(InputError, match=r"truncated after \d+ lines \(.*\) \(recognised: nvidia-smi topo\)"):
         read_dump(path)
+
+
+def test_a_timestamp_that_is_no_date_does_not_date_the_dump(tmp_path):
+    text = "Mon Feb 31 25:61:00 2026\n| NVIDIA-SMI 580.82.07    Driver Version: 580.82.07    CUDA Version: 13.0 |\n"
+    snapshot = snapshot_from_dumps([write(tmp_path, text)]).snapshot
+    assert "dated" not in snapshot.origin and snapshot.driver.version.value == "580.82.07"
+
+
+def test_r610_query_reads_the_kmd_and_umd_versions_and_cuda_na(tmp_path):
+    # the shape R610's -q prints: the old names kept with a deprecation note (wording from
+    # https://github.com/PrismML-Eng/Bonsai-demo/pull/122), the new names beside them
+    text = ("==============NVSMI LOG==============\n\nTimestamp : Sun Jun  7 08:16:57 2026\n"
+            "Driver Version : 610.43.02 [Deprecated; will be removed in CUDA 14.0. Use KMD Version instead]\n"
+            "KMD Version : 610.43.02\nCUDA Version : N/A [Deprecated; will be removed in CUDA 14.0. Use CUDA UMD "
+            "Version instead]\nCUDA UMD Version : N/A\n\nAttached GPUs : 1\nGPU 00000000:63:00.0\n"
+            "    Product Name : NVIDIA B200\n")
+    snapshot = snapshot_from_dumps([write(tmp_path, text)]).snapshot
+    assert snapshot.driver.version.value == "610.43.02"
+    assert snapshot.driver.cuda_driver_version.detail.startswith("CUDA Version: N/A")
+    assert snapshot.collected_at == "2026-06-07T08:16:57"
+
+
+def test_dumps_dated_differently_are_judged_as_of_the_latest(tmp_path):
+    table = "{}\n| NVIDIA-SMI 580.82.07    Driver Version: 580.82.07    CUDA Version: 13.0 |\n"
+    older = write(tmp_path, table.format("Mon Jan  5 10:00:00 2026"), "a.txt")
+    newer = write(tmp_path, table.format("Tue Mar 10 09:30:00 2026"), "b.txt")
+    ingested = snapshot_from_dumps([older, newer])
+    assert ingested.snapshot.collected_at == "2026-03-10T09:30:00" and not ingested.conflicts
+
+
+def test_an_nvidia_smi_error_and_its_prompt_are_the_nvml_status(tmp_path):
+    text = "root@x:/# nvidia-smi\nFailed to initialize NVML: Unknown Error\n"
+    status = snapshot_from_dumps([write(tmp_path, text)]).snapshot.driver.nvml_status
+    assert status.detail == "Failed to initialize NVML: Unknown Error (NVML_ERROR_UNKNOWN)"
+
+
+def test_an_nvlink_list_that_stops_early_without_a_marker_is_partial(tmp_path):
+    # nvidia-smi prints every link, up or <inactive>: 2 lines where the other H100 has 4 means a cut paste
+    links = "".join(f"         Link {n}: 26.562 GB/s\n" for n in range(4))
+    text = ("GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-a)\n" + links +
+            "GPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-b)\n" + links[:2 * len(links) // 4])
+    gpus = snapshot_from_dumps([write(tmp_path, text)]).snapshot.gpu_list()
+    assert len(gpus[0].nvlinks.value) == 4
+    assert gpus[1].nvlinks.detail.startswith("partial: GPU 1 shows 2 link lines where another NVIDIA H100 80GB HBM3 shows 4")
+
+
+def test_indented_text_before_a_query_dump_is_not_a_gpu(tmp_path):
+    # a bug report's lspci and dmesg come before its nvidia-smi -q part
+    text = ("Start of NVIDIA bug report log file\n00:06.0 3D controller: NVIDIA Corporation\n    Subsystem\n"
+            "        Flags : bus master\n==============NVSMI LOG==============\n\nAttached GPUs : 1\n"
+            "GPU 00000000:00:06.0\n    Product Name : NVIDIA H200\n")
+    gpus = snapshot_from_dumps([write(tmp_path, text)]).snapshot.gpu_list()
+    assert [gpu.pci_bus_id.value for gpu in gpus] == ["00000000:00:06.0"]
+
+
+def test_a_grep_excerpt_of_two_gpus_fabric_sections_is_two_gpus(tmp_path):
+    text = ("    Fabric\n        State                  : Completed\n        Status                 : Success\n--\n"
+            "    Fabric\n        State                  : In Progress\n        Status                 : N/A\n")
+    gpus = snapshot_from_dumps([write(tmp_path, text)]).snapshot.gpu_list()
+    assert [gpu.fabric_state.value for gpu in gpus] == ["completed", "in_progress"]
+    assert "GPUs numbered in the order printed" in gpus[1].fabric_state.source
+
+
+def test_several_commands_pasted_in_one_file_are_each_read(tmp_path):
+    # the same lent H200's real outputs, pasted one after another behind their prompts, in a quoted reply
+    dumps = Path(__file__).parent.parent / "fixtures" / "dumps"
+    parts = [("nvidia-smi", "smi/h200x1-lent-vm-smi.txt"), ("nvidia-smi topo -m", "topo/h200x1-lent-vm-topo.txt"),
+             ("nvidia-smi -L", "smi-L/h200x1-lent-vm-smi-L.txt"), ("nvidia-smi -q", "smi-q/h200x1-lent-vm-smi-q.txt")]
+    text = "".join(f"user@h200:~$ {command}\n{(dumps / sample).read_text()}" for command, sample in parts)
+    quoted = "".join(f"> {line}\n" for line in text.splitlines())
+    for pasted in (text, quoted):
+        ingested = snapshot_from_dumps([write(tmp_path, pasted)])
+        dump = ingested.recognised[str(tmp_path / "dump.txt")]
+        assert {"nvidia-smi", "nvidia-smi topo", "nvidia-smi -L", "nvidia-smi -q"} <= set(dump)
+        assert not ingested.conflicts
+        (gpu,) = ingested.snapshot.gpu_list()
+        assert gpu.name.value == "NVIDIA H200" and gpu.numa_node.value == 0

@@ -28,7 +28,15 @@ def test_each_h200x2_capture_lists_two_h200(name):
     gpus = snapshot.gpu_list()
     assert [gpu.index for gpu in gpus] == [0, 1]
     assert {gpu.name.value for gpu in gpus} == {"NVIDIA H200"}
-    assert snapshot.origin == f"pasted text: {CAPTURES / name}"
+    assert snapshot.origin.split(";")[0] == f"pasted text: {CAPTURES / name}"
+
+
+@needs_captures
+def test_the_h200x2_table_is_judged_as_of_its_own_timestamp():
+    snapshot = captures("smi.txt").snapshot
+    assert snapshot.collected_at == "2026-11-29T00:00:30"
+    assert snapshot.origin.endswith("; dated 2026-11-29T00:00:30 by the dump's own timestamp "
+                                    f"({CAPTURES / 'smi.txt'}: nvidia-smi)")
 
 
 @needs_captures

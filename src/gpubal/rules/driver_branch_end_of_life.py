@@ -31,6 +31,12 @@ def check(snapshot: Snapshot):
     if branch is None:
         matrix_lacks(f"driver branch {matrix.driver_branch_name(version)}", "driver_branches.toml")
     on = datetime.date.fromisoformat(snapshot.collected_at[:10])
+    listed_on = dict(m.matrix_dates).get("driver_branches", "")
+    if branch.status == "end_of_life" and on.isoformat() < listed_on:
+        # an undated "end of life" is known only as of the edition it was read in; a dump dated
+        # earlier (its own timestamp) may predate it
+        matrix_lacks(f"the date {branch.branch} reached end of life (listed as ended in the edition read on "
+                     f"{listed_on}; this snapshot is dated {on.isoformat()})", "driver_branches.toml")
     ended = matrix.branch_is_end_of_life(branch, on)
     if ended is None:
         matrix_lacks(f"the end of life of {branch.branch}", "driver_branches.toml")

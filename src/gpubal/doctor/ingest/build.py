@@ -62,10 +62,22 @@ def _merge(dumps: Sequence[DumpFacts]) -> Tuple[Dict[FactPath, Any], List[Confli
         if path[-1] == "environment" and path[0] == "stack":
             merged[path] = _merge_environment(path, found, conflicts)
             continue
+        if path == ("dump", "date"):  # dumps pasted days apart are judged as of the latest of them
+            source, latest = max(found, key=lambda item: item[1])
+            merged[path] = Known(latest, source)
+            continue
+        values = [(source, value) for source, value in found if not isinstance(value, Unavailable)]
+        if not values:
+            # a dump that says the fact cannot be had (`CUDA Version: N/A`, NVML failed) and none that has it
+            source, first = found[0]
+            merged[path] = Unavailable(first.reason, source, first.detail)
+            continue
+        found = values
         distinct: List[Tuple[str, Any]] = []
         for source, value in found:
             if not any(_same(value, other) for _, other in distinct):
                 distinct.append((source, value))
+        distinct = _drop_cut_names(distinct)
         if len(distinct) == 1:
             sources = []
             for source, _ in found:
@@ -78,6 +90,19 @@ def _merge(dumps: Sequence[DumpFacts]) -> Tuple[Dict[FactPath, Any], List[Confli
             merged[path] = Unavailable(Reason.ERROR, "; ".join(source for source, _ in distinct),
                                        conflict.describe())
     return merged, conflicts
+
+
+def _drop_cut_names(distinct: List[Tuple[str, Any]]) -> List[Tuple[str, Any]]:
+    """A name nvidia-smi's table cut short (`Tesla V100-SXM2...`) agrees with the full name another dump
+    prints; the full one is kept."""
+    kept = []
+    for source, value in distinct:
+        if isinstance(value, str) and value.endswith("...") and any(
+                isinstance(other, str) and other != value and other.startswith(value[:-3].rstrip())
+                for _, other in distinct):
+            continue
+        kept.append((source, value))
+    return kept
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -121,7 +146,7 @@ def build_snapshot(dumps: Sequence[DumpFacts]) -> Tuple[Snapshot, List[Conflict]
     everywhere = ", ".join(names)
     missing = Unavailable(Reason.NOT_IN_INPUT, everywhere, "none of the pasted dumps contains it")
 
-    scoped: Dict[str, Dict[str, Any]] = {"host": {}, "driver": {}, "stack": {}, "ollama": {}}
+    scoped: Dict[str, Dict[str, Any]] = {"host": {}, "driver": {}, "stack": {}, "ollama": {}, "dump": {}}
     gpus: Dict[int, Dict[str, Any]] = {}
     pairs: Dict[Tuple[int, int], Dict[str, Any]] = {}
     for path, fact in merged.items():
@@ -150,11 +175,12 @@ def build_snapshot(dumps: Sequence[DumpFacts]) -> Tuple[Snapshot, List[Conflict]
     if ollama:
         log_names = [dump.name for dump in dumps if "Ollama log" in dump.formats]
         ollama.setdefault("log_source", Known(", ".join(log_names), "pasted text"))
+    collected_at, dated_by = _dump_date(scoped["dump"].get("date"))
     snapshot = Snapshot(
         schema_version=SCHEMA_VERSION,
         gpubal_version=__version__,
-        collected_at=datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(),
-        origin=f"pasted text: {everywhere}",
+        collected_at=collected_at,
+        origin=f"pasted text: {everywhere}{dated_by}",
         host=_part(Host, scoped["host"], missing),
         driver=_part(Driver, scoped["driver"], missing),
         gpus=gpus_fact,
@@ -163,6 +189,14 @@ def build_snapshot(dumps: Sequence[DumpFacts]) -> Tuple[Snapshot, List[Conflict]
         ollama=_part(Ollama, ollama, missing),
     )
     return snapshot, conflicts
+
+
+def _dump_date(fact: Any) -> Tuple[str, str]:
+    """When the dumps were made, as they show it (nvidia-smi's timestamp line, `-q`'s Timestamp), so that
+    version rules judge the host as of then; now when no dump is dated. The origin says which date was used."""
+    if isinstance(fact, Known):
+        return fact.value, f"; dated {fact.value} by the dump's own timestamp ({fact.source})"
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat(), ""
 
 
 def _sources(fact: Any) -> List[str]:

@@ -8,7 +8,7 @@ the value, and the section it came from ("nvidia-smi -q"), so the builder can ci
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Tuple
+from typing import Any, Iterable, Optional, Tuple
 
 # CSI sequences (colours, underline: `\x1b[4m`), OSC sequences, and a stray ESC left by a cut paste
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b")
@@ -61,3 +61,38 @@ def parse_size(text: str) -> int:
         return int(float(match.group(1)) * _UNITS[match.group(2)])
     except ValueError:
         return 0
+
+
+# What issue pastes wrap around command output: markdown quote markers (`> `, `>> `) and code fences, and
+# the shell prompt with the command line (`$ nvidia-smi`, `user@host:~$ nvidia-smi topo -m`, `root@x:/# `).
+_QUOTE = re.compile(r"^[ \t]{0,3}(?:>[ \t]?)+")
+_FENCE = re.compile(r"^\s*(?:`{3,}|~{3,})[\w+-]*\s*$")
+_PROMPT = re.compile(
+    r"^\s*(?:\(\S+\)\s*)?(?:\[[^\]\s]+@[^\]]+\][$#%]|[\w.-]+@[\w.-]+(?::\S*)?\s?[$#%]|~\S*\s?[$#]|"
+    r"(?:sh|bash|zsh)(?:-[\d.]+)?[$#]|[$#❯»]|PS [A-Z]:\\[^>]*>|[A-Z]:\\[^>]*>)"
+    r"\s*(.*)$")
+_COMMAND = re.compile(r"^(?:sudo\s+|docker\s+(?:exec|run)\s.*?\s|kubectl\s+exec\s.*?--\s+|watch\s+(?:-n\s*\S+\s+)?)?"
+                      r"(?:\S*/)?nvidia-smi(?:\.exe)?(?:\s.*)?$")
+
+
+def unquote(line: str) -> str:
+    """A cleaned line without the markdown quote markers an issue reply puts before it; a code fence
+    line becomes empty."""
+    if line.lstrip().startswith((">", "`", "~")):
+        if _FENCE.match(line):
+            return ""
+        line = _QUOTE.sub("", line, count=1)
+    return line
+
+
+def command_line(line: str) -> Optional[str]:
+    """The command when `line` (cleaned, unquoted) is a pasted shell prompt or an nvidia-smi command line
+    on its own (`$ nvidia-smi -q`, `nvidia-smi topo -m`, `root@host:/# `); None for output."""
+    match = _PROMPT.match(line)
+    if match:
+        return match.group(1).strip()
+    stripped = line.strip()
+    if stripped.startswith(("nvidia-smi", "sudo ", "/usr/bin/nvidia-smi", "docker ", "kubectl ", "watch ")) \
+            and _COMMAND.match(stripped):
+        return stripped
+    return None

@@ -14,7 +14,7 @@ from typing import Callable, Iterable, List, Tuple
 
 from .bug_report import BugReportParser
 from .collect_env import CollectEnvParser
-from .common import Parser, clean
+from .common import Parser, clean, unquote
 from .nvlink_status import NvlinkStatusParser
 from .ollama_log import OllamaLogParser
 from .smi_list import SmiListParser
@@ -48,12 +48,18 @@ _OLLAMA = re.compile(
 FORMATS: Tuple[Format, ...] = (
     Format("nvidia-smi -q -x", _search(r"<nvidia_smi_log\b|<!DOCTYPE nvidia_smi_log"), SmiXmlParser),
     Format("nvidia-smi -q", _search(r"=+NVSMI LOG=+|^Attached GPUs\s+:|^GPU [0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:"
-                                    r"[0-9A-Fa-f]{2}\.[0-7]\s*$\n\s+Product Name"), SmiQueryParser),
-    Format("nvidia-smi", _search(r"NVIDIA-SMI \S+\s+Driver Version:|^\|\s*\d+\s+.+\|\s*[0-9A-Fa-f]{4,8}:"
-                                 r"[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7]"), SmiTableParser),
+                                    r"[0-9A-Fa-f]{2}\.[0-7]\s*$\n\s+Product Name|"
+                                    # a grep excerpt: an indented section of -q with its aligned `Key   : value`
+                                    r"^( {4,})(?:Fabric|ECC Errors|Ecc Mode|ECC Mode|Clocks (?:Event|Throttle) Reasons|"
+                                    r"Remapped Rows|Retired Pages|FB Memory Usage|MIG Mode|GPU Link Info|PCI)\s*\n"
+                                    r"\1 {2,}\S.*? {2,}: "), SmiQueryParser),
+    Format("nvidia-smi", _search(r"NVIDIA-SMI \S+\s+(?:Driver|KMD) Version:|^\|\s*\d+\s+.+\|\s*[0-9A-Fa-f]{4,8}:"
+                                 r"[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7]|^\s*Failed to initialize NVML: |"
+                                 r"^\s*NVML library version: |^\s*NVIDIA-SMI has failed because it couldn.t communicate"), SmiTableParser),
     Format("nvidia-smi -L", _search(r"^\s*GPU \d+: .+ \(UUID: [^)]*\)\s*$"), SmiListParser),
     Format("nvidia-smi nvlink -s", _search(r"^\s*Link \d+: (?:[\d.]+ [GM]B/s|<inactive>)"), NvlinkStatusParser),
-    Format("nvidia-smi topo", _search(r"^\s*GPU0(?:\s+(?:GPU1|NIC0|mlx\w+|CPU Affinity)\b|\s*$)"),
+    Format("nvidia-smi topo", _search(r"^\s*GPU0(?:\s+(?:GPU1|NIC0|mlx\w+|CPU Affinity)\b|\s*$)|"
+                                      r"^\s*GPU\d+(?:\s+(?:NV\d+|PIX|PXB|PHB|NODE|SYS|SOC))*\s+X\s"),
            TopologyParser),
     Format("collect_env", _search(r"^PyTorch version: |^vLLM Version\s*:|^Collecting environment information"),
            CollectEnvParser),
@@ -67,7 +73,7 @@ NAMES = tuple(fmt.name for fmt in FORMATS)
 
 def detect(head: str) -> List[Format]:
     """The formats whose marks are in this head of a dump (already decoded text)."""
-    text = "\n".join(clean(line) for line in head.splitlines())
+    text = "\n".join(unquote(clean(line)) for line in head.splitlines())
     found = [fmt for fmt in FORMATS if fmt.detect(text)]
     names = {fmt.name for fmt in found}
     if "nvidia-bug-report.log" in names:

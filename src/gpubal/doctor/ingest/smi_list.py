@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List
 
-from .common import Observation, Parser, clean
+from .common import Observation, Parser, clean, unquote
 
 SECTION = "nvidia-smi -L"
 _GPU = re.compile(r"^GPU (\d+): (.+?) \(UUID: ([^)\s]+)\)\s*$")
@@ -48,7 +48,7 @@ class SmiListParser(Parser):
         self.result = SmiList()
 
     def feed(self, raw: str) -> None:
-        line = clean(raw)
+        line = unquote(clean(raw))
         if line.startswith("GPU "):
             match = _GPU.match(line.strip())
             if match:

@@ -1,7 +1,12 @@
 """`nvidia-smi -q` (text) into facts. The output is an indented tree of `Key : Value` lines and section
 titles; this reads it into one flat `Section/Sub/Key -> value` map per GPU (`MIG Devices` keep one map
 per device) and picks the facts the snapshot has. Fields differ across driver versions (Clocks Throttle
-Reasons became Clocks Event Reasons; Fabric appeared with R525): a field that is absent stays unknown."""
+Reasons became Clocks Event Reasons; Fabric appeared with R525): a field that is absent stays unknown.
+
+A `grep` excerpt (`nvidia-smi -q | grep -A 3 Fabric`) keeps the indented sections of each GPU without the
+`GPU 00000000:...` headers. Such blocks are read as GPUs in the order printed (nvidia-smi -q lists GPUs in
+index order); a new block starts where the first section title comes again or at grep's `--` separator,
+and the facts' source says the GPUs were numbered that way."""
 
 from __future__ import annotations
 
@@ -9,10 +14,18 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from ..model import MigInstance
-from .common import Observation, Parser, clean, parse_size
+from ..model import MigInstance, Reason, Unavailable
+from .common import Observation, Parser, clean, parse_size, unquote
 
 SECTION = "nvidia-smi -q"
+EXCERPT_SECTION = "nvidia-smi -q (excerpt without GPU headers; GPUs numbered in the order printed)"
+# the GPU-level sections of -q (4 spaces in) that start a GPU of a grep excerpt; other indented text
+# (a bug report's lspci or dmesg before its -q part) never does
+EXCERPT_TITLES = frozenset((
+    "Fabric", "ECC Errors", "Ecc Mode", "ECC Mode", "Clocks Event Reasons", "Clocks Throttle Reasons", "Remapped Rows",
+    "Retired Pages", "FB Memory Usage", "BAR1 Memory Usage", "MIG Mode", "PCI", "GPU Virtualization Mode",
+    "Temperature", "Power Readings", "GPU Power Readings", "Clocks", "Max Clocks", "Utilization", "Inforom Version",
+    "GPU Operation Mode", "Driver Model", "Processes"))
 _KEY_VALUE = re.compile(r"^(\s*)(\S.*?)\s*:\s?(.*?)\s*$")
 _GPU = re.compile(r"^GPU ([0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])\s*$")
 _VIRTUALIZATION = {"None": "none", "Pass-Through": "passthrough", "VGPU": "vgpu", "Host VGPU": "host_vgpu",
@@ -49,6 +62,8 @@ class SmiQuery:
     attached_gpus: Optional[int] = None
     gpus: List[Dict[str, str]] = field(default_factory=list)  # "PCI/Bus Id" -> "00000000:00:06.0", ...
     mig_devices: List[List[Dict[str, str]]] = field(default_factory=list)  # per GPU
+    timestamp: Optional[str] = None  # `Timestamp : Thu Apr  2 15:31:27 2020`, as printed
+    headerless: bool = False  # the GPUs came from a grep excerpt without their `GPU 0000...` lines
     format_name: str = "nvidia-smi -q"
 
     @property
@@ -63,7 +78,7 @@ class SmiQuery:
         return []
 
     def observations(self) -> Iterable[Observation]:
-        return query_observations(self, SECTION)
+        return query_observations(self, EXCERPT_SECTION if self.headerless else SECTION)
 
 
 def _yes_no(text: Optional[str]) -> Optional[bool]:
@@ -87,9 +102,19 @@ def clock_event_reasons(gpu: Dict[str, str]) -> Optional[List[str]]:
 
 def query_observations(parsed, section: str) -> Iterable[Observation]:
     """The driver and per-GPU facts of `nvidia-smi -q`, whether it was read as text or as XML."""
+    from .smi_table import TIMESTAMP, dump_date  # one reading of nvidia-smi's date for both outputs
+
+    match = TIMESTAMP.match(getattr(parsed, "timestamp", None) or "")
+    date = dump_date(match.group(1)) if match else None
+    if date:
+        yield ("dump", "date"), date, section
     if parsed.driver_version:
         yield ("driver", "version"), parsed.driver_version, section
-    if parsed.cuda_version and parsed.cuda_version != "N/A":
+    if parsed.cuda_version == "N/A":
+        yield ("driver", "cuda_driver_version"), Unavailable(
+            Reason.NOT_FOUND, section, "CUDA Version: N/A: nvidia-smi found no usable libcuda.so (the driver's CUDA "
+            "library) where it ran, so CUDA programs there cannot use the GPUs"), section
+    elif parsed.cuda_version:
         yield ("driver", "cuda_driver_version"), parsed.cuda_version, section
     if parsed.attached_gpus is not None:
         yield ("driver", "device_count"), parsed.attached_gpus, section
@@ -175,9 +200,11 @@ class SmiQueryParser(Parser):
         self._gpu: Optional[Dict[str, str]] = None
         self._mig: Optional[Dict[str, str]] = None
         self._mig_indent = -1
+        self._seen_header = False  # a `GPU 0000...` line or the NVSMI LOG banner was read
+        self._excerpt_first: Optional[Tuple[int, str]] = None  # the first section title of a headerless block
 
     def feed(self, raw: str) -> None:
-        line = clean(raw).expandtabs(4)
+        line = unquote(clean(raw)).expandtabs(4)
         stripped = line.strip()
         if not stripped:
             return
@@ -185,13 +212,16 @@ class SmiQueryParser(Parser):
         if indent == 0:
             self._top_level(stripped)
             return
+        match = _KEY_VALUE.match(line) if ":" in line else None
+        if match is None and not self._seen_header and indent == 4 and stripped in EXCERPT_TITLES and (
+                self._gpu is None or (indent, stripped) == self._excerpt_first):
+            self._start_excerpt_gpu(indent, stripped)
         if self._gpu is None:
             return
         while self._path and self._path[-1][0] >= indent:
             self._path.pop()
         if self._mig is not None and indent <= self._mig_indent:
             self._mig = None
-        match = _KEY_VALUE.match(line) if ":" in line else None
         if match is None:
             if stripped == "MIG Device" or (stripped.startswith("MIG Device") and self._in("MIG Devices")):
                 self._mig = {}
@@ -206,12 +236,25 @@ class SmiQueryParser(Parser):
             return
         self._gpu.setdefault(key, match.group(3))
 
+    def _start_excerpt_gpu(self, indent: int, title: str) -> None:
+        """A section title with no GPU header above it: the next GPU of a grep excerpt."""
+        self._excerpt_first = self._excerpt_first or (indent, title)
+        self.result.headerless = True
+        self._gpu = {}
+        self._path = []
+        self._mig = None
+        self.result.gpus.append(self._gpu)
+        self.result.mig_devices.append([])
+
     def _in(self, title: str) -> bool:
         return any(t == title for _, t in self._path)
 
     def _top_level(self, stripped: str) -> None:
         gpu = _GPU.match(stripped)
+        if stripped.startswith("=") and "NVSMI LOG" in stripped:
+            self._seen_header = True
         if gpu:
+            self._seen_header = True
             self._gpu = {"PCI/Bus Id": gpu.group(1)}
             self._path = []
             self._mig = None
@@ -221,14 +264,15 @@ class SmiQueryParser(Parser):
         match = _KEY_VALUE.match(stripped)
         if match:
             key, value = match.group(2), match.group(3)
-            if key == "Driver Version":
+            value = value.split(" [Deprecated", 1)[0].strip()  # R610 keeps the old names, marked deprecated
+            if key in ("Driver Version", "KMD Version"):  # R610 renamed it
                 self.result.driver_version = value
-            elif key == "CUDA Version":
+            elif key in ("CUDA Version", "CUDA UMD Version"):
                 self.result.cuda_version = value
             elif key == "Attached GPUs" and value.isdigit():
                 self.result.attached_gpus = int(value)
-            elif key in ("Timestamp",):
-                pass
+            elif key == "Timestamp":
+                self.result.timestamp = value
             else:
                 self._gpu = None
             return

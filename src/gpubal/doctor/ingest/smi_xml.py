@@ -54,6 +54,7 @@ class UnsafeXml(ValueError):
 class SmiXml:
     driver_version: Optional[str] = None
     cuda_version: Optional[str] = None
+    timestamp: Optional[str] = None
     attached_gpus: Optional[int] = None
     dtd: str = ""
     gpus: List[Dict[str, str]] = field(default_factory=list)  # same keys as the -q text parser
@@ -142,6 +143,8 @@ class SmiXmlParser(Parser):
         text = (element.text or "").strip()
         if element.tag == "driver_version":
             self.result.driver_version = text
+        elif element.tag == "timestamp" and self.result.timestamp is None:
+            self.result.timestamp = text
         elif element.tag == "cuda_version":
             self.result.cuda_version = text
         elif element.tag == "attached_gpus" and text.isdigit():

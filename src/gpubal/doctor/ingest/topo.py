@@ -7,6 +7,14 @@ where nvidia-smi prints two tabs. So a matrix is read as a stream of words, not 
 names the devices, and every later word that is a device name starts that device's row. Cells never look
 like device names, so glued and wrapped rows fall apart in the right places.
 
+Issue pastes add their own damage, read here as well: the header row left out of the copy (the device
+columns are then counted from the rows, the affinity columns told apart by their shape); cells run together
+where a terminal dropped the tab (`NV18NV18`, `0-55,112-167N/A`), split again so later columns do not shift;
+rows cut short (read as far as they go; the other half of the symmetric matrix fills a pair in); and empty
+affinity cells (VMs), kept as empty: where a row sits on its own line under a header on its own line, the
+affinity cells are placed by their position under the header's titles (tab stops of 8), so an empty cell
+is seen as empty instead of the next column's value sliding into it.
+
 A topo -m cell names the best path between two GPUs: `NV#` (# bonded NVLinks) or the PCIe path (`PIX`,
 `PXB`, `PHB`, `NODE`, `SYS`; drivers before 384 printed `SOC` for what is now `SYS`). A p2p cell is a
 status: `OK`, `CNS`, `GNS`, `TNS`, `NS`, `DR`, `U`. Which P2P capability a p2p matrix describes is not
@@ -20,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from ..cpulist import parse_cpulist
-from .common import Observation, Parser, clean
+from ..model import Reason, Unavailable
+from .common import Observation, Parser, clean, command_line, unquote
 
 TOPO_SECTION = "nvidia-smi topo -m"
 P2P_SECTION = "nvidia-smi topo -p2p"
@@ -34,6 +43,11 @@ _P2P_COMMAND = re.compile(r"topo\s+-p2p\s+([rwnap])\b")
 _AFFINITY_COLUMNS = (("CPU Affinity", "cpu_affinity"), ("NUMA Affinity", "numa_affinity"),
                      ("GPU NUMA ID", "gpu_numa_id"))
 _NIC_LEGEND = re.compile(r"^\s*(NIC\d+):\s*(\S+)\s*$")
+_CELL = r"X|NV\d+|PIX|PXB|PHB|NODE|SYS|SOC|N/A|OK|CNS|GNS|TNS|NS|DR|\d[\d,-]*"
+_GLUED = re.compile(rf"(?:{_CELL})(?:{_CELL})+")
+_CELL_PART = re.compile(_CELL)
+_LINK_WORD = re.compile(r"^(?:X|NV\d+|PIX|PXB|PHB|NODE|SYS|SOC)$")
+_CPU_LIST = re.compile(r"^\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*$")
 MAX_MATRIX_WORDS = 200_000  # a 64-GPU matrix with NICs stays far below; a runaway paste stops here
 MAX_LINKS_PER_GPU = 18  # the most NVLinks any GPU has (H100, H200, B200): more per peer means NVSwitch
 
@@ -47,6 +61,8 @@ class Matrix:
     affinity: Dict[str, Dict[str, str]]  # GPU row name -> column -> text as printed
     p2p_mode: str = ""  # "r", "w", ... when the command line was pasted with the matrix
     problems: List[str] = field(default_factory=list)
+    header_copied: bool = True  # False: the paste starts at the GPU0 row; columns were counted from the rows
+    cut_rows: List[str] = field(default_factory=list)  # rows that stop before their last device cell
 
     def gpu_indices(self) -> List[int]:
         return [int(name[3:]) for name in self.devices if name.startswith("GPU") and name[3:].isdigit()]
@@ -57,6 +73,12 @@ class Matrix:
             return None
         position = self.devices.index(column)
         return cells[position] if position < len(cells) else None
+
+    def pair_cell(self, a: str, b: str) -> Optional[str]:
+        """The cell of a pair; from the other half of the matrix when row `a` was cut before it (topo -m
+        is symmetric)."""
+        word = self.cell(a, b)
+        return word if word is not None else self.cell(b, a)
 
 
 @dataclass
@@ -88,7 +110,7 @@ class Topology:
         indices = matrix.gpu_indices()
         for position, a in enumerate(indices):
             for b in indices[position + 1:]:
-                word = matrix.cell(f"GPU{a}", f"GPU{b}")
+                word = matrix.pair_cell(f"GPU{a}", f"GPU{b}")
                 if word is not None:
                     found[f"{a}-{b}"] = word
         return found
@@ -115,15 +137,22 @@ def _topo_observations(matrix: Matrix) -> Iterable[Observation]:
                 pass
             else:
                 yield ("gpu", index, "cpu_affinity"), cpus, TOPO_SECTION
-        node = columns.get("numa_affinity", "")
+        node = columns.get("numa_affinity")
+        if node == "":
+            # printed empty (VMs without NUMA information): nothing names a node or CPUs
+            detail = "nvidia-smi topo -m printed an empty affinity cell for this GPU"
+            yield ("gpu", index, "numa_node"), Unavailable(Reason.NOT_SUPPORTED, TOPO_SECTION, detail), TOPO_SECTION
+        if cpus == "":
+            detail = "nvidia-smi topo -m printed an empty CPU Affinity cell for this GPU"
+            yield ("gpu", index, "cpu_affinity"), Unavailable(Reason.NOT_SUPPORTED, TOPO_SECTION, detail), TOPO_SECTION
         if node == "N/A":
             yield ("gpu", index, "numa_node"), -1, TOPO_SECTION  # nvidia-smi's N/A: the firmware names none
-        elif node.isdigit():
+        elif node is not None and node.isdigit():
             yield ("gpu", index, "numa_node"), int(node), TOPO_SECTION
     words = {}
     for position, a in enumerate(indices):
         for b in indices[position + 1:]:
-            word = matrix.cell(f"GPU{a}", f"GPU{b}")
+            word = matrix.pair_cell(f"GPU{a}", f"GPU{b}")
             if word is not None:
                 words[(min(a, b), max(a, b))] = word
     nvlink_counts = {pair: int(_NVLINK.match(w).group(1)) for pair, w in words.items() if _NVLINK.match(w)}
@@ -168,28 +197,63 @@ def _p2p_observations(matrix: Matrix) -> Iterable[Observation]:
                 yield ("pair", a, b, field_name), status, section
 
 
+def _split_glued(words: List[str]) -> List[str]:
+    """`NV18NV18` -> `NV18`, `NV18`; `0-55,112-167N/A` -> `0-55,112-167`, `N/A`: cells a terminal ran together."""
+    out: List[str] = []
+    for word in words:
+        if len(word) > 3 and not _DEVICE.match(word) and _GLUED.fullmatch(word) and not _CPU_LIST.match(word):
+            out.extend(_CELL_PART.findall(word))
+        else:
+            out.append(word)
+    return out
+
+
+def _positions(line: str) -> List[Tuple[int, str]]:
+    """(column, word) for each word of a line with tabs expanded to nvidia-smi's stops of 8, glued cells split."""
+    found: List[Tuple[int, str]] = []
+    for match in re.finditer(r"\S+", line.expandtabs(8)):
+        column = match.start()
+        for part in _split_glued([match.group()]):
+            found.append((column, part))
+            column += len(part)
+    return found
+
+
 class TopologyParser(Parser):
     name = "nvidia-smi topo"
 
     def __init__(self) -> None:
         self.result = Topology()
         self._header: Optional[List[str]] = None
+        self._header_line: Optional[str] = None  # the header as one line, for cell positions
+        self._headless = False
         self._rows: List[str] = []
+        self._row_lines: Dict[str, str] = {}  # row name -> its line, when the row starts a line
         self._p2p_mode = ""
         self._in_nic_legend = False
 
     def feed(self, raw: str) -> None:
-        line = clean(raw)
+        line = unquote(clean(raw))
         if "-p2p" in line:
             match = _P2P_COMMAND.search(line)
             if match:
                 self._p2p_mode = match.group(1)
-        words = line.split()
+        words = _split_glued(line.split())
+        if words and "GPU0" not in words and command_line(line) is not None:
+            if self._header is not None:  # the next command's output starts: this matrix ended
+                self._close()
+            return
         if self._header is None:
             if words and words[0] == "GPU0" and self._looks_like_header(words):
                 # rows glued onto the header line start at the second GPU0
                 cut = words.index("GPU0", 1) if "GPU0" in words[1:] else len(words)
                 self._header, self._rows = words[:cut], words[cut:]
+                self._header_line = line if cut == len(words) else None
+                return
+            if words and re.match(r"^GPU\d+$", words[0]) and self._looks_like_headless_row(words):
+                self._header, self._headless, self._header_line = [], True, None
+                self._row_lines[words[0]] = line
+                self._rows = list(words)
                 return
             self._read_nic_legend(line)
             return
@@ -201,13 +265,18 @@ class TopologyParser(Parser):
             self._close()
             self._read_nic_legend(line)
             return
-        if not self._rows and "GPU0" not in words:
+        if not self._headless and not self._rows and "GPU0" not in words:
             self._header.extend(words)  # a header wrapped over lines
+            self._header_line = None
             return
-        if not self._rows:
+        if not self._headless and not self._rows:
             cut = words.index("GPU0")
             self._header.extend(words[:cut])
+            if cut:
+                self._header_line = None
             words = words[cut:]
+        if _DEVICE.match(words[0]):
+            self._row_lines.setdefault(words[0], line)
         self._rows.extend(words)
 
     @staticmethod
@@ -216,6 +285,12 @@ class TopologyParser(Parser):
             return True
         second = words[1]
         return bool(_DEVICE.match(second)) or second in ("CPU", "NUMA")
+
+    @staticmethod
+    def _looks_like_headless_row(words: List[str]) -> bool:
+        """`GPU0  X  NV12 ...` with no header above it: the row of a matrix whose header was not copied."""
+        cells = words[1:]
+        return "X" in cells and all(_LINK_WORD.match(word) or word in P2P_WORDS for word in cells[:cells.index("X") + 1])
 
     def _read_nic_legend(self, line: str) -> None:
         if line.strip().startswith("NIC Legend"):
@@ -228,11 +303,59 @@ class TopologyParser(Parser):
             elif line.strip():
                 self._in_nic_legend = False
 
+    def _headless_header(self, rows: List[str]) -> List[str]:
+        """Device and affinity columns of a matrix pasted without its header, counted from the rows: each
+        GPU row has one link cell per device, then its affinity cells (a CPU list, a node, the GPU NUMA ID)."""
+        gpu_rows = [word for word in rows if re.match(r"^GPU\d+$", word)]
+        other_rows = [word for word in rows if _DEVICE.match(word) and not word.startswith("GPU")]
+        widest, affinity = 0, 0
+        current, cells = None, []
+        for word in rows + ["GPU0"]:
+            if re.match(r"^GPU\d+$", word) or word in other_rows:
+                if current is not None and current.startswith("GPU"):
+                    links = 0
+                    while links < len(cells) and (_LINK_WORD.match(cells[links]) or cells[links] in P2P_WORDS):
+                        links += 1
+                    widest, affinity = max(widest, links), max(affinity, len(cells) - links)
+                current, cells = word, []
+            else:
+                cells.append(word)
+        devices = list(dict.fromkeys(gpu_rows))
+        devices += list(dict.fromkeys(other_rows)) or [f"NIC{i}" for i in range(widest - len(devices))]
+        titles = ["CPU", "Affinity", "NUMA", "Affinity", "GPU", "NUMA", "ID"]
+        return devices[:max(widest, len(gpu_rows))] + titles[:{0: 0, 1: 2, 2: 4}.get(affinity, 7)]
+
+    def _aligned_affinity(self, line: str, devices: List[str], columns: List[str]) -> Optional[Dict[str, str]]:
+        """The affinity cells of a row placed by position under the header's titles; None when the row and
+        header are not aligned (re-indented, wrapped), so the cells are taken in order instead."""
+        if self._header_line is None:
+            return None
+        header = self._header_line.expandtabs(8)
+        starts = [header.find(title) for title, key in _AFFINITY_COLUMNS if key in columns]
+        device_starts = [match.start() for match in re.finditer(r"\S+", header)][:len(devices)]
+        words = _positions(line)
+        if len(words) < len(devices) + 1 or any(start < 0 for start in starts):
+            return None
+        for (column, _), start in zip(words[1:len(devices) + 1], device_starts):
+            if abs(column - start) > 2:
+                return None
+        placed = {key: "" for key in columns}
+        for column, word in words[len(devices) + 1:]:
+            slot = [key for key, start in zip(columns, starts) if start <= column + 1]
+            if not slot or placed[slot[-1]]:
+                return None
+            placed[slot[-1]] = word
+        return placed
+
     def _close(self) -> None:
         header, rows = self._header or [], self._rows
-        self._header, self._rows = None, []
+        headless = self._headless
+        self._header, self._rows, self._headless = None, [], False
+        row_lines, self._row_lines = self._row_lines, {}
         if not rows:
             return
+        if headless:
+            header = self._headless_header(rows)
         devices: List[str] = []
         rest = header
         for position, word in enumerate(header):
@@ -249,7 +372,6 @@ class TopologyParser(Parser):
         names = set(devices)
         cells: Dict[str, List[str]] = {}
         affinity: Dict[str, Dict[str, str]] = {}
-        problems: List[str] = []
         current: Optional[str] = None
         for word in rows:
             if word in names:  # a cell is never a device name: this word starts a row
@@ -265,17 +387,19 @@ class TopologyParser(Parser):
                 taken = len(affinity[current])
                 if taken < len(affinity_columns):
                     affinity[current][affinity_columns[taken]] = word
+        cut_rows = [row for row, row_cells in cells.items() if len(row_cells) < len(devices)]
         for row, row_cells in cells.items():
-            if len(row_cells) < len(devices):
-                problems.append(f"topology matrix is cut short: row {row} has {len(row_cells)} of "
-                                f"{len(devices)} cells")
+            if row.startswith("GPU") and len(row_cells) == len(devices) and affinity_columns and not headless:
+                placed = self._aligned_affinity(row_lines[row], devices, affinity_columns) if row in row_lines else None
+                if placed is not None:
+                    affinity[row] = placed
         link_words = {w for row_cells in cells.values() for w in row_cells if w != "X"}
         is_p2p = bool(link_words) and link_words <= set(P2P_WORDS) and not affinity_columns
         if not is_p2p and not link_words and not affinity_columns and len(devices) > 1:
             return  # a header with nothing under it
         matrix = Matrix(kind="p2p" if is_p2p else "topo", devices=devices, affinity_columns=affinity_columns,
                         cells=cells, affinity=affinity, p2p_mode=self._p2p_mode if is_p2p else "",
-                        problems=problems)
+                        header_copied=not headless, cut_rows=cut_rows)
         self.result.matrices.append(matrix)
         if is_p2p:
             self._p2p_mode = ""

@@ -354,13 +354,13 @@ def _console_text(render, output: Optional[Path]) -> str:
     """What a rich renderer prints, laid out for PLAIN_WIDTH unless stdout is a colour terminal (then "")."""
     import io
 
-    from rich.console import Console
+    from .reports.visible import safe_console
 
     if output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ:
-        render(Console(highlight=False))
+        render(safe_console())
         return ""
     buffer = io.StringIO()
-    render(Console(file=buffer, width=PLAIN_WIDTH, no_color=True, highlight=False))
+    render(safe_console(file=buffer, width=PLAIN_WIDTH, no_color=True))
     return buffer.getvalue()
 
 
@@ -445,9 +445,9 @@ def _sample_balance(nvml_profile: Optional[Path], root: str, seconds: float, int
 
     progress_console = None
     if sys.stderr.isatty():
-        from rich.console import Console
+        from .reports.visible import safe_console
 
-        progress_console = Console(stderr=True)
+        progress_console = safe_console(stderr=True)
     if progress_console is None:
         return sample(PynvmlAdapter(), HostFiles(root), get_json, ollama_url_from_environment(os.environ),
                       seconds, interval_s, "live")

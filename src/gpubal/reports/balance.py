@@ -9,11 +9,13 @@ from typing import Any, List, Tuple
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .. import __version__
 from ..balance.analysis import BalanceReport, GpuStats
 from ..doctor.model import Fact, Known, Unavailable, to_jsonable
 from .style import SEVERITY_LABEL, SEVERITY_STYLE
+from .visible import visible
 
 
 def _plain(obj: Any) -> Any:
@@ -122,73 +124,80 @@ def _ollama_line(report: BalanceReport) -> str:
     return f"Ollama ({models.source}): {loaded}"
 
 
+def _say(console: Console, text: "str | Text") -> None:
+    """One line: process and model names come from the host, so nothing is read as markup or emoji and
+    control characters show as escapes, whatever console the caller passes."""
+    console.print(Text(visible(text)) if isinstance(text, str) else text,
+                  soft_wrap=True, markup=False, emoji=False, highlight=False)
+
+
+def _plain_table(header: List[str], rows: List[List[str]], **options: Any) -> Table:
+    table = Table(box=None, pad_edge=False, padding=(0, 1), **options)
+    for column in header:
+        table.add_column(column, overflow="fold")  # a long name wraps; it is never cut
+    for row in rows:
+        table.add_row(*[Text(visible(cell)) for cell in row])
+    return table
+
+
 def render_balance_terminal(report: BalanceReport, console: Console) -> None:
-    console.print(f"[bold]gpubal balance[/bold] {__version__}: {headline(report)}", soft_wrap=True)
-    console.print(_window(report))
+    _say(console, Text.assemble(("gpubal balance", "bold"), f" {__version__}: {visible(headline(report))}"))
+    _say(console, _window(report))
     if report.gpus:
-        console.print(_gpu_names(report))
-        header, rows = gpu_rows(report)
-        table = Table(box=None, pad_edge=False, padding=(0, 1))
-        for column in header:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
+        _say(console, _gpu_names(report))
+        console.print(_plain_table(*gpu_rows(report)))
         imbalance = report.imbalance
-        console.print(f"concurrency {_num(imbalance.concurrency, ' GPUs', 2)} busy at once on average; "
+        _say(console, f"concurrency {_num(imbalance.concurrency, ' GPUs', 2)} busy at once on average; "
                       f"two or more busy in {_num(imbalance.overlap_share, '', 2)} of active samples")
     if report.processes:
         console.print()
-        header, rows = process_rows(report)
-        table = Table(box=None, pad_edge=False, padding=(0, 1), title="Processes on GPUs", title_justify="left")
-        for column in header:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
-    console.print(_ollama_line(report))
+        console.print(_plain_table(*process_rows(report), title="Processes on GPUs", title_justify="left"))
+    _say(console, _ollama_line(report))
     console.print()
     if not report.diagnoses and report.sample_count:
-        console.print("[green]No balance problem found.[/green]")
+        _say(console, Text("No balance problem found.", style="green"))
     for finding in report.diagnoses:
-        style = SEVERITY_STYLE[finding.severity]
-        console.print(f"[{style}]{SEVERITY_LABEL[finding.severity]}[/{style}] {finding.rule_id} ({finding.subject})")
-        console.print(f"  {finding.message}", highlight=False, soft_wrap=True)
-        console.print(f"  fix: {finding.fix.summary}", soft_wrap=True)
+        _say(console, Text.assemble((SEVERITY_LABEL[finding.severity], SEVERITY_STYLE[finding.severity]),
+                                    f" {finding.rule_id} ({visible(finding.subject)})"))
+        _say(console, f"  {finding.message}")
+        _say(console, f"  fix: {finding.fix.summary}")
         for command in finding.fix.commands:
-            console.print(f"    $ {command}", markup=False)
+            _say(console, f"    $ {command}")
         if finding.fix.url:
-            console.print(f"  see {finding.fix.url}")
+            _say(console, f"  see {finding.fix.url}")
 
 
 def render_balance_markdown(report: BalanceReport) -> str:
-    lines = [f"# gpubal balance {__version__}", "", f"**{headline(report)}**", "", _window(report), "",
-             _gpu_names(report), ""]
+    """Every text from the host (process and model names, messages that quote them) is Markdown prose
+    escaped character by character, as in the doctor's report: `<img src=...>` or `[x](y)` shows as written."""
+    from .markdown import md_fence, md_text
+
+    lines = [f"# gpubal balance {__version__}", "", f"**{md_text(headline(report))}**", "", md_text(_window(report)),
+             "", md_text(_gpu_names(report)), ""]
     if report.gpus:
         lines += _md_table(*gpu_rows(report)) + [""]
     if report.processes:
         lines += ["## Processes on GPUs", ""] + _md_table(*process_rows(report)) + [""]
-    lines += [_ollama_line(report), "", "## Diagnoses", ""]
+    lines += [md_text(_ollama_line(report)), "", "## Diagnoses", ""]
     if not report.sample_count:
         lines.append("Nothing was sampled.")
     elif not report.diagnoses:
         lines.append("No balance problem found.")
     for finding in report.diagnoses:
-        lines += [f"### {SEVERITY_LABEL[finding.severity]} `{finding.rule_id}` ({finding.subject})", "",
-                  finding.message, "", f"**Fix:** {finding.fix.summary}", ""]
+        lines += [f"### {SEVERITY_LABEL[finding.severity]} `{finding.rule_id}` ({md_text(finding.subject)})", "",
+                  md_text(finding.message), "", f"**Fix:** {md_text(finding.fix.summary)}", ""]
         if finding.fix.commands:
-            lines += ["```sh"] + list(finding.fix.commands) + ["```", ""]
+            lines += [md_fence(finding.fix.commands), ""]
         if finding.fix.url:
             lines += [f"See <{finding.fix.url}>", ""]
-    return "\n".join(lines).rstrip() + "\n"
+    return visible("\n".join(lines).rstrip() + "\n")
 
 
 def _md_table(header: List[str], rows: List[List[str]]) -> List[str]:
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|")
+    from .markdown import md_text
 
-    return (["| " + " | ".join(map(cell, header)) + " |", "|" + "---|" * len(header)]
-            + ["| " + " | ".join(map(cell, row)) + " |" for row in rows])
+    return (["| " + " | ".join(map(md_text, header)) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(map(md_text, row)) + " |" for row in rows])
 
 
 def render_balance_html(report: BalanceReport) -> str:
@@ -221,7 +230,7 @@ def render_balance_html(report: BalanceReport) -> str:
         if finding.fix.url:
             parts.append(f'<p>See <a href="{e(finding.fix.url)}">{e(finding.fix.url)}</a></p>')
     parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    return visible("\n".join(parts) + "\n")
 
 
 # --- Prometheus text format (node_exporter --collector.textfile.directory) ------------------------------

@@ -20,6 +20,7 @@ from typing import Any
 from ..doctor.model import Report
 from .context import build_context, severities
 from .redact import redact_report
+from .visible import visible
 
 
 def _static(name: str) -> str:
@@ -56,6 +57,7 @@ def render_html(report: Report, redact: bool = True) -> str:
     shown = redact_report(report, redact)
     context = build_context(shown, redacted=redact)
     css, js = _static("report.css"), _static("report.js")
-    return _environment().get_template("report.html.j2").render(
+    # control characters in host text show as \u escapes (valid JSON escapes inside the snapshot too)
+    return visible(_environment().get_template("report.html.j2").render(
         c=context, severities=severities(), csp=content_security_policy(css, js),
-        css=markupsafe.Markup(css), js=markupsafe.Markup(js), snapshot_json=markupsafe.Markup(context.snapshot_json))
+        css=markupsafe.Markup(css), js=markupsafe.Markup(js), snapshot_json=markupsafe.Markup(context.snapshot_json)))

@@ -30,6 +30,7 @@ from ..doctor.model import Finding, Outcome, Report, RuleResult, Severity
 from .context import NO_MATRIX, area_of
 from .redact import redact_report
 from .summary import show, verdict
+from .visible import visible
 
 
 def _attrs(**values: object) -> str:
@@ -37,9 +38,9 @@ def _attrs(**values: object) -> str:
 
 
 def _xml_text(text: str) -> str:
-    """XML 1.0 cannot hold most control characters, even escaped; a log line may carry them."""
-    return "".join(ch if ch in "\t\n\r" or (ord(ch) >= 0x20 and ord(ch) not in (0xFFFE, 0xFFFF)) else "\ufffd"
-                   for ch in text)
+    """XML 1.0 cannot hold most control characters, even escaped; a log line may carry them, so they are
+    shown as \\u escapes, as in every other format."""
+    return "".join(ch if ord(ch) not in (0xFFFE, 0xFFFF) else "\ufffd" for ch in visible(text))
 
 
 def _finding_text(finding: Finding) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 from ..doctor.model import Report
 from .context import SNAPSHOT_MARKER, build_context
 from .redact import redact_report
+from .visible import visible
 
 # GitHub rejects an issue body longer than this; a report that would not fit says so at its end.
 GITHUB_ISSUE_LIMIT_CHARS = 65536
@@ -95,7 +96,8 @@ def render_markdown(report: Report, redact: bool = True, summary: bool = False) 
     if len(text) > GITHUB_ISSUE_LIMIT_CHARS:
         text += (f"\n> This report is {len(text):,} characters, more than the {GITHUB_ISSUE_LIMIT_CHARS:,} a GitHub "
                  f"issue takes: attach the file instead of pasting it.\n")
-    return text
+    # control characters in host text show as \u escapes (valid JSON escapes inside the snapshot too)
+    return visible(text)
 
 
 def _compressed(snapshot_json: str) -> str:

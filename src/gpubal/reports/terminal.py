@@ -19,6 +19,7 @@ from .. import __version__
 from ..doctor.model import Gpu, Reason, Report, Unavailable
 from . import summary as s
 from .style import LINK_STYLE, SEVERITY_LABEL, SEVERITY_STYLE
+from .visible import has_control, visible
 
 
 def render_terminal(report: Report, console: Console) -> None:
@@ -30,12 +31,21 @@ def render_terminal(report: Report, console: Console) -> None:
     _not_evaluated(report, console)
     verdict = s.verdict(report)
     style = "bold red" if verdict.errors else "yellow" if verdict.warnings else "bold green"
-    console.print(Text(f"Verdict: {verdict.headline}", style=style), soft_wrap=True)
+    _line(console, Text(f"Verdict: {verdict.headline}", style=style))
 
 
 def _line(console: Console, text: Any, style: str = "") -> None:
-    """One line of free text: never cut at the console width, never read as markup."""
-    console.print(text, style=style or None, soft_wrap=True, highlight=False, markup=False)
+    """One line of free text: never cut at the console width, never read as markup or emoji, control
+    characters shown as escapes (whatever console the caller passes)."""
+    console.print(_shown(text), style=style or None, soft_wrap=True, highlight=False, markup=False, emoji=False)
+
+
+def _shown(text: Any) -> Text:
+    """Host text as a rich Text of its visible characters (a styled Text keeps its style; one that holds
+    a control character, only its base style)."""
+    if isinstance(text, Text):
+        return Text(visible(text.plain), style=text.style) if has_control(text.plain) else text
+    return Text(visible(str(text)))
 
 
 def _plural(count: int, one: str, many: str = "") -> str:
@@ -134,7 +144,7 @@ def _table(headings: List[str], rows: List[List[str]], cell: Callable[[str], Any
         words = [word for text in [heading] + [row[number] for row in rows] for word in text.split()]
         table.add_column(heading, overflow="fold", min_width=max(len(word) for word in words))
     for row in rows:
-        table.add_row(*[cell(text) for text in row])
+        table.add_row(*[_shown(cell(text)) for text in row])
     return table
 
 
@@ -149,7 +159,7 @@ def _findings(report: Report, console: Console) -> None:
     _line(console, Text(f"Findings: {_plural(verdict.errors, 'error')}, {_plural(verdict.warnings, 'warning')}, "
                         f"{verdict.infos} info", style="bold"))
     if not findings:
-        console.print("  none")
+        _line(console, "  none")
         console.print()
         return
     for finding in findings:
@@ -186,6 +196,6 @@ def _not_evaluated(report: Report, console: Console) -> None:
     for group in groups:
         _line(console, f"  --  {group.fact} is {group.reason}")
         # The list of checks is wrapped between ids (never inside one), under a hanging indent.
-        checks = Text(f"needed by {_plural(len(group.checks), 'check')}: {', '.join(group.checks)}")
+        checks = _shown(f"needed by {_plural(len(group.checks), 'check')}: {', '.join(group.checks)}")
         console.print(Padding(checks, (0, 0, 0, 6), expand=False), highlight=False)
     console.print()

@@ -6,11 +6,13 @@ import json
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .. import __version__
 from ..doctor.model import to_jsonable
 from ..placement.advice import Layout, TopoAdvice
 from .style import LINK_STYLE
+from .visible import visible
 
 
 def _gib(size: int) -> str:
@@ -37,23 +39,23 @@ def render_topo_json(advice: TopoAdvice) -> str:
 
 def render_topo_terminal(advice: TopoAdvice, console: Console) -> None:
     topology = advice.topology
-    console.print(f"[bold]gpubal topo[/bold] {__version__}: {len(topology.gpus)} GPU"
-                  f"{'s' if len(topology.gpus) != 1 else ''} to place")
+    _line(console, Text.assemble(("gpubal topo", "bold"), f" {__version__}: {len(topology.gpus)} GPU"
+                                 f"{'s' if len(topology.gpus) != 1 else ''} to place"))
     if topology.gpus:
         _print_gpus(advice, console)
     console.print()
-    console.print("[bold]Topology[/bold]")
-    console.print("  NVLink cliques: " + (_sets(topology.nvlink_cliques) or "none (no two GPUs share NVLink)"))
-    console.print("  PCIe switch groups (PIX/PXB): " + (_sets(topology.pcie_switch_groups) or "none"))
-    console.print("  NUMA domains: " + ("; ".join(
+    _line(console, Text("Topology", style="bold"))
+    _line(console, "  NVLink cliques: " + (_sets(topology.nvlink_cliques) or "none (no two GPUs share NVLink)"))
+    _line(console, "  PCIe switch groups (PIX/PXB): " + (_sets(topology.pcie_switch_groups) or "none"))
+    _line(console, "  NUMA domains: " + ("; ".join(
         f"node {node}: GPU {', '.join(map(str, gpus))} (CPUs {cpus or 'unknown'})"
-        for node, gpus, cpus in topology.numa_domains) or "unknown"), soft_wrap=True)
+        for node, gpus, cpus in topology.numa_domains) or "unknown"))
     for note in advice.notes:
-        console.print(f"  [yellow]note[/yellow]: {note}", soft_wrap=True)
+        _line(console, Text.assemble("  ", ("note", "yellow"), f": {visible(note)}"))
     for layout in advice.layouts:
         _print_layout(layout, console)
     console.print()
-    console.print("[bold]GPU order[/bold]: " + advice.cuda_order_note, soft_wrap=True)
+    _line(console, Text.assemble(("GPU order", "bold"), ": " + visible(advice.cuda_order_note)))
 
 
 def _sets(groups) -> str:
@@ -73,37 +75,40 @@ def _print_gpus(advice: TopoAdvice, console: Console) -> None:
         cells = []
         for other in indices:
             if other == gpu.index:
-                cells.append("X")
+                cells.append(Text("X"))
             else:
                 label = topology.link(gpu.index, other).label
-                style = LINK_STYLE.get("NV" if label.startswith("NV") else label, "")
-                cells.append(f"[{style}]{label}[/{style}]" if style else label)
-        table.add_row(f"GPU{gpu.index}", *cells, _gib(gpu.memory_total_bytes),
-                      str(gpu.numa_node) if gpu.numa_node >= 0 else "none", gpu.cpu_list or "unknown")
+                cells.append(Text(label, style=LINK_STYLE.get("NV" if label.startswith("NV") else label, "")))
+        table.add_row(Text(f"GPU{gpu.index}"), *cells, Text(_gib(gpu.memory_total_bytes)),
+                      Text(str(gpu.numa_node) if gpu.numa_node >= 0 else "none"), Text(visible(gpu.cpu_list or "unknown")))
     console.print(table)
     for gpu in topology.gpus:
         _line(console, f"  GPU{gpu.index}: {gpu.uuid}  {gpu.name}  PCI {gpu.pci_bus_id or 'unknown'}")
 
 
-def _line(console: Console, text: str) -> None:
-    """A line to copy and paste: never wrapped, never read as markup."""
-    console.print(text, soft_wrap=True, markup=False, highlight=False)
+def _line(console: Console, text: "str | Text") -> None:
+    """A line to copy and paste: never wrapped, never read as markup or emoji (GPU names, bus ids and
+    notes come from the host), control characters shown as escapes whatever console it is given."""
+    if isinstance(text, str):
+        text = Text(visible(text))
+    console.print(text, soft_wrap=True, markup=False, highlight=False, emoji=False)
 
 
 def _print_layout(layout: Layout, console: Console) -> None:
     console.print()
     count = len(layout.groups)
-    console.print(f"[bold]Groups of {layout.group_size}[/bold] ({count} group{'s' if count != 1 else ''})")
+    _line(console, Text.assemble((f"Groups of {layout.group_size}", "bold"),
+                                 f" ({count} group{'s' if count != 1 else ''})"))
     for note in layout.notes:
-        console.print(f"  {note}", soft_wrap=True)
+        _line(console, f"  {note}")
     for group in layout.groups:
         gpus = ", ".join(map(str, group.gpus))
-        console.print(f"  [bold]group {group.number}[/bold]: GPU {gpus}  link {group.link}  "
-                      f"NUMA {group.numa_node if group.numa_node >= 0 else '-'}")
+        _line(console, Text.assemble("  ", (f"group {group.number}", "bold"), f": GPU {gpus}  link {group.link}  "
+                                     f"NUMA {group.numa_node if group.numa_node >= 0 else '-'}"))
         for reason in group.reasons:
-            console.print(f"    why: {reason}", soft_wrap=True)
+            _line(console, f"    why: {reason}")
         for warning in group.warnings:
-            console.print(f"    [yellow]but[/yellow]: {warning}", soft_wrap=True)
+            _line(console, Text.assemble("    ", ("but", "yellow"), f": {visible(warning)}"))
         _line(console, f"    CUDA_VISIBLE_DEVICES={group.cuda_visible_devices}")
         _line(console, f"    or: CUDA_DEVICE_ORDER=PCI_BUS_ID CUDA_VISIBLE_DEVICES={group.cuda_visible_devices_by_index}")
         if group.cpu_binding:
@@ -117,10 +122,9 @@ def _print_layout(layout: Layout, console: Console) -> None:
             _line(console, f"    vLLM: {group.vllm_command}")
             _line(console, f"    SGLang: {group.sglang_command}")
     if count > 1:
-        console.print("  Serve with one Ollama per group: copy ollama.service to ollama@.service, add the drop-ins "
-                      "above, then `systemctl daemon-reload && systemctl enable --now "
-                      + " ".join(f"ollama@{g.number}" for g in layout.groups) + "`; put a load balancer in front:",
-                      soft_wrap=True)
+        _line(console, "  Serve with one Ollama per group: copy ollama.service to ollama@.service, add the drop-ins "
+                       "above, then `systemctl daemon-reload && systemctl enable --now "
+                       + " ".join(f"ollama@{g.number}" for g in layout.groups) + "`; put a load balancer in front:")
         for line in layout.load_balancer:
             _line(console, f"    {line}")
     if count == 1 and layout.group_size > 1:

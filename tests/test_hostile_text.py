@@ -1,0 +1,205 @@
+"""Host text shows as itself in every format: no rich markup or emoji read into it, no terminal control
+sequence passed through raw (ESC[2J, OSC 8 hyperlinks, OSC 52 clipboard writes, C1 CSI, bidi overrides),
+and the JSON still says exactly what the host said.
+
+The hostile snapshot puts such text in every free-text fact a report shows (host, GPU name and bus id,
+a reason's detail, environment values, a loaded model's name that a finding quotes); its GPU 0 has a bus
+id with `:ab:` (rich's emoji code for 🆎) and a down-trained link, so the fix `sudo lspci -vv -s
+0000:ab:00.0` is printed and must stay copyable."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import known, unavailable, with_gpu, with_host
+from gpubal.cli import app
+from gpubal.doctor.engine import evaluate
+from gpubal.doctor.model import OllamaModel, Reason, snapshot_from_text, snapshot_to_json
+from gpubal.reports.terminal import render_terminal
+from gpubal.reports.visible import safe_console, visible
+from gpubal.rules import all_rules
+
+try:
+    RUNNER = CliRunner(mix_stderr=False)
+except TypeError:
+    RUNNER = CliRunner()
+
+GOLDENS = Path(__file__).parent / "goldens"
+
+MARKUP = "[bold]B[/bold] [/] [link=https://evil.example]click[/link] :ab: :smile:"
+ESCAPES = ("\x1b[2J\x1b[H"  # clear the screen
+           "\x1b]8;;https://evil.example\x1b\\here\x1b]8;;\x1b\\"  # OSC 8 hyperlink
+           "\x1b]52;c;ZWNobyBwd25lZA==\x07"  # OSC 52: write the reader's clipboard
+           "\x9b31m\r\x08\x7f\u202eevil")  # C1 CSI, carriage return, backspace, DEL, bidi override
+HTML = "<img src=x onerror=alert(1)> | `x` **y**"
+HOSTILE = f"{MARKUP} {ESCAPES} {HTML}"
+LSPCI = "sudo lspci -vv -s 0000:ab:00.0 | grep -E 'LnkCap|LnkSta'"
+FROZEN_AT = "2026-11-29T00:00:00+00:00"
+
+# What must never reach a reader raw: C0 controls other than tab and newline, DEL, C1, bidi controls.
+RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+@pytest.fixture(scope="module")
+def snapshot_file(h200x2_snapshot, tmp_path_factory) -> Path:
+    snapshot = with_host(h200x2_snapshot, hostname=known(f"node{HOSTILE}"), os_release=known(HOSTILE),
+                         kernel_release=known(HOSTILE), cpu_model=known(HOSTILE),
+                         virtualization=unavailable(Reason.ERROR, HOSTILE))
+    snapshot = with_gpu(snapshot, 0, name=known(f"NVIDIA H200 {HOSTILE}"), pci_bus_id=known("00000000:AB:00.0"),
+                        pcie_link_width_current=known(8), pcie_link_width_max=known(16))
+    stack = dataclasses.replace(snapshot.stack, environment=known({"NCCL_DEBUG": HOSTILE}))
+    ollama = dataclasses.replace(snapshot.ollama, server_version=known("0.5.7"), running_models=known([
+        OllamaModel(name=f"llama3{HOSTILE}", size_bytes=50 * 2**30, size_vram_bytes=20 * 2**30)]))
+    snapshot = dataclasses.replace(snapshot, stack=stack, ollama=ollama, collected_at=FROZEN_AT, origin=HOSTILE)
+    path = tmp_path_factory.mktemp("hostile") / "hostile.json"
+    path.write_text(snapshot_to_json(snapshot), encoding="utf-8")
+    return path
+
+
+def doctor(snapshot_file: Path, *options: str) -> str:
+    result = RUNNER.invoke(app, ["doctor", "--snapshot", str(snapshot_file), "--no-redact", *options])
+    assert result.exit_code in (0, 1), (result.exit_code, result.stderr)
+    return result.stdout
+
+
+@pytest.mark.parametrize("output_format", ["terminal", "markdown", "html", "junit", "json"])
+def test_no_control_character_reaches_the_reader_raw(snapshot_file, output_format):
+    text = doctor(snapshot_file, "--format", output_format)
+    assert RAW_CONTROL.search(text) is None, repr(RAW_CONTROL.search(text))
+    assert "🆎" not in text and "😄" not in text
+
+
+@pytest.mark.parametrize("output_format", ["terminal", "markdown", "html", "junit"])
+def test_the_fix_command_with_the_bus_id_prints_exactly(snapshot_file, output_format):
+    text = doctor(snapshot_file, "--format", output_format)
+    if output_format == "html":
+        text = text.replace("&#39;", "'").replace("&amp;", "&")
+    elif output_format == "junit":
+        text = text.replace("&apos;", "'")
+    assert LSPCI in text
+
+
+def test_the_terminal_shows_markup_emoji_and_escapes_as_text(snapshot_file):
+    text = doctor(snapshot_file)
+    assert f"Host     node{visible(HOSTILE)} · {visible(HOSTILE)}" in text
+    assert MARKUP in text
+    assert "\\u001b]52;c;ZWNobyBwd25lZA==\\u0007" in text
+    assert "0000:ab:00.0" in text
+
+
+def test_markdown_and_html_show_html_as_text(snapshot_file):
+    markdown, page = doctor(snapshot_file, "-f", "markdown"), doctor(snapshot_file, "-f", "html")
+    outside_code_spans = re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", "", markdown)  # a code span shows HTML as written
+    assert "<img" not in outside_code_spans and "&lt;img src=x onerror=alert(1)&gt;" in markdown
+    assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+@pytest.mark.parametrize("output_format", ["json", "markdown", "html"])
+def test_every_report_reads_back_what_the_host_said(snapshot_file, output_format, tmp_path):
+    """The escapes are JSON's own: the snapshot embedded in a report decodes to the host's exact text."""
+    path = tmp_path / "report"
+    path.write_text(doctor(snapshot_file, "-f", output_format), encoding="utf-8")
+    assert snapshot_from_text(path.read_text(encoding="utf-8")).host.os_release.value == HOSTILE
+    if output_format == "json":
+        assert json.loads(path.read_text())["snapshot"]["host"]["hostname"]["value"] == f"node{HOSTILE}"
+
+
+def test_a_colour_terminal_gets_only_rich_own_styling(snapshot_file):
+    buffer = StringIO()
+    report = evaluate(snapshot_from_text(snapshot_file.read_text()), all_rules())
+    render_terminal(report, safe_console(file=buffer, width=100, force_terminal=True, color_system="truecolor"))
+    text = buffer.getvalue()
+    assert "\x1b[" in text  # colour is on
+    without_styling = re.sub("\x1b\\[[0-9;]*m", "", text)
+    assert RAW_CONTROL.search(without_styling) is None
+    assert LSPCI in without_styling
+
+
+def test_any_console_a_renderer_is_given_shows_host_text_plainly(snapshot_file):
+    """The renderers themselves never hand host text to rich as markup or emoji, so a caller's default
+    Console (as in the README's examples of rendering a report) shows it plainly too."""
+    from rich.console import Console
+
+    buffer = StringIO()
+    report = evaluate(snapshot_from_text(snapshot_file.read_text()), all_rules())
+    render_terminal(report, Console(file=buffer, width=100, no_color=True))
+    text = buffer.getvalue()
+    assert RAW_CONTROL.search(text) is None and "🆎" not in text and MARKUP in text and LSPCI in text
+
+
+def test_terminal_golden(snapshot_file, update_goldens):
+    text = "\n".join(line.rstrip() for line in doctor(snapshot_file).splitlines()) + "\n"
+    path = GOLDENS / "hostile.txt"
+    if update_goldens:
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), "hostile.txt differs from the golden: review, then --update-goldens"
+
+
+# --- balance: process names come from /proc/PID/comm, which any user sets ---------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PROCESS_NAME = f"train[/] [link=https://evil.example]x[/link] <img src=x> {ESCAPES}"
+
+
+@pytest.fixture(scope="module")
+def hostile_proc_root(tmp_path_factory) -> Path:
+    import shutil
+
+    root = tmp_path_factory.mktemp("balance") / "root"
+    shutil.copytree(FIXTURES / "balance" / "root", root)
+    (root / "proc" / "4242" / "comm").write_text(PROCESS_NAME + "\n", encoding="utf-8")
+    return root
+
+
+def balance(root: Path, *options: str):
+    return RUNNER.invoke(app, ["balance", "--nvml-profile", str(FIXTURES / "balance" / "one-busy.json"),
+                               "--root", str(root), *options])
+
+
+@pytest.mark.parametrize("output_format", ["terminal", "markdown", "html", "json"])
+def test_balance_shows_a_hostile_process_name_as_text(hostile_proc_root, output_format):
+    result = balance(hostile_proc_root, "--format", output_format)
+    assert result.exit_code == 0, (result.exit_code, result.stderr)
+    text = result.stdout
+    assert RAW_CONTROL.search(text) is None
+    if output_format == "terminal":
+        assert "train[/]" in text and "[link=https://evil.example]x[/link] <img" in text and "\\u001b[2J" in text
+    elif output_format == "markdown":
+        assert "<img" not in text and "train\\[/\\] \\[link=https://evil.example\\]x\\[/link\\] &lt;img src=x&gt;" in text
+    elif output_format == "html":
+        assert "<img" not in text and "&lt;img src=x&gt;" in text
+    else:
+        assert json.loads(text)["processes"][0]["name"] == PROCESS_NAME.strip()
+
+
+def test_balance_on_any_console_reads_no_markup():
+    from rich.console import Console
+
+    from conftest import replay_balance
+    from gpubal.balance.analysis import analyze
+    from gpubal.reports.balance import render_balance_terminal
+
+    report = analyze(replay_balance("one-busy"))
+    process = dataclasses.replace(report.processes[0], name=known(PROCESS_NAME))
+    report = dataclasses.replace(report, processes=(process,))
+    buffer = StringIO()
+    render_balance_terminal(report, Console(file=buffer, width=200, no_color=True))
+    assert "train[/] [link=https://evil.example]x[/link]" in buffer.getvalue()
+    assert RAW_CONTROL.search(buffer.getvalue()) is None
+
+
+# --- topo: GPU names, bus ids and CPU lists come from the host --------------------------------------------
+
+
+def test_topo_shows_host_text_as_itself(snapshot_file):
+    result = RUNNER.invoke(app, ["topo", "--snapshot", str(snapshot_file)])
+    assert result.exit_code == 0, (result.exit_code, result.stderr)
+    assert RAW_CONTROL.search(result.stdout) is None and "🆎" not in result.stdout
+    assert f"NVIDIA H200 {visible(HOSTILE)}  PCI 00000000:AB:00.0" in result.stdout

@@ -203,3 +203,9 @@ def test_topo_shows_host_text_as_itself(snapshot_file):
     assert result.exit_code == 0, (result.exit_code, result.stderr)
     assert RAW_CONTROL.search(result.stdout) is None and "🆎" not in result.stdout
     assert f"NVIDIA H200 {visible(HOSTILE)}  PCI 00000000:AB:00.0" in result.stdout
+
+
+def test_an_error_line_shows_control_characters_as_escapes(tmp_path):
+    result = RUNNER.invoke(app, ["doctor", "--snapshot", str(tmp_path / "\x1b]52;c;QQ==\x07.json")])
+    assert result.exit_code == 2
+    assert RAW_CONTROL.search(result.stderr) is None and "\\u001b]52;c;QQ==\\u0007.json" in result.stderr

@@ -76,8 +76,16 @@ def _root(
     pass
 
 
+def _say(message: str) -> None:
+    """One line on stderr; a message may quote a file name or pasted text, so control characters show
+    as escapes."""
+    from .reports.visible import visible
+
+    typer.echo(f"gpubal: {visible(message)}", err=True)
+
+
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> "typer.Exit":
-    typer.echo(f"gpubal: {message}", err=True)
+    _say(message)
     return typer.Exit(code)
 
 
@@ -240,7 +248,7 @@ def _from_dumps(names: List[str]):
     except InputError as error:
         raise _fail(str(error))
     for conflict in ingested.conflicts:
-        typer.echo(f"gpubal: conflict: {conflict.describe()}", err=True)
+        _say(f"conflict: {conflict.describe()}")
     return ingested.snapshot
 
 

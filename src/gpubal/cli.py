@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 import os
 import sys
 from pathlib import Path
@@ -403,8 +404,10 @@ def balance(
     /var/lib/node_exporter/textfile/gpubal.prom`."""
     from .balance.analysis import analyze
 
-    if seconds <= 0 or interval_ms <= 0:
-        raise _fail("--seconds and --interval must be positive")
+    _check_window(seconds, interval_ms)
+    if max_imbalance is not None and not (math.isfinite(max_imbalance) and max_imbalance >= 0):
+        # NaN compares false with everything, so it would let every imbalance pass the gate
+        raise _fail(f"--max-imbalance must be a finite number of percentage points, 0 or more (got {max_imbalance})")
     recording = _sample_balance(nvml_profile, root, seconds, interval_ms / 1000.0)
     report = analyze(recording)
     from .reports import balance as renderers
@@ -431,6 +434,11 @@ def balance(
             raise typer.Exit(EXIT_FINDINGS)
         if stddev.value > max_imbalance:
             raise typer.Exit(EXIT_FINDINGS)
+
+
+def _check_window(seconds: float, interval_ms: int) -> None:
+    if not (math.isfinite(seconds) and seconds > 0) or interval_ms <= 0:
+        raise _fail(f"--seconds and --interval must be positive and finite (got {seconds} and {interval_ms})")
 
 
 def _sample_balance(nvml_profile: Optional[Path], root: str, seconds: float, interval_s: float):
@@ -519,8 +527,7 @@ def record_balance(
     from .doctor.probes.files import HostFiles
     from .doctor.probes.nvml import PynvmlAdapter, RecordingAdapter
 
-    if seconds <= 0 or interval_ms <= 0:
-        raise _fail("--seconds and --interval must be positive")
+    _check_window(seconds, interval_ms)
     recorder = RecordingAdapter(PynvmlAdapter())
     recorder.sample_interval_s = interval_ms / 1000.0
     not_asked = Unavailable(Reason.NOT_IN_INPUT, "record-balance", "a recording asks no Ollama server")

@@ -336,7 +336,77 @@ def snapshot_to_json(snapshot: Snapshot) -> str:
     return json.dumps(to_jsonable(snapshot), indent=1, sort_keys=False) + "\n"
 
 
+# A snapshot is a few levels deep (snapshot > gpus > value > [i] > nvlinks > value > [j] > fact); anything
+# much deeper is not one, and Python's own recursion would fail on it with an internal error.
+_MAX_DEPTH = 64
+# NVML's widest values are unsigned 64-bit; a bigger number is not a reading (10**400 overflows a float).
+_MAX_MAGNITUDE = 2**64
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _loads(text: str, what: str = "", not_json: str = "not JSON") -> Any:
+    """json.loads for a file the user gave: NaN and Infinity, nesting past _MAX_DEPTH, numbers past
+    _MAX_MAGNITUDE and lone UTF-16 surrogates (which no UTF-8 output can hold) are SnapshotErrors."""
+    def no_constant(name: str) -> Any:
+        raise SnapshotError(f"{what}not a gpubal snapshot: {name} is not a value a snapshot holds")
+
+    try:
+        data = json.loads(text, parse_constant=no_constant)
+    except RecursionError:
+        raise SnapshotError(f"{what}not a gpubal snapshot: JSON nested deeper than {_MAX_DEPTH} levels") from None
+    except ValueError as error:
+        if isinstance(error, SnapshotError):
+            raise
+        raise SnapshotError(f"{not_json}: {error}") from None
+    _check_json_values(data, what)
+    return data
+
+
+def _check_json_values(data: Any, what: str = "") -> None:
+    """Depth, number size and surrogates, checked without recursion (the input may be hostile)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > _MAX_DEPTH:
+            raise SnapshotError(f"{what}not a gpubal snapshot: JSON nested deeper than {_MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for pair in value.items() for item in pair)
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str):
+            if _SURROGATE.search(value):
+                raise SnapshotError(f"{what}not a gpubal snapshot: a string holds a lone UTF-16 surrogate "
+                                    f"({ascii(value[:40])})")
+        elif isinstance(value, bool):
+            continue
+        elif isinstance(value, int) and abs(value) > _MAX_MAGNITUDE:
+            raise SnapshotError(f"{what}not a gpubal snapshot: the number {str(value)[:20]}... "
+                                f"({len(str(abs(value)))} digits) is larger than any reading")
+        elif isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+            raise SnapshotError(f"{what}not a gpubal snapshot: {value} is not a value a snapshot holds")
+
+
+def _check_consistent(snapshot: Snapshot) -> Snapshot:
+    """Each GPU index once; each pair names two different listed GPUs, once."""
+    gpus, pairs = snapshot.gpus, snapshot.pairs
+    indexes = [gpu.index for gpu in gpus.value] if isinstance(gpus, Known) else []
+    repeated = sorted({index for index in indexes if indexes.count(index) > 1})
+    if repeated:
+        raise SnapshotError(f"snapshot.gpus: GPU index {repeated[0]} appears more than once")
+    if isinstance(pairs, Known):
+        seen = set()
+        for number, pair in enumerate(pairs.value):
+            key = (min(pair.gpu_a, pair.gpu_b), max(pair.gpu_a, pair.gpu_b))
+            if pair.gpu_a == pair.gpu_b or key in seen or (
+                    isinstance(gpus, Known) and not {pair.gpu_a, pair.gpu_b} <= set(indexes)):
+                raise SnapshotError(f"snapshot.pairs[{number}]: gpu:{pair.gpu_a}-gpu:{pair.gpu_b} is not a pair of "
+                                    "two different listed GPUs, or is listed twice")
+            seen.add(key)
+    return snapshot
+
+
 def snapshot_from_dict(data: Any) -> Snapshot:
+    _check_json_values(data)
     if not isinstance(data, dict):
         raise SnapshotError("not a gpubal snapshot: the top level is not a JSON object")
     if "snapshot" in data and "schema_version" not in data:  # a `--format json` report holds one
@@ -351,15 +421,11 @@ def snapshot_from_dict(data: Any) -> Snapshot:
             f"snapshot schema_version {version!r} is not supported: this gpubal reads version "
             f"{SCHEMA_VERSION}"
         )
-    return _from_jsonable(Snapshot, data, "snapshot")
+    return _check_consistent(_from_jsonable(Snapshot, data, "snapshot"))
 
 
 def snapshot_from_json(text: str) -> Snapshot:
-    try:
-        data = json.loads(text)
-    except ValueError as error:
-        raise SnapshotError(f"not JSON: {error}") from None
-    return snapshot_from_dict(data)
+    return snapshot_from_dict(_loads(text))
 
 
 # Where Markdown and HTML reports embed their snapshot (gpubal.reports.context writes them): a fenced
@@ -408,11 +474,8 @@ def snapshot_from_text(text: str) -> Snapshot:
     if body is None:
         raise SnapshotError("not a gpubal snapshot: neither JSON nor a Markdown or HTML report with an "
                             "embedded snapshot (the gpubal-snapshot block is missing)")
-    try:
-        data = json.loads(body)
-    except ValueError as error:
-        raise SnapshotError(f"the embedded snapshot is not JSON (was the report edited?): {error}") from None
-    return snapshot_from_dict(data)
+    return snapshot_from_dict(_loads(body, "the embedded snapshot: ",
+                                     "the embedded snapshot is not JSON (was the report edited?)"))
 
 
 _PRIMITIVES = {int, str, bool, float}

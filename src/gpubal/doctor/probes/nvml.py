@@ -401,6 +401,32 @@ def _encode(answer: Answer) -> Any:
     return answer
 
 
+def _check_profile_shape(profile: Dict[str, Any], name: str) -> None:
+    """The tables a replay looks answers up in have the types it indexes them with, and every recorded
+    error names a known reason: a malformed profile is a ProfileError now, never a crash mid-collection."""
+    init = profile.get("init", "ok")
+    if init != "ok" and not (isinstance(init, dict) and "error" in init):
+        raise ProfileError(f"{name}: 'init' must be \"ok\" or an error object, not {init!r:.40}")
+    shapes = (("system", dict, None), ("devices", list, dict), ("pairs", dict, dict))
+    for key, outer, inner in shapes:
+        table = profile.get(key, outer())
+        if not isinstance(table, outer):
+            raise ProfileError(f"{name}: {key!r} must be a JSON {'object' if outer is dict else 'list'}")
+        items = table.values() if isinstance(table, dict) else table
+        if inner is not None and not all(isinstance(item, inner) for item in items):
+            raise ProfileError(f"{name}: every entry of {key!r} must be a JSON object of answers")
+    answers: List[Any] = [init, *profile.get("system", {}).values()]
+    for table in (*profile.get("devices", []), *profile.get("pairs", {}).values(),
+                  *(answers for sample in profile.get("samples", []) for answers in sample)):
+        answers.extend(table.values())
+    for answer in answers:
+        if isinstance(answer, dict) and "error" in answer:
+            if not isinstance(answer["error"], str) or answer["error"] not in {reason.value for reason in Reason}:
+                raise ProfileError(f"{name}: unknown error reason {answer['error']!r:.40}")
+            if not all(isinstance(answer.get(field, ""), str) for field in ("source", "detail")):
+                raise ProfileError(f"{name}: an error's source and detail must be strings")
+
+
 class ReplayAdapter:
     """Answers from a profile. A query the profile lacks is `not_found`, naming the profile."""
 
@@ -412,18 +438,27 @@ class ReplayAdapter:
         self.profile = profile
         self.name = name
         samples = profile.get("samples", [])
-        if not isinstance(samples, list) or not all(isinstance(sample, list) for sample in samples):
+        if not isinstance(samples, list) or not all(
+                isinstance(sample, list) and all(isinstance(answers, dict) for answers in sample) for sample in samples):
             raise ProfileError(f"{name}: 'samples' must be a list of samples, each a list of per-GPU answers")
         self.samples: List[List[Dict[str, Any]]] = samples
         self.sample_cursor = 0
+        _check_profile_shape(profile, name)
 
     @classmethod
     def from_file(cls, path: str) -> "ReplayAdapter":
+        def no_constant(name: str) -> Any:
+            raise ProfileError(f"{path}: {name} is not an NVML answer")
+
         try:
             with open(path, encoding="utf-8") as handle:
-                data = json.load(handle)
+                data = json.load(handle, parse_constant=no_constant)
         except OSError as error:
             raise ProfileError(f"{path}: {error.strerror}") from None
+        except RecursionError:
+            raise ProfileError(f"{path}: not a gpubal NVML profile: JSON nested too deeply") from None
+        except ProfileError:
+            raise
         except ValueError as error:
             raise ProfileError(f"{path}: not JSON: {error}") from None
         return cls(data, path)

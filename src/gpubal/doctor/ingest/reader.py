@@ -2,6 +2,10 @@
 (recognised by its magic bytes, not its name), and refuse what is not text, in one clear line.
 
 Nothing is read whole: the head (64 KiB) is read for detection and then chained in front of the rest.
+Input is bounded so that hostile input ends in one clear line within seconds and in little memory: a
+line of more than MAX_LINE_CHARS, more than MAX_TEXT_BYTES of text, or a gzip stream that expands more
+than MAX_GZIP_RATIO times (past the first MiB; text logs compress 5-20 times, a bomb about 1,000), or
+more than MAX_LINES lines (a bomb of empty lines would otherwise keep the parsers busy for minutes).
 """
 
 from __future__ import annotations
@@ -14,6 +18,13 @@ import zlib
 from typing import BinaryIO, Iterator, Optional, Tuple
 
 HEAD_BYTES = 64 * 1024
+MAX_LINE_CHARS = 1 << 20  # the longest real line (an Ollama offload line) is a few KiB
+MAX_TEXT_BYTES = 1 << 30  # a 200 MB Ollama log or an 8-GPU nvidia-bug-report.log fits many times over
+MAX_LINES = 3_000_000  # a 200 MB Ollama log has about a million
+MAX_GZIP_RATIO = 200
+_RATIO_FREE_BYTES = 1 << 20
+_COMPRESSED_READ_BYTES = 4096  # small reads, so the ratio is known after a few MiB of a bomb, not 25
+_CHUNK_BYTES = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -32,9 +43,11 @@ class Dump:
         self.lines_read = 0
         stream: BinaryIO = raw
         first = _peek(raw, 2)
+        self._counted: Optional[_Counting] = None
         if first == _GZIP_MAGIC:
             self.compressed = True
-            stream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
+            self._counted = _Counting(raw)
+            stream = gzip.GzipFile(fileobj=self._counted, mode="rb")  # type: ignore[assignment]
         self._stream = stream
         try:
             self._head_bytes = stream.read(HEAD_BYTES)
@@ -48,6 +61,7 @@ class Dump:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pending = ""
         chunk = self._head_bytes
+        total = len(chunk)
         first = True
         while True:
             text = pending + decoder.decode(chunk, final=not chunk)
@@ -56,23 +70,65 @@ class Dump:
                 first = False
             parts = text.split("\n")
             pending = parts.pop()
+            if len(text) > MAX_LINE_CHARS:  # only then can a line be too long; a line is never cut
+                for number, part in enumerate(parts + [pending], start=self.lines_read + 1):
+                    self._check_line(part, number)
             self.lines_read += len(parts)
+            if self.lines_read > MAX_LINES:
+                raise InputError(f"{self.name}: more than {MAX_LINES:,} lines: not a dump gpubal reads (cut it to "
+                                 "the part that matters)")
             for part in parts:
                 yield part
             if not chunk:
                 break
             try:
-                chunk = self._stream.read(1 << 20)
+                chunk = self._stream.read(_CHUNK_BYTES)
             except (OSError, EOFError, zlib.error) as error:
                 raise InputError(f"{self.name}: gzip data is corrupt or truncated after {self.lines_read} lines "
                                  f"({error})") from None
+            total += len(chunk)
+            self._check_size(total)
         if pending:
             self.lines_read += 1
             yield pending
 
+    def _check_line(self, line: str, number: int) -> None:
+        if len(line) > MAX_LINE_CHARS:
+            raise InputError(f"{self.name}: line {number} is longer than {MAX_LINE_CHARS >> 20} MiB: "
+                             "not a text dump gpubal reads")
+
+    def _check_size(self, total: int) -> None:
+        if total > MAX_TEXT_BYTES:
+            unpacked = " unpacked" if self.compressed else ""
+            raise InputError(f"{self.name}: more than {MAX_TEXT_BYTES >> 30} GiB of text{unpacked}: not a dump "
+                             "gpubal reads (cut it to the part that matters)")
+        if self._counted is not None and total > _RATIO_FREE_BYTES and total > MAX_GZIP_RATIO * self._counted.bytes_read:
+            raise InputError(f"{self.name}: gzip data expands more than {MAX_GZIP_RATIO} times (a compression bomb, "
+                             "not a log)")
+
     def close(self) -> None:
         if self._owned:
             self._raw.close()
+
+
+class _Counting:
+    """A binary stream that counts the bytes read through it (the compressed side of a gzip dump)."""
+
+    def __init__(self, raw: BinaryIO):
+        self._raw = raw
+        self.bytes_read = 0
+        self.mode = "rb"
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(_COMPRESSED_READ_BYTES if size < 0 else min(size, _COMPRESSED_READ_BYTES))
+        self.bytes_read += len(data)
+        return data
+
+    def seek(self, *args: int) -> int:  # GzipFile rewinds only when asked to; kept for its interface
+        return self._raw.seek(*args)
+
+    def tell(self) -> int:
+        return self._raw.tell()
 
 
 def _peek(raw: BinaryIO, size: int) -> bytes:

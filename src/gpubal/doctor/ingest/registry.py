@@ -33,6 +33,8 @@ class Format:
     parser: Callable[[], Parser]
 
 
+# Patterns run on a head of up to 64 KiB that anyone can write: whitespace at a line start is [ \t], never
+# \s, which would run across blank lines and make a head of newlines take minutes (quadratic).
 def _search(pattern: str, flags: int = re.MULTILINE) -> Callable[[str], bool]:
     compiled = re.compile(pattern, flags)
     return lambda head: compiled.search(head) is not None
@@ -43,23 +45,24 @@ _OLLAMA = re.compile(
     r'updating cuda memory data|looking for compatible GPUs|CUDA Compute Capability|Loading Dynamic llm server|'
     r'availableServers|enabling flash attention|waiting for)|server config env=|\] routes\.go|'
     r'^(?:\S.*?: )?load_tensors: |^(?:\S.*?: )?llama_context: |ollama\[\d+\]: |load_backend: loaded CUDA backend|'
-    r'^\s*(?:\S.*?: )?\s*Device \d+: .*, compute capability|^CUDA driver version: ', re.MULTILINE)
+    r'^[ \t]*(?:\S.*?: [ \t]*)?Device \d+: .*, compute capability|^CUDA driver version: ', re.MULTILINE)
 
 FORMATS: Tuple[Format, ...] = (
     Format("nvidia-smi -q -x", _search(r"<nvidia_smi_log\b|<!DOCTYPE nvidia_smi_log"), SmiXmlParser),
-    Format("nvidia-smi -q", _search(r"=+NVSMI LOG=+|^Attached GPUs\s+:|^GPU [0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:"
-                                    r"[0-9A-Fa-f]{2}\.[0-7]\s*$\n\s+Product Name|"
+    Format("nvidia-smi -q", _search(r"=+NVSMI LOG=+|^Attached GPUs[ \t]+:|^GPU [0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:"
+                                    r"[0-9A-Fa-f]{2}\.[0-7][ \t]*$\n[ \t]+Product Name|"
                                     # a grep excerpt: an indented section of -q with its aligned `Key   : value`
                                     r"^( {4,})(?:Fabric|ECC Errors|Ecc Mode|ECC Mode|Clocks (?:Event|Throttle) Reasons|"
-                                    r"Remapped Rows|Retired Pages|FB Memory Usage|MIG Mode|GPU Link Info|PCI)\s*\n"
-                                    r"\1 {2,}\S.*? {2,}: "), SmiQueryParser),
-    Format("nvidia-smi", _search(r"NVIDIA-SMI \S+\s+(?:Driver|KMD) Version:|^\|\s*\d+\s+.+\|\s*[0-9A-Fa-f]{4,8}:"
-                                 r"[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7]|^\s*Failed to initialize NVML: |"
-                                 r"^\s*NVML library version: |^\s*NVIDIA-SMI has failed because it couldn.t communicate"), SmiTableParser),
-    Format("nvidia-smi -L", _search(r"^\s*GPU \d+: .+ \(UUID: [^)]*\)\s*$"), SmiListParser),
-    Format("nvidia-smi nvlink -s", _search(r"^\s*Link \d+: (?:[\d.]+ [GM]B/s|<inactive>)"), NvlinkStatusParser),
-    Format("nvidia-smi topo", _search(r"^\s*GPU0(?:\s+(?:GPU1|NIC0|mlx\w+|CPU Affinity)\b|\s*$)|"
-                                      r"^\s*GPU\d+(?:\s+(?:NV\d+|PIX|PXB|PHB|NODE|SYS|SOC))*\s+X\s"),
+                                    r"Remapped Rows|Retired Pages|FB Memory Usage|MIG Mode|GPU Link Info|PCI)[ \t]*\n"
+                                    r"\1 {2,}\S(?:.*?[^ ])? {2,}: "), SmiQueryParser),
+    Format("nvidia-smi", _search(r"NVIDIA-SMI \S+[ \t]+(?:Driver|KMD) Version:|^\|[ \t]*\d+[ \t]+.+\|[ \t]*[0-9A-Fa-f]{4,8}:"
+                                 r"[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7]|^[ \t]*Failed to initialize NVML: |"
+                                 r"^[ \t]*NVML library version: |^[ \t]*NVIDIA-SMI has failed because it couldn.t communicate"),
+           SmiTableParser),
+    Format("nvidia-smi -L", _search(r"^[ \t]*GPU \d+: .+ \(UUID: [^)]*\)[ \t]*$"), SmiListParser),
+    Format("nvidia-smi nvlink -s", _search(r"^[ \t]*Link \d+: (?:[\d.]+ [GM]B/s|<inactive>)"), NvlinkStatusParser),
+    Format("nvidia-smi topo", _search(r"^[ \t]*GPU0(?:[ \t]+(?:GPU1|NIC0|mlx\w+|CPU Affinity)\b|[ \t]*$)|"
+                                      r"^[ \t]*GPU\d+(?:[ \t]+(?:NV\d+|PIX|PXB|PHB|NODE|SYS|SOC))*[ \t]+X\s"),
            TopologyParser),
     Format("collect_env", _search(r"^PyTorch version: |^vLLM Version\s*:|^Collecting environment information"),
            CollectEnvParser),

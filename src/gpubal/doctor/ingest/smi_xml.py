@@ -85,6 +85,13 @@ def _flatten(element: ElementTree.Element, keys: Dict[str, str]) -> Dict[str, st
     return flat
 
 
+# Bounds that no real `nvidia-smi -q -x` comes near; past them the input is refused in one line, before
+# a deep or wide tree fills memory (30 MB of nested tags once took 1.95 GB).
+MAX_XML_DEPTH = 32
+MAX_XML_ELEMENTS = 200_000
+_SLICE_CHARS = 64 * 1024
+
+
 class SmiXmlParser(Parser):
     name = "nvidia-smi -q -x"
 
@@ -92,6 +99,7 @@ class SmiXmlParser(Parser):
         self.result = SmiXml()
         self._parser: Optional[ElementTree.XMLPullParser] = None
         self._depth = 0
+        self._elements = 0
         self._lines = 0
         self._closed = False
 
@@ -123,13 +131,21 @@ class SmiXmlParser(Parser):
                 self.result.dtd = match.group(1)
                 line = line[:match.start()] + line[match.end():]
         assert self._parser is not None
-        self._parser.feed(line + "\n")
-        for event, element in self._parser.read_events():
-            self._event(event, element)
+        line += "\n"
+        # fed in slices, so a long line of nested tags is refused before its elements fill memory
+        for start in range(0, len(line), _SLICE_CHARS):
+            self._parser.feed(line[start:start + _SLICE_CHARS])
+            for event, element in self._parser.read_events():
+                self._event(event, element)
 
     def _event(self, event: str, element: ElementTree.Element) -> None:
         if event == "start":
             self._depth += 1
+            self._elements += 1
+            if self._depth > MAX_XML_DEPTH:
+                raise UnsafeXml(f"its elements nest deeper than {MAX_XML_DEPTH} levels (nvidia-smi's nest 7)")
+            if self._elements > MAX_XML_ELEMENTS:
+                raise UnsafeXml(f"it has more than {MAX_XML_ELEMENTS:,} elements (nvidia-smi's have about 600 a GPU)")
             if self._depth == 1:
                 if element.tag != "nvidia_smi_log":
                     raise ElementTree.ParseError(f"the root element is <{element.tag}>, not <nvidia_smi_log>")

@@ -136,10 +136,12 @@ def _write(text: str, output: Optional[Path]) -> None:
     if output is None:
         sys.stdout.write(text)
         return
+    from .output_file import write_text_file
+
     try:
-        output.write_text(text, encoding="utf-8")
+        write_text_file(output, text)
     except OSError as error:
-        raise _fail(f"cannot write {output}: {error.strerror}")
+        raise _fail(f"cannot write {output}: {error.strerror or error}")
 
 
 _SNAPSHOT_HELP = "Read facts from this snapshot (from `gpubal collect`, or a JSON report) instead of this host."
@@ -413,7 +415,7 @@ def balance(
     from .reports import balance as renderers
 
     if prometheus is not None:
-        _write_atomically(renderers.render_balance_prometheus(report), prometheus)
+        _write(renderers.render_balance_prometheus(report), prometheus)  # atomic: the collector may read any time
     if output_format is BalanceFormat.terminal:
         _write(_console_text(lambda console: renderers.render_balance_terminal(report, console), output), output)
     else:
@@ -480,16 +482,6 @@ def _sample_balance(nvml_profile: Optional[Path], root: str, seconds: float, int
 
         return sample(PynvmlAdapter(), HostFiles(root), get_json, ollama_url_from_environment(os.environ),
                       seconds, interval_s, "live", on_sample=on_sample)
-
-
-def _write_atomically(text: str, path: Path) -> None:
-    """The textfile collector may read at any moment: write a temporary file beside it, then rename."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError as error:
-        raise _fail(f"cannot write {path}: {error.strerror}")
 
 
 @debug_app.command("record-nvml")

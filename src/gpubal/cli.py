@@ -110,7 +110,7 @@ def _load_snapshot(path: Path):
         raise _fail(f"{path}: {error}")
 
 
-def _collect(nvml_profile: Optional[Path], root: str, ollama_log: Optional[Path] = None):
+def _collect(nvml_profile: Optional[Path], root: str, ollama_log: Optional[Path] = None, ask_ollama: bool = True):
     """Live facts, or a replay of a recorded NVML profile over a recorded file tree. A replay runs no
     program, asks no server and reads no environment: it is the recording, not this machine."""
     from .doctor.collect import collect_snapshot
@@ -122,7 +122,7 @@ def _collect(nvml_profile: Optional[Path], root: str, ollama_log: Optional[Path]
     if nvml_profile is None:
         if EARLY_COLLECTION is not None and root == "/" and log is None:
             return EARLY_COLLECTION.result()
-        return collect_live(root, log)
+        return collect_live(root, log, ask_ollama)
     try:
         adapter = ReplayAdapter.from_file(str(nvml_profile))
         # a profile is read lazily: a bad answer deep inside surfaces while collecting
@@ -246,6 +246,9 @@ def _from_dumps(names: List[str]):
     disagree on are left unavailable, so no rule judges either value)."""
     from .doctor.ingest.dumps import InputError, snapshot_from_dumps
 
+    if "-" in names and sys.stdin.isatty():  # otherwise it waits without a word
+        typer.echo("gpubal: reading a dump from standard input: paste it, then press Ctrl-D (or pass a file: "
+                   "--from FILE)", err=True)
     try:
         ingested = snapshot_from_dumps(names)
     except InputError as error:
@@ -346,7 +349,7 @@ def topo(
     vLLM and SGLang settings for each group. Examples: `gpubal topo`; `gpubal topo --group-size 2 -f json`."""
     from .placement.advice import advise
 
-    facts = _load_snapshot(snapshot) if snapshot is not None else _collect(nvml_profile, root)
+    facts = _load_snapshot(snapshot) if snapshot is not None else _collect(nvml_profile, root, ask_ollama=False)
     try:
         advice = advise(facts, group_size)
     except ValueError as error:
@@ -461,6 +464,10 @@ def _sample_balance(nvml_profile: Optional[Path], root: str, seconds: float, int
                       seconds, interval_s, f"nvml-profile:{nvml_profile.name}", replay=True)
     from .doctor.probes.http import get_json
 
+    if os.path.realpath(root) != "/":  # the server on this host is not the tree's
+        from .doctor.live import _not_asked
+
+        get_json = _not_asked(f"not asked: under --root {root}, a server on this host is not the tree's")
     progress_console = None
     if sys.stderr.isatty():
         from .reports.visible import safe_console

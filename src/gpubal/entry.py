@@ -27,7 +27,7 @@ def start_early_collection(argv: List[str]) -> Optional["Future"]:
         try:
             from .doctor.live import collect_live
 
-            future.set_result(collect_live())
+            future.set_result(collect_live(ask_ollama=argv[0] != "topo"))  # topo needs no Ollama facts
         except BaseException as error:  # noqa: BLE001 - handed to the CLI, which reports it
             future.set_exception(error)
 

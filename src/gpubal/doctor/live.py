@@ -23,12 +23,34 @@ def python_site_dirs() -> List[str]:
     return unique
 
 
-def collect_live(root: str = "/", ollama_log: Optional[str] = None) -> Snapshot:
+def collect_live(root: str = "/", ollama_log: Optional[str] = None, ask_ollama: bool = True) -> Snapshot:
+    """This host's facts. `ask_ollama=False` (gpubal topo) runs no program and asks no server: only
+    GPUs, links and NUMA are needed. Under a --root other than /, nothing is run or asked either: a
+    program found in the tree would run from this host, and a server on this host is not the tree's."""
     from .collect import collect_snapshot
     from .probes.commands import run_command
     from .probes.files import HostFiles
     from .probes.http import get_json
     from .probes.nvml import PynvmlAdapter
 
+    run, get = run_command, get_json
+    if os.path.realpath(root) != "/":
+        run, get = _not_run(f"not run: --root {root} is read as files; no program in it runs from this host"), \
+            _not_asked(f"not asked: under --root {root}, a server on this host is not the tree's")
+    elif not ask_ollama:
+        run, get = _not_run("not run: this command needs no Ollama facts"), \
+            _not_asked("not asked: this command needs no Ollama facts")
     return collect_snapshot(PynvmlAdapter(), HostFiles(root), origin="live", environment=dict(os.environ),
-                            site_dirs=python_site_dirs(), run=run_command, get=get_json, ollama_log=ollama_log)
+                            site_dirs=python_site_dirs(), run=run, get=get, ollama_log=ollama_log)
+
+
+def _not_run(why: str):
+    from .model import Reason, Unavailable
+
+    return lambda argv, timeout_s: Unavailable(Reason.NOT_IN_INPUT, " ".join(argv), why)
+
+
+def _not_asked(why: str):
+    from .model import Reason, Unavailable
+
+    return lambda url, timeout_s: Unavailable(Reason.NOT_IN_INPUT, url, why)

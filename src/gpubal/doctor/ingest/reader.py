@@ -62,6 +62,9 @@ class Dump:
         pending = ""
         chunk = self._head_bytes
         total = len(chunk)
+        # A short read is the end: a terminal gives one empty read per Ctrl-D, so reading on would wait
+        # for a second Ctrl-D the user has no reason to press.
+        at_end = len(chunk) < HEAD_BYTES
         first = True
         while True:
             text = pending + decoder.decode(chunk, final=not chunk)
@@ -81,8 +84,12 @@ class Dump:
                 yield part
             if not chunk:
                 break
+            if at_end:
+                chunk = b""
+                continue
             try:
                 chunk = self._stream.read(_CHUNK_BYTES)
+                at_end = len(chunk) < _CHUNK_BYTES
             except (OSError, EOFError, zlib.error) as error:
                 raise InputError(f"{self.name}: gzip data is corrupt or truncated after {self.lines_read} lines "
                                  f"({error})") from None

@@ -209,3 +209,52 @@ def test_an_error_line_shows_control_characters_as_escapes(tmp_path):
     result = RUNNER.invoke(app, ["doctor", "--snapshot", str(tmp_path / "\x1b]52;c;QQ==\x07.json")])
     assert result.exit_code == 2
     assert RAW_CONTROL.search(result.stderr) is None and "\\u001b]52;c;QQ==\\u0007.json" in result.stderr
+
+
+# --- every string fact at once --------------------------------------------------------------------------
+
+
+def _poison(node):
+    """Every string a fact holds (values, list items, mapping values, sources, reasons' details) with the
+    hostile text appended; numbers, booleans and enum-like reason codes are left as they are."""
+    if isinstance(node, dict):
+        poisoned = {}
+        for key, value in node.items():
+            if key in ("unavailable", "schema_version"):
+                poisoned[key] = value
+            elif isinstance(value, str) and key in ("value", "source", "detail", "cpu_list", "name", "origin"):
+                poisoned[key] = value + HOSTILE
+            else:
+                poisoned[key] = _poison(value)
+        return poisoned
+    if isinstance(node, list):
+        return [item + HOSTILE if isinstance(item, str) else _poison(item) for item in node]
+    return node
+
+
+@pytest.fixture(scope="module")
+def everything_hostile(snapshot_file, tmp_path_factory) -> Path:
+    document = _poison(json.loads(snapshot_file.read_text(encoding="utf-8")))
+    path = tmp_path_factory.mktemp("everything") / "everything.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("output_format", ["terminal", "markdown", "html", "junit", "json"])
+def test_every_string_fact_hostile_still_reports_and_passes_nothing_raw(everything_hostile, output_format):
+    text = doctor(everything_hostile, "--format", output_format)
+    assert RAW_CONTROL.search(text) is None and "🆎" not in text
+    if output_format == "terminal":
+        assert MARKUP in text
+
+
+def test_every_string_fact_hostile_topo(everything_hostile):
+    result = RUNNER.invoke(app, ["topo", "--snapshot", str(everything_hostile)])
+    assert result.exit_code in (0, 1, 2), result.stderr
+    assert "internal error" not in result.stderr
+    assert RAW_CONTROL.search(result.stdout + result.stderr) is None
+
+
+def test_topo_never_cuts_a_long_host_value(everything_hostile):
+    result = RUNNER.invoke(app, ["topo", "--snapshot", str(everything_hostile)])
+    assert "…" not in result.stdout

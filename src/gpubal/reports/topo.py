@@ -70,7 +70,7 @@ def _print_gpus(advice: TopoAdvice, console: Console) -> None:
     for index in indices:
         table.add_column(f"GPU{index}")
     for column in ("memory", "NUMA", "local CPUs"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # a long CPU list wraps; it is never cut
     for gpu in topology.gpus:
         cells = []
         for other in indices:

@@ -29,6 +29,7 @@ class Parser:
 
     name = ""
     section = ""
+    refused = False  # set when the input is refused outright: the whole dump fails, so reading stops
 
     def feed(self, line: str) -> None:  # pragma: no cover - every parser overrides it
         raise NotImplementedError

@@ -90,12 +90,17 @@ def detect(head: str) -> List[Format]:
 def run_parsers(formats: Iterable[Format], lines: Iterable[str]) -> list:
     parsers = [fmt.parser() for fmt in formats]
     if len(parsers) == 1:  # the common case, and the 200 MB log's: no inner loop
-        feed = parsers[0].feed
+        parser = parsers[0]
+        feed = parser.feed
         for line in lines:
             feed(line)
+            if parser.refused:
+                break
     else:
         feeds = [parser.feed for parser in parsers]
-        for line in lines:
+        for number, line in enumerate(lines):
             for feed in feeds:
                 feed(line)
+            if not number & 1023 and any(parser.refused for parser in parsers):
+                break
     return [parser.finish() for parser in parsers]

@@ -116,6 +116,7 @@ class SmiXmlParser(Parser):
             self._feed_xml(line)
         except UnsafeXml as error:
             self.result.error = f"refused nvidia-smi -q -x input at line {self._lines}: {error}"
+            self.refused = True
         except ElementTree.ParseError as error:
             self.result.error = f"nvidia-smi -q -x XML is malformed: {error}"
 

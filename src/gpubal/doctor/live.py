@@ -35,22 +35,22 @@ def collect_live(root: str = "/", ollama_log: Optional[str] = None, ask_ollama: 
 
     run, get = run_command, get_json
     if os.path.realpath(root) != "/":
-        run, get = _not_run(f"not run: --root {root} is read as files; no program in it runs from this host"), \
-            _not_asked(f"not asked: under --root {root}, a server on this host is not the tree's")
+        run, get = not_run(f"not run: --root {root} is read as files; no program in it runs from this host"), \
+            not_asked(f"not asked: under --root {root}, a server on this host is not the tree's")
     elif not ask_ollama:
-        run, get = _not_run("not run: this command needs no Ollama facts"), \
-            _not_asked("not asked: this command needs no Ollama facts")
+        run, get = not_run("not run: this command needs no Ollama facts"), \
+            not_asked("not asked: this command needs no Ollama facts")
     return collect_snapshot(PynvmlAdapter(), HostFiles(root), origin="live", environment=dict(os.environ),
                             site_dirs=python_site_dirs(), run=run, get=get, ollama_log=ollama_log)
 
 
-def _not_run(why: str):
+def not_run(why: str):
     from .model import Reason, Unavailable
 
     return lambda argv, timeout_s: Unavailable(Reason.NOT_IN_INPUT, " ".join(argv), why)
 
 
-def _not_asked(why: str):
+def not_asked(why: str):
     from .model import Reason, Unavailable
 
     return lambda url, timeout_s: Unavailable(Reason.NOT_IN_INPUT, url, why)

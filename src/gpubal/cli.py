@@ -465,9 +465,9 @@ def _sample_balance(nvml_profile: Optional[Path], root: str, seconds: float, int
     from .doctor.probes.http import get_json
 
     if os.path.realpath(root) != "/":  # the server on this host is not the tree's
-        from .doctor.live import not_asked
+        from .doctor import live
 
-        get_json = not_asked(f"not asked: under --root {root}, a server on this host is not the tree's")
+        get_json = live.not_asked(f"not asked: under --root {root}, a server on this host is not the tree's")
     progress_console = None
     if sys.stderr.isatty():
         from .reports.visible import safe_console

@@ -161,3 +161,12 @@ def test_every_real_rule_survives_a_snapshot_without_a_driver(h200x2_snapshot):
     report = evaluate(snapshot, all_rules())
     assert not [r for r in report.results if r.outcome is Outcome.CRASHED]
     assert [(f.rule_id, f.severity) for f in report.findings()] == [("no-nvidia-driver", Severity.ERROR)]
+
+
+def test_a_version_that_is_no_version_is_not_evaluated_not_a_crash(h200x2_snapshot):
+    """A hand-edited snapshot or a garbled paste: the comparison cannot be made, and no rule is to blame."""
+    snapshot = with_driver(h200x2_snapshot, version=known("580.159.04<junk>"))
+    report = evaluate(snapshot, all_rules())
+    assert not [r for r in report.results if r.outcome is Outcome.CRASHED]
+    not_evaluated = {r.rule_id: r.missing_reason for r in report.results if r.outcome is Outcome.NOT_EVALUATED}
+    assert "not a version number" in not_evaluated["driver-branch-end-of-life"]

@@ -10,10 +10,12 @@ import dataclasses
 import traceback
 from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple
 
+from packaging.version import InvalidVersion
+
 from ..rules import Rule
 from ..rules import matrix as _matrix
-from .model import (FactMissing, Finding, Fix, NotApplicable, Outcome, Report, RuleResult, Severity, Snapshot,
-                    need)
+from .model import (FactMissing, Finding, Fix, NotApplicable, Outcome, Reason, Report, RuleResult, Severity,
+                    Snapshot, Unavailable, need)
 
 if TYPE_CHECKING:
     from .policy import PolicyFile
@@ -65,6 +67,13 @@ def _run_one(rule: Rule, subject: str, args: Tuple[Any, ...]) -> RuleResult:
         # the result still names the fact that stopped it
         return RuleResult(rule.id, subject, Outcome.FINDING, findings=tuple(found),
                           missing_fact=missing.fact_name, missing_reason=missing.unavailable.describe())
+    except InvalidVersion as error:
+        # a version string that is not a version (a hand-edited snapshot, a garbled paste): the comparison
+        # the rule needed cannot be made, which is "not evaluated", not a bug in the rule
+        missing = FactMissing("a version number", Unavailable(Reason.ERROR, "snapshot", f"not a version number: {error}"))
+        return _not_evaluated(rule, subject, missing) if not found else RuleResult(
+            rule.id, subject, Outcome.FINDING, findings=tuple(found), missing_fact=missing.fact_name,
+            missing_reason=missing.unavailable.describe())
     except Exception as error:  # noqa: BLE001 - one broken rule must not stop the doctor
         return RuleResult(rule.id, subject, Outcome.CRASHED, findings=(_crash_finding(rule, subject, error),))
     outcome = Outcome.FINDING if found else Outcome.PASSED

@@ -476,6 +476,74 @@ def _write_atomically(text: str, path: Path) -> None:
         raise _fail(f"cannot write {path}: {error.strerror}")
 
 
+class FleetFormat(str, enum.Enum):
+    terminal = "terminal"
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+
+
+@app.command()
+def fleet(
+    inputs: List[str] = typer.Argument(..., help="Reports or snapshots: directories (every *.json below), files, "
+                                                 "tarballs, *.jsonl, globs, or - for JSON documents on stdin."),
+    output_format: Optional[FleetFormat] = typer.Option(
+        None, "--format", "-f", help="terminal, json, markdown or html. Default: from -o's extension, else terminal."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the fleet report to this file."),
+    stale_after: str = typer.Option("24h", "--stale-after",
+                                    help="A report this much older than the newest one is stale (90m, 6h, 2d)."),
+    expect_hosts: Optional[Path] = typer.Option(None, "--expect-hosts",
+                                                help="A file of host names, one a line: those without a report "
+                                                     "are listed as missing."),
+    fail_on: FailOn = typer.Option(FailOn.error, "--fail-on",
+                                   help="Exit 1 when a host has a finding of at least this severity, or a host "
+                                        "is missing, or an input is unreadable; never: always exit 0."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
+                                       help="Processes that parse reports at once. Default: the CPUs this "
+                                            "process may use (at most 8)."),
+) -> None:
+    """Aggregate many hosts' reports: hosts by verdict, each finding with its hosts, drift between hosts of
+    one GPU model, stale and missing hosts, the worst hosts first. Reads one report at a time.
+    Examples: `gpubal fleet reports/`; `gpubal fleet reports.tar.gz -o fleet.html`; `cat *.json | gpubal fleet -`."""
+    from .fleet.aggregate import FleetBuilder, parse_duration, read_expected_hosts
+    from .fleet.sources import SourceError, default_jobs, read_all
+
+    try:
+        stale_seconds = parse_duration(stale_after)
+    except ValueError as error:
+        raise _fail(f"--stale-after: {error}")
+    expected = read_expected_hosts(_read_text(expect_hosts, "host list")) if expect_hosts is not None else None
+    builder = FleetBuilder()
+    try:
+        for item in read_all(inputs, jobs=jobs or default_jobs()):
+            builder.add(item)
+    except SourceError as error:
+        raise _fail(str(error))
+    if builder.inputs_read == 0:
+        raise _fail("no report found in " + ", ".join(inputs))
+    report = builder.finish(stale_seconds, expected)
+    from .reports import fleet as renderers
+
+    if output_format is None:
+        by_extension = {OutputFormat.markdown: FleetFormat.markdown, OutputFormat.html: FleetFormat.html,
+                        OutputFormat.json: FleetFormat.json}
+        chosen = FORMAT_BY_EXTENSION.get(output.suffix.lower()) if output is not None else None
+        output_format = by_extension.get(chosen, FleetFormat.terminal)
+    if output_format is FleetFormat.terminal:
+        _write(_console_text(lambda console: renderers.render_fleet_terminal(report, console), output), output)
+    else:
+        render = {FleetFormat.json: renderers.render_fleet_json, FleetFormat.markdown: renderers.render_fleet_markdown,
+                  FleetFormat.html: renderers.render_fleet_html}[output_format]
+        _write(render(report), output)
+    for item in report.unreadable[:5]:
+        typer.echo(f"gpubal: unreadable: {item.source}: {item.reason}", err=True)
+    if fail_on is FailOn.never:
+        raise typer.Exit(EXIT_OK)
+    threshold = {"error": ("error",), "warning": ("error", "warning"), "info": ("error", "warning", "info")}
+    flagged = any(group.severity in threshold[fail_on.value] for group in report.findings)
+    raise typer.Exit(EXIT_FINDINGS if flagged or report.missing or report.unreadable else EXIT_OK)
+
+
 @debug_app.command("record-nvml")
 def record_nvml(
     output: Path = typer.Option(..., "--output", "-o", help="Write the NVML profile (JSON) here."),

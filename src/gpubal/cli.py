@@ -162,6 +162,10 @@ def doctor(
     root: str = typer.Option("/", "--root", help=_ROOT_HELP),
     ollama_log: Optional[Path] = typer.Option(None, "--ollama-log", help=_OLLAMA_LOG_HELP),
     from_dumps: Optional[List[str]] = typer.Option(None, "--from", help=_FROM_HELP),
+    prometheus: Optional[Path] = typer.Option(None, "--prometheus",
+                                              help="Also write the findings raised, the run's time and the driver, "
+                                                   "GPU and NVLink facts here, in the text format of "
+                                                   "node_exporter's textfile collector (written atomically)."),
 ) -> None:
     """Check this host (or a saved snapshot) and report findings with evidence and fixes.
 
@@ -177,6 +181,10 @@ def doctor(
         facts = _load_snapshot(snapshot) if snapshot is not None else _collect(nvml_profile, root, ollama_log)
     site_policy = _load_policy(policy) if policy is not None else None
     report = evaluate(facts, all_rules(), site_policy)
+    if prometheus is not None:
+        from .reports.prometheus import render_doctor_prometheus
+
+        _write_atomically(render_doctor_prometheus(report), prometheus)
     if output_format is None:
         output_format = FORMAT_BY_EXTENSION.get(output.suffix.lower(), OutputFormat.terminal) if output else OutputFormat.terminal
     hide = redact if redact is not None else output_format in REDACTED_BY_DEFAULT
@@ -467,11 +475,11 @@ def _sample_balance(nvml_profile: Optional[Path], root: str, seconds: float, int
 
 
 def _write_atomically(text: str, path: Path) -> None:
-    """The textfile collector may read at any moment: write a temporary file beside it, then rename."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """The textfile collector may read at any moment: see reports.prometheus.write_textfile."""
+    from .reports.prometheus import write_textfile
+
     try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
+        write_textfile(text, str(path))
     except OSError as error:
         raise _fail(f"cannot write {path}: {error.strerror}")
 

@@ -166,6 +166,16 @@ def doctor(
                                               help="Also write the findings raised, the run's time and the driver, "
                                                    "GPU and NVLink facts here, in the text format of "
                                                    "node_exporter's textfile collector (written atomically)."),
+    npd: bool = typer.Option(False, "--npd",
+                             help="node-problem-detector custom plugin mode: print one line (at most "
+                                  "--npd-max-length bytes) naming the rules and GPUs at or above --fail-on, and "
+                                  "exit 0 (OK), 1 (problem) or 2-3 (unknown). -o still writes the full report."),
+    npd_rules: Optional[List[str]] = typer.Option(None, "--npd-rule",
+                                                  help="With --npd: only these rule ids decide (repeat; one NPD "
+                                                       "condition per group of rules). Default: every rule."),
+    npd_max_length: int = typer.Option(80, "--npd-max-length", min=20,
+                                       help="With --npd: the plugin config's max_output_length (NPD's default "
+                                            "is 80 bytes)."),
 ) -> None:
     """Check this host (or a saved snapshot) and report findings with evidence and fixes.
 
@@ -185,6 +195,8 @@ def doctor(
         from .reports.prometheus import render_doctor_prometheus
 
         _write_atomically(render_doctor_prometheus(report), prometheus)
+    if npd:
+        raise typer.Exit(_npd_plugin(report, fail_on, npd_rules or [], npd_max_length, output_format, output, redact))
     if output_format is None:
         output_format = FORMAT_BY_EXTENSION.get(output.suffix.lower(), OutputFormat.terminal) if output else OutputFormat.terminal
     hide = redact if redact is not None else output_format in REDACTED_BY_DEFAULT
@@ -192,6 +204,21 @@ def doctor(
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         _append_step_summary(report, os.environ["GITHUB_STEP_SUMMARY"], redact if redact is not None else True)
     raise typer.Exit(_exit_code(report, fail_on))
+
+
+def _npd_plugin(report, fail_on: "FailOn", rules: List[str], max_bytes: int, output_format: Optional["OutputFormat"],
+                output: Optional[Path], redact: Optional[bool]) -> int:
+    """node-problem-detector's custom plugin contract: stdout is the condition's message (NPD cuts it at
+    max_output_length), the exit status is 0 OK, 1 problem, anything else unknown."""
+    from .reports.oneline import summary_line
+
+    if output is not None:  # the full report for people, beside the line for NPD
+        chosen = output_format or FORMAT_BY_EXTENSION.get(output.suffix.lower(), OutputFormat.json)
+        _render(report, chosen, output, redact if redact is not None else chosen in REDACTED_BY_DEFAULT)
+    threshold = "error" if fail_on is FailOn.never else fail_on.value
+    problem, line = summary_line(report, threshold, max_bytes, rules)
+    typer.echo(line)
+    return EXIT_FINDINGS if problem and fail_on is not FailOn.never else EXIT_OK
 
 
 def _render(report, output_format: "OutputFormat", output: Optional[Path], redact: bool) -> None:

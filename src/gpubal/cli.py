@@ -511,6 +511,38 @@ def _write_atomically(text: str, path: Path) -> None:
         raise _fail(f"cannot write {path}: {error.strerror}")
 
 
+@app.command("slurm-healthcheck")
+def slurm_healthcheck(
+    node: Optional[str] = typer.Option(None, "--node", help="The Slurm NodeName. Default: `hostname -s`."),
+    fail_on: FailOn = typer.Option(FailOn.error, "--fail-on",
+                                   help="Drain when a finding has at least this severity."),
+    scontrol: str = typer.Option("scontrol", "--scontrol", help="The scontrol program to call."),
+    snapshot: Optional[Path] = typer.Option(None, "--snapshot", "-s", help=_SNAPSHOT_HELP),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="Check this site policy (TOML) too."),
+    nvml_profile: Optional[Path] = typer.Option(None, "--nvml-profile", help=_PROFILE_HELP),
+    root: str = typer.Option("/", "--root", help=_ROOT_HELP),
+) -> None:
+    """For Slurm's HealthCheckProgram: check this node; when unhealthy, drain it with a reason that starts
+    with `gpubal:` and names the rules and GPUs; when healthy again, resume it only if gpubal drained it.
+    Exit 0 healthy, 1 unhealthy (drained, or left drained for another reason), 2 bad input or scontrol
+    failed. See deploy/slurm/."""
+    from .doctor.engine import evaluate
+    from .integrations.slurm import SlurmError, health_check, short_hostname
+    from .rules import all_rules
+
+    facts = _load_snapshot(snapshot) if snapshot is not None else _collect(nvml_profile, root)
+    report = evaluate(facts, all_rules(), _load_policy(policy) if policy is not None else None)
+    name = node or short_hostname()
+    threshold = "error" if fail_on is FailOn.never else fail_on.value
+    try:
+        action = health_check(report, name, threshold, scontrol=scontrol)
+    except SlurmError as error:
+        raise _fail(str(error))
+    done = {"drain": f"drained {name}: {action.reason}", "resume": f"resumed {name}: {action.reason}"}
+    typer.echo(done.get(action.kind, f"{name}: {action.reason}"))
+    raise typer.Exit(EXIT_FINDINGS if action.problem else EXIT_OK)
+
+
 class FleetFormat(str, enum.Enum):
     terminal = "terminal"
     json = "json"

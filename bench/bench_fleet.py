@@ -53,6 +53,8 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=10000)
     parser.add_argument("--dir", default="", help="reports to read (default: generated into /tmp)")
     parser.add_argument("--jobs", type=int, default=0, help="passed to gpubal fleet --jobs (default: its own)")
+    parser.add_argument("--stdlib-json", action="store_true", help="parse with the standard library even where "
+                                                                    "orjson is installed")
     arguments = parser.parse_args()
     directory = Path(arguments.dir or f"/tmp/gpubal-fleet-{arguments.hosts}")
     if not directory.exists():
@@ -62,7 +64,8 @@ def main() -> None:
         print(f"generated {arguments.hosts} reports into {directory} in {time.monotonic() - started:.1f} s")
     count = sum(len(files) for _, _, files in os.walk(directory))
     size = sum(os.path.getsize(os.path.join(root, name)) for root, _, files in os.walk(directory) for name in files)
-    command = [sys.executable, "-c", "from gpubal.entry import main; main()", "fleet", str(directory), "--format", "json",
+    prelude = "import sys; sys.modules['orjson'] = None; " if arguments.stdlib_json else ""
+    command = [sys.executable, "-c", prelude + "from gpubal.entry import main; main()", "fleet", str(directory), "--format", "json",
                "--output", os.devnull, "--fail-on", "never"]
     if arguments.jobs:
         command += ["--jobs", str(arguments.jobs)]
@@ -88,7 +91,7 @@ def main() -> None:
     try:
         import orjson  # noqa: F401
 
-        parser_name = "orjson"
+        parser_name = "json (standard library)" if arguments.stdlib_json else "orjson"
     except ImportError:
         parser_name = "json (standard library)"
     print(f"gpubal fleet over {count} reports ({size / 2**30:.2f} GiB), parser {parser_name}, "

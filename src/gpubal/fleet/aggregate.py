@@ -2,9 +2,9 @@
 drift among hosts of one GPU model, stale and missing hosts, the worst hosts first.
 
 The builder keeps one small digest per host (its findings and drift values, with equal texts shared
-between hosts), never a report: memory grows by a few hundred bytes per host. Everything here is a pure
-function of the digests and the options; the newest report, not the clock, decides what is stale, so the
-same reports give the same fleet report tomorrow.
+between hosts), never a report: memory grows by about 0.4 KB per host (tracemalloc, 8-GPU hosts).
+Everything here is a pure function of the digests and the options; the newest report, not the clock,
+decides what is stale, so the same reports give the same fleet report tomorrow.
 """
 
 from __future__ import annotations

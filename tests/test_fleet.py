@@ -333,3 +333,20 @@ def test_make_fleet_generates_the_variations_the_bench_relies_on(tmp_path):
     assert fleet.stale and fleet.by_verdict["error"]
     rules = {g.rule_id for g in fleet.findings}
     assert {"pcie-link-downtrained", "nvlink-link-inactive", "no-nvidia-driver"} <= rules
+
+
+@pytest.mark.parametrize("width, mobile", [(1280, False), (390, True)], ids=["desktop", "phone"])
+def test_the_html_page_opens_cleanly_offline_at_desktop_and_phone_widths(tmp_path, width, mobile):
+    from chromium import Browser, find_chromium
+
+    if find_chromium() is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
+    page_file = tmp_path / "fleet.html"
+    page_file.write_text(render_fleet_html(sample_fleet()), encoding="utf-8")
+    with Browser() as browser:
+        page = browser.open(page_file, width=width, mobile=mobile,
+                            script="document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.requests == [page.url]  # nothing fetched but the page itself
+    assert not page.console and not page.exceptions
+    assert page.evaluated is True  # no sideways scrolling of the page itself at this width
+    assert "gpu-11&lt;b&gt;|*x*" in page.dom  # a hostile host name stays text

@@ -350,3 +350,11 @@ def test_the_html_page_opens_cleanly_offline_at_desktop_and_phone_widths(tmp_pat
     assert not page.console and not page.exceptions
     assert page.evaluated is True  # no sideways scrolling of the page itself at this width
     assert "gpu-11&lt;b&gt;|*x*" in page.dom  # a hostile host name stays text
+
+
+def test_markdown_and_html_reports_are_read_through_their_embedded_snapshot():
+    items = list(read_all([str(GOLDENS / "h200x1.md"), str(GOLDENS / "h200x1.html")]))
+    assert all(not isinstance(item, Unreadable) for item in items), items
+    # redacted reports (Markdown and HTML are, by default): each host is named after its file
+    assert [item.host for item in items] == ["h200x1", "h200x1"]
+    assert [item.gpu_model for item in items] == ["NVIDIA H200", "NVIDIA H200"]

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from conftest import replay_balance
 from gpubal.balance.analysis import analyze
 from gpubal.cli import app
+from gpubal import textfile
 from gpubal.reports import prometheus
 from gpubal.reports.balance import render_balance_prometheus
 
@@ -120,8 +121,8 @@ def test_the_file_is_replaced_atomically_through_an_unpredictable_temporary(tmp_
 
     monkeypatch.setattr(os, "replace", replace)
     monkeypatch.setattr(os, "fsync", fsync)
-    prometheus.write_textfile("gpubal_gpus 2\n", str(target))
-    prometheus.write_textfile("gpubal_gpus 3\n", str(target))
+    textfile.write_textfile("gpubal_gpus 2\n", str(target))
+    textfile.write_textfile("gpubal_gpus 3\n", str(target))
     assert target.read_text(encoding="utf-8") == "gpubal_gpus 3\n"
     (first, _), (second, content) = renames
     assert os.path.dirname(first) == str(tmp_path)  # same filesystem: the rename is atomic

@@ -502,8 +502,8 @@ def _sample_balance(nvml_profile: Optional[Path], root: str, seconds: float, int
 
 
 def _write_atomically(text: str, path: Path) -> None:
-    """The textfile collector may read at any moment: see reports.prometheus.write_textfile."""
-    from .reports.prometheus import write_textfile
+    """The textfile collector may read at any moment: see gpubal.textfile."""
+    from .textfile import write_textfile
 
     try:
         write_textfile(text, str(path))

@@ -6,14 +6,13 @@ base units in the name (`_seconds`, `_bytes`, `_hertz`, `_watts`; `_ratio` for 0
 `_info` for metadata carried in labels with the value 1, and no `_total`, `_count`, `_sum` or `_bucket`
 suffix, which belong to counters, summaries and histograms: everything gpubal writes is a gauge of what
 it saw on this run. A value that could not be read is an absent series, never a made-up zero.
+Writing the file (atomically, for the collector) is gpubal.textfile's job: renderers stay pure.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from typing import Dict, List, Tuple, Union
 
@@ -79,37 +78,6 @@ def render(gauges: List[Gauge]) -> str:
             label_text = ",".join(f'{name}="{label_value(text)}"' for name, text in labels.items())
             lines.append(f"{gauge.name}{{{label_text}}} {number(value)}" if labels else f"{gauge.name} {number(value)}")
     return "\n".join(lines) + "\n"
-
-
-def write_textfile(text: str, path: str) -> None:
-    """node_exporter may read the directory at any moment: write a temporary file with an unpredictable name
-    beside the target (the same filesystem, so the rename is atomic), flush it to disk, then rename it over
-    the target. A reader sees the old file or the new one, never half of one. Its name starts with a dot
-    and does not end in .prom, so the collector never reads it."""
-    directory = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp makes it 0600; the collector may run as another user
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-    try:
-        flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
-        directory_descriptor = os.open(directory, flags)
-        try:
-            os.fsync(directory_descriptor)  # the rename itself survives a crash
-        finally:
-            os.close(directory_descriptor)
-    except OSError:
-        pass  # some filesystems refuse fsync on a directory; the file itself is complete
 
 
 # --- gpubal doctor ---------------------------------------------------------------------------------------

@@ -321,9 +321,9 @@ def test_markdown_and_html_reports():
 def test_prometheus_textfile_has_per_gpu_gauges_and_the_imbalance():
     text = render_balance_prometheus(report_of("one-busy"))
     lines = text.splitlines()
-    assert "# TYPE gpubal_gpu_utilization_mean_percent gauge" in lines
-    assert 'gpubal_gpu_utilization_mean_percent{gpu="0",uuid="GPU-07f4a309-9680-b6ff-3e0f-c7623199c4cc"} 98.5' in lines
-    assert "gpubal_gpu_imbalance_stddev_points 49.25" in lines
+    assert "# TYPE gpubal_gpu_utilization_mean_ratio gauge" in lines
+    assert 'gpubal_gpu_utilization_mean_ratio{gpu="0",uuid="GPU-07f4a309-9680-b6ff-3e0f-c7623199c4cc"} 0.985' in lines
+    assert "gpubal_gpu_imbalance_stddev_ratio 0.4925" in lines
     assert 'gpubal_gpu_idle{gpu="1",uuid="GPU-ef0d3f05-6806-164c-47f3-28be3d1fcbc3"} 1' in lines
     assert 'gpubal_balance_diagnoses{id="balance-one-gpu-busy"} 1' in lines
     assert text.endswith("\n")
@@ -333,7 +333,7 @@ def test_cli_writes_prometheus_file_and_fails_above_max_imbalance(tmp_path):
     prom = tmp_path / "gpubal.prom"
     result = RUNNER.invoke(app, balance_args("one-busy") + ["--prometheus", str(prom), "--max-imbalance", "20"])
     assert result.exit_code == 1, result.stderr
-    assert "gpubal_gpu_imbalance_stddev_points 49.25" in prom.read_text()
+    assert "gpubal_gpu_imbalance_stddev_ratio 0.4925" in prom.read_text()
     assert "balance-one-gpu-busy" in result.stdout
     assert not list(tmp_path.glob(".*.tmp"))
 

@@ -173,6 +173,20 @@ def doctor(
     root: str = typer.Option("/", "--root", help=_ROOT_HELP),
     ollama_log: Optional[Path] = typer.Option(None, "--ollama-log", help=_OLLAMA_LOG_HELP),
     from_dumps: Optional[List[str]] = typer.Option(None, "--from", help=_FROM_HELP),
+    prometheus: Optional[Path] = typer.Option(None, "--prometheus",
+                                              help="Also write the findings raised, the run's time and the driver, "
+                                                   "GPU and NVLink facts here, in the text format of "
+                                                   "node_exporter's textfile collector (written atomically)."),
+    npd: bool = typer.Option(False, "--npd",
+                             help="node-problem-detector custom plugin mode: print one line (at most "
+                                  "--npd-max-length bytes) naming the rules and GPUs at or above --fail-on, and "
+                                  "exit 0 (OK), 1 (problem) or 2-3 (unknown). -o still writes the full report."),
+    npd_rules: Optional[List[str]] = typer.Option(None, "--npd-rule",
+                                                  help="With --npd: only these rule ids decide (repeat; one NPD "
+                                                       "condition per group of rules). Default: every rule."),
+    npd_max_length: int = typer.Option(80, "--npd-max-length", min=20,
+                                       help="With --npd: the plugin config's max_output_length (NPD's default "
+                                            "is 80 bytes)."),
 ) -> None:
     """Check this host (or a saved snapshot) and report findings with evidence and fixes.
 
@@ -188,6 +202,12 @@ def doctor(
         facts = _load_snapshot(snapshot) if snapshot is not None else _collect(nvml_profile, root, ollama_log)
     site_policy = _load_policy(policy) if policy is not None else None
     report = evaluate(facts, all_rules(), site_policy)
+    if prometheus is not None:
+        from .reports.prometheus import render_doctor_prometheus
+
+        _write(render_doctor_prometheus(report), prometheus)  # atomic: the collector may read any time
+    if npd:
+        raise typer.Exit(_npd_plugin(report, fail_on, npd_rules or [], npd_max_length, output_format, output, redact))
     if output_format is None:
         output_format = FORMAT_BY_EXTENSION.get(output.suffix.lower(), OutputFormat.terminal) if output else OutputFormat.terminal
     hide = redact if redact is not None else output_format in REDACTED_BY_DEFAULT
@@ -195,6 +215,21 @@ def doctor(
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         _append_step_summary(report, os.environ["GITHUB_STEP_SUMMARY"], redact if redact is not None else True)
     raise typer.Exit(_exit_code(report, fail_on))
+
+
+def _npd_plugin(report, fail_on: "FailOn", rules: List[str], max_bytes: int, output_format: Optional["OutputFormat"],
+                output: Optional[Path], redact: Optional[bool]) -> int:
+    """node-problem-detector's custom plugin contract: stdout is the condition's message (NPD cuts it at
+    max_output_length), the exit status is 0 OK, 1 problem, anything else unknown."""
+    from .reports.oneline import summary_line
+
+    if output is not None:  # the full report for people, beside the line for NPD
+        chosen = output_format or FORMAT_BY_EXTENSION.get(output.suffix.lower(), OutputFormat.json)
+        _render(report, chosen, output, redact if redact is not None else chosen in REDACTED_BY_DEFAULT)
+    threshold = "error" if fail_on is FailOn.never else fail_on.value
+    problem, line = summary_line(report, threshold, max_bytes, rules)
+    typer.echo(line)
+    return EXIT_FINDINGS if problem and fail_on is not FailOn.never else EXIT_OK
 
 
 def _render(report, output_format: "OutputFormat", output: Optional[Path], redact: bool) -> None:
@@ -489,6 +524,106 @@ def _sample_balance(nvml_profile: Optional[Path], root: str, seconds: float, int
 
         return sample(PynvmlAdapter(), HostFiles(root), get_json, ollama_url_from_environment(os.environ),
                       seconds, interval_s, "live", on_sample=on_sample)
+
+
+@app.command("slurm-healthcheck")
+def slurm_healthcheck(
+    node: Optional[str] = typer.Option(None, "--node", help="The Slurm NodeName. Default: `hostname -s`."),
+    fail_on: FailOn = typer.Option(FailOn.error, "--fail-on",
+                                   help="Drain when a finding has at least this severity."),
+    scontrol: str = typer.Option("scontrol", "--scontrol", help="The scontrol program to call."),
+    snapshot: Optional[Path] = typer.Option(None, "--snapshot", "-s", help=_SNAPSHOT_HELP),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="Check this site policy (TOML) too."),
+    nvml_profile: Optional[Path] = typer.Option(None, "--nvml-profile", help=_PROFILE_HELP),
+    root: str = typer.Option("/", "--root", help=_ROOT_HELP),
+) -> None:
+    """For Slurm's HealthCheckProgram: check this node; when unhealthy, drain it with a reason that starts
+    with `gpubal:` and names the rules and GPUs; when healthy again, resume it only if gpubal drained it.
+    Exit 0 healthy, 1 unhealthy (drained, or left drained for another reason), 2 bad input or scontrol
+    failed. See deploy/slurm/."""
+    from .doctor.engine import evaluate
+    from .integrations.slurm import SlurmError, health_check, short_hostname
+    from .rules import all_rules
+
+    facts = _load_snapshot(snapshot) if snapshot is not None else _collect(nvml_profile, root)
+    report = evaluate(facts, all_rules(), _load_policy(policy) if policy is not None else None)
+    name = node or short_hostname()
+    threshold = "error" if fail_on is FailOn.never else fail_on.value
+    try:
+        action = health_check(report, name, threshold, scontrol=scontrol)
+    except SlurmError as error:
+        raise _fail(str(error))
+    done = {"drain": f"drained {name}: {action.reason}", "resume": f"resumed {name}: {action.reason}"}
+    typer.echo(done.get(action.kind, f"{name}: {action.reason}"))
+    raise typer.Exit(EXIT_FINDINGS if action.problem else EXIT_OK)
+
+
+class FleetFormat(str, enum.Enum):
+    terminal = "terminal"
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+
+
+@app.command()
+def fleet(
+    inputs: List[str] = typer.Argument(..., help="Reports or snapshots: directories (every *.json below), files, "
+                                                 "tarballs, *.jsonl, globs, or - for JSON documents on stdin."),
+    output_format: Optional[FleetFormat] = typer.Option(
+        None, "--format", "-f", help="terminal, json, markdown or html. Default: from -o's extension, else terminal."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the fleet report to this file."),
+    stale_after: str = typer.Option("24h", "--stale-after",
+                                    help="A report this much older than the newest one is stale (90m, 6h, 2d)."),
+    expect_hosts: Optional[Path] = typer.Option(None, "--expect-hosts",
+                                                help="A file of host names, one a line: those without a report "
+                                                     "are listed as missing."),
+    fail_on: FailOn = typer.Option(FailOn.error, "--fail-on",
+                                   help="Exit 1 when a host has a finding of at least this severity, or a host "
+                                        "is missing, or an input is unreadable; never: always exit 0."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
+                                       help="Processes that parse reports at once. Default: the CPUs this "
+                                            "process may use (at most 8)."),
+) -> None:
+    """Aggregate many hosts' reports: hosts by verdict, each finding with its hosts, drift between hosts of
+    one GPU model, stale and missing hosts, the worst hosts first. Reads one report at a time.
+    Examples: `gpubal fleet reports/`; `gpubal fleet reports.tar.gz -o fleet.html`; `cat *.json | gpubal fleet -`."""
+    from .fleet.aggregate import FleetBuilder, parse_duration, read_expected_hosts
+    from .fleet.sources import SourceError, default_jobs, read_all
+
+    try:
+        stale_seconds = parse_duration(stale_after)
+    except ValueError as error:
+        raise _fail(f"--stale-after: {error}")
+    expected = read_expected_hosts(_read_text(expect_hosts, "host list")) if expect_hosts is not None else None
+    builder = FleetBuilder()
+    try:
+        for item in read_all(inputs, jobs=jobs or default_jobs()):
+            builder.add(item)
+    except SourceError as error:
+        raise _fail(str(error))
+    if builder.inputs_read == 0:
+        raise _fail("no report found in " + ", ".join(inputs))
+    report = builder.finish(stale_seconds, expected)
+    from .reports import fleet as renderers
+
+    if output_format is None:
+        by_extension = {OutputFormat.markdown: FleetFormat.markdown, OutputFormat.html: FleetFormat.html,
+                        OutputFormat.json: FleetFormat.json}
+        chosen = FORMAT_BY_EXTENSION.get(output.suffix.lower()) if output is not None else None
+        output_format = by_extension.get(chosen, FleetFormat.terminal)
+    if output_format is FleetFormat.terminal:
+        _write(_console_text(lambda console: renderers.render_fleet_terminal(report, console), output), output)
+    else:
+        render = {FleetFormat.json: renderers.render_fleet_json, FleetFormat.markdown: renderers.render_fleet_markdown,
+                  FleetFormat.html: renderers.render_fleet_html}[output_format]
+        _write(render(report), output)
+    for item in report.unreadable[:5]:
+        typer.echo(f"gpubal: unreadable: {item.source}: {item.reason}", err=True)
+    if fail_on is FailOn.never:
+        raise typer.Exit(EXIT_OK)
+    threshold = {"error": ("error",), "warning": ("error", "warning"), "info": ("error", "warning", "info")}
+    flagged = any(group.severity in threshold[fail_on.value] for group in report.findings)
+    raise typer.Exit(EXIT_FINDINGS if flagged or report.missing or report.unreadable else EXIT_OK)
 
 
 @debug_app.command("record-nvml")

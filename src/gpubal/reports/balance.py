@@ -236,70 +236,72 @@ def render_balance_html(report: BalanceReport) -> str:
 # --- Prometheus text format (node_exporter --collector.textfile.directory) ------------------------------
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
+# (name, help, value from a GpuStats, scale to the base unit): Prometheus names carry base units, so
+# percentages are written as 0..1 ratios and MHz as hertz (https://prometheus.io/docs/practices/naming/)
 _GPU_GAUGES = (
-    ("gpubal_gpu_utilization_mean_percent", "Mean GPU utilization over the sampling window.",
-     lambda g: g.utilization_mean_percent),
-    ("gpubal_gpu_utilization_peak_percent", "Peak GPU utilization over the sampling window.",
-     lambda g: g.utilization_peak_percent),
+    ("gpubal_gpu_utilization_mean_ratio", "Mean GPU utilization over the sampling window (0 to 1).",
+     lambda g: g.utilization_mean_percent, 0.01),
+    ("gpubal_gpu_utilization_peak_ratio", "Peak GPU utilization over the sampling window (0 to 1).",
+     lambda g: g.utilization_peak_percent, 0.01),
     ("gpubal_gpu_memory_used_peak_bytes", "Peak GPU memory used over the sampling window.",
-     lambda g: g.memory_used_peak_bytes),
-    ("gpubal_gpu_memory_total_bytes", "GPU memory size.", lambda g: g.memory_total_bytes),
-    ("gpubal_gpu_power_mean_watts", "Mean power draw over the sampling window.", lambda g: g.power_mean_watts),
-    ("gpubal_gpu_sm_clock_mean_mhz", "Mean SM clock over the sampling window.", lambda g: g.sm_clock_mean_mhz),
+     lambda g: g.memory_used_peak_bytes, 1),
+    ("gpubal_gpu_memory_total_bytes", "GPU memory size.", lambda g: g.memory_total_bytes, 1),
+    ("gpubal_gpu_power_mean_watts", "Mean power draw over the sampling window.", lambda g: g.power_mean_watts, 1),
+    ("gpubal_gpu_sm_clock_mean_hertz", "Mean SM clock over the sampling window.", lambda g: g.sm_clock_mean_mhz,
+     1_000_000),
     ("gpubal_gpu_pcie_tx_bytes_per_second", "PCIe transmit rate over the sampling window.",
-     lambda g: g.pcie_tx_bytes_per_s),
+     lambda g: g.pcie_tx_bytes_per_s, 1),
     ("gpubal_gpu_pcie_rx_bytes_per_second", "PCIe receive rate over the sampling window.",
-     lambda g: g.pcie_rx_bytes_per_s),
+     lambda g: g.pcie_rx_bytes_per_s, 1),
     ("gpubal_gpu_nvlink_tx_bytes_per_second", "NVLink transmit rate over the sampling window.",
-     lambda g: g.nvlink_tx_bytes_per_s),
+     lambda g: g.nvlink_tx_bytes_per_s, 1),
     ("gpubal_gpu_nvlink_rx_bytes_per_second", "NVLink receive rate over the sampling window.",
-     lambda g: g.nvlink_rx_bytes_per_s),
+     lambda g: g.nvlink_rx_bytes_per_s, 1),
 )
 
 
+def _scaled(value: Any, scale: float) -> Any:
+    if scale < 1:  # divide, so 98.5 % is 0.985 and not 0.9850000000000001
+        return value / round(1 / scale)
+    return value if scale == 1 else value * scale
+
+
 def render_balance_prometheus(report: BalanceReport) -> str:
-    lines: List[str] = []
-    for name, help_text, pick in _GPU_GAUGES:
-        values = [(gpu, pick(gpu)) for gpu in report.gpus]
-        known = [(gpu, fact.value) for gpu, fact in values if isinstance(fact, Known)]
-        if not known:
-            continue  # an absent series, never a made-up zero
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
-        lines += [f"{name}{{{_gpu_labels(gpu)}}} {_number(value)}" for gpu, value in known]
-    lines += ["# HELP gpubal_gpu_idle Whether the GPU was idle (mean utilization below 5 %).",
-              "# TYPE gpubal_gpu_idle gauge"]
-    lines += [f"gpubal_gpu_idle{{{_gpu_labels(gpu)}}} {1 if gpu.idle else 0}" for gpu in report.gpus]
+    from .prometheus import Gauge, render
+
+    gauges = []
+    for name, help_text, pick, scale in _GPU_GAUGES:
+        gauge = Gauge(name, help_text)
+        for gpu in report.gpus:
+            fact = pick(gpu)
+            if isinstance(fact, Known):  # an absent series, never a made-up zero
+                gauge.add(_scaled(fact.value, scale), **_gpu_label_map(gpu))
+        gauges.append(gauge)
+    idle = Gauge("gpubal_gpu_idle", "Whether the GPU was idle (mean utilization below 5 %).")
+    for gpu in report.gpus:
+        idle.add(1 if gpu.idle else 0, **_gpu_label_map(gpu))
+    gauges.append(idle)
     imbalance = report.imbalance
-    for name, help_text, fact in (
-            ("gpubal_gpu_imbalance_stddev_points",
-             "Standard deviation of the GPUs' mean utilization, in percentage points.", imbalance.stddev_points),
-            ("gpubal_gpu_imbalance_max_over_mean", "Busiest GPU's mean utilization over the average.",
-             imbalance.max_over_mean),
-            ("gpubal_gpu_concurrency", "GPUs busy at once on average, in active samples.", imbalance.concurrency)):
+    for name, help_text, fact, scale in (
+            ("gpubal_gpu_imbalance_stddev_ratio",
+             "Standard deviation of the GPUs' mean utilization (0 to 1; 0.2 is 20 percentage points).",
+             imbalance.stddev_points, 0.01),
+            ("gpubal_gpu_imbalance_max_over_mean_ratio", "Busiest GPU's mean utilization over the average.",
+             imbalance.max_over_mean, 1),
+            ("gpubal_gpu_concurrency", "GPUs busy at once on average, in active samples.", imbalance.concurrency, 1)):
         if isinstance(fact, Known):
-            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {_number(fact.value)}"]
-    lines += ["# HELP gpubal_gpu_idle_count GPUs idle over the sampling window.", "# TYPE gpubal_gpu_idle_count gauge",
-              f"gpubal_gpu_idle_count {len(imbalance.idle_gpus)}",
-              "# HELP gpubal_balance_samples Samples taken.", "# TYPE gpubal_balance_samples gauge",
-              f"gpubal_balance_samples {report.sample_count}",
-              "# HELP gpubal_balance_diagnoses Balance problems found, by id.",
-              "# TYPE gpubal_balance_diagnoses gauge"]
-    ids = sorted({finding.rule_id for finding in report.diagnoses})
-    lines += [f'gpubal_balance_diagnoses{{id="{_label(i)}"}} '
-              f"{sum(1 for f in report.diagnoses if f.rule_id == i)}" for i in ids]
-    return "\n".join(lines) + "\n"
+            gauges.append(Gauge(name, help_text).add(_scaled(fact.value, scale)))
+    gauges.append(Gauge("gpubal_gpus_idle", "GPUs idle over the sampling window.").add(len(imbalance.idle_gpus)))
+    gauges.append(Gauge("gpubal_balance_samples", "Samples taken.").add(report.sample_count))
+    diagnoses = Gauge("gpubal_balance_diagnoses", "Balance problems found, by id.")
+    for rule_id in sorted({finding.rule_id for finding in report.diagnoses}):
+        diagnoses.add(sum(1 for f in report.diagnoses if f.rule_id == rule_id), id=rule_id)
+    gauges.append(diagnoses)
+    return render(gauges)
 
 
-def _gpu_labels(gpu: GpuStats) -> str:
-    labels = f'gpu="{gpu.index}"'
+def _gpu_label_map(gpu: GpuStats) -> dict:
+    labels = {"gpu": str(gpu.index)}
     if isinstance(gpu.uuid, Known):
-        labels += f',uuid="{_label(gpu.uuid.value)}"'
+        labels["uuid"] = gpu.uuid.value
     return labels
-
-
-def _number(value: Any) -> str:
-    return repr(float(value)) if isinstance(value, float) else str(value)

@@ -1,0 +1,1 @@
+"""Schedulers that call gpubal on every node: Slurm's HealthCheckProgram (slurm)."""

@@ -237,6 +237,9 @@ class Snapshot:
     pairs: Fact[List[GpuPair]]
     stack: "Stack"
     ollama: "Ollama"
+    # Added after the first snapshots were written: one that lacks it loads with this default.
+    processes: Fact[List["GpuProcess"]] = field(default=Unavailable(
+        Reason.NOT_IN_INPUT, "snapshot", "not in this snapshot (pasted text, or made before gpubal read processes)"))
 
     def gpu_list(self) -> List[Gpu]:
         """The GPUs, or FactMissing("gpus") when NVML could not list them."""
@@ -495,6 +498,9 @@ def _from_jsonable(hint: Any, data: Any, path: str) -> Any:
         values = {}
         for f in dataclasses.fields(hint):
             if f.name not in data:
+                if f.default is not dataclasses.MISSING:  # a part added later; older files lack it
+                    values[f.name] = f.default
+                    continue
                 raise SnapshotError(f"{path}.{f.name}: missing")
             values[f.name] = _from_jsonable(hints[f.name], data[f.name], f"{path}.{f.name}")
         return hint(**values)
@@ -652,3 +658,30 @@ class Ollama(_Facts):
 
     def subject(self) -> str:
         return "ollama"
+
+
+# --- processes that use GPUs, and model servers -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GpuProcess(_Facts):
+    """A process NVML lists on a GPU, or a model server (Ollama, vLLM, SGLang, llama.cpp) found by its name
+    in /proc even while it holds no GPU. Facts come from /proc/PID/*; another user's process may hide some
+    (environ and maps are readable only by its owner and root)."""
+
+    pid: int
+    program: Fact[str]  # "ollama", "vllm", "sglang", "llama.cpp", else the kernel's name for it (/proc/PID/comm)
+    found_by: str  # "nvml" (it holds a GPU), "name" (a server by its name), or "nvml, name"
+    command_line: Fact[str]  # arguments joined by spaces; values of secret-looking options dropped
+    user: Fact[str]  # the real user, by name from /etc/passwd (the number when passwd does not list it)
+    cgroup: Fact[str]  # its cgroup path: names the systemd unit or the container
+    container: Fact[str]  # "none", "docker", "podman", "kubernetes", "containerd", "lxc"
+    gpu_environment: Fact[Dict[str, str]]  # CUDA_*, NVIDIA_*, NCCL_*, OLLAMA_*, GPU_DEVICE_ORDINAL at its start
+    cpus_allowed: Fact[str]  # Cpus_allowed_list, kernel cpulist notation
+    memory_nodes_allowed: Fact[str]  # Mems_allowed_list: the NUMA nodes it may allocate memory on
+    gpus_held: Fact[List[int]]  # NVML indexes of the GPUs that list it among their compute processes
+    gpu_numa_nodes: Fact[List[int]]  # the NUMA nodes of those GPUs
+    gpu_libraries: Fact[List[str]]  # libcuda, libcudart, libnccl files it has mapped (/proc/PID/maps)
+
+    def subject(self) -> str:
+        return f"process:{self.pid}"

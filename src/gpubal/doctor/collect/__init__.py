@@ -19,7 +19,7 @@ from .gpus import collect_gpu
 from .nvlink_check import verify_nvlinks
 from .host import collect_host
 from .ollama import collect_ollama
-from .processes import process_names
+from .processes import collect_processes, gpu_holders, process_names
 from .stack import collect_stack
 from .topology import collect_pairs
 
@@ -78,7 +78,7 @@ def _nvml_part_within(deadline_s: float, nvml, files, host, processes, origin, s
     hung = Unavailable(Reason.TIMEOUT, "NVML", f"no answer within {deadline_s:g} s: a GPU or the driver may "
                                                "be hung (look for Xid errors: sudo dmesg | grep -i xid)")
     return _snapshot(origin, host, collect_driver(_NoNvml(), hung, files, host.container, processes), hung, hung,
-                     stack)
+                     stack, collect_processes(files, processes, {}, hung, hung, host.container))
 
 
 class _NoNvml:
@@ -100,13 +100,18 @@ def _collect_nvml_part(nvml, files, host, processes, origin, stack) -> Snapshot:
             gpu_list = verify_nvlinks(nvml, _collect_gpus(nvml, files, driver.device_count.value, host))
             gpus = Known(gpu_list, "nvmlDeviceGetHandleByIndex")
             pairs = Known(collect_pairs(nvml, gpu_list), "nvmlDeviceGetTopologyCommonAncestor, nvmlDeviceGetP2PStatus")
+        if isinstance(gpus, Known):
+            holders, holders_failure = gpu_holders(nvml, [gpu.index for gpu in gpus.value])
+        else:
+            holders, holders_failure = {}, gpus
     finally:
         if nvml_failure is None:
             nvml.stop()
-    return _snapshot(origin, host, driver, gpus, pairs, stack)
+    gpu_processes = collect_processes(files, processes, holders, holders_failure, gpus, host.container)
+    return _snapshot(origin, host, driver, gpus, pairs, stack, gpu_processes)
 
 
-def _snapshot(origin, host, driver, gpus, pairs, stack) -> Snapshot:
+def _snapshot(origin, host, driver, gpus, pairs, stack, processes) -> Snapshot:
     return Snapshot(
         schema_version=SCHEMA_VERSION,
         gpubal_version=__version__,
@@ -118,6 +123,7 @@ def _snapshot(origin, host, driver, gpus, pairs, stack) -> Snapshot:
         pairs=pairs,  # type: ignore[arg-type]
         stack=stack,
         ollama=None,  # type: ignore[arg-type]  # filled in by collect_snapshot
+        processes=processes,
     )
 
 

@@ -99,6 +99,7 @@ class ReportContext:
     missing: Tuple[s.MissingFact, ...]
     facts: Tuple[FactRow, ...] = field(default=())
     snapshot_json: str = ""
+    processes: Optional[s.ProcessTable] = None
 
 
 def _link_css(text: str) -> str:
@@ -203,6 +204,7 @@ def build_context(report: Report, redacted: bool, collapse_links: bool = False,
         missing=tuple(s.missing_facts(report)),
         facts=tuple(fact_rows(report.snapshot, collapse_links)) if with_facts else (),
         snapshot_json=embedded_json(to_jsonable(report.snapshot)) if with_facts else "",
+        processes=s.process_table(report),
     )
 
 

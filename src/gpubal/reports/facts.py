@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, List
 
-from ..doctor.model import Gpu, GpuPair, Known, NvLink, Snapshot, Unavailable
+from ..doctor.model import Gpu, GpuPair, GpuProcess, Known, NvLink, Snapshot, Unavailable
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ def fact_rows(snapshot: Snapshot, collapse_links: bool = False) -> List[FactRow]
     _fact_rows(rows, "pairs", snapshot.pairs, collapse_links)
     for part in (snapshot.stack, snapshot.ollama):
         _part_rows(rows, part.subject(), part, collapse_links)
+    _fact_rows(rows, "processes", snapshot.processes, collapse_links)
     return rows
 
 
@@ -80,11 +81,11 @@ def _fact_rows(rows: List[FactRow], name: str, fact: Any, collapse_links: bool) 
         rows.append(FactRow(name, f"unknown: {fact.describe()}", fact.source, False))
         return
     value = fact.value
-    if isinstance(value, list) and value and all(isinstance(item, (Gpu, GpuPair, NvLink)) for item in value):
+    if isinstance(value, list) and value and all(isinstance(item, (Gpu, GpuPair, NvLink, GpuProcess)) for item in value):
         if collapse_links and isinstance(value[0], NvLink):
             rows.append(FactRow(name, _nvlinks_in_one_line(value), fact.source, True))
             return
-        for item in value:  # a GPU, a pair or a link: its facts under its own subject
+        for item in value:  # a GPU, a pair, a link or a process: its facts under its own subject
             for field in dataclasses.fields(item):
                 inner = getattr(item, field.name)
                 if isinstance(inner, (Known, Unavailable)):

@@ -62,6 +62,12 @@ class Redactor:
             self._placeholders[key] = f"GPU-uuid-{number}" if kind == "uuid" else f"{kind}-{number}"
         return self._placeholders[key]
 
+    def field(self, text: str, field_name: str) -> str:
+        """A string of the report as it may be shown; a process's user is a name on its own."""
+        if field_name == "user" and text and text != "root":
+            return self.placeholder("user", text)
+        return self.text(_drop_url_passwords(text), is_version="version" in field_name)
+
     def text(self, text: str, is_version: bool = False) -> str:
         text = _UUID.sub(lambda m: self.placeholder("uuid", m.group(0).upper()), text)
         for pattern, kind in self._known:
@@ -125,7 +131,7 @@ def redact_report(report: Report, redact: bool) -> Report:
     redactor = Redactor(report.snapshot)
 
     def change(text: str, field_name: str) -> str:
-        return redactor.text(_drop_url_passwords(text), is_version="version" in field_name)
+        return redactor.field(text, field_name)
 
     # the snapshot first, so placeholders are numbered in the order the facts list them
     snapshot = _walk(report.snapshot, change)
@@ -138,5 +144,4 @@ def redact_snapshot(snapshot: Snapshot, redact: bool) -> Snapshot:
     if not redact:
         return _walk(snapshot, _drop_url_passwords)
     redactor = Redactor(snapshot)
-    return _walk(snapshot, lambda text, field_name: redactor.text(_drop_url_passwords(text),
-                                                                  is_version="version" in field_name))
+    return _walk(snapshot, redactor.field)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..doctor.model import Fact, Gpu, GpuPair, Known, Outcome, Report, RuleResult, Severity, Unavailable
+from ..doctor.model import Fact, Gpu, GpuPair, Known, Outcome, Reason, Report, RuleResult, Severity, Unavailable
 
 
 def show(fact: Fact[Any], unit: str = "") -> str:
@@ -207,3 +207,72 @@ def subjects_text(subjects: List[str]) -> str:
     others = len(subjects) - pairs - gpus
     counts = [(gpus, "GPU", "GPUs"), (pairs, "GPU pair", "GPU pairs"), (others, "other", "others")]
     return ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in counts if n)
+
+
+# --- processes -----------------------------------------------------------------------------------------
+
+PROCESS_HEADINGS = ("PID", "Program", "User", "GPUs", "GPU NUMA", "CPUs", "Mem nodes", "CUDA_VISIBLE_DEVICES",
+                    "Container")
+
+
+@dataclass(frozen=True)
+class ProcessTable:
+    """The processes that use GPUs and the model servers: one row each, then each one's longer facts."""
+
+    note: str  # why there is no table ("unknown — ..."), or "" when rows follow
+    headings: Tuple[str, ...]
+    rows: Tuple[Tuple[str, ...], ...]
+    details: Tuple[Tuple[str, Tuple[Tuple[str, str], ...]], ...]  # (PID, ((label, text), ...)) per process
+
+
+def _numbers(fact: Fact[List[int]]) -> str:
+    if not isinstance(fact, Known):
+        return show(fact)
+    return ",".join(str(number) for number in fact.value) or "none"
+
+
+def _selection(fact: Fact[Dict[str, str]]) -> str:
+    if not isinstance(fact, Known):
+        return show(fact)
+    value = fact.value.get("CUDA_VISIBLE_DEVICES")
+    if value is None:
+        return "unset"
+    return value if value else '"" (none)'  # set but empty: CUDA sees no GPU
+
+
+def process_table(report: Report) -> Optional[ProcessTable]:
+    """None when the snapshot has no word on processes at all (pasted text, an older snapshot)."""
+    processes = report.snapshot.processes
+    if isinstance(processes, Unavailable):
+        if processes.reason is Reason.NOT_IN_INPUT:
+            return None
+        return ProcessTable(f"unknown — {processes.describe()}", PROCESS_HEADINGS, (), ())
+    if not processes.value:
+        return ProcessTable("none: no process holds a GPU and no model server (Ollama, vLLM, SGLang, llama.cpp) runs",
+                            PROCESS_HEADINGS, (), ())
+    rows, details = [], []
+    for process in processes.value:
+        hidden = process.command_line
+        if isinstance(hidden, Unavailable) and all(fact == hidden for fact in (process.program, process.user,
+                                                                              process.cpus_allowed)):
+            # a PID NVML gave that /proc here does not show: one reason, said once
+            rows.append((str(process.pid), "not visible", "", _numbers(process.gpus_held),
+                         _numbers(process.gpu_numa_nodes), "", "", "", ""))
+            details.append((str(process.pid), (("found by", process.found_by), ("why", hidden.describe()))))
+            continue
+        rows.append((str(process.pid), show(process.program), show(process.user), _numbers(process.gpus_held),
+                     _numbers(process.gpu_numa_nodes), show(process.cpus_allowed), show(process.memory_nodes_allowed),
+                     _selection(process.gpu_environment), show(process.container)))
+        environment = process.gpu_environment
+        environment_text = (" ".join(f"{name}={value}" for name, value in sorted(environment.value.items())) or "none"
+                            if isinstance(environment, Known) else show(environment))
+        libraries = process.gpu_libraries
+        libraries_text = (", ".join(libraries.value) or "none" if isinstance(libraries, Known) else show(libraries))
+        details.append((str(process.pid), (
+            ("found by", process.found_by),
+            ("command", show(process.command_line)),
+            ("GPU environment", environment_text),
+            ("cgroup", show(process.cgroup)),
+            ("CUDA libraries mapped", libraries_text),
+        )))
+    return ProcessTable("", PROCESS_HEADINGS, tuple(rows), tuple(details))

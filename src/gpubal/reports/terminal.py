@@ -26,6 +26,7 @@ def render_terminal(report: Report, console: Console) -> None:
     _header(report, console)
     _gpus(report, console)
     _topology(report, console)
+    _processes(report, console)
     _findings(report, console)
     _passed(report, console)
     _not_evaluated(report, console)
@@ -133,6 +134,23 @@ def _topology(report: Report, console: Console) -> None:
     console.print(_table(rows[0], rows[1:], cell=_link_cell))
     _line(console, "  NV# = NVLinks between the pair · PIX/PXB = through PCIe switches · PHB = through a host bridge")
     _line(console, "  NODE = within one NUMA node · SYS = across NUMA nodes (the inter-socket link)")
+    console.print()
+
+
+def _processes(report: Report, console: Console) -> None:
+    table = s.process_table(report)
+    if table is None:
+        return
+    if table.note:
+        _line(console, Text(f"Processes: {table.note}", style="bold"))
+        console.print()
+        return
+    _line(console, Text("Processes using GPUs, and model servers", style="bold"))
+    console.print(_table(list(table.headings), [list(row) for row in table.rows]))
+    for pid, lines in table.details:
+        _line(console, f"  PID {pid}")
+        for label, text in lines:
+            _line(console, f"    {label}: {text}")
     console.print()
 
 

@@ -14,6 +14,7 @@ back plain JSON values or an `Unavailable`. Three adapters speak this protocol:
 from __future__ import annotations
 
 import json
+import os
 import threading
 from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple, Union
 
@@ -469,7 +470,7 @@ class ReplayAdapter:
         return cls(data, path)
 
     def _missing(self, where: str) -> Unavailable:
-        return Unavailable(Reason.NOT_FOUND, where, f"not recorded in {self.name}")
+        return Unavailable(Reason.NOT_FOUND, where, f"not recorded in {os.path.basename(self.name)}")
 
     def start(self) -> Optional[Unavailable]:
         init = self.profile.get("init", "ok")

@@ -45,14 +45,14 @@ def main() -> None:
         return ReplayAdapter.from_file(args.nvml_profile) if args.nvml_profile else PynvmlAdapter()
 
     from gpubal.doctor.collect.ollama import collect_ollama
-    from gpubal.doctor.collect.processes import process_names
+    from gpubal.doctor.collect.processes import collect_processes, gpu_holders, process_names
     from gpubal.doctor.collect.stack import collect_stack
     from gpubal.doctor.live import collect_live, python_site_dirs
     from gpubal.doctor.model import Known
     from gpubal.doctor.probes.commands import run_command
     from gpubal.doctor.probes.http import get_json
 
-    phases = {"nvml start+stop": [], "host files": [], "processes": [], "stack": [], "ollama": [],
+    phases = {"nvml start+stop": [], "host files": [], "processes": [], "process table": [], "stack": [], "ollama": [],
               "collect (all)": [], "live collection": [], "rules": [], "terminal render": []}
     for _ in range(args.runs):
         nvml = adapter()
@@ -67,6 +67,15 @@ def main() -> None:
         start = time.perf_counter()
         processes = process_names(HostFiles(args.root))
         phases["processes"].append(time.perf_counter() - start)
+        nvml = adapter()
+        if nvml.start() is None:  # NVML's start is its own phase; the table's cost is its queries and /proc
+            count = nvml.system("device_count")
+            start = time.perf_counter()
+            holders, failure = gpu_holders(nvml, range(count if isinstance(count, int) else 0))
+            collect_processes(HostFiles(args.root), processes, holders, failure, Known([], "bench"),
+                              Known("none", "bench"))
+            phases["process table"].append(time.perf_counter() - start)
+            nvml.stop()
         start = time.perf_counter()
         collect_stack(HostFiles(args.root), dict(os.environ), python_site_dirs(), processes, Known("none", "bench"))
         phases["stack"].append(time.perf_counter() - start)

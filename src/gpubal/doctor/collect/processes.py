@@ -77,9 +77,10 @@ def collect_processes(files: HostFiles, names: Fact[Dict[int, str]], holders: Di
                       host_container: Fact[str]) -> Fact[List[GpuProcess]]:
     """Every process NVML lists on a GPU and every model server found by name, each read from /proc."""
     servers: Dict[int, str] = {}
+    command_lines: Dict[int, Union[str, Unavailable]] = {}  # each file is read once: /proc reads cost
     if isinstance(names, Known):
         for pid, comm in names.value.items():
-            program = _server_program(files, pid, comm)
+            program = _server_program(files, pid, comm, command_lines)
             if program is not None:
                 servers[pid] = program
     if isinstance(names, Unavailable) and not holders:
@@ -91,20 +92,25 @@ def collect_processes(files: HostFiles, names: Fact[Dict[int, str]], holders: Di
     processes = []
     for pid in sorted(set(servers) | set(holders)):
         found_by = ", ".join(way for way, found in (("nvml", pid in holders), ("name", pid in servers)) if found)
-        processes.append(_process(files, pid, servers.get(pid), found_by, holders, holders_failure, numa_by_gpu,
-                                  passwd, host_container))
+        comm = names.value.get(pid) if isinstance(names, Known) else None
+        if pid not in command_lines:
+            command_lines[pid] = files.read_text(f"/proc/{pid}/cmdline")
+        processes.append(_process(files, pid, servers.get(pid), comm, command_lines[pid], found_by, holders,
+                                  holders_failure, numa_by_gpu, passwd, host_container))
     sources = ["/proc/*/comm, cmdline"] + ([] if holders_failure else [NVML_PROCESSES_SOURCE])
     return Known(processes, ", ".join(sources))
 
 
-def _server_program(files: HostFiles, pid: int, comm: str) -> Optional[str]:
+def _server_program(files: HostFiles, pid: int, comm: str,
+                    command_lines: Dict[int, Union[str, Unavailable]]) -> Optional[str]:
     if not comm.startswith(_MAYBE_SERVER_COMMS):
         return None
     if comm.startswith("ollama_llama"):  # the runner binary of Ollama before its own engine
         return "ollama"
     if comm == "llama-server":
         return "llama.cpp"
-    argv = _argv(files, pid)
+    command_lines[pid] = files.read_text(f"/proc/{pid}/cmdline")
+    argv = _argv(command_lines[pid])
     if argv is None:
         return None
     if comm == "ollama":
@@ -121,14 +127,14 @@ def _server_program(files: HostFiles, pid: int, comm: str) -> Optional[str]:
     return "sglang" if comm.startswith("sglang") else None
 
 
-def _argv(files: HostFiles, pid: int) -> Optional[List[str]]:
-    text = files.read_text(f"/proc/{pid}/cmdline")
+def _argv(text: Union[str, Unavailable]) -> Optional[List[str]]:
     if isinstance(text, Unavailable) or not text:
         return None
     return text.rstrip("\0").split("\0")
 
 
-def _process(files: HostFiles, pid: int, program: Optional[str], found_by: str, holders: Dict[int, List[int]],
+def _process(files: HostFiles, pid: int, program: Optional[str], comm: Optional[str],
+             command_line: Union[str, Unavailable], found_by: str, holders: Dict[int, List[int]],
              holders_failure: Optional[Unavailable], numa_by_gpu: Dict[int, Fact[int]],
              passwd: Dict[str, str], host_container: Fact[str]) -> GpuProcess:
     proc = f"/proc/{pid}"
@@ -142,14 +148,15 @@ def _process(files: HostFiles, pid: int, program: Optional[str], found_by: str, 
                           cgroup=hidden, container=hidden, gpu_environment=hidden, cpus_allowed=hidden,
                           memory_nodes_allowed=hidden, gpus_held=gpus_held,
                           gpu_numa_nodes=_gpu_numa_nodes(gpus_held, numa_by_gpu), gpu_libraries=hidden)
-    comm = files.read_line(f"{proc}/comm")
+    if comm is None:  # a PID NVML gave that the first look at /proc did not list
+        comm = files.read_line(f"{proc}/comm")
     cgroup_text = files.read_text(f"{proc}/cgroup")
     return GpuProcess(
         pid=pid,
         program=Known(program, f"{proc}/comm, cmdline") if program else (
             comm if isinstance(comm, Unavailable) else Known(comm, f"{proc}/comm")),
         found_by=found_by,
-        command_line=_command_line(files, proc),
+        command_line=_command_line(command_line, proc),
         user=_user(status, proc, passwd),
         cgroup=_cgroup(cgroup_text, proc),
         container=_container(cgroup_text, proc),
@@ -179,8 +186,7 @@ def _not_this_process(pid: int, status: Union[str, Unavailable], maps: Union[str
     return None
 
 
-def _command_line(files: HostFiles, proc: str) -> Fact[str]:
-    text = files.read_text(f"{proc}/cmdline")
+def _command_line(text: Union[str, Unavailable], proc: str) -> Fact[str]:
     if isinstance(text, Unavailable):
         return text
     if not text:

@@ -20,3 +20,4 @@ NCCL_SHARED_MEMORY = "https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/
 DRIVER_LIFECYCLE = "https://docs.nvidia.com/datacenter/tesla/drivers/supported-drivers-and-cuda-toolkit-versions.html"
 LD_SO = "https://man7.org/linux/man-pages/man8/ld.so.8.html"
 OLLAMA_FAQ = "https://docs.ollama.com/faq"
+SYSTEMD_EXEC = "https://www.freedesktop.org/software/systemd/man/latest/systemd.exec.html"

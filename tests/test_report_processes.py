@@ -73,7 +73,7 @@ def test_a_hidden_environment_says_why_instead_of_looking_empty(report):
 def test_markdown_and_html_show_the_table_and_each_command(report):
     markdown = render_markdown(report, redact=False)
     assert "### Processes using GPUs, and model servers" in markdown
-    assert "| `4242` | `vllm` | `svc-llm` | `0,1` | `0` | `0-15` | `0` | `1,0` | `none` |" in markdown
+    assert "| `4242` | `vllm` | `svc-llm` | `0,1` | `0` | `0-15` | `0` | `1,0` | `1,0` |" in markdown
     assert "--tensor-parallel-size 2 --api-key (secret dropped)" in markdown
     html = render_html(report, redact=False)
     assert '<section id="processes">' in html and "/system.slice/vllm.service" in html
@@ -83,3 +83,12 @@ def test_redacted_reports_replace_the_user_names(report):
     markdown = render_markdown(report, redact=True)
     assert "svc-llm" not in markdown.split("<!-- gpubal-snapshot")[0]
     assert "`user-1`" in markdown
+
+
+def test_a_list_that_ends_early_says_where_and_what_it_ignores(h200x2_snapshot):
+    ends_early = dataclasses.replace(VLLM, gpu_environment=Known({"CUDA_VISIBLE_DEVICES": "1,-1,0"}, "test"))
+    report = evaluate(dataclasses.replace(h200x2_snapshot, processes=Known([ends_early], "test")), [])
+    (pid, lines), = process_table(report).details
+    sees = dict(lines)["CUDA sees"]
+    assert sees.startswith("GPU 1 (GPU-ef0d3f05-6806-164c-47f3-28be3d1fcbc3) — CUDA_VISIBLE_DEVICES=1,-1,0")
+    assert "the list ends at '-1', which names no GPU here; 0 ignored" in sees

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
-from ..doctor.model import Fact, Gpu, GpuPair, Known, Outcome, Reason, Report, RuleResult, Severity, Unavailable
+from ..doctor.model import (Fact, Gpu, GpuPair, GpuProcess, Known, Outcome, Reason, Report, RuleResult, Severity,
+                            Unavailable)
+from ..doctor.visibility import Visibility, resolve_visibility
 
 
 def show(fact: Fact[Any], unit: str = "") -> str:
@@ -212,7 +214,7 @@ def subjects_text(subjects: List[str]) -> str:
 # --- processes -----------------------------------------------------------------------------------------
 
 PROCESS_HEADINGS = ("PID", "Program", "User", "GPUs", "GPU NUMA", "CPUs", "Mem nodes", "CUDA_VISIBLE_DEVICES",
-                    "Container")
+                    "CUDA sees")
 
 
 @dataclass(frozen=True)
@@ -262,7 +264,7 @@ def process_table(report: Report) -> Optional[ProcessTable]:
             continue
         rows.append((str(process.pid), show(process.program), show(process.user), _numbers(process.gpus_held),
                      _numbers(process.gpu_numa_nodes), show(process.cpus_allowed), show(process.memory_nodes_allowed),
-                     _selection(process.gpu_environment), show(process.container)))
+                     _selection(process.gpu_environment), _sees(report, process)))
         environment = process.gpu_environment
         environment_text = (" ".join(f"{name}={value}" for name, value in sorted(environment.value.items())) or "none"
                             if isinstance(environment, Known) else show(environment))
@@ -272,7 +274,49 @@ def process_table(report: Report) -> Optional[ProcessTable]:
             ("found by", process.found_by),
             ("command", show(process.command_line)),
             ("GPU environment", environment_text),
-            ("cgroup", show(process.cgroup)),
+            ("CUDA sees", _sees_in_full(report, process)),
+            ("cgroup", f"{show(process.cgroup)} (container: {show(process.container)})"),
             ("CUDA libraries mapped", libraries_text),
         )))
     return ProcessTable("", PROCESS_HEADINGS, tuple(rows), tuple(details))
+
+
+def process_visibility(report: Report, process: GpuProcess) -> Union[Visibility, Unavailable]:
+    """What CUDA in the process enumerates; the container's device list counts only when gpubal looks from
+    the host (inside the container NVML already lists the container's GPUs alone)."""
+    environment, gpus = process.gpu_environment, report.snapshot.gpus
+    if isinstance(environment, Unavailable):
+        return environment
+    if isinstance(gpus, Unavailable):
+        return gpus
+    host = report.snapshot.host.container
+    from_host = isinstance(host, Known) and host.value == "none"
+    in_container = isinstance(process.container, Known) and process.container.value != "none"
+    return resolve_visibility(environment.value, gpus.value, apply_container_devices=from_host and in_container)
+
+
+def _sees(report: Report, process: GpuProcess) -> str:
+    seen = process_visibility(report, process)
+    if isinstance(seen, Unavailable):
+        return show(seen)
+    text = ",".join(map(str, seen.gpus)) or "none"
+    return text if seen.index_order_known else f"{text} (if PCI order)"
+
+
+def _sees_in_full(report: Report, process: GpuProcess) -> str:
+    seen = process_visibility(report, process)
+    if isinstance(seen, Unavailable):
+        return show(seen)
+    uuids = {gpu.index: show(gpu.uuid) for gpu in report.snapshot.gpu_list()}
+    text = ", ".join(f"GPU {index} ({uuids.get(index, '?')})" for index in seen.gpus) or "no GPU"
+    notes = [seen.setting]
+    if seen.container_gpus is not None:
+        notes.append(f"the container has GPU {','.join(map(str, seen.container_gpus)) or 'none'} "
+                     f"(NVIDIA_VISIBLE_DEVICES)")
+    if seen.invalid_entry is not None:
+        ignored = f"; {','.join(seen.ignored_entries)} ignored" if seen.ignored_entries else ""
+        notes.append(f"the list ends at {seen.invalid_entry!r}, which names no GPU here{ignored}")
+    if not seen.index_order_known:
+        notes.append("indexes count in CUDA's fastest-first order, which gpubal cannot know on mixed models "
+                     "(CUDA_DEVICE_ORDER=PCI_BUS_ID makes it nvidia-smi's)")
+    return f"{text} — {'; '.join(notes)}"

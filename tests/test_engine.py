@@ -120,9 +120,10 @@ def test_the_healthy_h200x2_raises_no_alarm(h200x2_snapshot):
     assert report.findings() == []
     assert report.worst_severity() is None
     assert {r.outcome for r in report.results} == {Outcome.PASSED, Outcome.NOT_EVALUATED}
-    # only the Ollama checks, all on one fact: that host has no Ollama
+    # only the Ollama checks, all on one fact: that host has no Ollama; and the checks of running
+    # processes, which the profile (recorded before gpubal read them) does not hold
     assert {(r.rule_id.split("-")[0], r.missing_fact) for r in report.results
-            if r.outcome is Outcome.NOT_EVALUATED} == {("ollama", "ollama")}
+            if r.outcome is Outcome.NOT_EVALUATED} == {("ollama", "ollama"), ("cuda", "processes")}
 
 
 def test_the_real_h200x1_raises_nothing_and_says_what_it_could_not_check(h200x1_snapshot):
@@ -132,7 +133,9 @@ def test_the_real_h200x1_raises_nothing_and_says_what_it_could_not_check(h200x1_
     assert report.worst_severity() is None
     assert not [r for r in report.results if r.outcome is Outcome.CRASHED]
     assert [(r.rule_id, r.missing_fact) for r in report.results if r.outcome is Outcome.NOT_EVALUATED
-            and not r.rule_id.startswith("ollama-")] == [("pcie-replay-errors", "host.uptime_seconds")]
+            and not r.rule_id.startswith("ollama-")] == [
+        ("cuda-visible-devices-names-missing-gpu", "processes"),  # not in the profile, recorded before
+        ("pcie-replay-errors", "host.uptime_seconds")]
     assert {r.missing_fact for r in report.results if r.rule_id.startswith("ollama-")} == {"ollama"}
     not_applicable = sorted(r.rule_id for r in report.results if r.outcome is Outcome.NOT_APPLICABLE)
     assert not_applicable == ["gpu-pair-crosses-numa", "p2p-unsupported-between-gpus"]

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from .model import Gpu, Known
+from .model import Gpu, GpuProcess, Known, Snapshot, Unavailable
 
 CUDA_VISIBLE = "CUDA_VISIBLE_DEVICES"
 CUDA_ORDER = "CUDA_DEVICE_ORDER"
@@ -140,3 +140,17 @@ def resolve_visibility(environment: Dict[str, str], gpus: Sequence[Gpu],
             chosen.append(gpu)
     return Visibility(tuple(gpu.index for gpu in chosen), tuple(migs), f"{CUDA_VISIBLE}={value}", None, (),
                       tuple(repeated), by_index, pci_first or one_model or not by_index, container)
+
+
+def process_visibility(snapshot: Snapshot, process: GpuProcess) -> Union[Visibility, Unavailable]:
+    """What CUDA in the process enumerates; the container's device list counts only when gpubal looks from
+    the host (inside the container NVML already lists the container's GPUs alone)."""
+    environment, gpus = process.gpu_environment, snapshot.gpus
+    if isinstance(environment, Unavailable):
+        return environment
+    if isinstance(gpus, Unavailable):
+        return gpus
+    host = snapshot.host.container
+    from_host = isinstance(host, Known) and host.value == "none"
+    in_container = isinstance(process.container, Known) and process.container.value != "none"
+    return resolve_visibility(environment.value, gpus.value, apply_container_devices=from_host and in_container)

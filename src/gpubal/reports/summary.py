@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..doctor.model import (Fact, Gpu, GpuPair, GpuProcess, Known, Outcome, Reason, Report, RuleResult, Severity,
                             Unavailable)
-from ..doctor.visibility import Visibility, resolve_visibility
+from ..doctor.visibility import process_visibility
 
 
 def show(fact: Fact[Any], unit: str = "") -> str:
@@ -281,22 +281,8 @@ def process_table(report: Report) -> Optional[ProcessTable]:
     return ProcessTable("", PROCESS_HEADINGS, tuple(rows), tuple(details))
 
 
-def process_visibility(report: Report, process: GpuProcess) -> Union[Visibility, Unavailable]:
-    """What CUDA in the process enumerates; the container's device list counts only when gpubal looks from
-    the host (inside the container NVML already lists the container's GPUs alone)."""
-    environment, gpus = process.gpu_environment, report.snapshot.gpus
-    if isinstance(environment, Unavailable):
-        return environment
-    if isinstance(gpus, Unavailable):
-        return gpus
-    host = report.snapshot.host.container
-    from_host = isinstance(host, Known) and host.value == "none"
-    in_container = isinstance(process.container, Known) and process.container.value != "none"
-    return resolve_visibility(environment.value, gpus.value, apply_container_devices=from_host and in_container)
-
-
 def _sees(report: Report, process: GpuProcess) -> str:
-    seen = process_visibility(report, process)
+    seen = process_visibility(report.snapshot, process)
     if isinstance(seen, Unavailable):
         return show(seen)
     text = ",".join(map(str, seen.gpus)) or "none"
@@ -304,7 +290,7 @@ def _sees(report: Report, process: GpuProcess) -> str:
 
 
 def _sees_in_full(report: Report, process: GpuProcess) -> str:
-    seen = process_visibility(report, process)
+    seen = process_visibility(report.snapshot, process)
     if isinstance(seen, Unavailable):
         return show(seen)
     uuids = {gpu.index: show(gpu.uuid) for gpu in report.snapshot.gpu_list()}

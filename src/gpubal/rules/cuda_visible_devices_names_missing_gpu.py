@@ -1,0 +1,87 @@
+import re
+from typing import Optional
+
+from ..doctor.model import FactMissing, Fix, GpuProcess, Known, Severity, Snapshot, Unavailable, need
+from ..doctor.visibility import CUDA_VISIBLE, process_visibility
+from . import _links, finding, rule
+
+
+@rule("cuda-visible-devices-names-missing-gpu", scope="host", area="stack",
+      summary="CUDA_VISIBLE_DEVICES of a running GPU process or model server names only GPUs that exist")
+def check(snapshot: Snapshot):
+    """
+    What it checks
+        For each process in the process table (those on a GPU, and vLLM, SGLang and llama.cpp servers
+        found by name), the CUDA_VISIBLE_DEVICES it started with against the GPUs of this host (of its
+        container, seen from the host). CUDA reads the list up to the first entry that names no GPU (an
+        index past the last GPU, a UUID of another host) and ignores the rest. Ollama has its own rule,
+        ollama-hidden-gpus, which also reads its unit and log.
+
+    Why it matters
+        The process silently gets fewer GPUs than its setting lists, or none and runs on the CPU: a model
+        split over "0,1,2,3" on a host whose GPUs were renumbered lands on two. An entry of -1 or an empty
+        value that hides every GPU is the documented way to force the CPU and is only reported as info.
+
+    How to fix
+        List the GPUs by UUID, which survives renumbering (nvidia-smi -L prints them), in the process's
+        environment or its systemd unit (systemctl edit UNIT, then Environment=CUDA_VISIBLE_DEVICES=...),
+        and restart it.
+
+    References
+        https://docs.nvidia.com/cuda/cuda-programming-guide/05-appendices/environment-variables.html
+    """
+    missing: Optional[FactMissing] = None
+    for process in need(snapshot.processes, "processes"):
+        if isinstance(process.program, Known) and process.program.value == "ollama":
+            continue  # ollama-hidden-gpus judges Ollama, from its unit and log as well
+        environment = process.gpu_environment
+        if isinstance(environment, Unavailable):
+            missing = missing or FactMissing(f"{process.subject()}.gpu_environment", environment)
+            continue
+        if CUDA_VISIBLE not in environment.value:
+            continue
+        seen = process_visibility(snapshot, process)
+        if isinstance(seen, Unavailable):
+            missing = missing or FactMissing("gpus", seen)
+            continue
+        if seen.invalid_entry is None:
+            continue
+        yield _finding(process, environment.value[CUDA_VISIBLE], seen)
+    if missing is not None:
+        raise missing
+
+
+def _finding(process: GpuProcess, value: str, seen):
+    subject = process.subject()
+    program = process.program.value if isinstance(process.program, Known) else "process"
+    sees = ",".join(map(str, seen.gpus)) or "none"
+    deliberate = not seen.gpus and (seen.invalid_entry == "" or re.fullmatch(r"-\d+", seen.invalid_entry))
+    if deliberate:
+        message = (f"PID {process.pid} ({program}) has {CUDA_VISIBLE}={value}: it sees no GPU and runs on the CPU "
+                   "(the documented way to hide every GPU)")
+        severity = Severity.INFO
+    else:
+        ignored = f", and ignores {','.join(seen.ignored_entries)} after it" if seen.ignored_entries else ""
+        message = (f"PID {process.pid} ({program}) has {CUDA_VISIBLE}={value}, but {seen.invalid_entry!r} names no "
+                   f"GPU here: CUDA stops there{ignored}, so it sees GPU {sees}")
+        severity = Severity.WARNING
+    unit = _unit(process)
+    return finding(
+        severity, subject, message,
+        {f"{subject}.gpu_environment.{CUDA_VISIBLE}": value, f"{subject}.cuda_sees": list(seen.gpus),
+         f"{subject}.first_entry_naming_no_gpu": seen.invalid_entry},
+        Fix(
+            summary="Name the GPUs it should use by UUID (nvidia-smi -L), then restart it",
+            commands=("nvidia-smi -L",
+                      f"sudo systemctl edit {unit}  # [Service] Environment=CUDA_VISIBLE_DEVICES=GPU-...,GPU-..."),
+            url=_links.CUDA_ENVIRONMENT,
+        ),
+    )
+
+
+def _unit(process: GpuProcess) -> str:
+    if isinstance(process.cgroup, Known):
+        last = process.cgroup.value.rstrip("/").rsplit("/", 1)[-1]
+        if last.endswith(".service"):
+            return last
+    return "UNIT"

@@ -203,6 +203,10 @@ class Gpu(_Facts):
     cpu_affinity_nvml: Fact[str]
     cpu_affinity_sysfs: Fact[str]
     cpu_affinity: Fact[str]  # the two reconciled, kernel cpulist notation
+    # Added after the first snapshots were written (older ones load with the default). Percent of the last
+    # sample period (1/6 s to 1 s by product) in which a kernel ran: whether the GPU is busy now.
+    utilization_gpu_percent: Fact[int] = field(default=Unavailable(
+        Reason.NOT_IN_INPUT, "snapshot", "not in this snapshot (pasted text, or made before gpubal read it)"))
 
     def subject(self) -> str:
         return f"gpu:{self.index}"

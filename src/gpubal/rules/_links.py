@@ -21,3 +21,4 @@ DRIVER_LIFECYCLE = "https://docs.nvidia.com/datacenter/tesla/drivers/supported-d
 LD_SO = "https://man7.org/linux/man-pages/man8/ld.so.8.html"
 OLLAMA_FAQ = "https://docs.ollama.com/faq"
 SYSTEMD_EXEC = "https://www.freedesktop.org/software/systemd/man/latest/systemd.exec.html"
+NVML_CLOCK_EVENT_REASONS = "https://docs.nvidia.com/deploy/nvml-api/group__nvmlClocksEventReasons.html"

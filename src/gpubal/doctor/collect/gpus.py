@@ -41,7 +41,7 @@ _SOURCES = {
     "clock_event_reasons": "nvmlDeviceGetCurrentClocksEventReasons",
     "retired_pages_pending": "nvmlDeviceGetRetiredPagesPendingStatus",
     "remapped_rows": "nvmlDeviceGetRemappedRows", "memory_affinity_nodes": "nvmlDeviceGetMemoryAffinity",
-    "cpu_affinity": "nvmlDeviceGetCpuAffinity",
+    "cpu_affinity": "nvmlDeviceGetCpuAffinity", "utilization_now": "nvmlDeviceGetUtilizationRates",
 }
 
 
@@ -117,6 +117,7 @@ def collect_gpu(nvml: NvmlAdapter, files: HostFiles, index: int, numa_nodes: Fac
         cpu_affinity_nvml=cpus_nvml,
         cpu_affinity_sysfs=cpus_sysfs,
         cpu_affinity=_reconcile_cpus(cpus_nvml, cpus_sysfs),
+        utilization_gpu_percent=read.fact("utilization_now", lambda rates: as_int(rates["gpu"])),
     )
 
 

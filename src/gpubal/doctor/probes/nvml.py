@@ -360,15 +360,16 @@ _DEVICE_QUERIES: Dict[str, Callable[[PynvmlAdapter, Any, Optional[int]], Answer]
     "pcie_throughput": _simple("nvmlDeviceGetPcieThroughput", int),  # arg: 0 TX, 1 RX; KB/s over 20 ms
     "throughput_counters": PynvmlAdapter._throughput_counters,
     "compute_processes": PynvmlAdapter._compute_processes,
-    # asked once by collect, for the process table: the same call under its own name, so that a recording
-    # of `gpubal doctor` does not start a sample series as `gpubal balance` does
+    # asked once by collect (the process table; whether a GPU is busy): the same calls under their own
+    # names, so that a recording of `gpubal doctor` does not start a sample series as `gpubal balance` does
     "running_processes": PynvmlAdapter._compute_processes,
+    "utilization_now": PynvmlAdapter._utilization,
 }
 SAMPLE_QUERIES = ("utilization_rates", "power_usage", "clock_info", "pcie_throughput", "throughput_counters",
                   "compute_processes")
-PROCESS_QUERIES = ("running_processes",)  # what runs now: a profile written by hand need not answer it
+MOMENT_QUERIES = ("running_processes", "utilization_now")  # what runs now: a profile need not hold it
 DEVICE_QUERIES = tuple(query for query in _DEVICE_QUERIES  # what collect asks of every GPU
-                       if query not in SAMPLE_QUERIES + PROCESS_QUERIES)
+                       if query not in SAMPLE_QUERIES + MOMENT_QUERIES)
 
 
 def _reason(code: Optional[int]) -> Reason:

@@ -218,3 +218,39 @@ def test_cgroup_names_the_unit_or_container():
     assert _container("0::/kubepods.slice/kubepods-burstable.slice/cri-containerd-1.scope\n", "/proc/9").value \
         == "kubernetes"
     assert _container(v2, "/proc/9").value == "none"
+
+
+def test_a_vllm_server_s_model_heads_come_from_its_local_config(child_factory, tmp_path):
+    model = tmp_path / "Qwen3-8B"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"num_attention_heads": 32, "num_key_value_heads": 8}))
+    argv = [_script(tmp_path, "vllm"), "serve", str(model), "--tensor-parallel-size", "3"]
+    child = child_factory(argv, {"PATH": "/usr/bin"})
+    entry = _entry(_table(_profile_holding({})), child.pid)
+    assert entry.model_config == Known({"num_attention_heads": 32, "num_key_value_heads": 8},
+                                       f"{model}/config.json")
+
+
+def test_an_sglang_server_s_hub_model_is_found_in_its_hf_home(child_factory, tmp_path):
+    repo = tmp_path / "hf" / "hub" / "models--Qwen--Qwen2.5-VL-7B-Instruct"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0123abc\n")
+    (repo / "snapshots" / "0123abc").mkdir(parents=True)
+    (repo / "snapshots" / "0123abc" / "config.json").write_text(json.dumps(
+        {"architectures": ["Qwen2_5_VLForConditionalGeneration"], "text_config": {"num_attention_heads": 28}}))
+    script = tmp_path / "launch.py"
+    script.write_text("import sys\nsys.stdin.read()\n")
+    argv = [sys.executable, "-m", "sglang.launch_server", "--model-path", "Qwen/Qwen2.5-VL-7B-Instruct", "--tp", "2"]
+    argv = [sys.executable, str(script), "-m", "sglang.launch_server"] + argv[3:]
+    child = child_factory(argv, {"PATH": "/usr/bin", "HF_HOME": str(tmp_path / "hf")})
+    entry = _entry(_table(_profile_holding({})), child.pid)
+    assert entry.program.value == "sglang"
+    assert entry.model_config.value == {"num_attention_heads": 28}
+
+
+def test_a_server_whose_model_is_not_on_disk_says_where_it_looked(child_factory, tmp_path):
+    argv = [_script(tmp_path, "vllm"), "serve", "org/not-downloaded", "-tp", "2"]
+    child = child_factory(argv, {"PATH": "/usr/bin", "HF_HUB_CACHE": str(tmp_path / "empty")})
+    config = _entry(_table(_profile_holding({})), child.pid).model_config
+    assert isinstance(config, Unavailable) and config.reason is Reason.NOT_FOUND
+    assert config.source == f"{tmp_path}/empty/models--org--not-downloaded/refs/main"

@@ -35,6 +35,8 @@ VLLM = GpuProcess(
     gpu_libraries=_k(["/opt/vllm/lib/python3.12/site-packages/nvidia/cuda_runtime/lib/libcudart.so.12",
                       "/opt/vllm/lib/python3.12/site-packages/nvidia/nccl/lib/libnccl.so.2",
                       "/usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05"], "/proc/4242/maps"),
+    model_config=_k({"num_attention_heads": 32, "num_key_value_heads": 8},
+                    "/home/svc-llm/.cache/huggingface/hub/models--Qwen--Qwen3-8B/snapshots/0123abc/config.json"),
 )
 HIDDEN = Unavailable(Reason.NO_PERMISSION, "/proc/977/environ",
                      "readable only by the process's user and root (run gpubal as either)")

@@ -686,6 +686,9 @@ class GpuProcess(_Facts):
     gpus_held: Fact[List[int]]  # NVML indexes of the GPUs that list it among their compute processes
     gpu_numa_nodes: Fact[List[int]]  # the NUMA nodes of those GPUs
     gpu_libraries: Fact[List[str]]  # libcuda, libcudart, libnccl files it has mapped (/proc/PID/maps)
+    # vLLM and SGLang servers: num_attention_heads, num_key_value_heads of the model's config.json
+    model_config: Fact[Dict[str, int]] = field(default=Unavailable(
+        Reason.NOT_FOUND, "command line", "not a vLLM or SGLang server"))
 
     def subject(self) -> str:
         return f"process:{self.pid}"

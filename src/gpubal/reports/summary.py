@@ -277,7 +277,7 @@ def process_table(report: Report) -> Optional[ProcessTable]:
             ("CUDA sees", _sees_in_full(report, process)),
             ("cgroup", f"{show(process.cgroup)} (container: {show(process.container)})"),
             ("CUDA libraries mapped", libraries_text),
-        )))
+        ) + _model_line(process)))
     return ProcessTable("", PROCESS_HEADINGS, tuple(rows), tuple(details))
 
 
@@ -306,3 +306,14 @@ def _sees_in_full(report: Report, process: GpuProcess) -> str:
         notes.append("indexes count in CUDA's fastest-first order, which gpubal cannot know on mixed models "
                      "(CUDA_DEVICE_ORDER=PCI_BUS_ID makes it nvidia-smi's)")
     return f"{text} — {'; '.join(notes)}"
+
+
+def _model_line(process: GpuProcess) -> Tuple[Tuple[str, str], ...]:
+    """For a vLLM or SGLang server: the attention heads its model's config.json gives."""
+    if not (isinstance(process.program, Known) and process.program.value in ("vllm", "sglang")):
+        return ()
+    config = process.model_config
+    if isinstance(config, Unavailable):
+        return (("model heads", show(config)),)
+    heads = ", ".join(f"{name} {value}" for name, value in config.value.items())
+    return (("model heads", f"{heads} ({config.source})"),)

@@ -10,6 +10,7 @@ from ..model import Fact, Gpu, GpuProcess, Known, Reason, Unavailable
 from ..probes.files import HostFiles
 from ..probes.nvml import NvmlAdapter
 from ..secrets import SECRET_WORDS, looks_secret
+from .model_config import MODEL_OPTIONS, collect_model_config
 
 
 def process_names(files: HostFiles) -> Fact[Dict[int, str]]:
@@ -151,6 +152,11 @@ def _process(files: HostFiles, pid: int, program: Optional[str], comm: Optional[
     if comm is None:  # a PID NVML gave that the first look at /proc did not list
         comm = files.read_line(f"{proc}/comm")
     cgroup_text = files.read_text(f"{proc}/cgroup")
+    environ = files.read_text(f"{proc}/environ")
+    extra = {}
+    if program in MODEL_OPTIONS:
+        extra["model_config"] = collect_model_config(files, pid, program, _argv(command_line), environ,
+                                                     _home(files, status))
     return GpuProcess(
         pid=pid,
         program=Known(program, f"{proc}/comm, cmdline") if program else (
@@ -160,12 +166,13 @@ def _process(files: HostFiles, pid: int, program: Optional[str], comm: Optional[
         user=_user(status, proc, passwd),
         cgroup=_cgroup(cgroup_text, proc),
         container=_container(cgroup_text, proc),
-        gpu_environment=_environment(files, proc),
+        gpu_environment=_environment(environ, proc),
         cpus_allowed=_status_field(status, "Cpus_allowed_list", proc),
         memory_nodes_allowed=_status_field(status, "Mems_allowed_list", proc),
         gpus_held=gpus_held,
         gpu_numa_nodes=_gpu_numa_nodes(gpus_held, numa_by_gpu),
         gpu_libraries=_libraries(maps, proc),
+        **extra,
     )
 
 
@@ -240,6 +247,19 @@ def _passwd(files: HostFiles) -> Dict[str, str]:
     return users
 
 
+def _home(files: HostFiles, status: Union[str, Unavailable]) -> Optional[str]:
+    """The process user's home directory from /etc/passwd, for the Hugging Face cache in it."""
+    match = re.search(r"^Uid:\s*(\d+)", status, re.MULTILINE) if isinstance(status, str) else None
+    text = files.read_text("/etc/passwd")
+    if match is None or isinstance(text, Unavailable):
+        return None
+    for line in text.splitlines():
+        fields = line.split(":")
+        if len(fields) > 5 and fields[2] == match.group(1):
+            return fields[5]
+    return None
+
+
 def _status_field(status: Union[str, Unavailable], name: str, proc: str) -> Fact[str]:
     if isinstance(status, Unavailable):
         return status
@@ -288,8 +308,7 @@ def _container(text: Union[str, Unavailable], proc: str) -> Fact[str]:
     return Known("none", f"{proc}/cgroup")
 
 
-def _environment(files: HostFiles, proc: str) -> Fact[Dict[str, str]]:
-    text = files.read_text(f"{proc}/environ")
+def _environment(text: Union[str, Unavailable], proc: str) -> Fact[Dict[str, str]]:
     if isinstance(text, Unavailable):
         if text.reason is Reason.NO_PERMISSION:
             return Unavailable(Reason.NO_PERMISSION, text.source,

@@ -140,7 +140,8 @@ def test_the_real_h200x1_raises_nothing_and_says_what_it_could_not_check(h200x1_
         ("tensor-parallel-size-does-not-fit", "processes")]
     assert {r.missing_fact for r in report.results if r.rule_id.startswith("ollama-")} == {"ollama"}
     not_applicable = sorted(r.rule_id for r in report.results if r.outcome is Outcome.NOT_APPLICABLE)
-    assert not_applicable == ["gpu-pair-crosses-numa", "p2p-unsupported-between-gpus"]
+    assert not_applicable == ["gpu-pair-crosses-numa", "p2p-redirected-by-acs", "p2p-through-translating-iommu",
+                              "p2p-unsupported-between-gpus"]
 
 
 def test_findings_are_sorted_worst_first(h200x2_snapshot):

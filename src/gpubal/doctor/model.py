@@ -244,6 +244,7 @@ class Snapshot:
     # Added after the first snapshots were written: one that lacks it loads with this default.
     processes: Fact[List["GpuProcess"]] = field(default=Unavailable(
         Reason.NOT_IN_INPUT, "snapshot", "not in this snapshot (pasted text, or made before gpubal read processes)"))
+    pci: "PciPlatform" = field(default_factory=lambda: PciPlatform.not_in_input())
 
     def gpu_list(self) -> List[Gpu]:
         """The GPUs, or FactMissing("gpus") when NVML could not list them."""
@@ -505,6 +506,9 @@ def _from_jsonable(hint: Any, data: Any, path: str) -> Any:
                 if f.default is not dataclasses.MISSING:  # a part added later; older files lack it
                     values[f.name] = f.default
                     continue
+                if f.default_factory is not dataclasses.MISSING:
+                    values[f.name] = f.default_factory()
+                    continue
                 raise SnapshotError(f"{path}.{f.name}: missing")
             values[f.name] = _from_jsonable(hints[f.name], data[f.name], f"{path}.{f.name}")
         return hint(**values)
@@ -692,3 +696,24 @@ class GpuProcess(_Facts):
 
     def subject(self) -> str:
         return f"process:{self.pid}"
+
+
+# --- the PCIe platform between GPUs: what decides whether peer-to-peer traffic flows ---------------------
+
+
+@dataclass(frozen=True)
+class PciPlatform(_Facts):
+    kernel_command_line: Fact[str]  # /proc/cmdline: iommu=pt, intel_iommu=on, amd_iommu=...
+    iommu_group_types: Fact[Dict[str, str]]  # GPU bus id -> its IOMMU group's type ("identity", "DMA", "DMA-FQ",
+    # "none" when the GPU is in no group: no IOMMU translates its traffic)
+    gpu_pci_paths: Fact[Dict[str, List[str]]]  # GPU index -> the PCI bridges from the root down to the GPU
+    acs_controls: Fact[Dict[str, List[str]]]  # bridge -> the ACS controls enabled on it (lspci -vvv ACSCtl "+")
+
+    def subject(self) -> str:
+        return "pci"
+
+    @staticmethod
+    def not_in_input() -> "PciPlatform":
+        missing = Unavailable(Reason.NOT_IN_INPUT, "snapshot",
+                              "not in this snapshot (pasted text, or made before gpubal read the PCI platform)")
+        return PciPlatform(missing, missing, missing, missing)

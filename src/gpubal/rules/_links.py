@@ -24,3 +24,5 @@ SYSTEMD_EXEC = "https://www.freedesktop.org/software/systemd/man/latest/systemd.
 NVML_CLOCK_EVENT_REASONS = "https://docs.nvidia.com/deploy/nvml-api/group__nvmlClocksEventReasons.html"
 VLLM_PARALLELISM = "https://docs.vllm.ai/en/latest/serving/distributed_serving.html"
 SGLANG_SERVER_ARGUMENTS = "https://docs.sglang.io/advanced_features/server_arguments.html"
+NCCL_ACS = "https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/troubleshooting.html#pci-access-control-services-acs"
+NVIDIA_IOMMU_PASSTHROUGH = "https://docs.nvidia.com/nim/maxine/lipsync/latest/advanced-usage/multi-gpu.html"

@@ -19,6 +19,7 @@ from .gpus import collect_gpu
 from .nvlink_check import verify_nvlinks
 from .host import collect_host
 from .ollama import collect_ollama
+from .pci import collect_pci
 from .processes import collect_processes, gpu_holders, process_names
 from .stack import collect_stack
 from .topology import collect_pairs
@@ -44,7 +45,8 @@ abandoned_threads = threading.Event()
 def collect_snapshot(nvml: NvmlAdapter, files: HostFiles, origin: str = "live",
                      environment: Mapping[str, str] = {}, site_dirs: Sequence[str] = (),
                      run: CommandRunner = _nothing_runs, get: HttpGetter = _nothing_answers,
-                     ollama_log: Optional[str] = None, nvml_deadline_s: float = NVML_DEADLINE_S) -> Snapshot:
+                     ollama_log: Optional[str] = None, lspci: Optional[str] = None,
+                     nvml_deadline_s: float = NVML_DEADLINE_S) -> Snapshot:
     """Every fact gpubal knows how to read. `environment` and `site_dirs` are the process environment and
     Python package directories to look at, `run` and `get` run programs and HTTP requests: the live CLI
     passes the real ones; tests pass recorded ones (by default nothing runs and no server answers)."""
@@ -54,7 +56,8 @@ def collect_snapshot(nvml: NvmlAdapter, files: HostFiles, origin: str = "live",
         ollama_future = ollama_pool.submit(collect_ollama, files, environment, processes, run, get, ollama_log)
         stack = collect_stack(files, environment, site_dirs, processes, host.container)
         snapshot = _nvml_part_within(nvml_deadline_s, nvml, files, host, processes, origin, stack)
-        return dataclasses.replace(snapshot, ollama=ollama_future.result())
+        pci = collect_pci(files, snapshot.gpus, snapshot.pairs, run, lspci)  # `lspci`: lspci -vvv text given
+        return dataclasses.replace(snapshot, ollama=ollama_future.result(), pci=pci)
 
 
 def _nvml_part_within(deadline_s: float, nvml, files, host, processes, origin, stack) -> Snapshot:

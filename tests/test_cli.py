@@ -288,3 +288,19 @@ def test_bad_input_from_the_real_program_is_one_line(tmp_path: Path):
     assert process.returncode == 2
     assert process.stdout == ""
     assert process.stderr.count("\n") == 1 and process.stderr.startswith(f"gpubal: {path}: ")
+
+
+# --- lspci -vvv output given -----------------------------------------------------------------------------------
+
+
+def test_collect_reads_acs_controls_from_a_given_lspci_output():
+    lspci = FIXTURES / "lspci" / "comet-lake-root-ports.txt"
+    result = gpubal("collect", "-o", "-", *H200X2, "--lspci", str(lspci))
+    assert result.exit_code == 0, result.stderr
+    acs = json.loads(result.stdout)["pci"]["acs_controls"]
+    assert acs == {"value": {"0000:00:1b.0": ["SrcValid", "ReqRedir", "CmpltRedir"]},
+                   "source": "lspci -vvv output given"}
+
+
+def test_a_missing_lspci_file_is_one_line(tmp_path: Path):
+    assert_one_line_error(gpubal("doctor", *H200X2, "--lspci", str(tmp_path / "nope.txt")), "nope.txt")

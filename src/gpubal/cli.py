@@ -110,7 +110,8 @@ def _load_snapshot(path: Path):
         raise _fail(f"{path}: {error}")
 
 
-def _collect(nvml_profile: Optional[Path], root: str, ollama_log: Optional[Path] = None, ask_ollama: bool = True):
+def _collect(nvml_profile: Optional[Path], root: str, ollama_log: Optional[Path] = None, ask_ollama: bool = True,
+             lspci: Optional[Path] = None):
     """Live facts, or a replay of a recorded NVML profile over a recorded file tree. A replay runs no
     program, asks no server and reads no environment: it is the recording, not this machine."""
     from .doctor.collect import collect_snapshot
@@ -119,14 +120,16 @@ def _collect(nvml_profile: Optional[Path], root: str, ollama_log: Optional[Path]
     from .doctor.probes.nvml import ProfileError, ReplayAdapter
 
     log = str(ollama_log) if ollama_log is not None else None
+    lspci_text = _read_text(lspci, "lspci -vvv output") if lspci is not None else None
     if nvml_profile is None:
-        if EARLY_COLLECTION is not None and root == "/" and log is None:
+        if EARLY_COLLECTION is not None and root == "/" and log is None and lspci_text is None:
             return EARLY_COLLECTION.result()
-        return collect_live(root, log, ask_ollama)
+        return collect_live(root, log, ask_ollama, lspci_text)
     try:
         adapter = ReplayAdapter.from_file(str(nvml_profile))
         # a profile is read lazily: a bad answer deep inside surfaces while collecting
-        return collect_snapshot(adapter, HostFiles(root), origin=f"nvml-profile:{nvml_profile.name}", ollama_log=log)
+        return collect_snapshot(adapter, HostFiles(root), origin=f"nvml-profile:{nvml_profile.name}", ollama_log=log,
+                                lspci=lspci_text)
     except ProfileError as error:
         message = str(error)
         raise _fail(message if message.startswith(str(nvml_profile)) else f"{nvml_profile}: {message}")
@@ -147,6 +150,8 @@ def _write(text: str, output: Optional[Path]) -> None:
 _SNAPSHOT_HELP = "Read facts from this snapshot (from `gpubal collect`, or a JSON report) instead of this host."
 _PROFILE_HELP = "Replay NVML answers from this profile (from `gpubal debug record-nvml`) instead of the driver."
 _OLLAMA_LOG_HELP = "Read the Ollama server's log from this file instead of `journalctl -u ollama`."
+_LSPCI_HELP = ("Read PCIe ACS controls from this `sudo lspci -vvv` output instead of running lspci (which shows "
+               "them only to root).")
 _FROM_HELP = ("Build the facts from text dumps instead of this host: nvidia-smi (table, -L, -q, -q -x), topo -m, "
               "topo -p2p, nvlink -s, Ollama logs, collect_env, nvidia-bug-report.log[.gz]; repeat for several "
               "dumps of one host; - reads standard input. Unreadable or unknown input exits 2.")
@@ -172,6 +177,7 @@ def doctor(
     nvml_profile: Optional[Path] = typer.Option(None, "--nvml-profile", help=_PROFILE_HELP),
     root: str = typer.Option("/", "--root", help=_ROOT_HELP),
     ollama_log: Optional[Path] = typer.Option(None, "--ollama-log", help=_OLLAMA_LOG_HELP),
+    lspci: Optional[Path] = typer.Option(None, "--lspci", help=_LSPCI_HELP),
     from_dumps: Optional[List[str]] = typer.Option(None, "--from", help=_FROM_HELP),
     prometheus: Optional[Path] = typer.Option(None, "--prometheus",
                                               help="Also write the findings raised, the run's time and the driver, "
@@ -199,7 +205,8 @@ def doctor(
     if from_dumps:
         facts = _from_dumps(from_dumps)
     else:
-        facts = _load_snapshot(snapshot) if snapshot is not None else _collect(nvml_profile, root, ollama_log)
+        facts = (_load_snapshot(snapshot) if snapshot is not None
+                 else _collect(nvml_profile, root, ollama_log, lspci=lspci))
     site_policy = _load_policy(policy) if policy is not None else None
     report = evaluate(facts, all_rules(), site_policy)
     if prometheus is not None:
@@ -313,6 +320,7 @@ def collect(
     nvml_profile: Optional[Path] = typer.Option(None, "--nvml-profile", help=_PROFILE_HELP),
     root: str = typer.Option("/", "--root", help=_ROOT_HELP),
     ollama_log: Optional[Path] = typer.Option(None, "--ollama-log", help=_OLLAMA_LOG_HELP),
+    lspci: Optional[Path] = typer.Option(None, "--lspci", help=_LSPCI_HELP),
     redact: bool = typer.Option(False, "--redact", help="Replace hostnames, addresses, user names in paths, GPU "
                                                         "UUIDs and serials with placeholders."),
 ) -> None:
@@ -321,7 +329,7 @@ def collect(
     from .doctor.model import snapshot_to_json
     from .reports.redact import redact_snapshot
 
-    text = snapshot_to_json(redact_snapshot(_collect(nvml_profile, root, ollama_log), redact))
+    text = snapshot_to_json(redact_snapshot(_collect(nvml_profile, root, ollama_log, lspci=lspci), redact))
     _write(text, None if str(output) == "-" else output)
 
 

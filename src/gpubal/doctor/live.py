@@ -23,10 +23,12 @@ def python_site_dirs() -> List[str]:
     return unique
 
 
-def collect_live(root: str = "/", ollama_log: Optional[str] = None, ask_ollama: bool = True) -> Snapshot:
+def collect_live(root: str = "/", ollama_log: Optional[str] = None, ask_ollama: bool = True,
+                 lspci: Optional[str] = None) -> Snapshot:
     """This host's facts. `ask_ollama=False` (gpubal topo) runs no program and asks no server: only
     GPUs, links and NUMA are needed. Under a --root other than /, nothing is run or asked either: a
-    program found in the tree would run from this host, and a server on this host is not the tree's."""
+    program found in the tree would run from this host, and a server on this host is not the tree's.
+    `lspci`: `lspci -vvv` output the user gave, read instead of running lspci."""
     from .collect import collect_snapshot
     from .probes.commands import run_command
     from .probes.files import HostFiles
@@ -41,7 +43,8 @@ def collect_live(root: str = "/", ollama_log: Optional[str] = None, ask_ollama: 
         run, get = not_run("not run: this command needs no Ollama facts"), \
             not_asked("not asked: this command needs no Ollama facts")
     return collect_snapshot(PynvmlAdapter(), HostFiles(root), origin="live", environment=dict(os.environ),
-                            site_dirs=python_site_dirs(), run=run, get=get, ollama_log=ollama_log)
+                            site_dirs=python_site_dirs(), run=run, get=get, ollama_log=ollama_log,
+                            lspci=lspci)
 
 
 def not_run(why: str):

@@ -663,6 +663,10 @@ class Ollama(_Facts):
     log_server_config: Fact[Dict[str, str]]  # the `server config` line: the environment Ollama saw
     log_gpus: Fact[List[OllamaLogGpu]]
     log_offloads: Fact[List[OllamaLogOffload]]
+    # Environment= of each unit file and drop-in, in the order systemd applies them (the last wins);
+    # added after the first snapshots were written
+    service_environment_by_file: Fact[Dict[str, Dict[str, str]]] = field(default=Unavailable(
+        Reason.NOT_IN_INPUT, "snapshot", "not in this snapshot (pasted text, or made before gpubal kept it)"))
 
     def subject(self) -> str:
         return "ollama"

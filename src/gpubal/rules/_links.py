@@ -26,3 +26,4 @@ VLLM_PARALLELISM = "https://docs.vllm.ai/en/latest/serving/distributed_serving.h
 SGLANG_SERVER_ARGUMENTS = "https://docs.sglang.io/advanced_features/server_arguments.html"
 NCCL_ACS = "https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/troubleshooting.html#pci-access-control-services-acs"
 NVIDIA_IOMMU_PASSTHROUGH = "https://docs.nvidia.com/nim/maxine/lipsync/latest/advanced-usage/multi-gpu.html"
+SYSTEMD_UNIT = "https://www.freedesktop.org/software/systemd/man/latest/systemd.unit.html"

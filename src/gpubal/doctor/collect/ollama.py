@@ -29,7 +29,7 @@ JOURNAL_LINES = 20000
 def collect_ollama(files: HostFiles, environment: Mapping[str, str], processes: Fact[Dict[int, str]],
                    run: CommandRunner, get: HttpGetter, log_file: Optional[str] = None) -> Ollama:
     binary = _binary(files, environment)
-    unit_path, unit_environment, exec_start = _unit(files)
+    unit_path, unit_environment, exec_start, by_file = _unit(files)
     url = _server_url(environment, unit_environment)
     with ThreadPoolExecutor(max_workers=4) as pool:
         version_future = pool.submit(_binary_version, binary, run)
@@ -52,6 +52,7 @@ def collect_ollama(files: HostFiles, environment: Mapping[str, str], processes: 
         log_server_config=_from_log(log_source, log, lambda l: l.server_config, "no `server config` line"),
         log_gpus=_from_log(log_source, log, lambda l: l.gpus or None, "no `inference compute` line"),
         log_offloads=_from_log(log_source, log, lambda l: l.offloads or None, "no model load (offload) line"),
+        service_environment_by_file=by_file,
     )
 
 
@@ -136,21 +137,22 @@ def _running_models(answer: Any, url: Fact[str]) -> Fact[List[OllamaModel]]:
     return Known(models, source)
 
 
-def _unit(files: HostFiles) -> Tuple[Optional[str], Fact[Dict[str, str]], Fact[str]]:
+def _unit(files: HostFiles) -> Tuple[Optional[str], Fact[Dict[str, str]], Fact[str], Fact[Dict[str, Dict[str, str]]]]:
     unit_path = next((path for path in UNIT_PATHS if files.exists(path)), None)
     if unit_path is None:
         missing = Unavailable(Reason.NOT_FOUND, UNIT_PATHS[0], "no ollama systemd unit")
-        return None, missing, missing
+        return None, missing, missing, missing
     texts = [(unit_path, files.read_text(unit_path))]
     drop_ins = files.list_dir(DROP_IN_DIR)
     if isinstance(drop_ins, list):
         texts += [(f"{DROP_IN_DIR}/{name}", files.read_text(f"{DROP_IN_DIR}/{name}"))
                   for name in drop_ins if name.endswith(".conf")]
     environment: Dict[str, str] = {}
+    by_file: Dict[str, Dict[str, str]] = {}
     exec_start = ""
     for path, text in texts:
         if isinstance(text, Unavailable):
-            return unit_path, text, text
+            return unit_path, text, text, text
         for key, value in _unit_assignments(text):
             if key == "Environment":
                 if not value.strip():
@@ -159,6 +161,8 @@ def _unit(files: HostFiles) -> Tuple[Optional[str], Fact[Dict[str, str]], Fact[s
                     if "=" in word:
                         name, _, setting = word.partition("=")
                         environment[name] = setting
+                        if not looks_secret(name):
+                            by_file.setdefault(path, {})[name] = setting
             elif key == "EnvironmentFile":
                 environment.update(_environment_file(files, value))
             elif key == "ExecStart":
@@ -166,7 +170,7 @@ def _unit(files: HostFiles) -> Tuple[Optional[str], Fact[Dict[str, str]], Fact[s
     sources = ", ".join(path for path, _ in texts)
     steering = {name: value for name, value in environment.items() if not looks_secret(name)}
     return unit_path, Known(steering, sources), Known(exec_start, sources) if exec_start else Unavailable(
-        Reason.NOT_FOUND, sources, "no ExecStart= line")
+        Reason.NOT_FOUND, sources, "no ExecStart= line"), Known(by_file, sources)
 
 
 def _unit_assignments(text: str) -> List[Tuple[str, str]]:

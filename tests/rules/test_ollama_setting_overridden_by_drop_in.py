@@ -59,3 +59,10 @@ def test_the_same_value_twice_or_one_file_passes(h200x2_snapshot, tmp_path):
         ("10-a.conf", '[Service]\nEnvironment="CUDA_VISIBLE_DEVICES=0,1"\n'),
         ("20-b.conf", '[Service]\nEnvironment="CUDA_VISIBLE_DEVICES=0,1"\n')])
     assert _result(h200x2_snapshot, ollama).outcome is Outcome.PASSED
+
+
+def test_ollama_without_a_unit_passes(h200x2_snapshot, tmp_path):
+    ollama = _ollama(tmp_path)
+    no_unit = dataclasses.replace(ollama, service_environment_by_file=Unavailable(
+        Reason.NOT_FOUND, "/etc/systemd/system/ollama.service", "no ollama systemd unit"))
+    assert _result(h200x2_snapshot, no_unit).outcome is Outcome.PASSED

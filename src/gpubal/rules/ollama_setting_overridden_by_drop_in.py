@@ -1,6 +1,6 @@
 from typing import Dict, List, Tuple
 
-from ..doctor.model import Fix, Severity, Snapshot
+from ..doctor.model import Fix, Reason, Severity, Snapshot, Unavailable
 from . import _links, finding, rule
 from ._ollama import require_ollama
 
@@ -32,6 +32,9 @@ def check(snapshot: Snapshot):
         https://docs.ollama.com/faq
     """
     ollama = require_ollama(snapshot)
+    unit = ollama.service_environment_by_file
+    if isinstance(unit, Unavailable) and unit.reason is Reason.NOT_FOUND:
+        return  # no Ollama unit: no drop-in can replace anything
     by_file = ollama.need("service_environment_by_file")
     assignments: Dict[str, List[Tuple[str, str]]] = {}
     for path, settings in by_file.items():

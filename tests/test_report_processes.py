@@ -94,3 +94,11 @@ def test_a_list_that_ends_early_says_where_and_what_it_ignores(h200x2_snapshot):
     sees = dict(lines)["CUDA sees"]
     assert sees.startswith("GPU 1 (GPU-ef0d3f05-6806-164c-47f3-28be3d1fcbc3) — CUDA_VISIBLE_DEVICES=1,-1,0")
     assert "the list ends at '-1', which names no GPU here; 0 ignored" in sees
+
+
+def test_a_process_name_that_looks_like_markup_is_printed_as_written(h200x2_snapshot):
+    hostile = dataclasses.replace(VLLM, program=Known("[bold red]vllm[/]", "/proc/4242/comm"),
+                                  user=Known("[link=http://x]u[/link]", "test"))
+    report = evaluate(dataclasses.replace(h200x2_snapshot, processes=Known([hostile], "test")), [])
+    text = terminal_text(report)
+    assert "[bold red]vllm[/]" in text and "[link=http://x]u[/link]" in text

@@ -138,6 +138,8 @@ def _topology(report: Report, console: Console) -> None:
 
 
 def _processes(report: Report, console: Console) -> None:
+    """One block per process, each fact on its own line: host strings (command lines, user and program
+    names) can be long or look like markup, and a table would cut or wrap them to fit."""
     table = s.process_table(report)
     if table is None:
         return
@@ -146,10 +148,14 @@ def _processes(report: Report, console: Console) -> None:
         console.print()
         return
     _line(console, Text("Processes using GPUs, and model servers", style="bold"))
-    console.print(_table(list(table.headings), [list(row) for row in table.rows]))
-    for pid, lines in table.details:
-        _line(console, f"  PID {pid}")
-        for label, text in lines:
+    for row, (_pid, details) in zip(table.rows, table.details):
+        cells = dict(zip(table.headings, row))
+        if cells["Program"] == "not visible":
+            _line(console, f"  PID {cells['PID']}  not visible · GPUs {cells['GPUs']} (NUMA {cells['GPU NUMA']})")
+        else:
+            _line(console, f"  PID {cells['PID']}  {cells['Program']} · user {cells['User']} · GPUs {cells['GPUs']} "
+                           f"(NUMA {cells['GPU NUMA']}) · CPUs {cells['CPUs']} · memory nodes {cells['Mem nodes']}")
+        for label, text in details:
             _line(console, f"    {label}: {text}")
     console.print()
 

@@ -20,3 +20,7 @@ NCCL_SHARED_MEMORY = "https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/
 DRIVER_LIFECYCLE = "https://docs.nvidia.com/datacenter/tesla/drivers/supported-drivers-and-cuda-toolkit-versions.html"
 LD_SO = "https://man7.org/linux/man-pages/man8/ld.so.8.html"
 OLLAMA_FAQ = "https://docs.ollama.com/faq"
+CUDA_DRIVER_ERRORS = "https://docs.nvidia.com/cuda/cuda-driver-api/group__CUDA__TYPES.html"
+CONTAINER_CAPABILITIES = "https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/docker-specialized.html"
+VLLM_GPU_INSTALL = "https://docs.vllm.ai/en/v0.14.0/getting_started/installation/gpu/"
+PYTORCH_INSTALL = "https://pytorch.org/get-started/locally/"

@@ -92,3 +92,49 @@ def test_the_ollama_log_alone_leaves_hidden_gpus_not_evaluated():
     result = _hidden_gpus(report)
     assert result.outcome is Outcome.NOT_EVALUATED and result.missing_fact == "gpus"
     assert result.missing_reason.startswith("not_in_input")
+
+
+# What an expert reads from each real sample alone, named by a gpubal rule
+EXPERT_DIAGNOSES = [
+    ("ollama-log/h200-two-libcuda-cuinit-802.txt", "ollama-cuda-init-failed", "ollama"),
+    ("ollama-log/h200-two-libcuda-cuinit-802.txt", "ollama-several-libcuda-versions", "host"),
+    ("ollama-log/a100-docker-init-failure-802-broken-word.txt", "ollama-cuda-init-failed", "ollama"),
+    ("ollama-log/rtx6000-blackwell-init-failure-3.txt", "ollama-cuda-init-failed", "ollama"),
+    ("ollama-log/ollama-ov-no-compatible-gpus-cpu.txt", "ollama-runs-on-cpu", "ollama"),
+    ("ollama-log/compatible-gpu-libraries-empty-cpu-backend.txt", "ollama-runs-on-cpu", "ollama"),
+    ("ollama-log/windows-amd-gfx1150-no-compatible-gpus-elided.txt", "ollama-runs-on-cpu", "ollama"),
+    ("ollama-log/a2000-journald-debug-memory-in-use.txt", "ollama-gpu-memory-in-use", "ollama"),
+    ("ollama-log/a100-driver-470-legacy-gpu-lines.txt", "ollama-driver-too-old", "host"),
+    ("ollama-log/a100-driver-470-legacy-gpu-lines.txt", "driver-branch-end-of-life", "host"),
+    ("ollama-log/3gpu-pascal-inference-compute-redacted-ids.txt", "heterogeneous-gpus", "host"),
+    ("collect-env/vllm15592-8xa100-pcie-driver-525-torch-cu124.txt", "framework-cuda-build", "host"),
+]
+
+
+@pytest.mark.parametrize("sample, rule_id, subject", EXPERT_DIAGNOSES,
+                         ids=lambda value: value.rsplit("/", 1)[-1] if "/" in value else value)
+def test_the_expert_diagnosis_is_a_finding(sample, rule_id, subject):
+    _, found = findings(sample)
+    assert (rule_id, subject) in found
+
+
+def test_cuinit_802_in_the_log_names_fabric_manager():
+    report, _ = findings("ollama-log/h200-two-libcuda-cuinit-802.txt")
+    finding = next(f for f in report.findings() if f.rule_id == "ollama-cuda-init-failed")
+    assert "Fabric Manager" in finding.message and finding.fix.url.endswith("fabric-manager-user-guide/index.html")
+
+
+def test_gpus_ollama_lists_run_the_per_gpu_rules():
+    # the Pascal GPUs of the log become snapshot GPUs: Ollama's floor (5.0) passes them, vLLM's rule does not apply
+    report, _ = findings("ollama-log/3gpu-pascal-inference-compute-redacted-ids.txt")
+    ollama_floor = [r for r in report.results if r.rule_id == "ollama-gpu-unsupported"]
+    assert len(ollama_floor) == 3 and all(r.outcome is Outcome.PASSED for r in ollama_floor)
+
+
+@pytest.mark.parametrize("sample", ["collect-env/vllm18285-macos-torch-cpu-only-no-cuda.txt",
+                                    "ollama-log/rtx4090-inference-compute-and-debug-trace.txt",
+                                    "ollama-log/h100-engine-inference-compute-name-cuda0.txt",
+                                    "collect-env/vllm9293-wsl-rtx4070-laptop-driver-551.txt"])
+def test_healthy_samples_raise_no_error_or_warning(sample):
+    report, _ = findings(sample)
+    assert [f.rule_id for f in report.findings() if f.severity.value in ("error", "warning")] == []

@@ -67,10 +67,14 @@ def _links(snapshot: Snapshot, classes: List[str], evidence: List[str]) -> None:
             via = routes == {"nvswitch"}
             if via:
                 classes.append("full NVSwitch mesh")
+            elif all_pairs == 1:
+                classes.append("NVLink bridged pair" if routes == {"direct"} else "NVLink pair")
             else:
-                classes.append("NVLink bridged pair" if all_pairs == 1 else "full NVLink mesh")
+                classes.append("full NVLink mesh")
             joined = "the GPU pair joined" if all_pairs == 1 else f"all {all_pairs} GPU pairs joined"
-            evidence.append(f"{joined} by NVLink ({links})" + (", through NVSwitch" if via else ""))
+            route = (", through NVSwitch" if via else ", directly" if routes == {"direct"}
+                     else "; whether through NVSwitch or a bridge is not in the input")
+            evidence.append(f"{joined} by NVLink ({links}){route}")
         elif all(len(found) == 1 for found in partners.values()):
             joined = ", ".join(f"GPU{a}-GPU{b}" for a, b in sorted(nvlinked))
             classes.append("NVLink bridged pairs")

@@ -44,6 +44,8 @@ def check(snapshot: Snapshot):
                 _fix("Install a CUDA build of PyTorch", "pip install torch --index-url https://download.pytorch.org/whl/cu124"))
         return
     if torch.cuda_version == "none":
+        if not snapshot.gpu_list():  # a CPU-only build on a host without NVIDIA GPUs is the right build
+            return
         yield finding(
             Severity.ERROR, "host",
             f"PyTorch {torch.version} is a CPU-only build (built without CUDA): it will not use the GPUs",

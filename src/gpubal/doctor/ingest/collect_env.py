@@ -49,7 +49,7 @@ class CollectEnv:
     def value(self, *keys: str) -> Optional[str]:
         for key in keys:
             text = self.values.get(key)
-            if text and text not in ("N/A", "Could not collect", "None"):
+            if text and text not in ("N/A", "Could not collect", "None", "No CUDA"):
                 return text
         return None
 
@@ -161,7 +161,9 @@ class CollectEnvParser(Parser):
         if not stripped:
             self._list = None
             return
-        if stripped.startswith("PyTorch version") and not result.tool:
+        # vLLM's sectioned format prints OS and compiler lines before "PyTorch version"
+        if (stripped.startswith("PyTorch version") or stripped == "Collecting environment information...") \
+                and not result.tool:
             result.tool = "torch"
         if stripped.startswith(("vLLM Version", "vLLM Build Flags")) or stripped == "vLLM Info":
             result.tool = "vllm"

@@ -52,7 +52,7 @@ _LIBRARY_VERSION = re.compile(r"lib(?:cuda|nvidia-ml)\.so\.(\d{3}\.\d+(?:\.\d+)?
 _LIBCUDA_PATH = re.compile(r"[^\s\[\]\"=]*libcuda\.so[\w.]*")
 _DRIVER_VERSION = re.compile(r"\d{3}\.\d+(?:\.\d+)?")  # 535.104.05: a driver; 12.7: a CUDA version
 _CUDA_VERSION = re.compile(r"\d{1,2}\.\d")
-_ERROR_CODE = re.compile(r"(?:cuInit err: |cuInit failed: |init failure: |error |code=)(\d+)")
+_ERROR_CODE = re.compile(r"(?:cuInit err: |cuInit failed: |init failur\s*e: |error |code=)(\d+)")  # a paste may break "failure"
 _LEGACY_MEMORY = re.compile(r"\[(GPU-[\w-]+|\d+)\] CUDA (totalMem|freeMem) (\d+) mb")
 _LEGACY_COMPUTE = re.compile(r"\[(GPU-[\w-]+|\d+)\] Compute Capability (\d+\.\d+)")
 _OUT_OF_MEMORY = ("cudaMalloc failed: out of memory", "CUDA error: out of memory", "CUDA_ERROR_OUT_OF_MEMORY",
@@ -130,6 +130,13 @@ class OllamaLog:
         """The NVIDIA GPUs Ollama listed, numbered in the order the log lists them (Ollama's order: by
         index on older releases, by free memory from 0.4 on), so that the per-GPU rules run on a log."""
         section = GPU_SECTION
+        if not any(details.get("library", "cuda").lower() == "cuda" for details in self.gpu_details.values()):
+            # the runner's ggml lines (`Device 0: NAME, compute capability 6.1`) are all an older log has
+            for device in self.extras.get("devices", []):
+                yield ("gpu", device["index"], "present"), True, section
+                yield ("gpu", device["index"], "name"), device["name"], section
+                yield ("gpu", device["index"], "compute_capability"), device["compute_capability"], section
+            return
         index = 0
         for gpu_id, details in self.gpu_details.items():
             if details.get("library", "cuda").lower() != "cuda" or gpu_id in ("cpu", ""):
@@ -251,6 +258,8 @@ def _read_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch o
     if "loaded CUDA backend from" in raw:
         log.extras["cuda_backend_lib"] = raw.rsplit("from", 1)[1].strip()
         return True
+    if "initializing " in raw and "libcuda.so" in raw:  # debug trace: the libcuda discovery opens
+        return _libraries(log, raw)
     if "cuInit err:" in raw or "failed to initialize CUDA:" in raw:
         _event(log, "cuda_init_failed", raw)
         return True
@@ -312,9 +321,9 @@ def _libraries(log: OllamaLog, raw: str) -> bool:
     for path in paths:
         if path not in log.cuda_libraries and len(log.cuda_libraries) < 64:
             log.cuda_libraries.append(path)
-    versions = sorted(set(_LIBRARY_VERSION.findall(raw)))
-    if len(versions) == 1:
-        log.extras["driver_version"] = versions[0]
+    versions = set(_LIBRARY_VERSION.findall(raw))
+    if versions:  # the driver's version only while every copy named so far agrees (see _finish)
+        log.extras.setdefault("_library_versions", set()).update(versions)
     return bool(paths or versions)
 
 
@@ -431,6 +440,10 @@ def _slog_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch o
         _event(log, "cuda_init_failed", raw)
         _libraries(log, raw)
         return True
+    if msg == "compatible gpu libraries":  # 0.11: no GPU runner library fits: the model runs on the CPU
+        if "compatible=[]" in raw:
+            _event(log, "no_compatible_gpus", raw)
+        return True
     if msg == "no compatible GPUs were discovered":
         _event(log, "no_compatible_gpus", raw)
         return True
@@ -541,6 +554,9 @@ def _free_bytes(details: Dict[str, str]) -> int:
 
 def _finish(log: OllamaLog) -> None:
     log.extras.pop("_server_config_body", None)
+    versions = log.extras.pop("_library_versions", set())
+    if len(versions) == 1 and "driver_version" not in log.extras:
+        log.extras["driver_version"] = versions.pop()
     listed = {gpu.gpu_id for gpu in log.gpus}
     for gpu_id, details in log.gpu_details.items():  # GPUs only a debug trace or an older release lists
         if gpu_id not in listed and gpu_id and _total_bytes(details):

@@ -138,3 +138,17 @@ def test_gpus_ollama_lists_run_the_per_gpu_rules():
 def test_healthy_samples_raise_no_error_or_warning(sample):
     report, _ = findings(sample)
     assert [f.rule_id for f in report.findings() if f.severity.value in ("error", "warning")] == []
+
+
+def test_hidden_gpus_are_not_judged_on_the_gpus_ollama_itself_lists(tmp_path):
+    # A hand-written server config line (0.5+ form) before a real log: CUDA_VISIBLE_DEVICES=1 and the one GPU
+    # Ollama then sees, which Ollama numbers 0 and the host calls 1.
+    # Its own list cannot tell which GPUs it was kept from: not evaluated, never "hides every GPU".
+    log = tmp_path / "ollama.log"
+    log.write_text(
+        'time=2025-02-09T17:56:22.872+08:00 level=INFO source=routes.go:1187 msg="server config" '
+        'env="map[CUDA_VISIBLE_DEVICES:1 OLLAMA_DEBUG:true]"\n'
+        + (DUMPS / "ollama-log" / "rtx4090-inference-compute-and-debug-trace.txt").read_text())
+    report = evaluate(snapshot_from_dumps([str(log)]).snapshot, all_rules())
+    result = _hidden_gpus(report)
+    assert result.outcome is Outcome.NOT_EVALUATED and "could see" in result.missing_reason

@@ -36,7 +36,7 @@ from .common import Observation, Parser, parse_size
 SECTION = "Ollama log"
 GPU_SECTION = "Ollama log (GPUs as Ollama lists them)"
 _LOGFMT = re.compile(r'([A-Za-z_][\w.]*)=("(?:[^"\\]|\\.)*"|\S*)')
-_SERVER_CONFIG = re.compile(r'server config env="?map\[(.*?)\]"?\s*$')
+_SERVER_CONFIG = re.compile(r'server config"? env="?map\[(.*?)\]"?\s*$')  # 0.5+: msg="server config" env=...
 _CONFIG_KEY = re.compile(r"(?:^| )([A-Za-z_][A-Za-z0-9_]*):(?!//)")  # not the "https:" of a URL value
 _VERSION = re.compile(r"Listening on (\S+) \(version ([\w.+-]+)\)")
 _OFFLOADED = re.compile(r"offloaded (\d+)/(\d+) layers to GPU")
@@ -436,7 +436,8 @@ def _slog_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch o
             if count.isdigit():
                 log.extras["device_count"] = int(count)
         return _libraries(log, raw)
-    if "init failure" in msg or msg == "unable to load cuda driver library" or "cuInit failed: " in raw:
+    if "init failure" in msg or msg == "unable to load cuda driver library" or (
+            "error=" in raw and "cuInit failed: " in raw):
         _event(log, "cuda_init_failed", raw)
         _libraries(log, raw)
         return True
@@ -447,7 +448,7 @@ def _slog_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch o
     if msg == "no compatible GPUs were discovered":
         _event(log, "no_compatible_gpus", raw)
         return True
-    if "out of memory" in raw:
+    if ("error=" in raw or "memory" in msg) and "out of memory" in raw:  # failures carry an error= field
         return _out_of_memory(log, raw)
     if msg.startswith("CUDA Compute Capability detected"):
         match = _COMPUTE_DETECTED.search(raw)

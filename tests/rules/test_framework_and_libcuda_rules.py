@@ -18,7 +18,7 @@ def package(name, version, cuda=""):
 
 def test_cuda_na_is_libcuda_unusable(h200x2_snapshot):
     snapshot = with_driver(h200x2_snapshot, cuda_driver_version=unavailable(
-        Reason.NOT_FOUND, f"{CUDA_NA}: nvidia-smi printed CUDA Version: N/A"))
+        Reason.NOT_FOUND, f"{CUDA_NA}: nvidia-smi found no usable libcuda.so"))
     found = single_finding(evaluate(snapshot, [libcuda_unusable]), "host")
     assert found.severity is Severity.ERROR
     assert any("NVIDIA_DRIVER_CAPABILITIES=compute,utility" in command for command in found.fix.commands)

@@ -1,9 +1,10 @@
 from ..doctor.model import Fix, Severity, Snapshot, Unavailable
 from . import _links, finding, rule
 
-# The detail a dump reader gives driver.cuda_driver_version when nvidia-smi printed "CUDA Version: N/A":
-# NVML answered, so the driver is there, but no libcuda could be loaded to say which CUDA it supports.
-CUDA_NA = "cuda_na"
+# How the dump readers (doctor/ingest/smi_table.py, smi_query.py) begin the detail of driver.cuda_driver_version
+# when nvidia-smi printed "CUDA Version: N/A": NVML answered, so the driver is there, but no libcuda could be
+# loaded to say which CUDA it supports.
+CUDA_NA = "CUDA Version: N/A"
 
 
 @rule("libcuda-unusable", scope="host", area="driver",

@@ -108,6 +108,8 @@ EXPERT_DIAGNOSES = [
     ("ollama-log/a100-driver-470-legacy-gpu-lines.txt", "driver-branch-end-of-life", "host"),
     ("ollama-log/3gpu-pascal-inference-compute-redacted-ids.txt", "heterogeneous-gpus", "host"),
     ("collect-env/vllm15592-8xa100-pcie-driver-525-torch-cu124.txt", "framework-cuda-build", "host"),
+    ("smi/rapidsai-v100-cuda-na-bold-shell-prompt.txt", "libcuda-unusable", "host"),
+    ("smi/ros-docker-quadro-p620-cuda-na-prompt.txt", "libcuda-unusable", "host"),
 ]
 
 

@@ -105,7 +105,6 @@ EXPERT_DIAGNOSES = [
     ("ollama-log/windows-amd-gfx1150-no-compatible-gpus-elided.txt", "ollama-runs-on-cpu", "ollama"),
     ("ollama-log/a2000-journald-debug-memory-in-use.txt", "ollama-gpu-memory-in-use", "ollama"),
     ("ollama-log/a100-driver-470-legacy-gpu-lines.txt", "ollama-driver-too-old", "host"),
-    ("ollama-log/a100-driver-470-legacy-gpu-lines.txt", "driver-branch-end-of-life", "host"),
     ("ollama-log/3gpu-pascal-inference-compute-redacted-ids.txt", "heterogeneous-gpus", "host"),
     ("collect-env/vllm15592-8xa100-pcie-driver-525-torch-cu124.txt", "framework-cuda-build", "host"),
     ("smi/rapidsai-v100-cuda-na-bold-shell-prompt.txt", "libcuda-unusable", "host"),
@@ -154,3 +153,11 @@ def test_hidden_gpus_are_not_judged_on_the_gpus_ollama_itself_lists(tmp_path):
     report = evaluate(snapshot_from_dumps([str(log)]).snapshot, all_rules())
     result = _hidden_gpus(report)
     assert result.outcome is Outcome.NOT_EVALUATED and "could see" in result.missing_reason
+
+
+def test_a_2024_log_on_driver_470_is_judged_as_of_its_date():
+    # R470 was still supported in June 2024; the Ollama of then ran on it (it listed the A100 through CUDA 11.4)
+    report, found = findings("ollama-log/a100-driver-470-legacy-gpu-lines.txt")
+    assert report.snapshot.collected_at.startswith("2024-06-06")
+    assert not any(rule == "driver-branch-end-of-life" for rule, _ in found)
+    assert next(f for f in report.findings() if f.rule_id == "ollama-driver-too-old").severity.value == "info"

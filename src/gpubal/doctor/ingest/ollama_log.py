@@ -26,6 +26,7 @@ cheap substring test rejects most lines before any regular expression runs.
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional
@@ -76,6 +77,7 @@ class OllamaLog:
     loads: List[Dict[str, Any]] = field(default_factory=list)  # one per model load
     extras: Dict[str, Any] = field(default_factory=dict)  # listen, runner, cuda_driver_version, ...
     events: List[OllamaLogEvent] = field(default_factory=list)  # failures and fallbacks, each kind once
+    last_slog_line: str = ""  # the last `msg=` line read; its `time=` (the server's local time) dates the log
     cuda_libraries: List[str] = field(default_factory=list)  # libcuda paths discovery found
     format_name: str = "Ollama log"
 
@@ -109,6 +111,9 @@ class OllamaLog:
             yield ("ollama", "log_offloads"), self.offloads, SECTION
         if self.found:
             yield ("ollama", "log_events"), list(self.events), SECTION
+        date = _iso_date(self.last_slog_line)
+        if date:  # version rules then judge the host as of the log, not as of today
+            yield ("dump", "date"), date, SECTION
         if self.cuda_libraries:
             yield ("ollama", "log_cuda_libraries"), list(self.cuda_libraries), SECTION
         cuda = self.extras.get("cuda_driver_version") or self._cuda_from_gpus()
@@ -199,6 +204,7 @@ class OllamaLogParser(Parser):
 def _read_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch over the known lines
     # the cheap tests first: most lines of a busy log are [GIN] requests and model metadata
     if "msg=" in raw:
+        log.last_slog_line = raw  # its `time=` dates the log (a log runs forward: the last line is the latest)
         return _slog_line(log, raw)
     if "load_tensors:" in raw:
         if "layers to GPU" in raw:
@@ -417,6 +423,36 @@ def _slog_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch o
         elif name not in log.extras.setdefault("available_runners", []):
             log.extras["available_runners"].append(name)
         return True
+    if msg in _DISCOVERY_MESSAGES or msg.startswith(("Unable to load cudart", "Discovered GPU")) or "error=" in raw \
+            or "memory" in msg:
+        handled = _discovery_line(log, raw, msg)  # most lines are none of these: one set lookup decides
+        if handled is not None:
+            return handled
+    if msg.startswith("CUDA Compute Capability detected"):
+        match = _COMPUTE_DETECTED.search(raw)
+        if match:
+            log.extras["compute_capability"] = match.group(1)
+            return True
+        return False
+    if msg.startswith("Loading Dynamic llm server"):
+        match = _ASSET_VERSION.search(raw)
+        if match:
+            log.extras["library"] = match.group(2)
+            if log.version is None:
+                log.version = match.group(1)
+            return True
+        return False
+    return False
+
+
+# messages about GPU discovery, its failures and memory (beside those carrying an error= field)
+_DISCOVERY_MESSAGES = frozenset({"gpu memory", "loading model", "discovered GPU libraries", "detected GPUs",
+                                 "unable to load cuda driver library", "compatible gpu libraries",
+                                 "no compatible GPUs were discovered"})
+
+
+def _discovery_line(log: OllamaLog, raw: str, msg: str) -> Optional[bool]:
+    """GPU discovery, its failures and the memory Ollama saw; None when the line is none of them."""
     if msg == "gpu memory":  # 0.12+: free memory of each GPU when a model is loaded
         fields = _fields(raw)
         gpu_id = fields.get("id", "")
@@ -436,8 +472,7 @@ def _slog_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch o
             if count.isdigit():
                 log.extras["device_count"] = int(count)
         return _libraries(log, raw)
-    if "init failure" in msg or msg == "unable to load cuda driver library" or (
-            "error=" in raw and "cuInit failed: " in raw):
+    if "init failure" in msg or msg == "unable to load cuda driver library" or "cuInit failed: " in raw:
         _event(log, "cuda_init_failed", raw)
         _libraries(log, raw)
         return True
@@ -448,23 +483,9 @@ def _slog_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch o
     if msg == "no compatible GPUs were discovered":
         _event(log, "no_compatible_gpus", raw)
         return True
-    if ("error=" in raw or "memory" in msg) and "out of memory" in raw:  # failures carry an error= field
+    if "out of memory" in raw:
         return _out_of_memory(log, raw)
-    if msg.startswith("CUDA Compute Capability detected"):
-        match = _COMPUTE_DETECTED.search(raw)
-        if match:
-            log.extras["compute_capability"] = match.group(1)
-            return True
-        return False
-    if msg.startswith("Loading Dynamic llm server"):
-        match = _ASSET_VERSION.search(raw)
-        if match:
-            log.extras["library"] = match.group(2)
-            if log.version is None:
-                log.version = match.group(1)
-            return True
-        return False
-    return False
+    return None
 
 
 def _offload(log: OllamaLog, raw: str) -> bool:
@@ -539,6 +560,16 @@ def _current(log: OllamaLog, unless: Optional[str]) -> Dict[str, Any]:
     if not log.loads or (unless is not None and unless in log.loads[-1]):
         log.loads.append({})
     return log.loads[-1]
+
+
+def _iso_date(line: str) -> str:
+    """The `time=2025-02-19T04:43:53.194Z` of a slog line as "2025-02-19T04:43:53", "" when it has no real one."""
+    at = line.find("time=")
+    stamp = line[at + 5:at + 24] if at >= 0 else ""
+    try:
+        return datetime.datetime.fromisoformat(stamp).isoformat() if len(stamp) == 19 and stamp[10] == "T" else ""
+    except ValueError:
+        return ""
 
 
 def _total_bytes(details: Dict[str, str]) -> int:

@@ -98,6 +98,7 @@ def test_the_ollama_log_alone_leaves_hidden_gpus_not_evaluated():
 EXPERT_DIAGNOSES = [
     ("ollama-log/h200-two-libcuda-cuinit-802.txt", "ollama-cuda-init-failed", "ollama"),
     ("ollama-log/h200-two-libcuda-cuinit-802.txt", "ollama-several-libcuda-versions", "host"),
+    ("ollama-log/h200-two-libcuda-cuinit-802.txt", "ollama-runs-on-cpu", "ollama"),
     ("ollama-log/a100-docker-init-failure-802-broken-word.txt", "ollama-cuda-init-failed", "ollama"),
     ("ollama-log/rtx6000-blackwell-init-failure-3.txt", "ollama-cuda-init-failed", "ollama"),
     ("ollama-log/ollama-ov-no-compatible-gpus-cpu.txt", "ollama-runs-on-cpu", "ollama"),

@@ -80,3 +80,8 @@ def test_one_libcuda_version_passes(h200x2_snapshot):
     paths = ["/usr/lib/x86_64-linux-gnu/libcuda.so.470.239.06"]
     assert only_result(evaluate(from_log(h200x2_snapshot, log_cuda_libraries=known(paths)), [several_libcuda]),
                        "host").outcome is Outcome.PASSED
+
+
+def test_a_failed_cuinit_without_gpus_is_cpu_only(h200x2_snapshot):
+    found = single_finding(evaluate(from_log(h200x2_snapshot, log_events=known([INIT_802])), [runs_on_cpu]), "host")
+    assert found.evidence["ollama.log_events"] == ["cuInit err: 802"]

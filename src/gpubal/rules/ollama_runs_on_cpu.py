@@ -8,8 +8,9 @@ from ._ollama import require_ollama
 def check(snapshot: Snapshot):
     """
     What it checks
-        Whether Ollama's log says it found no GPU: `no compatible GPUs were discovered`, or an
-        `inference compute` line for the CPU (`library=cpu`, or `id=cpu` from 0.12 on).
+        Whether Ollama's log says it found no GPU: `no compatible GPUs were discovered`, an
+        `inference compute` line for the CPU (`library=cpu`, or `id=cpu` from 0.12 on), or a failed
+        CUDA initialization (ollama-cuda-init-failed says why) with no GPU listed after it.
 
     Why it matters
         Every model then runs on the CPU, one or two orders of magnitude slower, while nvidia-smi may
@@ -27,7 +28,9 @@ def check(snapshot: Snapshot):
         https://docs.ollama.com/faq
     """
     ollama = require_ollama(snapshot)
-    events = [event for event in ollama.need("log_events") if event.kind in ("no_compatible_gpus", "cpu_only")]
+    # a failed cuInit leaves Ollama without GPUs as surely as "no compatible GPUs" does
+    events = [event for event in ollama.need("log_events")
+              if event.kind in ("no_compatible_gpus", "cpu_only", "cuda_init_failed")]
     if not events or (isinstance(ollama.log_gpus, Known) and ollama.log_gpus.value):
         return  # a log where a later start found GPUs is not a host that runs on the CPU
     yield finding(

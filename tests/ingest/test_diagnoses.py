@@ -109,6 +109,10 @@ EXPERT_DIAGNOSES = [
     ("ollama-log/3gpu-pascal-inference-compute-redacted-ids.txt", "heterogeneous-gpus", "host"),
     ("collect-env/vllm15592-8xa100-pcie-driver-525-torch-cu124.txt", "framework-cuda-build", "host"),
     ("smi/rapidsai-v100-cuda-na-bold-shell-prompt.txt", "libcuda-unusable", "host"),
+    ("ollama-log/feb2024-wsl-mx130-legacy-bytes-memory-used.txt", "ollama-gpu-memory-in-use", "ollama"),
+    ("ollama-log/jul2024-libcuda-418-elfclass32-undefined-symbol.txt", "ollama-cuda-init-failed", "ollama"),
+    ("ollama-log/jul2024-libcuda-418-elfclass32-undefined-symbol.txt", "ollama-runs-on-cpu", "ollama"),
+    ("ollama-log/jul2024-libcuda-418-elfclass32-undefined-symbol.txt", "driver-branch-end-of-life", "host"),
     ("smi/ros-docker-quadro-p620-cuda-na-prompt.txt", "libcuda-unusable", "host"),
 ]
 
@@ -136,7 +140,8 @@ def test_gpus_ollama_lists_run_the_per_gpu_rules():
 @pytest.mark.parametrize("sample", ["collect-env/vllm18285-macos-torch-cpu-only-no-cuda.txt",
                                     "ollama-log/rtx4090-inference-compute-and-debug-trace.txt",
                                     "ollama-log/h100-engine-inference-compute-name-cuda0.txt",
-                                    "collect-env/vllm9293-wsl-rtx4070-laptop-driver-551.txt"])
+                                    "collect-env/vllm9293-wsl-rtx4070-laptop-driver-551.txt",
+                                    "ollama-log/a100-journald-libcuda-550-with-lib32-copy.txt"])
 def test_healthy_samples_raise_no_error_or_warning(sample):
     report, _ = findings(sample)
     assert [f.rule_id for f in report.findings() if f.severity.value in ("error", "warning")] == []

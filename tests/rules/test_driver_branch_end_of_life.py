@@ -47,3 +47,11 @@ def test_an_unlisted_old_branch_in_a_dump_older_than_the_matrix_is_not_judged(h2
     snapshot = dataclasses.replace(with_driver(h200x2_snapshot, version=known("470.256.02")),
                                    collected_at="2023-05-01T00:00:00+00:00")
     assert only_result(evaluate(snapshot, [rule]), "host").missing_fact == "matrix: driver branch R470"
+
+
+def test_a_branch_with_a_dated_end_of_life_is_judged_in_a_dump_older_than_the_matrix(h200x2_snapshot):
+    # R418 ended in March 2022 by NVIDIA's dated row: a dump of July 2024 is past it, whatever edition listed it
+    snapshot = dataclasses.replace(with_driver(h200x2_snapshot, version=known("418.74")),
+                                   collected_at="2024-07-04T17:13:20")
+    found = single_finding(evaluate(snapshot, [rule]), "host")
+    assert found.evidence["branch"] == "R418" and found.evidence["end_of_life"] == "2022-03"

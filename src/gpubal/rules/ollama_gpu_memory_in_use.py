@@ -3,7 +3,7 @@ from . import _links, finding, rule
 from ._ollama import require_ollama
 
 IN_USE_SHARE = 0.25  # more than this share of a GPU taken before Ollama loads anything
-IN_USE_MIN_BYTES = 2 << 30  # and at least this much: a desktop's display takes a few hundred MiB
+IN_USE_MIN_BYTES = 1 << 30  # and at least this much: a desktop's display takes a few hundred MiB
 
 
 @rule("ollama-gpu-memory-in-use", scope="host", area="ollama",

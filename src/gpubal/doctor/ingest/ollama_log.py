@@ -54,7 +54,8 @@ _LIBCUDA_PATH = re.compile(r"[^\s\[\]\"=]*libcuda\.so[\w.]*")
 _DRIVER_VERSION = re.compile(r"\d{3}\.\d+(?:\.\d+)?")  # 535.104.05: a driver; 12.7: a CUDA version
 _CUDA_VERSION = re.compile(r"\d{1,2}\.\d")
 _ERROR_CODE = re.compile(r"(?:cuInit err: |cuInit failed: |init failur\s*e: |error |code=)(\d+)")  # a paste may break "failure"
-_LEGACY_MEMORY = re.compile(r"\[(GPU-[\w-]+|\d+)\] CUDA (totalMem|freeMem) (\d+) mb")
+_LEGACY_MEMORY = re.compile(r"\[(GPU-[\w-]+|\d+)\] CUDA (totalMem|freeMem|usedMem) (\d+)( mb)?\s*$")  # 0.1.2x: bytes
+_LEGACY_NAME = re.compile(r"\[(GPU-[\w-]+|\d+)\] CUDA device name: (.+?)\s*$")
 _LEGACY_COMPUTE = re.compile(r"\[(GPU-[\w-]+|\d+)\] Compute Capability (\d+\.\d+)")
 _OUT_OF_MEMORY = ("cudaMalloc failed: out of memory", "CUDA error: out of memory", "CUDA_ERROR_OUT_OF_MEMORY",
                   "failed to allocate CUDA", "out of memory")
@@ -311,7 +312,11 @@ def _legacy_gpu(log: OllamaLog, raw: str) -> bool:
     match = _LEGACY_MEMORY.search(raw)
     if match:
         details = log.gpu_details.setdefault(match.group(1), {"id": match.group(1)})
-        details["totalMem" if match.group(2) == "totalMem" else "freeMem"] = f"{match.group(3)} mb"
+        details[match.group(2)] = match.group(3) + (match.group(4) or "")  # "80994 mb", or bytes before 0.1.3x
+        return True
+    match = _LEGACY_NAME.search(raw)
+    if match:
+        log.gpu_details.setdefault(match.group(1), {"id": match.group(1)})["name"] = match.group(2)
         return True
     match = _LEGACY_COMPUTE.search(raw)
     if match:
@@ -447,7 +452,7 @@ def _slog_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch o
 
 # messages about GPU discovery, its failures and memory (beside those carrying an error= field)
 _DISCOVERY_MESSAGES = frozenset({"gpu memory", "loading model", "discovered GPU libraries", "detected GPUs",
-                                 "unable to load cuda driver library", "compatible gpu libraries",
+                                 "unable to load cuda driver library", "Unable to load nvcuda", "compatible gpu libraries",
                                  "no compatible GPUs were discovered"})
 
 
@@ -472,7 +477,8 @@ def _discovery_line(log: OllamaLog, raw: str, msg: str) -> Optional[bool]:
             if count.isdigit():
                 log.extras["device_count"] = int(count)
         return _libraries(log, raw)
-    if "init failure" in msg or msg == "unable to load cuda driver library" or "cuInit failed: " in raw:
+    if "init failure" in msg or msg in ("unable to load cuda driver library", "Unable to load nvcuda") \
+            or "cuInit failed: " in raw:
         _event(log, "cuda_init_failed", raw)
         _libraries(log, raw)
         return True
@@ -572,15 +578,22 @@ def _iso_date(line: str) -> str:
         return ""
 
 
+def _legacy_bytes(text: str) -> int:
+    """"80994 mb" (0.1.3x-0.2) -> bytes; "2147483648" (0.1.2x printed bytes) -> bytes; 0 when absent."""
+    if text.endswith(" mb"):
+        return int(text[:-3]) << 20
+    return int(text) if text.isdigit() else 0
+
+
 def _total_bytes(details: Dict[str, str]) -> int:
-    if details.get("totalMem", "").endswith(" mb"):
-        return int(details["totalMem"][:-3]) << 20
-    return parse_size(details.get("total", ""))
+    return _legacy_bytes(details.get("totalMem", "")) or parse_size(details.get("total", ""))
 
 
 def _free_bytes(details: Dict[str, str]) -> int:
-    if details.get("freeMem", "").endswith(" mb"):
-        return int(details["freeMem"][:-3]) << 20
+    if "freeMem" in details:
+        return _legacy_bytes(details["freeMem"])
+    if "usedMem" in details and _total_bytes(details):
+        return max(_total_bytes(details) - _legacy_bytes(details["usedMem"]), 0)
     return parse_size(details.get("available", details.get("free", "")))
 
 
@@ -589,6 +602,9 @@ def _finish(log: OllamaLog) -> None:
     versions = log.extras.pop("_library_versions", set())
     if len(versions) == 1 and "driver_version" not in log.extras:
         log.extras["driver_version"] = versions.pop()
+    cuda = [details for details in log.gpu_details.values() if details.get("library", "cuda").lower() == "cuda"]
+    if len(cuda) == 1 and "compute" not in cuda[0] and "compute_capability" in log.extras:
+        cuda[0]["compute"] = log.extras["compute_capability"]  # 0.1.2x logs it once, apart from the GPU's lines
     listed = {gpu.gpu_id for gpu in log.gpus}
     for gpu_id, details in log.gpu_details.items():  # GPUs only a debug trace or an older release lists
         if gpu_id not in listed and gpu_id and _total_bytes(details):

@@ -2,7 +2,8 @@
 the GPUs it discovered, and how each model load was split across GPUs and CPU.
 
 The format changed across releases, and all of these are read:
-- 0.1.2x: `CUDA Compute Capability detected: 8.6`, `Loading Dynamic llm server: .../0.1.28/cuda_v11/...`;
+- 0.1.2x: `CUDA Compute Capability detected: 8.6`, `Loading Dynamic llm server: .../0.1.28/cuda_v11/...`,
+  NVML's `[0] CUDA device name: ...` and `[0] CUDA totalMem 2147483648` (bytes; later releases print mb);
 - 0.1.3x-0.1.4x: `availableServers : found file=.../runners/cuda_v11`, `starting llama server` with the
   runner's path and flags (`--n-gpu-layers`, `--ctx-size`, `--parallel`, `--tensor-split`);
 - 0.3+: `inference compute` (id, library, variant, compute, driver, name, total, available), debug
@@ -19,7 +20,8 @@ The format changed across releases, and all of these are read:
 - llama.cpp and the Ollama engine inside the runner: `load_tensors: offloaded N/M layers to GPU`,
   `load_tensors: CUDA0 model buffer size = ... MiB`, `llama_context: n_ctx = ...`, ggml's
   `Device 4: NAME, compute capability 8.9, VMM: yes`, `msg=system ... CUDA.0.ARCHS=...`.
-Lines may carry a journald prefix (`May 12 12:07:07 host ollama[1234]: `); a `server config` line that
+Failures become events (ollama.log_events), one per kind and error number; the last slog line's `time=`
+dates the log. Lines may carry a journald prefix (`May 12 12:07:07 host ollama[1234]: `); a `server config` line that
 a paste hard-wrapped is joined again. The parser reads line by line and never holds the whole log: a
 cheap substring test rejects most lines before any regular expression runs.
 """
@@ -52,7 +54,7 @@ _CUDA_BACKEND = re.compile(r"CUDA\.(\d+)\.")
 _LIBRARY_VERSION = re.compile(r"lib(?:cuda|nvidia-ml)\.so\.(\d{3}\.\d+(?:\.\d+)?)\b")
 _LIBCUDA_PATH = re.compile(r"[^\s\[\]\"=]*libcuda\.so[\w.]*")
 _DRIVER_VERSION = re.compile(r"\d{3}\.\d+(?:\.\d+)?")  # 535.104.05: a driver; 12.7: a CUDA version
-_CUDA_VERSION = re.compile(r"\d{1,2}\.\d")
+_CUDA_VERSION = re.compile(r"\d{1,2}\.\d{1,2}")
 _ERROR_CODE = re.compile(r"(?:cuInit err: |cuInit failed: |init failur\s*e: |error |code=)(\d+)")  # a paste may break "failure"
 _LEGACY_MEMORY = re.compile(r"\[(GPU-[\w-]+|\d+)\] CUDA (totalMem|freeMem|usedMem) (\d+)( mb)?\s*$")  # 0.1.2x: bytes
 _LEGACY_NAME = re.compile(r"\[(GPU-[\w-]+|\d+)\] CUDA device name: (.+?)\s*$")

@@ -119,7 +119,9 @@ def test_the_healthy_h200x2_raises_no_alarm(h200x2_snapshot):
     report = evaluate(h200x2_snapshot, all_rules())
     assert report.findings() == []
     assert report.worst_severity() is None
-    assert {r.outcome for r in report.results} == {Outcome.PASSED, Outcome.NOT_EVALUATED}
+    assert {r.outcome for r in report.results} == {Outcome.PASSED, Outcome.NOT_EVALUATED, Outcome.NOT_APPLICABLE}
+    # vLLM's GPU floor: the host's Python environment has no vLLM
+    assert {r.rule_id for r in report.results if r.outcome is Outcome.NOT_APPLICABLE} == {"vllm-gpu-unsupported"}
     # only the Ollama checks, all on one fact: that host has no Ollama; and the checks of running
     # processes, which the profile (recorded before gpubal read them) does not hold
     assert {(r.rule_id.split("-")[0], r.missing_fact) for r in report.results
@@ -141,7 +143,7 @@ def test_the_real_h200x1_raises_nothing_and_says_what_it_could_not_check(h200x1_
     assert {r.missing_fact for r in report.results if r.rule_id.startswith("ollama-")} == {"ollama"}
     not_applicable = sorted(r.rule_id for r in report.results if r.outcome is Outcome.NOT_APPLICABLE)
     assert not_applicable == ["gpu-pair-crosses-numa", "p2p-redirected-by-acs", "p2p-through-translating-iommu",
-                              "p2p-unsupported-between-gpus"]
+                              "p2p-unsupported-between-gpus", "vllm-gpu-unsupported"]
 
 
 def test_findings_are_sorted_worst_first(h200x2_snapshot):

@@ -118,7 +118,9 @@ def read_smi_table(results: Dict[str, Any]) -> Dict[str, Any]:
 def read_ollama(results: Dict[str, Any]) -> Dict[str, Any]:
     log = results["Ollama log"]
     reading: Dict[str, Any] = dict(log.extras)
-    reading.update(gpus=list(log.gpu_details.values()), models=log.loads)
+    reading.update(gpus=list(log.gpu_details.values()), models=log.loads,
+                   events=[{"kind": event.kind, "code": event.code} for event in log.events],
+                   cuda_libraries=list(log.cuda_libraries))
     if log.version:
         reading["ollama_version"] = log.version
     if log.server_config is not None:
@@ -172,8 +174,41 @@ READERS = {"topo": read_topo, "topo-p2p": read_topo, "nvlink-s": read_nvlink, "s
            "smi-q-xml": read_smi_xml, "smi": read_smi_table, "ollama-log": read_ollama,
            "smi-q": read_smi_query, "collect-env": read_collect_env}
 
-# expected keys that record what the sample's issue says around the dump, not what the dump holds
-NOT_IN_TEXT = {"quirks", "p2p_mode"}
+# expected keys that record what the sample's issue says around the dump, not what the dump holds, and
+# "snapshot": the facts that must reach the snapshot built from the sample alone (read_snapshot)
+NOT_IN_TEXT = {"quirks", "p2p_mode", "snapshot"}
+
+
+def read_snapshot(path: str) -> Dict[str, Any]:
+    """The snapshot facts a dump yields on its own, in the corpus' vocabulary: driver facts, the GPUs the
+    snapshot lists (with the part of the source that says where they came from), Ollama's log events
+    and the CUDA each Python package was built for."""
+    from gpubal.doctor.ingest.dumps import snapshot_from_dumps
+    from gpubal.doctor.model import Known
+
+    snapshot = snapshot_from_dumps([path]).snapshot
+    reading: Dict[str, Any] = {}
+    for name in ("version", "cuda_driver_version", "device_count"):
+        fact = getattr(snapshot.driver, name)
+        if isinstance(fact, Known):
+            reading[f"driver.{name}"] = fact.value
+    if isinstance(snapshot.gpus, Known):
+        gpus = snapshot.gpus.value
+        reading["gpu_count"] = len(gpus)
+        reading["gpu_source"] = snapshot.gpus.source.split(": ", 1)[-1]
+        for name in ("name", "compute_capability", "memory_total_bytes", "uuid"):
+            reading[f"gpu.{name}"] = [gpu_fact.value if isinstance(gpu_fact := getattr(gpu, name), Known) else None
+                                      for gpu in gpus]
+    if isinstance(snapshot.ollama.log_events, Known):
+        reading["ollama.log_events"] = [[event.kind, event.code] for event in snapshot.ollama.log_events.value]
+    if isinstance(snapshot.ollama.log_cuda_libraries, Known):
+        reading["ollama.log_cuda_libraries"] = snapshot.ollama.log_cuda_libraries.value
+    if isinstance(snapshot.stack.python_packages, Known):
+        reading["python_packages"] = {p.name: {"version": p.version, "cuda": p.cuda_version}
+                                      for p in snapshot.stack.python_packages.value}
+    if isinstance(snapshot.stack.cuda_toolkits, Known):
+        reading["nvcc"] = [toolkit.version for toolkit in snapshot.stack.cuda_toolkits.value]
+    return reading
 
 
 def mismatches(expected: Any, actual: Any, where: str = "") -> List[str]:

@@ -11,14 +11,14 @@ import pytest
 from gpubal.doctor.ingest.dumps import read_dump, snapshot_from_dumps
 from gpubal.doctor.model import snapshot_from_json, snapshot_to_json
 
-from .reading import READERS, mismatches, parse_file
+from .reading import READERS, mismatches, parse_file, read_snapshot
 
 DUMPS = Path(__file__).parent.parent / "fixtures" / "dumps"
 SAMPLES = sorted(DUMPS.glob("*/*.txt"))
 
 
-def test_the_corpus_has_at_least_30_samples():
-    assert len(SAMPLES) >= 30
+def test_the_corpus_has_at_least_60_samples():
+    assert len(SAMPLES) >= 60
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda path: f"{path.parent.name}/{path.stem}")
@@ -26,6 +26,8 @@ def test_reads_the_expected_facts(sample: Path):
     meta = json.loads(sample.with_suffix(".json").read_text())
     reading = READERS[meta["format"]](parse_file(str(sample)))
     assert mismatches(meta["expected"], reading) == []
+    if "snapshot" in meta["expected"]:  # facts that must reach the snapshot, not only the parser
+        assert mismatches(meta["expected"]["snapshot"], read_snapshot(str(sample)), "snapshot") == []
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda path: f"{path.parent.name}/{path.stem}")

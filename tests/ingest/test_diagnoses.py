@@ -92,3 +92,78 @@ def test_the_ollama_log_alone_leaves_hidden_gpus_not_evaluated():
     result = _hidden_gpus(report)
     assert result.outcome is Outcome.NOT_EVALUATED and result.missing_fact == "gpus"
     assert result.missing_reason.startswith("not_in_input")
+
+
+# What an expert reads from each real sample alone, named by a gpubal rule
+EXPERT_DIAGNOSES = [
+    ("ollama-log/h200-two-libcuda-cuinit-802.txt", "ollama-cuda-init-failed", "ollama"),
+    ("ollama-log/h200-two-libcuda-cuinit-802.txt", "ollama-several-libcuda-versions", "host"),
+    ("ollama-log/h200-two-libcuda-cuinit-802.txt", "ollama-runs-on-cpu", "ollama"),
+    ("ollama-log/a100-docker-init-failure-802-broken-word.txt", "ollama-cuda-init-failed", "ollama"),
+    ("ollama-log/rtx6000-blackwell-init-failure-3.txt", "ollama-cuda-init-failed", "ollama"),
+    ("ollama-log/ollama-ov-no-compatible-gpus-cpu.txt", "ollama-runs-on-cpu", "ollama"),
+    ("ollama-log/compatible-gpu-libraries-empty-cpu-backend.txt", "ollama-runs-on-cpu", "ollama"),
+    ("ollama-log/windows-amd-gfx1150-no-compatible-gpus-elided.txt", "ollama-runs-on-cpu", "ollama"),
+    ("ollama-log/a2000-journald-debug-memory-in-use.txt", "ollama-gpu-memory-in-use", "ollama"),
+    ("ollama-log/a100-driver-470-legacy-gpu-lines.txt", "ollama-driver-too-old", "host"),
+    ("ollama-log/3gpu-pascal-inference-compute-redacted-ids.txt", "heterogeneous-gpus", "host"),
+    ("collect-env/vllm15592-8xa100-pcie-driver-525-torch-cu124.txt", "framework-cuda-build", "host"),
+    ("smi/rapidsai-v100-cuda-na-bold-shell-prompt.txt", "libcuda-unusable", "host"),
+    ("ollama-log/feb2024-wsl-mx130-legacy-bytes-memory-used.txt", "ollama-gpu-memory-in-use", "ollama"),
+    ("ollama-log/jul2024-libcuda-418-elfclass32-undefined-symbol.txt", "ollama-cuda-init-failed", "ollama"),
+    ("ollama-log/jul2024-libcuda-418-elfclass32-undefined-symbol.txt", "ollama-runs-on-cpu", "ollama"),
+    ("ollama-log/jul2024-libcuda-418-elfclass32-undefined-symbol.txt", "driver-branch-end-of-life", "host"),
+    ("smi/ros-docker-quadro-p620-cuda-na-prompt.txt", "libcuda-unusable", "host"),
+]
+
+
+@pytest.mark.parametrize("sample, rule_id, subject", EXPERT_DIAGNOSES,
+                         ids=lambda value: value.rsplit("/", 1)[-1] if "/" in value else value)
+def test_the_expert_diagnosis_is_a_finding(sample, rule_id, subject):
+    _, found = findings(sample)
+    assert (rule_id, subject) in found
+
+
+def test_cuinit_802_in_the_log_names_fabric_manager():
+    report, _ = findings("ollama-log/h200-two-libcuda-cuinit-802.txt")
+    finding = next(f for f in report.findings() if f.rule_id == "ollama-cuda-init-failed")
+    assert "Fabric Manager" in finding.message and finding.fix.url.endswith("fabric-manager-user-guide/index.html")
+
+
+def test_gpus_ollama_lists_run_the_per_gpu_rules():
+    # the Pascal GPUs of the log become snapshot GPUs: Ollama's floor (5.0) passes them, vLLM's rule does not apply
+    report, _ = findings("ollama-log/3gpu-pascal-inference-compute-redacted-ids.txt")
+    ollama_floor = [r for r in report.results if r.rule_id == "ollama-gpu-unsupported"]
+    assert len(ollama_floor) == 3 and all(r.outcome is Outcome.PASSED for r in ollama_floor)
+
+
+@pytest.mark.parametrize("sample", ["collect-env/vllm18285-macos-torch-cpu-only-no-cuda.txt",
+                                    "ollama-log/rtx4090-inference-compute-and-debug-trace.txt",
+                                    "ollama-log/h100-engine-inference-compute-name-cuda0.txt",
+                                    "collect-env/vllm9293-wsl-rtx4070-laptop-driver-551.txt",
+                                    "ollama-log/a100-journald-libcuda-550-with-lib32-copy.txt"])
+def test_healthy_samples_raise_no_error_or_warning(sample):
+    report, _ = findings(sample)
+    assert [f.rule_id for f in report.findings() if f.severity.value in ("error", "warning")] == []
+
+
+def test_hidden_gpus_are_not_judged_on_the_gpus_ollama_itself_lists(tmp_path):
+    # A hand-written server config line (0.5+ form) before a real log: CUDA_VISIBLE_DEVICES=1 and the one GPU
+    # Ollama then sees, which Ollama numbers 0 and the host calls 1.
+    # Its own list cannot tell which GPUs it was kept from: not evaluated, never "hides every GPU".
+    log = tmp_path / "ollama.log"
+    log.write_text(
+        'time=2025-02-09T17:56:22.872+08:00 level=INFO source=routes.go:1187 msg="server config" '
+        'env="map[CUDA_VISIBLE_DEVICES:1 OLLAMA_DEBUG:true]"\n'
+        + (DUMPS / "ollama-log" / "rtx4090-inference-compute-and-debug-trace.txt").read_text())
+    report = evaluate(snapshot_from_dumps([str(log)]).snapshot, all_rules())
+    result = _hidden_gpus(report)
+    assert result.outcome is Outcome.NOT_EVALUATED and "could see" in result.missing_reason
+
+
+def test_a_2024_log_on_driver_470_is_judged_as_of_its_date():
+    # R470 was still supported in June 2024; the Ollama of then ran on it (it listed the A100 through CUDA 11.4)
+    report, found = findings("ollama-log/a100-driver-470-legacy-gpu-lines.txt")
+    assert report.snapshot.collected_at.startswith("2024-06-06")
+    assert not any(rule == "driver-branch-end-of-life" for rule, _ in found)
+    assert next(f for f in report.findings() if f.rule_id == "ollama-driver-too-old").severity.value == "info"

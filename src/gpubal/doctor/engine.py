@@ -16,6 +16,7 @@ from ..rules import Rule
 from ..rules import matrix as _matrix
 from .model import (FactMissing, Finding, Fix, NotApplicable, Outcome, Reason, Report, RuleResult, Severity,
                     Snapshot, Unavailable, need)
+from .topology_class import classify_topology
 
 if TYPE_CHECKING:
     from .policy import PolicyFile
@@ -31,7 +32,8 @@ def evaluate(snapshot: Snapshot, rules: Sequence[Rule], policy: "Optional[Policy
 
         site = policy.for_host(hostname_of(snapshot))
         results, applied = apply(results, snapshot, site), site.describe()
-    return Report(snapshot=snapshot, results=tuple(results), matrix_version=_matrix.MATRIX_VERSION, policy=applied)
+    return Report(snapshot=snapshot, results=tuple(results), matrix_version=_matrix.MATRIX_VERSION, policy=applied,
+                  topology_class=classify_topology(snapshot))
 
 
 def _subjects(rule: Rule, snapshot: Snapshot) -> List[Tuple[str, Tuple[Any, ...]]]:

@@ -302,11 +302,23 @@ class RuleResult:
 
 
 @dataclass(frozen=True)
+class TopologyClass:
+    """The host's topology in words ("full NVSwitch mesh", "one NUMA node per GPU"), with the evidence."""
+
+    classes: Tuple[str, ...]
+    evidence: Tuple[str, ...]
+
+    def text(self) -> str:
+        return " · ".join(self.classes)
+
+
+@dataclass(frozen=True)
 class Report:
     snapshot: Snapshot
     results: Tuple[RuleResult, ...]
     matrix_version: str
     policy: str = ""  # the site policy applied (file and matching host sections), "" when none
+    topology_class: Union[TopologyClass, None] = None  # from doctor.topology_class; None: no GPUs known
 
     def findings(self) -> List[Finding]:
         found = [finding for result in self.results for finding in result.findings]
@@ -594,7 +606,8 @@ class PythonPackage:
     name: str  # normalized distribution name, "torch", "nvidia-cudnn-cu13"
     version: str
     location: str  # the site-packages directory
-    cuda_version: str  # the CUDA it was built for ("13.0" from torch's +cu130); "" when it does not say
+    cuda_version: str  # the CUDA it was built for ("13.0" from torch's +cu130); "" when it does not say;
+    # "none" when it says it was built without CUDA (torch's "+cpu", collect_env's "CUDA used to build: None")
     requires: Tuple[str, ...]  # its nvidia-* pins, as written in its metadata
 
 
@@ -650,6 +663,15 @@ class OllamaLogOffload:
 
 
 @dataclass(frozen=True)
+class OllamaLogEvent:
+    """A failure or fallback that Ollama's log records, kept as printed so a report can quote it."""
+
+    kind: str  # "cuda_init_failed", "no_compatible_gpus", "cpu_only", "out_of_memory"
+    code: str  # the error number the line gives ("802" for cuInit), "" when it gives none
+    line: str  # the log line as printed, without a journald prefix; at most 500 characters
+
+
+@dataclass(frozen=True)
 class Ollama(_Facts):
     binary_path: Fact[str]
     binary_version: Fact[str]  # `ollama -v`
@@ -663,6 +685,8 @@ class Ollama(_Facts):
     log_server_config: Fact[Dict[str, str]]  # the `server config` line: the environment Ollama saw
     log_gpus: Fact[List[OllamaLogGpu]]
     log_offloads: Fact[List[OllamaLogOffload]]
+    log_events: Fact[List[OllamaLogEvent]]  # discovery failures, CPU fallback, out-of-memory, as logged
+    log_cuda_libraries: Fact[List[str]]  # libcuda copies Ollama's GPU discovery found (debug log), by path
     # Environment= of each unit file and drop-in, in the order systemd applies them (the last wins);
     # added after the first snapshots were written
     service_environment_by_file: Fact[Dict[str, Dict[str, str]]] = field(default=Unavailable(

@@ -164,12 +164,15 @@ def _host_lines(report: Report) -> Tuple[Tuple[str, str], ...]:
     else:
         driver_text = (f"{s.show(driver.version)} · kernel module {s.show(driver.kernel_module_version)} · "
                        f"NVML {s.show(driver.nvml_version)} · CUDA (driver API) {s.show(driver.cuda_driver_version)}")
-    return (
+    lines = (
         ("Host", f"{s.show(host.hostname)} · {s.show(host.os_release)} · kernel {s.show(host.kernel_release)}"),
         ("CPU", f"{s.show(host.cpu_model)} · {s.show(host.cpu_count)} CPUs · NUMA {numa_text}"),
         ("Platform", f"virtualization {s.show(host.virtualization)} · container {s.show(host.container)}"),
         ("Driver", driver_text),
     )
+    if report.topology_class is not None:
+        lines += (("Topology", f"{report.topology_class.text()} ({'; '.join(report.topology_class.evidence)})"),)
+    return lines
 
 
 def build_context(report: Report, redacted: bool, collapse_links: bool = False,

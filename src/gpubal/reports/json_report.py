@@ -17,6 +17,7 @@ def render_json(report: Report) -> str:
         "matrix_version": report.matrix_version,
         **({"policy": report.policy} if report.policy else {}),
         "verdict": {"headline": summary.headline, **to_jsonable(summary)},
+        "topology_class": to_jsonable(report.topology_class),
         "findings": to_jsonable(report.findings()),
         "results": to_jsonable(list(report.results)),
         "snapshot": to_jsonable(report.snapshot),

@@ -82,6 +82,10 @@ def _header(report: Report, console: Console) -> None:
         _line(console, f"         nvidia_uvm loaded {s.show(driver.uvm_module_loaded)} · /dev/nvidia-uvm "
                        f"{s.show(driver.uvm_device_present)} · nvidia-persistenced running "
                        f"{s.show(driver.persistenced_running)}")
+    if report.topology_class is not None:
+        _line(console, Text(f"Topology {report.topology_class.text()}", style="bold"))
+        for line in report.topology_class.evidence:
+            _line(console, f"         {line}")
     console.print()
 
 

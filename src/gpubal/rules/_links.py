@@ -27,3 +27,7 @@ SGLANG_SERVER_ARGUMENTS = "https://docs.sglang.io/advanced_features/server_argum
 NCCL_ACS = "https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/troubleshooting.html#pci-access-control-services-acs"
 NVIDIA_IOMMU_PASSTHROUGH = "https://docs.nvidia.com/nim/maxine/lipsync/latest/advanced-usage/multi-gpu.html"
 SYSTEMD_UNIT = "https://www.freedesktop.org/software/systemd/man/latest/systemd.unit.html"
+CUDA_DRIVER_ERRORS = "https://docs.nvidia.com/cuda/cuda-driver-api/group__CUDA__TYPES.html"
+CONTAINER_CAPABILITIES = "https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/docker-specialized.html"
+VLLM_GPU_INSTALL = "https://docs.vllm.ai/en/v0.14.0/getting_started/installation/gpu/"
+PYTORCH_INSTALL = "https://pytorch.org/get-started/locally/"

@@ -66,3 +66,13 @@ def edit_unit(*lines: str) -> str:
     """The command that opens the Ollama unit's drop-in, with the lines to put there as its comment:
     a fix lists commands to run, and an `Environment=` line on its own is not one."""
     return "sudo systemctl edit ollama   # under [Service]: " + " ".join(lines)
+
+
+# How the dump reader names the GPUs it took from Ollama's own log (doctor/ingest/ollama_log.GPU_SECTION)
+OLLAMA_LISTED_GPUS = "GPUs as Ollama lists them"
+
+
+def gpus_seen_by_ollama_only(snapshot: Snapshot) -> bool:
+    """True when the snapshot's GPUs are the ones Ollama's log lists: those are the GPUs Ollama could see,
+    numbered its own way, so they cannot show which GPUs Ollama was kept from."""
+    return isinstance(snapshot.gpus, Known) and OLLAMA_LISTED_GPUS in snapshot.gpus.source

@@ -50,7 +50,7 @@ def cuda_uses(stack: Stack) -> List[CudaUse]:
         if copy.name == "cudart":
             uses.append(CudaUse(copy.version, f"libcudart {copy.version} at {copy.path} ({copy.consumer})", copy.origin))
     for package in value_or(stack.python_packages, []):
-        if package.cuda_version:
+        if package.cuda_version and package.cuda_version != "none":  # "none": a CPU-only build
             uses.append(CudaUse(package.cuda_version,
                                 f"{package.name} {package.version} (built for CUDA {package.cuda_version})", "framework"))
     return uses

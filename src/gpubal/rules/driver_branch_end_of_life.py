@@ -12,7 +12,9 @@ def check(snapshot: Snapshot):
     What it checks
         The driver's branch (R535, R580, ...) against NVIDIA's list of data-center driver branches and
         their end-of-life dates, on the date the snapshot was taken. A branch the matrix has no row
-        for is not evaluated.
+        for is end of life when it is older than every branch NVIDIA still dates (NVIDIA: "All other
+        previous driver branches not listed in the table above ... are end of life"); a newer branch
+        without a row is not evaluated.
 
     Why it matters
         An end-of-life branch gets no more security or bug fixes, and new CUDA releases (and the
@@ -28,11 +30,12 @@ def check(snapshot: Snapshot):
     version = snapshot.driver.need("version")
     m = matrix.load_matrix()
     branch = matrix.driver_branch(m, version)
-    if branch is None:
-        matrix_lacks(f"driver branch {matrix.driver_branch_name(version)}", "driver_branches.toml")
     on = datetime.date.fromisoformat(snapshot.collected_at[:10])
+    if branch is None:
+        yield from _unlisted(version, m, on)
+        return
     listed_on = dict(m.matrix_dates).get("driver_branches", "")
-    if branch.status == "end_of_life" and on.isoformat() < listed_on:
+    if branch.status == "end_of_life" and not branch.end_of_life and on.isoformat() < listed_on:
         # an undated "end of life" is known only as of the edition it was read in; a dump dated
         # earlier (its own timestamp) may predate it
         matrix_lacks(f"the date {branch.branch} reached end of life (listed as ended in the edition read on "
@@ -53,4 +56,27 @@ def check(snapshot: Snapshot):
         Fix(summary="Move to a supported driver branch" + (f" (Long Term Support: {', '.join(supported)})" if supported else ""),
             commands=("nvidia-smi --query-gpu=driver_version --format=csv,noheader",),
             url=branch.source),
+    )
+
+
+def _unlisted(version: str, m: "matrix.Matrix", on: datetime.date):
+    name = matrix.driver_branch_name(version)
+    listed = [b for b in m.driver_branches if b.end_of_life and b.status != "end_of_life"]
+    note = next((b for b in m.driver_branches if b.status == "end_of_life"), None)
+    edition = datetime.date.fromisoformat(dict(m.matrix_dates).get("driver_branches", "9999-12-31"))
+    # the note speaks for its edition: a dump older than it may come from when the branch was supported
+    if (not name[1:].isdigit() or not listed or note is None or on < edition
+            or int(name[1:]) >= min(b.number for b in listed)):
+        matrix_lacks(f"driver branch {name}", "driver_branches.toml")
+    oldest = min(listed, key=lambda b: b.number)
+    supported = [b.branch for b in m.driver_branches if b.type == "Long Term Support Branch" and b.end_of_life]
+    yield finding(
+        Severity.WARNING, "host",
+        f"Driver {version} is on branch {name}, older than every branch NVIDIA still lists ({oldest.branch} is the "
+        "oldest): NVIDIA counts such branches as end of life",
+        {"driver.version": version, "branch": name, "oldest branch NVIDIA lists": oldest.branch,
+         "end_of_life": "yes (not listed; older than every listed branch)"},
+        Fix(summary="Move to a supported driver branch" + (f" (Long Term Support: {', '.join(supported)})" if supported else ""),
+            commands=("nvidia-smi --query-gpu=driver_version --format=csv,noheader",),
+            url=note.source),
     )

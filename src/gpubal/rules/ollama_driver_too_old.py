@@ -1,4 +1,4 @@
-from ..doctor.model import Fix, Severity, Snapshot
+from ..doctor.model import Fix, Known, Severity, Snapshot
 from . import _links, finding, matrix, rule
 from ._ollama import require_ollama
 from ._stack import matrix_lacks, version_key
@@ -24,7 +24,7 @@ def check(snapshot: Snapshot):
     References
         https://docs.ollama.com/gpu
     """
-    require_ollama(snapshot)
+    ollama = require_ollama(snapshot)
     driver = snapshot.driver.need("version")
     m = matrix.load_matrix()
     editions = {requirement.edition: requirement for requirement in m.ollama_requirements}
@@ -41,9 +41,14 @@ def check(snapshot: Snapshot):
     earlier = editions.get("earlier")
     below_all = earlier is None or version_key(driver) < version_key(
         matrix.ollama_min_driver(earlier, gpu.need("compute_capability")))
+    # a log in which Ollama listed CUDA GPUs shows that the release which wrote it ran on this driver (older
+    # releases bundled CUDA 11 runners): only a newer Ollama would need the newer driver
+    used = isinstance(ollama.log_gpus, Known) and any(g.library.lower() == "cuda" for g in ollama.log_gpus.value)
     yield finding(
-        Severity.ERROR if below_all else Severity.WARNING, "host",
-        f"Driver {driver} is below the {floor} Ollama requires for {value_name(gpu)}: Ollama may fall back to the CPU",
+        Severity.INFO if used else Severity.ERROR if below_all else Severity.WARNING, "host",
+        f"Driver {driver} is below the {floor} Ollama requires for {value_name(gpu)}: "
+        + ("the Ollama that wrote the log used the GPU, but current releases need the newer driver" if used
+           else "Ollama may fall back to the CPU"),
         {"driver.version": driver, "ollama minimum driver": floor,
          f"{gpu.subject()}.compute_capability": gpu.need("compute_capability"),
          "ollama docs": editions["current"].wording},

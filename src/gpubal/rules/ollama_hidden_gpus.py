@@ -1,8 +1,8 @@
 from typing import List, Tuple
 
-from ..doctor.model import Fix, Gpu, Severity, Snapshot, value_or
+from ..doctor.model import FactMissing, Fix, Gpu, Reason, Severity, Snapshot, Unavailable, value_or
 from . import _links, finding, rule
-from ._ollama import edit_unit, require_ollama, setting
+from ._ollama import edit_unit, gpus_seen_by_ollama_only, require_ollama, setting
 
 
 def visible_gpus(value: str, gpus: List[Gpu]) -> Tuple[List[int], str]:
@@ -57,6 +57,10 @@ def check(snapshot: Snapshot):
     value, where = setting(ollama, "CUDA_VISIBLE_DEVICES")
     if value is None:
         return
+    if gpus_seen_by_ollama_only(snapshot):
+        raise FactMissing("gpus", Unavailable(Reason.NOT_IN_INPUT, snapshot.gpus.source,  # type: ignore[union-attr]
+                                              "only the GPUs Ollama's log lists, which are the ones it could see; "
+                                              "paste nvidia-smi -L to compare"))
     gpus = snapshot.gpu_list()
     visible, stopped_at = visible_gpus(value, gpus)
     hidden = [gpu for gpu in gpus if gpu.index not in visible]

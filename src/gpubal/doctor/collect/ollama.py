@@ -52,6 +52,9 @@ def collect_ollama(files: HostFiles, environment: Mapping[str, str], processes: 
         log_server_config=_from_log(log_source, log, lambda l: l.server_config, "no `server config` line"),
         log_gpus=_from_log(log_source, log, lambda l: l.gpus or None, "no `inference compute` line"),
         log_offloads=_from_log(log_source, log, lambda l: l.offloads or None, "no model load (offload) line"),
+        log_events=_from_log(log_source, log, lambda l: l.events, ""),
+        log_cuda_libraries=_from_log(log_source, log, lambda l: l.cuda_libraries or None,
+                                     "no `discovered GPU libraries` line (OLLAMA_DEBUG=1 logs it)"),
         service_environment_by_file=by_file,
     )
 

@@ -22,6 +22,7 @@ from ... import __version__
 from ..model import (SCHEMA_VERSION, Driver, Gpu, GpuPair, Host, Known, NvLink, Ollama, Reason, Snapshot,
                      Stack, Unavailable)
 from .common import FactPath
+from .ollama_log import GPU_SECTION as OLLAMA_GPU_SECTION
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,23 @@ def _part(cls: type, facts: Dict[str, Any], missing: Unavailable, **plain: Any) 
     return cls(**values)
 
 
+# Ollama numbers GPUs in its own order (by free memory from 0.4 on) and rounds their memory to 0.1 GiB: its
+# list stands in for the GPUs only when no nvidia-smi, NVML or collect_env dump lists them.
+_WEAK_GPU_SECTIONS = (OLLAMA_GPU_SECTION,)
+
+
+def _without_weak_gpus(dumps: Sequence[DumpFacts]) -> List[DumpFacts]:
+    listed = any(path[0] == "gpu" and section not in _WEAK_GPU_SECTIONS
+                 for dump in dumps for path, _, section in dump.observations)
+    if not listed:
+        return list(dumps)
+    return [dataclasses.replace(dump, observations=[(path, value, section) for path, value, section in dump.observations
+                                                    if section not in _WEAK_GPU_SECTIONS])
+            for dump in dumps]
+
+
 def build_snapshot(dumps: Sequence[DumpFacts]) -> Tuple[Snapshot, List[Conflict]]:
+    dumps = _without_weak_gpus(dumps)
     merged, conflicts = _merge(dumps)
     names = [dump.name for dump in dumps]
     everywhere = ", ".join(names)

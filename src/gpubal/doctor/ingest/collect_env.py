@@ -2,8 +2,10 @@
 GPUs, OS, CPU and NUMA layout (lscpu), cuDNN copies, Python packages, and CUDA/NCCL variables.
 
 The topology matrix that `vllm collect-env` embeds is read by the topology parser on the same stream.
-collect_env's "CUDA runtime version" is what nvcc reports, not a runtime any process loads; it is kept
-as read (`cuda_runtime_version_nvcc`) and not made a library fact.
+collect_env's "CUDA runtime version" is what nvcc reports, not a runtime any process loads: it becomes a
+toolkit (nvcc found, directory unknown), not a library. "CUDA used to build PyTorch" and "PyTorch
+version" are facts whether or not `[pip3]` lines follow; `PyTorch version: N/A` leaves torch out of a
+package list that is known, and `CUDA used to build PyTorch: None` marks a CPU-only build.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional
 
 from ..cpulist import parse_cpulist
-from ..model import LibraryCopy, NumaNode, PythonPackage
+from ..model import CudaToolkit, LibraryCopy, NumaNode, PythonPackage
 from ..secrets import looks_secret
 from .common import Observation, Parser, clean
 
@@ -47,7 +49,7 @@ class CollectEnv:
     def value(self, *keys: str) -> Optional[str]:
         for key in keys:
             text = self.values.get(key)
-            if text and text not in ("N/A", "Could not collect", "None"):
+            if text and text not in ("N/A", "Could not collect", "None", "No CUDA"):
                 return text
         return None
 
@@ -58,6 +60,14 @@ class CollectEnv:
     @property
     def torch_version(self) -> Optional[str]:
         return self.value("PyTorch version")
+
+    @property
+    def torch_cuda_build(self) -> str:
+        """The CUDA torch was built for ("12.1"), "none" for a CPU-only build, "" when the dump does not say."""
+        text = self.values.get("CUDA used to build PyTorch", "")
+        if text == "None" or (self.torch_version or "").endswith("+cpu"):
+            return "none"
+        return text if re.fullmatch(r"\d+\.\d+(?:\.\d+)?", text) else ""
 
     @property
     def cuda_runtime_version_nvcc(self) -> Optional[str]:
@@ -99,17 +109,25 @@ class CollectEnv:
                                            if _CUDNN_FILE.search(f))]
         if libraries:
             yield ("stack", "libraries"), libraries, section
-        if self.packages:
+        if self.packages or "PyTorch version" in self.values:
+            # torch's own lines say what it is even when no [pip3] list follows; "N/A" says it is not there
+            listed = dict(self.packages)
+            if self.torch_version:
+                listed.setdefault("torch", self.torch_version)
             packages = []
-            for name, version in sorted(self.packages.items()):
+            for name, version in sorted(listed.items()):
                 cuda = ""
                 if name == "torch":
-                    cuda = self.value("CUDA used to build PyTorch") or ""
+                    cuda = self.torch_cuda_build
                     torch = self.torch_version or ""
                     version = torch if torch.startswith(version) else version
                 packages.append(PythonPackage(name=name, version=version, location="", cuda_version=cuda,
                                               requires=()))
             yield ("stack", "python_packages"), packages, section
+        nvcc = self.cuda_runtime_version_nvcc
+        if nvcc and re.fullmatch(r"\d+\.\d+(?:\.\d+)?", nvcc):
+            yield ("stack", "cuda_toolkits"), [CudaToolkit(path="nvcc on PATH (collect_env names no directory)",
+                                                           version=nvcc, has_nvcc=True)], section
         if self.environment:
             yield ("stack", "environment"), dict(self.environment), section
 
@@ -143,7 +161,9 @@ class CollectEnvParser(Parser):
         if not stripped:
             self._list = None
             return
-        if stripped.startswith("PyTorch version") and not result.tool:
+        # vLLM's sectioned format prints OS and compiler lines before "PyTorch version"
+        if (stripped.startswith("PyTorch version") or stripped == "Collecting environment information...") \
+                and not result.tool:
             result.tool = "torch"
         if stripped.startswith(("vLLM Version", "vLLM Build Flags")) or stripped == "vLLM Info":
             result.tool = "vllm"

@@ -2,32 +2,44 @@
 the GPUs it discovered, and how each model load was split across GPUs and CPU.
 
 The format changed across releases, and all of these are read:
-- 0.1.2x: `CUDA Compute Capability detected: 8.6`, `Loading Dynamic llm server: .../0.1.28/cuda_v11/...`;
+- 0.1.2x: `CUDA Compute Capability detected: 8.6`, `Loading Dynamic llm server: .../0.1.28/cuda_v11/...`,
+  NVML's `[0] CUDA device name: ...` and `[0] CUDA totalMem 2147483648` (bytes; later releases print mb);
 - 0.1.3x-0.1.4x: `availableServers : found file=.../runners/cuda_v11`, `starting llama server` with the
   runner's path and flags (`--n-gpu-layers`, `--ctx-size`, `--parallel`, `--tensor-split`);
 - 0.3+: `inference compute` (id, library, variant, compute, driver, name, total, available), debug
   `updating cuda memory data`, cuInit probing (`CUDA driver version: 12.7`, `device count 1`);
 - late 2024: `msg="offload to cuda"`; 2025: `msg=offload library=cuda` with layers.* and memory.*;
+- 0.12+: `inference compute` with `name=CUDA0` (the device id) and `description=` (the model),
+  `msg="gpu memory"` (free memory at each load), `msg="loading model" "model layers"=N`;
+- discovery traces (OLLAMA_DEBUG): `discovered GPU libraries paths=[.../libcuda.so.570.86.15 ...]`,
+  `detected GPUs count=1 library=.../libcuda.so.470.239.06`, `[GPU-...] CUDA totalMem 80994 mb`, and the
+  failures: `cuInit err: 802`, `cuda driver library init failure: 802`, `cuInit failed: 802`,
+  `ggml_cuda_init: failed to initialize CUDA: ...`, `no compatible GPUs were discovered`;
+- before 0.1.33, `CUDA driver version: 545.23.08` is the *driver* version (read through NVML), not a CUDA
+  version as in the later cuInit trace (`CUDA driver version: 12.7`): the form tells them apart;
 - llama.cpp and the Ollama engine inside the runner: `load_tensors: offloaded N/M layers to GPU`,
   `load_tensors: CUDA0 model buffer size = ... MiB`, `llama_context: n_ctx = ...`, ggml's
   `Device 4: NAME, compute capability 8.9, VMM: yes`, `msg=system ... CUDA.0.ARCHS=...`.
-Lines may carry a journald prefix (`May 12 12:07:07 host ollama[1234]: `); a `server config` line that
+Failures become events (ollama.log_events), one per kind and error number; the last slog line's `time=`
+dates the log. Lines may carry a journald prefix (`May 12 12:07:07 host ollama[1234]: `); a `server config` line that
 a paste hard-wrapped is joined again. The parser reads line by line and never holds the whole log: a
 cheap substring test rejects most lines before any regular expression runs.
 """
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional
 
-from ..model import OllamaLogGpu, OllamaLogOffload
+from ..model import OllamaLogEvent, OllamaLogGpu, OllamaLogOffload
 from .common import Observation, Parser, parse_size
 
 SECTION = "Ollama log"
+GPU_SECTION = "Ollama log (GPUs as Ollama lists them)"
 _LOGFMT = re.compile(r'([A-Za-z_][\w.]*)=("(?:[^"\\]|\\.)*"|\S*)')
-_SERVER_CONFIG = re.compile(r'server config env="?map\[(.*?)\]"?\s*$')
+_SERVER_CONFIG = re.compile(r'server config"? env="?map\[(.*?)\]"?\s*$')  # 0.5+: msg="server config" env=...
 _CONFIG_KEY = re.compile(r"(?:^| )([A-Za-z_][A-Za-z0-9_]*):(?!//)")  # not the "https:" of a URL value
 _VERSION = re.compile(r"Listening on (\S+) \(version ([\w.+-]+)\)")
 _OFFLOADED = re.compile(r"offloaded (\d+)/(\d+) layers to GPU")
@@ -39,6 +51,17 @@ _RUNNER_PATH = re.compile(r"/runners/([\w.-]+)/")
 _ASSET_VERSION = re.compile(r"/assets/(\d+\.\d+\.\d+[\w.-]*)/([\w.-]+)/")
 _COMPUTE_DETECTED = re.compile(r"Compute Capability detected: ([\d.]+)")
 _CUDA_BACKEND = re.compile(r"CUDA\.(\d+)\.")
+_LIBRARY_VERSION = re.compile(r"lib(?:cuda|nvidia-ml)\.so\.(\d{3}\.\d+(?:\.\d+)?)\b")
+_LIBCUDA_PATH = re.compile(r"[^\s\[\]\"=]*libcuda\.so[\w.]*")
+_DRIVER_VERSION = re.compile(r"\d{3}\.\d+(?:\.\d+)?")  # 535.104.05: a driver; 12.7: a CUDA version
+_CUDA_VERSION = re.compile(r"\d{1,2}\.\d{1,2}")
+_ERROR_CODE = re.compile(r"(?:cuInit err: |cuInit failed: |init failur\s*e: |error |code=)(\d+)")  # a paste may break "failure"
+_LEGACY_MEMORY = re.compile(r"\[(GPU-[\w-]+|\d+)\] CUDA (totalMem|freeMem|usedMem) (\d+)( mb)?\s*$")  # 0.1.2x: bytes
+_LEGACY_NAME = re.compile(r"\[(GPU-[\w-]+|\d+)\] CUDA device name: (.+?)\s*$")
+_LEGACY_COMPUTE = re.compile(r"\[(GPU-[\w-]+|\d+)\] Compute Capability (\d+\.\d+)")
+_OUT_OF_MEMORY = ("cudaMalloc failed: out of memory", "CUDA error: out of memory", "CUDA_ERROR_OUT_OF_MEMORY",
+                  "failed to allocate CUDA", "out of memory")
+_MAX_EVENTS = 50
 _MAX_WRAPPED_LINES = 8
 _MAX_LOADS = 10_000
 MAX_OFFLOADS_KEPT = 100  # the snapshot keeps the latest model loads; the log may hold thousands  # a log of a busy server loads models all day; keep the latest ones
@@ -56,6 +79,9 @@ class OllamaLog:
     gpu_details: Dict[str, Dict[str, str]] = field(default_factory=dict)  # GPU id -> fields
     loads: List[Dict[str, Any]] = field(default_factory=list)  # one per model load
     extras: Dict[str, Any] = field(default_factory=dict)  # listen, runner, cuda_driver_version, ...
+    events: List[OllamaLogEvent] = field(default_factory=list)  # failures and fallbacks, each kind once
+    last_slog_line: str = ""  # the last `msg=` line read; its `time=` (the server's local time) dates the log
+    cuda_libraries: List[str] = field(default_factory=list)  # libcuda paths discovery found
     format_name: str = "Ollama log"
 
     @property
@@ -86,6 +112,55 @@ class OllamaLog:
             yield ("ollama", "log_gpus"), self.gpus, SECTION
         if self.offloads:
             yield ("ollama", "log_offloads"), self.offloads, SECTION
+        if self.found:
+            yield ("ollama", "log_events"), list(self.events), SECTION
+        date = _iso_date(self.last_slog_line)
+        if date:  # version rules then judge the host as of the log, not as of today
+            yield ("dump", "date"), date, SECTION
+        if self.cuda_libraries:
+            yield ("ollama", "log_cuda_libraries"), list(self.cuda_libraries), SECTION
+        cuda = self.extras.get("cuda_driver_version") or self._cuda_from_gpus()
+        if cuda:
+            yield ("driver", "cuda_driver_version"), cuda, SECTION
+        if self.extras.get("driver_version"):
+            yield ("driver", "version"), self.extras["driver_version"], SECTION
+        if "device_count" in self.extras:
+            yield ("driver", "device_count"), self.extras["device_count"], SECTION
+        yield from self._gpu_observations()
+
+    def _cuda_from_gpus(self) -> str:
+        drivers = {details.get("driver", "") for details in self.gpu_details.values()
+                   if details.get("library", "").lower() == "cuda"}
+        drivers.discard("")
+        return drivers.pop() if len(drivers) == 1 else ""
+
+    def _gpu_observations(self) -> Iterable[Observation]:
+        """The NVIDIA GPUs Ollama listed, numbered in the order the log lists them (Ollama's order: by
+        index on older releases, by free memory from 0.4 on), so that the per-GPU rules run on a log."""
+        section = GPU_SECTION
+        if not any(details.get("library", "cuda").lower() == "cuda" for details in self.gpu_details.values()):
+            # the runner's ggml lines (`Device 0: NAME, compute capability 6.1`) are all an older log has
+            for device in self.extras.get("devices", []):
+                yield ("gpu", device["index"], "present"), True, section
+                yield ("gpu", device["index"], "name"), device["name"], section
+                yield ("gpu", device["index"], "compute_capability"), device["compute_capability"], section
+            return
+        index = 0
+        for gpu_id, details in self.gpu_details.items():
+            if details.get("library", "cuda").lower() != "cuda" or gpu_id in ("cpu", ""):
+                continue
+            yield ("gpu", index, "present"), True, section
+            name = details.get("description") or details.get("name", "")
+            if name and not re.fullmatch(r"CUDA\d+", name):
+                yield ("gpu", index, "name"), name, section
+            if gpu_id.startswith("GPU-") and len(gpu_id) == 40:
+                yield ("gpu", index, "uuid"), gpu_id, section
+            if details.get("compute"):
+                yield ("gpu", index, "compute_capability"), details["compute"], section
+            total = _total_bytes(details)
+            if total:
+                yield ("gpu", index, "memory_total_bytes"), total, section
+            index += 1
 
 
 def parse_ollama_log(lines: Iterable[str]) -> OllamaLog:
@@ -132,6 +207,7 @@ class OllamaLogParser(Parser):
 def _read_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch over the known lines
     # the cheap tests first: most lines of a busy log are [GIN] requests and model metadata
     if "msg=" in raw:
+        log.last_slog_line = raw  # its `time=` dates the log (a log runs forward: the last line is the latest)
         return _slog_line(log, raw)
     if "load_tensors:" in raw:
         if "layers to GPU" in raw:
@@ -174,9 +250,15 @@ def _read_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch o
             return True
         return False
     if "CUDA driver version:" in raw:
-        log.extras["cuda_driver_version"] = raw.rsplit(":", 1)[1].strip()
+        version = raw.rsplit(":", 1)[1].strip()
+        if _DRIVER_VERSION.fullmatch(version):  # before 0.1.33 the line printed NVML's driver version
+            log.extras["driver_version"] = version
+        elif _CUDA_VERSION.fullmatch(version):
+            log.extras["cuda_driver_version"] = version
+        else:
+            return False
         return True
-    if raw.startswith("device count ") or "] device count " in raw:
+    if raw.startswith("device count ") or "] device count " in raw or ": device count " in raw:
         count = raw.rsplit(" ", 1)[1].strip()
         if count.isdigit():
             log.extras["device_count"] = int(count)
@@ -185,10 +267,81 @@ def _read_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch o
     if "loaded CUDA backend from" in raw:
         log.extras["cuda_backend_lib"] = raw.rsplit("from", 1)[1].strip()
         return True
+    if "initializing " in raw and "libcuda.so" in raw:  # debug trace: the libcuda discovery opens
+        return _libraries(log, raw)
+    if "cuInit err:" in raw or "failed to initialize CUDA:" in raw:
+        _event(log, "cuda_init_failed", raw)
+        return True
+    if "] CUDA " in raw or "] Compute Capability" in raw:
+        return _legacy_gpu(log, raw)
+    if "out of memory" in raw:
+        return _out_of_memory(log, raw)
     return False
 
 
+# what cuInit's error numbers mean (CUresult in the CUDA Driver API), for the messages that print text only
+_INIT_MESSAGES = {"system not yet initialized": "802", "no CUDA-capable device is detected": "100",
+                  "CUDA driver version is insufficient": "35", "initialization error": "3",
+                  "system has unsupported display driver / cuda driver combination": "803",
+                  "forward compatibility was attempted on non supported HW": "804",
+                  "OS call failed": "304", "unknown error": "999"}
+
+
+def _event(log: OllamaLog, kind: str, raw: str) -> None:
+    line = _without_prefix(raw).strip()
+    match = _ERROR_CODE.search(line)
+    code = match.group(1) if match else next((code for text, code in _INIT_MESSAGES.items() if text in line), "")
+    if any(event.kind == kind and event.code == code for event in log.events) or len(log.events) >= _MAX_EVENTS:
+        return  # a server retries discovery at every load: one event per kind and code says it
+    log.events.append(OllamaLogEvent(kind=kind, code=code, line=line[:500]))
+
+
+def _without_prefix(raw: str) -> str:
+    """The line without a journald prefix (`Feb 19 04:43:53 host ollama[123]: `)."""
+    at = raw.find("]: ")
+    return raw[at + 3:] if at >= 0 and "ollama[" in raw[:at + 1] else raw
+
+
+def _out_of_memory(log: OllamaLog, raw: str) -> bool:
+    if not any(mark in raw for mark in _OUT_OF_MEMORY):
+        return False
+    _event(log, "out_of_memory", raw)
+    return True
+
+
+def _legacy_gpu(log: OllamaLog, raw: str) -> bool:
+    """0.1.3x-0.2 debug lines: `[GPU-...] CUDA totalMem 80994 mb`, `[GPU-...] Compute Capability 8.0`."""
+    match = _LEGACY_MEMORY.search(raw)
+    if match:
+        details = log.gpu_details.setdefault(match.group(1), {"id": match.group(1)})
+        details[match.group(2)] = match.group(3) + (match.group(4) or "")  # "80994 mb", or bytes before 0.1.3x
+        return True
+    match = _LEGACY_NAME.search(raw)
+    if match:
+        log.gpu_details.setdefault(match.group(1), {"id": match.group(1)})["name"] = match.group(2)
+        return True
+    match = _LEGACY_COMPUTE.search(raw)
+    if match:
+        log.gpu_details.setdefault(match.group(1), {"id": match.group(1)})["compute"] = match.group(2)
+        return True
+    return False
+
+
+def _libraries(log: OllamaLog, raw: str) -> bool:
+    """Paths of the driver libraries discovery found; the version in a libcuda/libnvidia-ml file name
+    is the driver's."""
+    paths = _LIBCUDA_PATH.findall(raw)
+    for path in paths:
+        if path not in log.cuda_libraries and len(log.cuda_libraries) < 64:
+            log.cuda_libraries.append(path)
+    versions = set(_LIBRARY_VERSION.findall(raw))
+    if versions:  # the driver's version only while every copy named so far agrees (see _finish)
+        log.extras.setdefault("_library_versions", set()).update(versions)
+    return bool(paths or versions)
+
+
 _GPU_COUNT = re.compile(r"gpu_count=(\d+)")
+_MODEL_LAYERS = re.compile(r'"model layers"=(\d+)')
 _PATH_FIELD = re.compile(r"\b(?:path|file)=\"?([^\s\"]+)")
 
 
@@ -207,11 +360,14 @@ def _slog_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch o
     if msg == "inference compute":
         fields = _fields(raw)
         gpu_id = fields.get("id", "")
-        details = {key: fields[key] for key in ("id", "library", "variant", "compute", "driver", "name", "total",
-                                                "available") if key in fields}
+        if fields.get("library", "").lower() == "cpu" or gpu_id == "cpu":
+            _event(log, "cpu_only", raw)
+            return True
+        details = {key: fields[key] for key in ("id", "library", "variant", "compute", "driver", "name", "description",
+                                                "pci_id", "total", "available") if key in fields}
         log.gpu_details[gpu_id] = {**details, **log.gpu_details.get(gpu_id, {})}
         gpu = OllamaLogGpu(
-            gpu_id=gpu_id, library=fields.get("library", ""), name=fields.get("name", ""),
+            gpu_id=gpu_id, library=fields.get("library", ""), name=fields.get("description") or fields.get("name", ""),
             compute_capability=fields.get("compute", ""), total_bytes=parse_size(fields.get("total", "")),
             available_bytes=parse_size(fields.get("available", "")),
         )
@@ -274,6 +430,11 @@ def _slog_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch o
         elif name not in log.extras.setdefault("available_runners", []):
             log.extras["available_runners"].append(name)
         return True
+    if msg in _DISCOVERY_MESSAGES or msg.startswith(("Unable to load cudart", "Discovered GPU")) or "error=" in raw \
+            or "memory" in msg:
+        handled = _discovery_line(log, raw, msg)  # most lines are none of these: one set lookup decides
+        if handled is not None:
+            return handled
     if msg.startswith("CUDA Compute Capability detected"):
         match = _COMPUTE_DETECTED.search(raw)
         if match:
@@ -289,6 +450,50 @@ def _slog_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch o
             return True
         return False
     return False
+
+
+# messages about GPU discovery, its failures and memory (beside those carrying an error= field)
+_DISCOVERY_MESSAGES = frozenset({"gpu memory", "loading model", "discovered GPU libraries", "detected GPUs",
+                                 "unable to load cuda driver library", "Unable to load nvcuda", "compatible gpu libraries",
+                                 "no compatible GPUs were discovered"})
+
+
+def _discovery_line(log: OllamaLog, raw: str, msg: str) -> Optional[bool]:
+    """GPU discovery, its failures and the memory Ollama saw; None when the line is none of them."""
+    if msg == "gpu memory":  # 0.12+: free memory of each GPU when a model is loaded
+        fields = _fields(raw)
+        gpu_id = fields.get("id", "")
+        if gpu_id and "free" in fields:
+            log.gpu_details.setdefault(gpu_id, {"id": gpu_id})["free"] = fields["free"]
+            return True
+        return False
+    if msg == "loading model":
+        match = _MODEL_LAYERS.search(raw)
+        if match:
+            _current(log, "layers_model")["layers_model"] = int(match.group(1))
+            return True
+        return False
+    if msg in ("discovered GPU libraries", "detected GPUs") or msg.startswith("Discovered GPU libraries"):
+        if msg == "detected GPUs":
+            count = _fields(raw).get("count", "")
+            if count.isdigit():
+                log.extras["device_count"] = int(count)
+        return _libraries(log, raw)
+    if "init failure" in msg or msg in ("unable to load cuda driver library", "Unable to load nvcuda") \
+            or "cuInit failed: " in raw:
+        _event(log, "cuda_init_failed", raw)
+        _libraries(log, raw)
+        return True
+    if msg == "compatible gpu libraries":  # 0.11: no GPU runner library fits: the model runs on the CPU
+        if "compatible=[]" in raw:
+            _event(log, "no_compatible_gpus", raw)
+        return True
+    if msg == "no compatible GPUs were discovered":
+        _event(log, "no_compatible_gpus", raw)
+        return True
+    if "out of memory" in raw:
+        return _out_of_memory(log, raw)
+    return None
 
 
 def _offload(log: OllamaLog, raw: str) -> bool:
@@ -365,8 +570,49 @@ def _current(log: OllamaLog, unless: Optional[str]) -> Dict[str, Any]:
     return log.loads[-1]
 
 
+def _iso_date(line: str) -> str:
+    """The `time=2025-02-19T04:43:53.194Z` of a slog line as "2025-02-19T04:43:53", "" when it has no real one."""
+    at = line.find("time=")
+    stamp = line[at + 5:at + 24] if at >= 0 else ""
+    try:
+        return datetime.datetime.fromisoformat(stamp).isoformat() if len(stamp) == 19 and stamp[10] == "T" else ""
+    except ValueError:
+        return ""
+
+
+def _legacy_bytes(text: str) -> int:
+    """"80994 mb" (0.1.3x-0.2) -> bytes; "2147483648" (0.1.2x printed bytes) -> bytes; 0 when absent."""
+    if text.endswith(" mb"):
+        return int(text[:-3]) << 20
+    return int(text) if text.isdigit() else 0
+
+
+def _total_bytes(details: Dict[str, str]) -> int:
+    return _legacy_bytes(details.get("totalMem", "")) or parse_size(details.get("total", ""))
+
+
+def _free_bytes(details: Dict[str, str]) -> int:
+    if "freeMem" in details:
+        return _legacy_bytes(details["freeMem"])
+    if "usedMem" in details and _total_bytes(details):
+        return max(_total_bytes(details) - _legacy_bytes(details["usedMem"]), 0)
+    return parse_size(details.get("available", details.get("free", "")))
+
+
 def _finish(log: OllamaLog) -> None:
     log.extras.pop("_server_config_body", None)
+    versions = log.extras.pop("_library_versions", set())
+    if len(versions) == 1 and "driver_version" not in log.extras:
+        log.extras["driver_version"] = versions.pop()
+    cuda = [details for details in log.gpu_details.values() if details.get("library", "cuda").lower() == "cuda"]
+    if len(cuda) == 1 and "compute" not in cuda[0] and "compute_capability" in log.extras:
+        cuda[0]["compute"] = log.extras["compute_capability"]  # 0.1.2x logs it once, apart from the GPU's lines
+    listed = {gpu.gpu_id for gpu in log.gpus}
+    for gpu_id, details in log.gpu_details.items():  # GPUs only a debug trace or an older release lists
+        if gpu_id not in listed and gpu_id and _total_bytes(details):
+            log.gpus.append(OllamaLogGpu(gpu_id=gpu_id, library="cuda", name=details.get("name", ""),
+                                         compute_capability=details.get("compute", ""),
+                                         total_bytes=_total_bytes(details), available_bytes=_free_bytes(details)))
     offloads = []
     for load in log.loads:
         total = load.get("layers_model", load.get("layers_total"))

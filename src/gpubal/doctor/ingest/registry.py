@@ -45,7 +45,10 @@ _OLLAMA = re.compile(
     r'updating cuda memory data|looking for compatible GPUs|CUDA Compute Capability|Loading Dynamic llm server|'
     r'availableServers|enabling flash attention|waiting for)|server config env=|\] routes\.go|'
     r'^(?:\S.*?: )?load_tensors: |^(?:\S.*?: )?llama_context: |ollama\[\d+\]: |load_backend: loaded CUDA backend|'
-    r'^[ \t]*(?:\S.*?: [ \t]*)?Device \d+: .*, compute capability|^CUDA driver version: ', re.MULTILINE)
+    r'^[ \t]*(?:\S.*?: [ \t]*)?Device \d+: .*, compute capability|^CUDA driver version: |'
+    r'level=(?:DEBUG|INFO|WARN|ERROR) source=[\w./-]+\.go:\d+ msg=|cuInit err: |ggml_init_cublas: |'
+    r'msg="?(?:unable to load cuda driver library|Unable to load cudart library|no compatible GPUs were discovered)',
+    re.MULTILINE)
 
 FORMATS: Tuple[Format, ...] = (
     Format("nvidia-smi -q -x", _search(r"<nvidia_smi_log\b|<!DOCTYPE nvidia_smi_log"), SmiXmlParser),

@@ -17,6 +17,7 @@ import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ..doctor.collect.gpus import CLOCK_EVENT_REASONS
+from ..doctor.collect.ollama_host import api_url
 from ..doctor.model import Fact, Known, OllamaModel, Reason, Unavailable
 from ..doctor.probes.files import HostFiles
 from ..doctor.probes.http import HttpGetter
@@ -188,7 +189,7 @@ class Sampler:
     def _ollama_models(self) -> Fact[List[OllamaModel]]:
         if isinstance(self.ollama_url, Unavailable):
             return self.ollama_url
-        url = self.ollama_url.value.rstrip("/") + "/api/ps"
+        url = api_url(self.ollama_url.value, "/api/ps")
         answer = self.get(url, OLLAMA_TIMEOUT_S)
         if isinstance(answer, Unavailable):
             return answer
@@ -210,11 +211,11 @@ def _process_list(answer) -> List[Tuple[int, Fact[int]]]:
 
 
 def ollama_url_from_environment(environment) -> Fact[str]:
-    from ..doctor.collect.ollama import DEFAULT_URL, normalize_host
+    from ..doctor.collect.ollama_host import DEFAULT_URL, client_url
 
-    value = environment.get("OLLAMA_HOST")
-    if value:
-        return Known(normalize_host(value), "OLLAMA_HOST")
+    value = environment.get("OLLAMA_HOST", "")
+    if value.strip().strip("\"'").strip():
+        return client_url(value, "OLLAMA_HOST")
     return Known(DEFAULT_URL, "Ollama's default (OLLAMA_HOST unset)")
 
 

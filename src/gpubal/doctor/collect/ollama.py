@@ -15,8 +15,7 @@ from ..probes.commands import CommandRunner
 from ..probes.files import HostFiles
 from ..probes.http import HttpGetter
 from ..secrets import looks_secret
-
-DEFAULT_URL = "http://127.0.0.1:11434"
+from .ollama_host import DEFAULT_URL, api_url, client_url, server_url
 UNIT_PATHS = ("/etc/systemd/system/ollama.service", "/usr/lib/systemd/system/ollama.service",
               "/lib/systemd/system/ollama.service")
 DROP_IN_DIR = "/etc/systemd/system/ollama.service.d"
@@ -81,49 +80,32 @@ def _binary_version(binary: Fact[str], run: CommandRunner) -> Fact[str]:
 
 
 def _server_url(environment: Mapping[str, str], unit_environment: Fact[Dict[str, str]]) -> Fact[str]:
-    """Where to reach the server: OLLAMA_HOST as the client reads it, else the unit's, else the default."""
-    for value, source in ((environment.get("OLLAMA_HOST"), "OLLAMA_HOST"),
-                          (unit_environment.value.get("OLLAMA_HOST") if isinstance(unit_environment, Known) else None,
-                           "OLLAMA_HOST in the ollama unit")):
-        if value:
-            return Known(normalize_host(value), source)
+    """Where to reach the server: OLLAMA_HOST as Ollama's client reads it, else where the unit's server
+    listens, else the default."""
+    if environment.get("OLLAMA_HOST", "").strip().strip("\"'").strip():
+        return client_url(environment["OLLAMA_HOST"], "OLLAMA_HOST")
+    unit_value = unit_environment.value.get("OLLAMA_HOST") if isinstance(unit_environment, Known) else None
+    if unit_value and unit_value.strip().strip("\"'").strip():
+        return server_url(unit_value, "OLLAMA_HOST in the ollama unit")
     return Known(DEFAULT_URL, "Ollama's default (OLLAMA_HOST unset)")
 
 
-def normalize_host(value: str) -> str:
-    """OLLAMA_HOST may be `0.0.0.0`, `host:port`, or a URL; a wildcard address is reached on loopback."""
-    value = value.strip()
-    scheme = "http"
-    if "://" in value:
-        scheme, value = value.split("://", 1)
-    value = value.rstrip("/")
-    host, port = value, "11434"
-    match = re.fullmatch(r"\[(.*)\](?::(\d+))?", value) or re.fullmatch(r"([^:]*)(?::(\d+))?", value)
-    if match:
-        host, port = match.group(1), match.group(2) or "11434"
-    if host in ("", "0.0.0.0", "::", "*"):
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{scheme}://{host}:{port}"
-
-
 def _api(get: HttpGetter, url: Fact[str], path: str) -> Any:
-    return get(url.value + path, TIMEOUT_S) if isinstance(url, Known) else url
+    return get(api_url(url.value, path), TIMEOUT_S) if isinstance(url, Known) else url
 
 
 def _server_version(answer: Any, url: Fact[str]) -> Fact[str]:
     if isinstance(answer, Unavailable):
         return answer
     if isinstance(answer, dict) and isinstance(answer.get("version"), str):
-        return Known(answer["version"], f"GET {url.value}/api/version")
-    return Unavailable(Reason.ERROR, f"GET {url.value}/api/version", f"unexpected answer {str(answer)[:200]}")
+        return Known(answer["version"], f"GET {api_url(url.value, '/api/version')}")
+    return Unavailable(Reason.ERROR, f"GET {api_url(url.value, '/api/version')}", f"unexpected answer {str(answer)[:200]}")
 
 
 def _running_models(answer: Any, url: Fact[str]) -> Fact[List[OllamaModel]]:
-    source = f"GET {url.value}/api/ps"
     if isinstance(answer, Unavailable):
         return answer
+    source = f"GET {api_url(url.value, '/api/ps')}"
     if not isinstance(answer, dict) or not isinstance(answer.get("models"), list):
         return Unavailable(Reason.ERROR, source, f"unexpected answer {str(answer)[:200]}")
     models = []

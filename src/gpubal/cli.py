@@ -90,10 +90,17 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> "typer.Exit":
     return typer.Exit(code)
 
 
-def _read_text(path: Path, what: str) -> str:
+def _read_text(path: Path, what: str, max_bytes: int) -> str:
     """A file the user named, as text, or one line saying why it cannot be read (exit 2)."""
+    from .doctor.bounded import TooLarge, check_size
+
     try:
-        return path.read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)  # never more: a 10 GB file is refused, not loaded
+        check_size(len(data), max_bytes)
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text() did
+    except TooLarge as error:
+        raise _fail(f"cannot read {what} {path}: {error}")
     except OSError as error:
         raise _fail(f"cannot read {what} {path}: {error.strerror}")
     except UnicodeDecodeError:
@@ -101,9 +108,9 @@ def _read_text(path: Path, what: str) -> str:
 
 
 def _load_snapshot(path: Path):
-    from .doctor.model import SnapshotError, snapshot_from_text
+    from .doctor.model import MAX_SNAPSHOT_BYTES, SnapshotError, snapshot_from_text
 
-    text = _read_text(path, "snapshot")
+    text = _read_text(path, "snapshot", MAX_SNAPSHOT_BYTES)
     try:
         return snapshot_from_text(text)
     except SnapshotError as error:
@@ -274,9 +281,9 @@ def _append_step_summary(report, path: str, redact: bool) -> None:
 
 
 def _load_policy(path: Path):
-    from .doctor.policy import PolicyError, parse_policy
+    from .doctor.policy import MAX_POLICY_BYTES, PolicyError, parse_policy
 
-    text = _read_text(path, "policy")
+    text = _read_text(path, "policy", MAX_POLICY_BYTES)
     try:
         return parse_policy(text, path.name)
     except PolicyError as error:

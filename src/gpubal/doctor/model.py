@@ -444,6 +444,9 @@ def snapshot_from_dict(data: Any) -> Snapshot:
     return _check_consistent(_from_jsonable(Snapshot, data, "snapshot"))
 
 
+MAX_SNAPSHOT_BYTES = 64 * 2**20  # an 8-GPU snapshot is about 150 KB
+
+
 def snapshot_from_json(text: str) -> Snapshot:
     return snapshot_from_dict(_loads(text))
 

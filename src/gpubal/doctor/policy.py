@@ -40,6 +40,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.9/3.10 only
     import tomli as _toml
 
+MAX_POLICY_BYTES = 1 << 20  # a policy for hundreds of host patterns is a few KB
+
 # id -> (what it checks, the policy key that turns it on)
 POLICY_CHECKS: Dict[str, Tuple[str, str]] = {
     "site-policy-gpu-count": ("The host has as many GPUs as the site policy expects", "gpu_count"),
@@ -160,8 +162,12 @@ def _section(table: Mapping[str, Any], where: str, rule_ids: Mapping[str, str]) 
 
 
 def parse_policy(text: str, name: str) -> PolicyFile:
+    from .bounded import TooLarge, parse_bounded
+
     try:
-        data = _toml.loads(text)
+        data = parse_bounded(_toml.loads, text, MAX_POLICY_BYTES)
+    except TooLarge as error:
+        raise PolicyError(f"refused: the policy is {error}") from None
     except _toml.TOMLDecodeError as error:
         raise PolicyError(f"not valid TOML: {error}") from None
     _check_keys(data, _TOP_KEYS, "the top level")

@@ -9,16 +9,17 @@ goes through http.client, imported only then.
 
 from __future__ import annotations
 
-import json
 import socket
 import time
 from typing import Any, Callable, Tuple, Union
 from urllib.parse import urlsplit
 
+from ..bounded import TooLarge, check_size, loads_json
 from ..model import Reason, Unavailable
 
 HttpGetter = Callable[[str, float], Union[Any, Unavailable]]
 MAX_BODY_BYTES = 4 << 20
+MAX_HEAD_BYTES = 64 << 10  # status line and headers, read before the body
 
 
 def get_json(url: str, timeout_s: float) -> Union[Any, Unavailable]:
@@ -31,6 +32,8 @@ def get_json(url: str, timeout_s: float) -> Union[Any, Unavailable]:
             status, reason, body = _get_https(parts.hostname, parts.port or 443, path, timeout_s)
         else:
             status, reason, body = _get_http(parts.hostname, parts.port or 80, path, timeout_s)
+    except TooLarge as error:
+        return Unavailable(Reason.ERROR, url, f"refused: the answer is {error}")
     except ConnectionRefusedError:
         return Unavailable(Reason.NOT_FOUND, url, "connection refused: no server listens there")
     except (socket.timeout, TimeoutError):
@@ -40,7 +43,9 @@ def get_json(url: str, timeout_s: float) -> Union[Any, Unavailable]:
     if status != 200:
         return Unavailable(Reason.ERROR, url, f"HTTP {status} {reason}: {body[:200].decode('utf-8', 'replace')}")
     try:
-        return json.loads(body.decode("utf-8"))
+        return loads_json(body.decode("utf-8"), MAX_BODY_BYTES)
+    except TooLarge as error:
+        return Unavailable(Reason.ERROR, url, f"refused: the answer is {error}")
     except (UnicodeDecodeError, ValueError) as error:
         return Unavailable(Reason.ERROR, url, f"not JSON: {str(error)[:200]}")
 
@@ -53,7 +58,7 @@ def _get_http(host: str, port: int, path: str, timeout_s: float) -> Tuple[int, s
     with socket.create_connection((host, port), timeout=timeout_s) as connection:
         connection.sendall(request)
         received = bytearray()
-        while len(received) <= MAX_BODY_BYTES:
+        while len(received) <= MAX_HEAD_BYTES + MAX_BODY_BYTES:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError("deadline passed")
@@ -63,6 +68,7 @@ def _get_http(host: str, port: int, path: str, timeout_s: float) -> Tuple[int, s
                 break
             received += chunk
     head, separator, body = bytes(received).partition(b"\r\n\r\n")
+    check_size(len(body), MAX_BODY_BYTES)
     status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
     fields = status_line.split(" ", 2)
     if not separator or len(fields) < 2 or not fields[0].startswith("HTTP/") or not fields[1].isdigit():
@@ -77,7 +83,9 @@ def _get_https(host: str, port: int, path: str, timeout_s: float) -> Tuple[int, 
     try:
         connection.request("GET", path, headers={"Accept": "application/json", "User-Agent": "gpubal"})
         response = connection.getresponse()
-        return response.status, response.reason, response.read(MAX_BODY_BYTES)
+        body = response.read(MAX_BODY_BYTES + 1)
+        check_size(len(body), MAX_BODY_BYTES)
+        return response.status, response.reason, body
     except http.client.HTTPException as error:
         raise ValueError(str(error)) from None
     finally:

@@ -22,6 +22,7 @@ from ..model import Reason, Unavailable
 
 PROFILE_FORMAT = "gpubal-nvml-profile"
 PROFILE_VERSION = 1
+MAX_PROFILE_BYTES = 64 * 2**20  # a recorded 8-GPU host is about 40 KB; a long balance recording a few MB
 
 Answer = Union[Any, Unavailable]
 
@@ -454,19 +455,22 @@ class ReplayAdapter:
 
     @classmethod
     def from_file(cls, path: str) -> "ReplayAdapter":
+        from ..bounded import TooLarge, parse_bounded
+
         def no_constant(name: str) -> Any:
             raise ProfileError(f"{path}: {name} is not an NVML answer")
 
         try:
             with open(path, encoding="utf-8") as handle:
-                data = json.load(handle, parse_constant=no_constant)
+                text = handle.read(MAX_PROFILE_BYTES + 1)
+            data = parse_bounded(lambda body: json.loads(body, parse_constant=no_constant), text, MAX_PROFILE_BYTES)
         except OSError as error:
             raise ProfileError(f"{path}: {error.strerror}") from None
-        except RecursionError:
-            raise ProfileError(f"{path}: not a gpubal NVML profile: JSON nested too deeply") from None
+        except TooLarge as error:
+            raise ProfileError(f"{path}: not a gpubal NVML profile: {error}") from None
         except ProfileError:
             raise
-        except ValueError as error:
+        except ValueError as error:  # UnicodeDecodeError included
             raise ProfileError(f"{path}: not JSON: {error}") from None
         return cls(data, path)
 

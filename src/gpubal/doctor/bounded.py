@@ -1,0 +1,60 @@
+"""Parsing bytes gpubal did not write (a server on port 11434, a snapshot, an NVML profile, a policy file)
+with a bound on size and nesting, and an error of its own when a bound is passed.
+
+Python's json and tomllib parsers recurse once per nesting level: 2,000 bytes of `[[[[` raise
+RecursionError, which is not a ValueError and escaped every caller. Real documents are shallow (a
+snapshot nests about 10 levels, Ollama's answers 4, a policy 3), so 64 levels is far above any of them
+and far below the interpreter's limit, for the parsers and for gpubal's own recursive walks after them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+MAX_DEPTH = 64
+
+
+class TooLarge(ValueError):
+    """The input passes a size or nesting bound: refused, not parsed."""
+
+
+def loads_json(text: str, max_bytes: int) -> Any:
+    """json.loads with bounds; ValueError (TooLarge included) for anything that is not acceptable JSON."""
+    return parse_bounded(json.loads, text, max_bytes)
+
+
+def check_size(length: int, max_bytes: int) -> None:
+    if length > max_bytes:
+        raise TooLarge(f"larger than {_size(max_bytes)}")
+
+
+def parse_bounded(parse: Callable[[str], Any], text: str, max_bytes: int) -> Any:
+    """parse(text) (json.loads, tomllib.loads) refused with TooLarge past max_bytes or MAX_DEPTH."""
+    check_size(len(text), max_bytes)  # characters: at most the byte count, so never over-strict
+    try:
+        data = parse(text)
+    except RecursionError:
+        raise TooLarge(f"nested deeper than {MAX_DEPTH} levels") from None
+    check_depth(data)
+    return data
+
+
+def check_depth(data: Any, max_depth: int = MAX_DEPTH) -> None:
+    """TooLarge when lists and mappings nest deeper than max_depth; iterative, so itself bounded."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > max_depth:
+            raise TooLarge(f"nested deeper than {max_depth} levels")
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+
+
+def _size(count: int) -> str:
+    return f"{count >> 20} MiB" if count >= 1 << 20 else f"{count >> 10} KiB" if count >= 1 << 10 else f"{count} bytes"

@@ -1,0 +1,117 @@
+"""Untrusted bytes with hostile shapes: deeply nested JSON and TOML, oversized answers and files. Every
+parser of bytes gpubal did not write refuses them on its own error path: an Unavailable fact for an HTTP
+answer (any local user can bind port 11434 while Ollama is down), a one-line exit 2 for a file."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from gpubal.doctor.collect.ollama import collect_ollama
+from gpubal.doctor.model import Known, Reason, Unavailable
+from gpubal.doctor.probes.files import HostFiles
+from gpubal.doctor.probes.http import MAX_BODY_BYTES, get_json
+from test_cli import H200X2, assert_one_line_error, gpubal
+
+GOLDENS = Path(__file__).parent / "goldens"
+DEEP_JSON = "[" * 2000  # the audit's 2,000-byte body
+JUST_UNDER_THE_INTERPRETER = "[" * 900 + "]" * 900  # json.loads takes it; gpubal's own walks must not see it
+
+
+def _serve(body: bytes) -> str:
+    """A real HTTP server on 127.0.0.1 that answers every request with 200 and `body`, until closed."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+
+    def serve():
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                try:
+                    connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + body)
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("body,words", [
+    (DEEP_JSON.encode(), "nested deeper than 64 levels"),
+    (JUST_UNDER_THE_INTERPRETER.encode(), "nested deeper than 64 levels"),
+    (b'{"models": ' + b"[" * 100_000, "nested deeper than 64 levels"),
+    (b'"' + b"x" * (MAX_BODY_BYTES + 10) + b'"', "larger than 4 MiB"),
+])
+def test_hostile_answers_on_port_11434_are_unavailable_facts(body, words):
+    fact = get_json(_serve(body) + "/api/version", 5.0)
+    assert isinstance(fact, Unavailable) and fact.reason is Reason.ERROR, fact
+    assert words in fact.detail
+
+
+def test_the_collector_keeps_going_after_a_hostile_answer(tmp_path):
+    url = _serve(DEEP_JSON.encode())
+    ollama = collect_ollama(HostFiles(str(tmp_path)), {"OLLAMA_HOST": url, "PATH": ""}, Known({}, "test"),
+                            lambda argv, timeout: Unavailable(Reason.NOT_FOUND, " ".join(argv)), get_json)
+    for fact in (ollama.server_version, ollama.running_models):
+        assert isinstance(fact, Unavailable) and "nested deeper" in fact.detail
+
+
+def test_an_answer_nested_a_few_levels_is_still_read():
+    assert get_json(_serve(json.dumps({"models": [{"details": {"families": ["llama"]}}]}).encode()) + "/x", 5.0) == \
+        {"models": [{"details": {"families": ["llama"]}}]}
+
+
+def _deep_snapshot() -> str:
+    """A real snapshot with one value nested 5,000 deep where the schema takes any JSON (an environment)."""
+    snapshot = json.loads((GOLDENS / "h200x2.json").read_text())["snapshot"]
+    text = json.dumps(snapshot)
+    return text.replace('"environment": {"value": {}', '"environment": {"value": {"X": ' + "[" * 5000 + "]" * 5000, 1)
+
+
+@pytest.mark.parametrize("name,text", [
+    ("deep.json", DEEP_JSON),
+    ("under.json", JUST_UNDER_THE_INTERPRETER),
+    ("deep-inside.json", None),
+    ("deep.md", "<!-- gpubal-snapshot -->\n```json\n" + DEEP_JSON + "\n```\n"),
+    ("deep.html", '<script type="application/json" id="gpubal-snapshot">' + DEEP_JSON + "</script>"),
+])
+def test_a_deep_snapshot_is_one_line_exit_2(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text if text is not None else _deep_snapshot())
+    for command in (["doctor", "--snapshot", str(path)], ["topo", "--snapshot", str(path)]):
+        assert_one_line_error(gpubal(*command), str(path))
+
+
+def test_a_deep_nvml_profile_is_one_line_exit_2(tmp_path):
+    path = tmp_path / "deep-profile.json"
+    path.write_text('{"format": "gpubal-nvml-profile", "version": 1, "devices": ' + DEEP_JSON)
+    assert_one_line_error(gpubal("doctor", "--nvml-profile", str(path), "--root", str(tmp_path)), str(path))
+
+
+@pytest.mark.parametrize("text", [
+    "[expect]\ngpu_count = " + "[" * 3000 + "]" * 3000 + "\n",
+    "[expect]\ngpu_count = " + "{a = " * 3000 + "1" + "}" * 3000 + "\n",
+    "# " + "x" * (1 << 20) + "\n",
+])
+def test_a_deep_or_huge_policy_is_one_line_exit_2(tmp_path, text):
+    path = tmp_path / "policy.toml"
+    path.write_text(text)
+    assert_one_line_error(gpubal("doctor", *H200X2, "--policy", str(path)), str(path))
+
+
+def test_a_huge_snapshot_file_is_refused_before_it_is_read_whole(tmp_path, monkeypatch):
+    import gpubal.doctor.model as model
+
+    monkeypatch.setattr(model, "MAX_SNAPSHOT_BYTES", 1000)
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps({"pad": "x" * 2000}))
+    assert_one_line_error(gpubal("doctor", "--snapshot", str(path)), str(path), "larger than")

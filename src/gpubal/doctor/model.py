@@ -455,8 +455,9 @@ def snapshot_from_json(text: str) -> Snapshot:
 # ```json block after a `<!-- gpubal-snapshot ... -->` comment, and a <script type="application/json"
 # id="gpubal-snapshot"> element. The JSON in both has <, >, & and ` as \u escapes, so json.loads reads
 # the block as it stands.
-_HTML_SNAPSHOT = re.compile(r'<script\b[^>]*\bid="gpubal-snapshot"[^>]*>(.*?)</script>', re.DOTALL)
-_MARKDOWN_SNAPSHOT = re.compile(r"<!-- gpubal-snapshot\b.*?-->\s*\n(`{3,}|~{3,})[ \t]*(json|base64)[ \t]*\n(.*?)\n\1",
+_HTML_SNAPSHOT = re.compile(r'<script\b[^<>]*\bid="gpubal-snapshot"[^<>]*>([^<]*)</script>')
+_MARKDOWN_SNAPSHOT = re.compile(r"<!-- gpubal-snapshot\b[^<>]*-->\s*\n(`{3,}|~{3,})[ \t]*(json|base64)[ \t]*\n"
+                                r"((?:(?!\n[`~]{3}).)*)\n\1",
                                 re.DOTALL)
 _MAX_EMBEDDED_BYTES = 64 * 2**20  # a compressed block never unpacks to more than this
 

@@ -28,7 +28,7 @@ from ..doctor.model import Known, Report, Snapshot, value_or
 from ..doctor.secrets import looks_secret  # one list of secret-looking names for collect, ingest and reports
 
 
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)[^/\s:@]+:[^/\s@]+@")
+_URL_PASSWORD = re.compile(r"(?<![\w+.-])(?P<scheme>[a-zA-Z][\w+.-]*://)[^/\s:@]+:[^/\s@]+@")
 _UUID = re.compile(r"\b(?:GPU|MIG)-[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b")
 _MAC = re.compile(r"(?<![\w:-])[0-9a-fA-F]{2}(?P<sep>[:-])[0-9a-fA-F]{2}(?:(?P=sep)[0-9a-fA-F]{2}){4}(?![\w:-])")
 _IPV4 = re.compile(r"(?<![\w.-])(?:\d{1,3}\.){3}\d{1,3}(?![\w-]|\.\d)")
@@ -66,7 +66,7 @@ class Redactor:
         """A string of the report as it may be shown; a process's user is a name on its own."""
         if field_name == "user" and text and text != "root":
             return self.placeholder("user", text)
-        return self.text(_drop_url_passwords(text), is_version="version" in field_name)
+        return self.text(_drop_secrets(text), is_version="version" in field_name)
 
     def text(self, text: str, is_version: bool = False) -> str:
         text = _UUID.sub(lambda m: self.placeholder("uuid", m.group(0).upper()), text)
@@ -120,14 +120,14 @@ def _walk(obj: Any, change_text, field_name: str = "") -> Any:
     return obj
 
 
-def _drop_url_passwords(text: str, field_name: str = "") -> str:
+def _drop_secrets(text: str, field_name: str = "") -> str:
     return _URL_PASSWORD.sub(lambda m: m.group("scheme") + "[redacted]@", text)
 
 
 def redact_report(report: Report, redact: bool) -> Report:
     """The report as it may be shown: secrets dropped always; host identity replaced when `redact`."""
     if not redact:
-        return _walk(report, _drop_url_passwords)
+        return _walk(report, _drop_secrets)
     redactor = Redactor(report.snapshot)
 
     def change(text: str, field_name: str) -> str:
@@ -142,6 +142,6 @@ def redact_report(report: Report, redact: bool) -> Report:
 def redact_snapshot(snapshot: Snapshot, redact: bool) -> Snapshot:
     """A snapshot as it may be saved for others (`gpubal collect --redact`)."""
     if not redact:
-        return _walk(snapshot, _drop_url_passwords)
+        return _walk(snapshot, _drop_secrets)
     redactor = Redactor(snapshot)
     return _walk(snapshot, redactor.field)

@@ -11,7 +11,7 @@ from ..probes.nvml import NvmlAdapter
 from .answers import as_int, as_str, to_fact
 from .processes import program_running
 
-_MODULE_VERSION = re.compile(r"NVRM version:.*?\s(\d+\.\d+(?:\.\d+)?)\s")
+_MODULE_VERSION = re.compile(r"NVRM version:.{0,200}?\s(\d+\.\d+(?:\.\d+)?)\s")
 
 
 def collect_driver(nvml: NvmlAdapter, nvml_failure: Optional[Unavailable], files: HostFiles,

@@ -84,7 +84,7 @@ def _toolkits(files: HostFiles) -> Fact[List[CudaToolkit]]:
 def _toolkit_version(files: HostFiles, path: str) -> Optional[str]:
     text = files.read_text(f"{path}/version.json")
     if isinstance(text, str):
-        match = re.search(r'"cuda"\s*:\s*\{[^}]*"version"\s*:\s*"([\d.]+)"', text)
+        match = re.search(r'"cuda"\s*:\s*\{[^{}]*"version"\s*:\s*"([\d.]+)"', text)
         if match:
             return match.group(1)
     text = files.read_text(f"{path}/version.txt")  # CUDA 10 and early 11

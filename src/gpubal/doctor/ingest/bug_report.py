@@ -14,7 +14,7 @@ from typing import Iterable, List, Optional
 
 from .common import Observation, Parser, clean
 
-_NVRM = re.compile(r"NVRM version: NVIDIA (.*?)Kernel Module(?: for \S+)?\s+(\d+\.\d+(?:\.\d+)?)")
+_NVRM = re.compile(r"NVRM version: NVIDIA (.{0,200}?)Kernel Module(?: for \S+)?\s+(\d+\.\d+(?:\.\d+)?)")
 _UNAME = re.compile(r"^Linux \S+ (\d+\.\d+\S*) #")
 _BUG_REPORT = ("nvidia-bug-report.sh", "Start of NVIDIA bug report log file")
 

@@ -20,10 +20,10 @@ from ..secrets import looks_secret
 from .common import Observation, Parser, clean
 
 SECTION = "collect_env"
-_KEY_VALUE = re.compile(r"^([A-Za-z][\w .()/+-]*?)\s*:\s*(.*?)\s*$")
-_GPU = re.compile(r"^\s*GPU (\d+): (.+?)(?: \(UUID: [^)]*\))?\s*$")
+_KEY_VALUE = re.compile(r"^([A-Za-z](?:[\w .()/+-]*[\w.()/+-])?)\s*:\s*((?:.*\S)?)\s*$")
+_GPU = re.compile(r"^\s*GPU (\d+): (.*?\S)(?: \(UUID: [^)]{0,100}\))?\s*$")
 _PACKAGE = re.compile(r"^\[(pip3?|conda)\]\s+([A-Za-z0-9_.-]+)\s*(?:==|\s)\s*([\w.+!-]+)")
-_CUDNN_FILE = re.compile(r"(/\S*/libcudnn\.so\.(\d+\.\d+\.\d+))\s*$")
+_CUDNN_FILE = re.compile(r"(?<!\S)(/\S*/libcudnn\.so\.(\d+\.\d+\.\d+))\s*$")
 _ENVIRONMENT = re.compile(r"^((?:CUDA|NCCL|TORCH|PYTORCH|VLLM|LD_LIBRARY_PATH|OMP|NVIDIA|CUBLAS|CUDNN)\w*)=(.*)$")
 _NUMA_CPUS = re.compile(r"^NUMA node(\d+) CPU\(s\)$")
 
@@ -90,7 +90,7 @@ class CollectEnv:
             yield ("gpu", index, "name"), name, section
         os_text = self.value("OS")
         if os_text:
-            yield ("host", "os_release"), re.sub(r"\s*\((x86_64|aarch64|ppc64le)\)$", "", os_text), section
+            yield ("host", "os_release"), re.sub(r"(?<!\s)\s*\((x86_64|aarch64|ppc64le)\)$", "", os_text), section
         model = self.value("Model name")
         if model:
             yield ("host", "cpu_model"), model, section

@@ -50,7 +50,7 @@ def parse_lines(parser: Parser, lines: Iterable[str]) -> Any:
 
 _UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "KB": 1000, "MB": 10 ** 6,
           "GB": 10 ** 9, "TB": 10 ** 12}
-_SIZE = re.compile(r"\s*([\d.]+)\s*([KMGT]i?B|B)\s*")
+_SIZE = re.compile(r"(?<!\s)\s*(?<![\d.])([\d.]+)\s*([KMGT]i?B|B)\s*")
 
 
 def parse_size(text: str) -> int:

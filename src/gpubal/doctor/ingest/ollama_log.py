@@ -38,14 +38,13 @@ from .common import Observation, Parser, parse_size
 
 SECTION = "Ollama log"
 GPU_SECTION = "Ollama log (GPUs as Ollama lists them)"
-_LOGFMT = re.compile(r'([A-Za-z_][\w.]*)=("(?:[^"\\]|\\.)*"|\S*)')
-_SERVER_CONFIG = re.compile(r'server config"? env="?map\[(.*?)\]"?\s*$')  # 0.5+: msg="server config" env=...
+_LOGFMT = re.compile(r'(?<![\w.])([A-Za-z_][\w.]*)=("(?:[^"\\]|\\.)*"|\S*)')
 _CONFIG_KEY = re.compile(r"(?:^| )([A-Za-z_][A-Za-z0-9_]*):(?!//)")  # not the "https:" of a URL value
 _VERSION = re.compile(r"Listening on (\S+) \(version ([\w.+-]+)\)")
 _OFFLOADED = re.compile(r"offloaded (\d+)/(\d+) layers to GPU")
-_BUFFER = re.compile(r"(\S+) model buffer size =\s*([\d.]+) MiB")
+_BUFFER = re.compile(r"(?<!\S)(\S+) model buffer size =\s*([\d.]+) MiB")
 _CONTEXT = re.compile(r"llama_context:\s+(n_ctx|flash_attn)\s+=\s+(\d+)\s*$")
-_DEVICE = re.compile(r"Device (\d+): (.+?), compute capability ([\d.]+)(?:, VMM: (\w+))?")
+_DEVICE = re.compile(r"Device (\d+): (.{1,300}?), compute capability ([\d.]+)(?:, VMM: (\w+))?")
 _FLAG = re.compile(r"--([\w-]+)(?:[ =]([^\s\"-][^\s\"]*))?")
 _RUNNER_PATH = re.compile(r"/runners/([\w.-]+)/")
 _ASSET_VERSION = re.compile(r"/assets/(\d+\.\d+\.\d+[\w.-]*)/([\w.-]+)/")
@@ -521,14 +520,31 @@ def _offload(log: OllamaLog, raw: str) -> bool:
 
 
 def _server_config(log: OllamaLog, raw: str) -> bool:
-    match = _SERVER_CONFIG.search(raw.rstrip("\r\n"))
-    if not match:
+    body = _server_config_body(raw)
+    if body is None:
         return False
-    body = match.group(1)
     if body != log.extras.get("_server_config_body"):  # a restart logs the same line again: read it once
         log.server_config = _config_entries(body)
         log.extras["_server_config_body"] = body
     return True
+
+
+def _server_config_body(raw: str) -> Optional[str]:
+    """What `server config env="map[...]"` (0.5+: `msg="server config" env=...`) holds, up to the line's
+    last `]` (the values may hold `]`). String operations, not a regex: a line repeating the marker is
+    read once, not once per copy."""
+    for marker in ("server config env=", 'server config" env='):
+        start = raw.find(marker)
+        if start >= 0:
+            break
+    else:
+        return None
+    rest = raw[start + len(marker):].rstrip()
+    rest = rest[1:] if rest.startswith('"') else rest
+    rest = rest[:-1] if rest.endswith('"') else rest
+    if not rest.startswith("map[") or not rest.endswith("]"):
+        return None
+    return rest[len("map["):-1]
 
 
 _FLAGS_CACHE: Dict[str, Dict[str, str]] = {}
@@ -685,7 +701,7 @@ def _parse_fields(line: str) -> Dict[str, str]:
 
 def _size_list(text: str) -> List[str]:
     """"[22.0 GiB 22.0 GiB]" -> ["22.0 GiB", "22.0 GiB"]."""
-    return re.findall(r"[\d.]+ [KMGT]?i?B", text)
+    return re.findall(r"(?<![\d.])[\d.]+ [KMGT]?i?B", text)
 
 
 def _int(text: str) -> int:

@@ -45,7 +45,7 @@ _OLLAMA = re.compile(
     r'updating cuda memory data|looking for compatible GPUs|CUDA Compute Capability|Loading Dynamic llm server|'
     r'availableServers|enabling flash attention|waiting for)|server config env=|\] routes\.go|'
     r'^(?:\S.*?: )?load_tensors: |^(?:\S.*?: )?llama_context: |ollama\[\d+\]: |load_backend: loaded CUDA backend|'
-    r'^[ \t]*(?:\S.*?: [ \t]*)?Device \d+: .*, compute capability|^CUDA driver version: |'
+    r'^[ \t]*(?:\S.{0,200}?: [ \t]*)?Device \d+: .{0,300}, compute capability|^CUDA driver version: |'
     r'level=(?:DEBUG|INFO|WARN|ERROR) source=[\w./-]+\.go:\d+ msg=|cuInit err: |ggml_init_cublas: |'
     r'msg="?(?:unable to load cuda driver library|Unable to load cudart library|no compatible GPUs were discovered)',
     re.MULTILINE)
@@ -62,7 +62,7 @@ FORMATS: Tuple[Format, ...] = (
                                  r"[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7]|^[ \t]*Failed to initialize NVML: |"
                                  r"^[ \t]*NVML library version: |^[ \t]*NVIDIA-SMI has failed because it couldn.t communicate"),
            SmiTableParser),
-    Format("nvidia-smi -L", _search(r"^[ \t]*GPU \d+: .+ \(UUID: [^)]*\)[ \t]*$"), SmiListParser),
+    Format("nvidia-smi -L", _search(r"^[ \t]*GPU \d+: .+ \(UUID: [^)]{0,100}\)[ \t]*$"), SmiListParser),
     Format("nvidia-smi nvlink -s", _search(r"^[ \t]*Link \d+: (?:[\d.]+ [GM]B/s|<inactive>)"), NvlinkStatusParser),
     Format("nvidia-smi topo", _search(r"^[ \t]*GPU0(?:[ \t]+(?:GPU1|NIC0|mlx\w+|CPU Affinity)\b|[ \t]*$)|"
                                       r"^[ \t]*GPU\d+(?:[ \t]+(?:NV\d+|PIX|PXB|PHB|NODE|SYS|SOC))*[ \t]+X\s"),

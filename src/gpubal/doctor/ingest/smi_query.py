@@ -26,7 +26,7 @@ EXCERPT_TITLES = frozenset((
     "Retired Pages", "FB Memory Usage", "BAR1 Memory Usage", "MIG Mode", "PCI", "GPU Virtualization Mode",
     "Temperature", "Power Readings", "GPU Power Readings", "Clocks", "Max Clocks", "Utilization", "Inforom Version",
     "GPU Operation Mode", "Driver Model", "Processes"))
-_KEY_VALUE = re.compile(r"^(\s*)(\S.*?)\s*:\s?(.*?)\s*$")
+_KEY_VALUE = re.compile(r"^(\s*)(\S(?:[^:]*[^:\s])?)\s*:\s?((?:.*\S)?)\s*$")
 _GPU = re.compile(r"^GPU ([0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])\s*$")
 _VIRTUALIZATION = {"None": "none", "Pass-Through": "passthrough", "VGPU": "vgpu", "Host VGPU": "host_vgpu",
                    "Host VSGA": "host_vsga"}

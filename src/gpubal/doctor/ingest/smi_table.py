@@ -39,9 +39,9 @@ _NO_DRIVER_LINE = re.compile(r"NVIDIA-SMI has failed because it couldn.t communi
 _NVML_ERRORS = {"Driver/library version mismatch": (Reason.ERROR, "LIB_RM_VERSION_MISMATCH"),
                 "Unknown Error": (Reason.ERROR, "UNKNOWN"),
                 "Insufficient Permissions": (Reason.NO_PERMISSION, "NO_PERMISSION")}
-_ROW1 = re.compile(r"^\|\s*(\d+)\s+(.+?)\s+(On|Off|N/A)\s*\|\s*([0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])"
+_ROW1 = re.compile(r"^\|\s*(\d+)\s+(\S(?:.*?\S)?)\s+(On|Off|N/A)\s*\|\s*([0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7])"
                    r"\s+(\S+)\s*\|")
-_ROW2 = re.compile(r"^\|.*\|\s*(\d+)MiB\s*/\s*(\d+)MiB\s*\|\s*(\S+)\s+(.+?)\s*\|")
+_ROW2 = re.compile(r"^\|.*\|\s*(\d+)MiB\s*/\s*(\d+)MiB\s*\|\s*(\S+)\s+(\S(?:[^|]*?\S)?)\s*\|")
 _ROW3 = re.compile(r"^\|\s*\|\s*\|\s*(Disabled|Enabled|N/A)\s*\|")
 _COMPUTE_MODES = {"Default": "default", "E. Process": "exclusive_process", "Prohibited": "prohibited",
                   "E. Thread": "exclusive_thread"}

@@ -25,16 +25,26 @@ import re
 from typing import Any, Dict, List, Tuple
 
 from ..doctor.model import Known, Report, Snapshot, value_or
-from ..doctor.secrets import looks_secret  # one list of secret-looking names for collect, ingest and reports
+from ..doctor.secrets import drop_secret_values, looks_secret  # one list for collect, ingest and reports
 
-
-_URL_PASSWORD = re.compile(r"(?<![\w+.-])(?P<scheme>[a-zA-Z][\w+.-]*://)[^/\s:@]+:[^/\s@]+@")
 _UUID = re.compile(r"\b(?:GPU|MIG)-[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b")
 _MAC = re.compile(r"(?<![\w:-])[0-9a-fA-F]{2}(?P<sep>[:-])[0-9a-fA-F]{2}(?:(?P=sep)[0-9a-fA-F]{2}){4}(?![\w:-])")
 _IPV4 = re.compile(r"(?<![\w.-])(?:\d{1,3}\.){3}\d{1,3}(?![\w-]|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{0,4}(?![\w:])")
 _HOME = re.compile(r"(?P<prefix>/home/|/Users/)(?P<name>[^/\s\"'`:;,]+)")
 _NOT_IDENTIFYING_IPS = ("0.0.0.0", "255.255.255.255", "::", "::1")
+# the host of a URL: scheme://[user@]HOST
+_URL_HOST = re.compile(r"(?<![\w+.-])(?P<head>[a-zA-Z][\w+.-]*://(?:[^/\s@]*@)?)(?P<host>[A-Za-z0-9._-]+)")
+# NAME=value in a command line or unit, where NAME says the value names hosts
+_ASSIGNMENT = re.compile(r"(?<![\w.-])(?P<name>[A-Za-z_][\w.-]*)=(?P<value>\"[^\"]*\"|'[^']*'|[^\s\"']+)")
+# variable names whose values name other hosts: proxies, registries, gateways, servers, endpoints
+HOST_WORDS = ("HOST", "PROXY", "REGISTRY", "GATEWAY", "ENDPOINT", "URL", "URI", "ADDR", "SERVER", "MIRROR",
+              "DOMAIN", "REMOTE", "MASTER", "PEER")
+# public hosts whose names say nothing about the site: the documentation and services gpubal itself cites
+PUBLIC_HOSTS = ("localhost", "docs.nvidia.com", "developer.nvidia.com", "download.nvidia.com", "nvidia.com",
+                "github.com", "raw.githubusercontent.com", "ollama.com", "registry.ollama.ai", "huggingface.co",
+                "pytorch.org", "download.pytorch.org", "docs.vllm.ai", "pypi.org", "docs.sglang.ai",
+                "docs.docker.com", "docs.kernel.org", "www.kernel.org", "man7.org", "docs.python.org")
 
 
 class Redactor:
@@ -66,9 +76,11 @@ class Redactor:
         """A string of the report as it may be shown; a process's user is a name on its own."""
         if field_name == "user" and text and text != "root":
             return self.placeholder("user", text)
-        return self.text(_drop_secrets(text), is_version="version" in field_name)
+        return self.text(_drop_secrets(text), is_version="version" in field_name, field_name=field_name)
 
-    def text(self, text: str, is_version: bool = False) -> str:
+    def text(self, text: str, is_version: bool = False, field_name: str = "") -> str:
+        if field_name != "url":  # a fix's documentation link is gpubal's own, never the host's
+            text = self._other_hosts(text, field_name)
         text = _UUID.sub(lambda m: self.placeholder("uuid", m.group(0).upper()), text)
         for pattern, kind in self._known:
             text = pattern.sub(lambda m, kind=kind: self.placeholder(kind, m.group(0)), text)
@@ -77,6 +89,44 @@ class Redactor:
             text = _IPV4.sub(self._ipv4, text)
         text = _IPV6.sub(self._ipv6, text)
         return _HOME.sub(lambda m: m.group("prefix") + self.placeholder("user", m.group("name")), text)
+
+    def _other_hosts(self, text: str, field_name: str) -> str:
+        """Names of other hosts (a proxy, a registry, a gateway): in URLs, in NAME=value assignments whose
+        NAME says hosts, and in the whole value of such a variable."""
+        if _names_hosts(field_name):
+            return self._host_list(text)
+        text = _URL_HOST.sub(lambda m: m.group("head") + self._host(m.group("host")), text)
+        return _ASSIGNMENT.sub(lambda m: m.group("name") + "=" + self._host_list(m.group("value"))
+                               if _names_hosts(m.group("name")) else m.group(0), text)
+
+    def _host_list(self, value: str) -> str:
+        """Each host in `proxy.corp:3128`, `http://u@gw.corp/x`, `localhost,.corp.example,10.0.0.0/8`."""
+        def one(match: "re.Match[str]") -> str:
+            token = match.group(0)
+            scheme, separator, rest = token.partition("://")
+            head = scheme + separator if separator else ""
+            rest = rest if separator else token
+            user, at, hostport = rest.rpartition("@")
+            head += user + at
+            lead = len(hostport) - len(hostport.lstrip("*."))
+            name_end = len(hostport)
+            for stop in ("/", ":", "?", "#"):
+                index = hostport.find(stop, lead)
+                if index >= 0:
+                    name_end = min(name_end, index)
+            name = hostport[lead:name_end]
+            return head + hostport[:lead] + self._host(name) + hostport[name_end:]
+        return re.sub(r"[^\s,;\"'\[\]]+", one, value)
+
+    def _host(self, name: str) -> str:
+        bare = name.strip(".").lower()
+        if not bare or not re.search(r"[A-Za-z]", bare) or bare.startswith("host-"):
+            return name  # an address (the address patterns take it), a number, a placeholder
+        if bare in PUBLIC_HOSTS or bare.endswith(tuple("." + public for public in PUBLIC_HOSTS)):
+            return name
+        if re.fullmatch(r"[0-9a-f:]+", bare):  # an IPv6 address
+            return name
+        return self.placeholder("host", bare)
 
     def _ipv4(self, match: "re.Match[str]") -> str:
         try:
@@ -120,8 +170,15 @@ def _walk(obj: Any, change_text, field_name: str = "") -> Any:
     return obj
 
 
+def _names_hosts(name: str) -> bool:
+    """A variable about hosts: HTTPS_PROXY, https_proxy, OLLAMA_HOST, DOCKER_REGISTRY, server_url; not an
+    evidence key naming a fact (`host.container`)."""
+    return bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)) and any(word in name.upper() for word in HOST_WORDS) \
+        and not looks_secret(name)
+
+
 def _drop_secrets(text: str, field_name: str = "") -> str:
-    return _URL_PASSWORD.sub(lambda m: m.group("scheme") + "[redacted]@", text)
+    return drop_secret_values(text)
 
 
 def redact_report(report: Report, redact: bool) -> Report:

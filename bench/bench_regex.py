@@ -2,7 +2,7 @@
 builds the text; the same cases run in tests/test_regex_linear.py under a hang guard, without timing).
 
     .venv/bin/python bench/bench_regex.py            # every family and shape, 100 KB and 1 MB
-    .venv/bin/python bench/bench_regex.py redaction  # one family (redaction, line-parsers, embedded, patterns)
+    .venv/bin/python bench/bench_regex.py redaction  # one family (redaction, host-names, line-parsers, embedded, patterns)
 
 A case that runs past --limit seconds is stopped (SIGALRM) and printed as `>LIMIT`: linear code takes
 milliseconds at 1 MB; quadratic code takes minutes to hours.
@@ -45,6 +45,8 @@ def timed(run, text: str, limit_s: float) -> str:
 def families(snapshot):
     yield "redaction", [(name, make) for name, make in adversarial.LINE_SHAPES.items()], \
         lambda text: adversarial.run_redaction(text, snapshot)
+    yield "host-names", [(name, make) for name, make in adversarial.LINE_SHAPES.items()], \
+        lambda text: adversarial.run_host_list_redaction(text, snapshot)
     yield "line-parsers", [(name, make) for name, make in adversarial.LINE_SHAPES.items()], \
         adversarial.run_line_parsers
     embedded = [(name, (lambda size, name=name: dict(adversarial.embedded_snapshot_cases(size))[name]))

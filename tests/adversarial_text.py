@@ -132,6 +132,12 @@ def run_redaction(text: str, snapshot) -> None:
     Redactor(snapshot).text(_drop_secrets(text))
 
 
+def run_host_list_redaction(text: str, snapshot) -> None:
+    from gpubal.reports.redact import Redactor
+
+    Redactor(snapshot).text(text, field_name="HTTPS_PROXY")  # a variable naming hosts: every word is a host
+
+
 def run_line_parsers(text: str) -> None:
     from gpubal.doctor.ingest.registry import FORMATS, detect
 

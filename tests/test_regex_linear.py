@@ -16,7 +16,7 @@ import pytest
 
 import adversarial_text as adversarial
 
-HANG_S = 10
+HANG_S = 30  # a machine shared by many jobs runs 1 MB in seconds; quadratic code would run for hours
 ONE_MB = 1_000_000
 SWEEP_SIZE = 100_000  # quadratic at 100 KB is ~10^10 steps: far past the guard, and 90 patterns x 33 shapes fit CI
 
@@ -45,6 +45,13 @@ def test_redaction_is_linear(shape, snapshot):
     text = adversarial.LINE_SHAPES[shape](ONE_MB)
     with hang_guard():
         adversarial.run_redaction(text, snapshot)
+
+
+@pytest.mark.parametrize("shape", list(adversarial.LINE_SHAPES))
+def test_host_name_redaction_is_linear(shape, snapshot):
+    text = adversarial.LINE_SHAPES[shape](SWEEP_SIZE)  # a Python step per word: slower, still linear
+    with hang_guard():
+        adversarial.run_host_list_redaction(text, snapshot)
 
 
 @pytest.mark.parametrize("shape", list(adversarial.LINE_SHAPES))

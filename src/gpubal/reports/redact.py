@@ -45,6 +45,10 @@ PUBLIC_HOSTS = ("localhost", "docs.nvidia.com", "developer.nvidia.com", "downloa
                 "github.com", "raw.githubusercontent.com", "ollama.com", "registry.ollama.ai", "huggingface.co",
                 "pytorch.org", "download.pytorch.org", "docs.vllm.ai", "pypi.org", "docs.sglang.ai",
                 "docs.docker.com", "docs.kernel.org", "www.kernel.org", "man7.org", "docs.python.org")
+_PUBLIC_SUFFIXES = tuple("." + public for public in PUBLIC_HOSTS)
+_HOST_LIST_WORD = re.compile(r"[^\s,;\"'\[\]]+")
+_HAS_LETTER = re.compile(r"[A-Za-z]")
+_IPV6_LIKE = re.compile(r"[0-9a-f:]+")
 
 
 class Redactor:
@@ -55,6 +59,7 @@ class Redactor:
         self._counts: Dict[str, int] = {}
         # values known to identify this host, replaced wherever they appear as whole words
         self._known: List[Tuple[re.Pattern, str]] = []
+        self._hosts_seen: Dict[str, str] = {}
         hostname = value_or(snapshot.host.hostname, "")
         names = {hostname, hostname.split(".")[0]} - {"", "localhost", "localhost.localdomain"}
         for name in sorted(names, key=len, reverse=True):
@@ -116,15 +121,19 @@ class Redactor:
                     name_end = min(name_end, index)
             name = hostport[lead:name_end]
             return head + hostport[:lead] + self._host(name) + hostport[name_end:]
-        return re.sub(r"[^\s,;\"'\[\]]+", one, value)
+        return _HOST_LIST_WORD.sub(one, value)
 
     def _host(self, name: str) -> str:
+        shown = self._hosts_seen.get(name)
+        if shown is None:
+            shown = self._hosts_seen[name] = self._host_placeholder(name)
+        return shown
+
+    def _host_placeholder(self, name: str) -> str:
         bare = name.strip(".").lower()
-        if not bare or not re.search(r"[A-Za-z]", bare) or bare.startswith("host-"):
+        if not _HAS_LETTER.search(bare) or bare.startswith("host-") or _IPV6_LIKE.fullmatch(bare):
             return name  # an address (the address patterns take it), a number, a placeholder
-        if bare in PUBLIC_HOSTS or bare.endswith(tuple("." + public for public in PUBLIC_HOSTS)):
-            return name
-        if re.fullmatch(r"[0-9a-f:]+", bare):  # an IPv6 address
+        if bare in PUBLIC_HOSTS or bare.endswith(_PUBLIC_SUFFIXES):
             return name
         return self.placeholder("host", bare)
 

@@ -90,7 +90,10 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> "typer.Exit":
     return typer.Exit(code)
 
 
-def _read_text(path: Path, what: str, max_bytes: int) -> str:
+MAX_INPUT_BYTES = 64 * 2**20  # any other file a user names (a host list): read whole, so bounded
+
+
+def _read_text(path: Path, what: str, max_bytes: int = MAX_INPUT_BYTES) -> str:
     """A file the user named, as text, or one line saying why it cannot be read (exit 2)."""
     from .doctor.bounded import TooLarge, check_size
 

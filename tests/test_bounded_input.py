@@ -115,3 +115,11 @@ def test_a_huge_snapshot_file_is_refused_before_it_is_read_whole(tmp_path, monke
     path = tmp_path / "big.json"
     path.write_text(json.dumps({"pad": "x" * 2000}))
     assert_one_line_error(gpubal("doctor", "--snapshot", str(path)), str(path), "larger than")
+
+
+def test_a_deep_report_in_a_fleet_is_an_unreadable_input_not_a_crash(tmp_path):
+    (tmp_path / "deep.json").write_text(DEEP_JSON)
+    (tmp_path / "under.json").write_text('{"snapshot": ' + JUST_UNDER_THE_INTERPRETER + "}")
+    result = gpubal("fleet", str(tmp_path))
+    assert result.exit_code in (0, 1) and isinstance(result.exception, (type(None), SystemExit)), result.exception
+    assert result.stderr.count("nested deeper than 64 levels") == 2  # one `unreadable:` line per input

@@ -13,6 +13,8 @@ import tarfile
 from dataclasses import dataclass
 from typing import IO, Any, Callable, Iterable, Iterator, List, Optional, Union
 
+from ..doctor.bounded import parse_bounded  # depth and size bounds: another host's report is untrusted
+from ..doctor.model import MAX_SNAPSHOT_BYTES
 from .digest import DigestError, HostDigest, digest_document
 
 TARBALL_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2")
@@ -137,7 +139,7 @@ def digest_bytes(data: bytes, source: str, source_name: str) -> Read:
     try:
         if head.startswith((b"<", b"#")):  # a Markdown or HTML report carries its snapshot
             return _digest_embedded(data.decode("utf-8"), source, source_name)
-        return digest_document(_loads(data), source, source_name)
+        return digest_document(parse_bounded(_loads, data, MAX_SNAPSHOT_BYTES), source, source_name)
     except UnicodeDecodeError:
         return Unreadable(source, "not UTF-8 text")
     except ValueError as error:  # DigestError and both parsers' JSON errors alike
@@ -260,7 +262,7 @@ def read_stream(stream: IO[str], label: str) -> Iterator[Read]:
 
 def _digest_text(text: str, source: str) -> Read:
     try:
-        return digest_document(json.loads(text), source, source)
+        return digest_document(parse_bounded(json.loads, text, MAX_SNAPSHOT_BYTES), source, source)
     except ValueError as error:
         message = str(error) if isinstance(error, DigestError) else f"not JSON: {error}"
         return Unreadable(source, message)

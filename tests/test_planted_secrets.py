@@ -105,6 +105,7 @@ def test_names_that_are_not_secret(name):
 
 @pytest.mark.parametrize("kept", ["/usr/bin/ollama serve", "OLLAMA_NUM_PARALLEL=4", "--tensor-parallel-size 2",
                                   "Bearer", "sk-1", "12.8.0", "http://127.0.0.1:11434/api/ps", "hf_transfer",
-                                  "GPU-07f4a309-9680-b6ff-3e0f-c7623199c4cc"])
+                                  "GPU-07f4a309-9680-b6ff-3e0f-c7623199c4cc", "--api-key (secret dropped)",
+                                  "HF_TOKEN=(secret dropped)"])
 def test_value_shapes_leave_ordinary_text_alone(kept):
     assert drop_secret_values(kept) == kept

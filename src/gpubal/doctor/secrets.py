@@ -34,9 +34,10 @@ SECRET_SHAPES = (
     re.compile(r"(?<![A-Za-z0-9_])gh[pousr]_[A-Za-z0-9]{30,}"),  # GitHub tokens
     re.compile(r"(?<![\w-])xox[abpr]-[A-Za-z0-9-]{10,}"),  # Slack tokens
 )
-# NAME=value and --name value / --name=value, the value dropped when the name looks secret
-_ASSIGNMENT = re.compile(r"(?<![\w.-])(?P<name>[A-Za-z_][\w.-]*)=(?P<value>\"[^\"]*\"|'[^']*'|[^\s\"'&;,]+)")
-_FLAG = re.compile(r"(?<![\w-])--(?P<name>[A-Za-z][\w-]*)(?P<separator>=|\s+)(?P<value>[^\s-][^\s]*)")
+# NAME=value and --name value / --name=value, the value dropped when the name looks secret (a value in
+# parentheses is the collector's own note, "(secret dropped)")
+_ASSIGNMENT = re.compile(r"(?<![\w.-])(?P<name>[A-Za-z_][\w.-]*)=(?P<value>\"[^\"]*\"|'[^']*'|[^\s\"'&;,(][^\s\"'&;,]*)")
+_FLAG = re.compile(r"(?<![\w-])--(?P<name>[A-Za-z][\w-]*)(?P<separator>=|\s+)(?P<value>[^\s(-][^\s]*)")
 # scheme://user:password@
 _URL_PASSWORD = re.compile(r"(?<![\w+.-])(?P<scheme>[a-zA-Z][\w+.-]*://)[^/\s:@]+:[^/\s@]+@")
 

@@ -63,7 +63,7 @@ def _config_path(files: HostFiles, pid: int, model: str, environ: Union[str, Una
                 return Unavailable(Reason.NO_PERMISSION, f"/proc/{pid}/cwd", "cannot resolve a relative model path")
             model = f"{cwd.rstrip('/')}/{model}"
         return f"{model.rstrip('/')}/config.json"
-    if not re.fullmatch(r"[\w.-]+/[\w.-]+", model):
+    if not re.fullmatch(r"(?<![\w.-])[\w.-]+/[\w.-]+", model):
         return Unavailable(Reason.NOT_FOUND, f"/proc/{pid}/cmdline", f"model {model!r} is neither a path nor a Hub id")
     variables = dict(entry.partition("=")[::2] for entry in environ.split("\0") if "=" in entry) \
         if isinstance(environ, str) else {}

@@ -67,7 +67,7 @@ class CollectEnv:
         text = self.values.get("CUDA used to build PyTorch", "")
         if text == "None" or (self.torch_version or "").endswith("+cpu"):
             return "none"
-        return text if re.fullmatch(r"\d+\.\d+(?:\.\d+)?", text) else ""
+        return text if re.fullmatch(r"(?<![\d.])\d+\.\d+(?:\.\d+)?", text) else ""
 
     @property
     def cuda_runtime_version_nvcc(self) -> Optional[str]:
@@ -125,7 +125,7 @@ class CollectEnv:
                                               requires=()))
             yield ("stack", "python_packages"), packages, section
         nvcc = self.cuda_runtime_version_nvcc
-        if nvcc and re.fullmatch(r"\d+\.\d+(?:\.\d+)?", nvcc):
+        if nvcc and re.fullmatch(r"(?<![\d.])\d+\.\d+(?:\.\d+)?", nvcc):
             yield ("stack", "cuda_toolkits"), [CudaToolkit(path="nvcc on PATH (collect_env names no directory)",
                                                            version=nvcc, has_nvcc=True)], section
         if self.environment:

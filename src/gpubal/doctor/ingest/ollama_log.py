@@ -51,7 +51,7 @@ _ASSET_VERSION = re.compile(r"/assets/(\d+\.\d+\.\d+[\w.-]*)/([\w.-]+)/")
 _COMPUTE_DETECTED = re.compile(r"Compute Capability detected: ([\d.]+)")
 _CUDA_BACKEND = re.compile(r"CUDA\.(\d+)\.")
 _LIBRARY_VERSION = re.compile(r"lib(?:cuda|nvidia-ml)\.so\.(\d{3}\.\d+(?:\.\d+)?)\b")
-_LIBCUDA_PATH = re.compile(r"[^\s\[\]\"=]*libcuda\.so[\w.]*")
+_LIBCUDA_PATH = re.compile(r"(?<![^\s\[\]\"=])[^\s\[\]\"=]*libcuda\.so[\w.]*")  # from a word's start only
 _DRIVER_VERSION = re.compile(r"\d{3}\.\d+(?:\.\d+)?")  # 535.104.05: a driver; 12.7: a CUDA version
 _CUDA_VERSION = re.compile(r"\d{1,2}\.\d{1,2}")
 _ERROR_CODE = re.compile(r"(?:cuInit err: |cuInit failed: |init failur\s*e: |error |code=)(\d+)")  # a paste may break "failure"

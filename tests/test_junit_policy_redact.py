@@ -54,7 +54,10 @@ def check_junit_structure(xml: str) -> ElementTree.Element:
         assert [child.tag for child in suite][0] == "properties"
         for key in totals:
             totals[key] += counted[key]
-    assert {key: int(root.get(key)) for key in totals} == totals
+    # Jenkins' junit-10.xsd allows no `skipped` on <testsuites>: the root carries the other totals
+    assert root.get("skipped") is None
+    assert {key: int(root.get(key)) for key in totals if key != "skipped"} == {
+        key: value for key, value in totals.items() if key != "skipped"}
     return root
 
 

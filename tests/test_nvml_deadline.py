@@ -64,5 +64,5 @@ def test_gpubal_doctor_exits_when_nvml_hangs():
     process = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
     assert time.monotonic() - started < 20
     assert process.returncode == 0, process.stderr
-    assert "timeout (NVML): no answer within 0.5 s" in process.stdout
+    assert "no answer within 0.5 s" in process.stdout
     assert "ERROR   nvml-unresponsive  host" in process.stdout

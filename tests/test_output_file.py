@@ -123,7 +123,7 @@ def test_a_device_is_written_in_place(tmp_path):
 
 @pytest.mark.parametrize("make", ["directory", "missing folder"])
 def test_an_unwritable_destination_is_one_line_and_exit_2(tmp_path, make):
-    target = tmp_path / "out" if make == "directory" else tmp_path / "no" / "such" / "out.json"
+    target = tmp_path / "out.txt" if make == "directory" else tmp_path / "no" / "such" / "out.json"
     if make == "directory":
         target.mkdir()
     result = RUNNER.invoke(app, ["doctor", *H200X2, "-o", str(target)])

@@ -33,7 +33,8 @@ def _real_output(sample_command: str) -> str:
         command, section = match.groups()
     output = _strip(CliRunner().invoke(app, shlex.split(command)).output)
     if section == "findings":  # the sample shows the findings block only
-        output = _strip("Findings:" + output.split("\nFindings:", 1)[1].split("\nPassed:", 1)[0])
+        after = output.split("\nFindings:", 1)[1]
+        output = _strip("Findings:" + re.split(r"\n(?=(?:GPUs|Topology|Passed)\b)", after, maxsplit=1)[0])
     elif section and section.startswith("head "):  # the sample shows the first N lines
         output = "\n".join(output.splitlines()[:int(section.split()[1])])
     return output

@@ -85,3 +85,44 @@ def test_a_hostile_model_name_stays_text_in_the_browser(browser, tmp_path, hosti
     assert page.evaluated == [2, True, 0]  # gpubal's two scripts only; the name shown as written; no image
     assert page.console == [] and page.exceptions == []
     assert page.requests == [page_file.resolve().as_uri()]
+
+
+def test_on_a_phone_tables_scroll_and_nothing_breaks_mid_word(browser, tmp_path):
+    # 8 GPUs at 390 px: the topology once had rows ~100 px tall with every column past GPU4 cut, and fix
+    # commands broke mid-word; now the tables keep their rows one line tall and scroll inside their box
+    page_file = tmp_path / "hgx8.html"
+    page_file.write_text(render_html(report_of("hgx8-h100-nvswitch"), redact=False), encoding="utf-8")
+    script = """(function () {
+      var topology = document.querySelector('#topology .scroll');
+      var rows = Array.prototype.map.call(topology.querySelectorAll('tbody tr'), function (r) { return r.offsetHeight; });
+      var gpus = document.querySelector('table.gpus').parentNode;
+      var pre = document.querySelector('.command pre');
+      return [Math.max.apply(null, rows), topology.scrollWidth > topology.clientWidth,
+              gpus.scrollWidth > gpus.clientWidth, getComputedStyle(pre).whiteSpace,
+              pre.getBoundingClientRect().height < 50, document.documentElement.scrollWidth];
+    })()"""
+    page = browser.open(page_file, width=390, mobile=True, script=script)
+    (_shots(tmp_path) / "report-hgx8-390.png").write_bytes(page.screenshot_png)
+    tallest_row, topology_scrolls, gpus_scroll, white_space, one_line_command, page_width = page.evaluated
+    assert tallest_row < 40, tallest_row
+    assert topology_scrolls and gpus_scroll
+    assert white_space == "pre" and one_line_command
+    assert page_width <= 390
+
+
+def test_every_fix_command_gets_a_copy_button(browser, tmp_path):
+    page_file = tmp_path / "downtrained.html"
+    page_file.write_text(render_html(report_of("downtrained")), encoding="utf-8")
+    script = """(function () {
+      var copied = null;
+      navigator.clipboard.writeText = function (text) { copied = text; return Promise.resolve(); };
+      var buttons = document.querySelectorAll('.command button.copy');
+      buttons[0].click();
+      return [buttons.length, document.querySelectorAll('.command pre').length, copied,
+              document.querySelector('.command pre').textContent];
+    })()"""
+    page = browser.open(page_file, script=script, screenshot=False)
+    buttons, commands, copied, first = page.evaluated
+    assert buttons == commands > 0
+    assert copied == first  # the command exactly as shown
+    assert page.console == [] and page.exceptions == []  # the CSP let the (hashed) script run

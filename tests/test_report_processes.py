@@ -67,7 +67,7 @@ def test_terminal_process_table_matches_golden(report, update_goldens):
 
 def test_a_hidden_environment_says_why_instead_of_looking_empty(report):
     rows = {row[0]: row for row in process_table(report).rows}
-    assert rows["977"][7] == "unknown (no_permission)"
+    assert rows["977"][7] == "unknown (no permission)"
     assert rows["4242"][7] == "1,0"
     assert rows["5150"][1] == "not visible"
 

@@ -295,7 +295,8 @@ def test_cli_topo_bad_group_size_exits_2():
 def test_cli_topo_works_on_every_profile(name, root):
     for output_format in ("terminal", "json"):
         result = RUNNER.invoke(app, ["topo", "--format", output_format] + profile_args(name, root))
-        assert result.exit_code == 0, (name, result.stderr)
+        # no driver, no GPU to place: the advice is still printed, and the exit code says it is empty
+        assert result.exit_code == (1 if name == "no-driver" else 0), (name, result.stderr)
         assert "Traceback" not in result.stdout + result.stderr
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional, Tuple
 
 import typer
+import typer.core
 
 from . import __version__
 
@@ -28,15 +30,18 @@ EXIT_CODES_HELP = (
     "2 bad input (option, snapshot or profile file); 3 internal error."
 )
 
+# -h as well as --help, as ruff, pip and kubectl accept
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
 app = typer.Typer(
-    add_completion=False,
     no_args_is_help=True,
+    context_settings=CONTEXT,
     rich_markup_mode=None,
     help="A read-only doctor for multi-GPU Linux hosts. It reads the driver, NVML, PCIe, NVLink, NVSwitch, "
          "MIG and NUMA facts of this host, checks them with rules and prints findings with evidence and "
          "fixes. It never changes the host. " + EXIT_CODES_HELP,
 )
-debug_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Tools for gpubal's developers.")
+debug_app = typer.Typer(no_args_is_help=True, context_settings=CONTEXT, help="Tools for gpubal's developers.")
 app.add_typer(debug_app, name="debug")
 
 
@@ -71,7 +76,7 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True,
+    version: bool = typer.Option(False, "--version", "-V", callback=_version_callback, is_eager=True,
                                  help="Print gpubal's version and exit."),
 ) -> None:
     pass
@@ -110,10 +115,18 @@ def _read_text(path: Path, what: str, max_bytes: int = MAX_INPUT_BYTES) -> str:
         raise _fail(f"cannot read {what} {path}: not UTF-8 text")
 
 
+EXAMPLE_SNAPSHOT = "example"  # `--snapshot example`: the 2 x H200 snapshot that ships inside the package
+
+
 def _load_snapshot(path: Path):
     from .doctor.model import MAX_SNAPSHOT_BYTES, SnapshotError, snapshot_from_text
 
-    text = _read_text(path, "snapshot", MAX_SNAPSHOT_BYTES)
+    if str(path) == EXAMPLE_SNAPSHOT and not path.exists():
+        from importlib import resources
+
+        text = resources.files("gpubal").joinpath("examples", "h200x2-snapshot.json").read_text(encoding="utf-8")
+    else:
+        text = _read_text(path, "snapshot", MAX_SNAPSHOT_BYTES)
     try:
         return snapshot_from_text(text)
     except SnapshotError as error:
@@ -145,8 +158,13 @@ def _collect(nvml_profile: Optional[Path], root: str, ollama_log: Optional[Path]
         raise _fail(message if message.startswith(str(nvml_profile)) else f"{nvml_profile}: {message}")
 
 
+def _is_stdout(output: Optional[Path]) -> bool:
+    return output is None or str(output) == "-"
+
+
 def _write(text: str, output: Optional[Path]) -> None:
-    if output is None:
+    """The one place output leaves gpubal: standard output for None or `-`, else the named file."""
+    if _is_stdout(output):
         sys.stdout.write(text)
         return
     from .output_file import write_text_file
@@ -157,7 +175,30 @@ def _write(text: str, output: Optional[Path]) -> None:
         raise _fail(f"cannot write {output}: {error.strerror or error}")
 
 
-_SNAPSHOT_HELP = "Read facts from this snapshot (from `gpubal collect`, or a JSON report) instead of this host."
+def _targets(outputs: Optional[List[Path]], chosen, by_extension, default) -> List[Tuple[Optional[Path], Any]]:
+    """Each -o with its format: --format when given, else the file's extension (an extension gpubal cannot
+    name is an error, not a silent fallback); `-` and no -o at all mean standard output."""
+    if not outputs:
+        return [(None, chosen or default)]
+    targets: List[Tuple[Optional[Path], Any]] = []
+    for output in outputs:
+        if _is_stdout(output) or chosen is not None:
+            targets.append((None if _is_stdout(output) else output, chosen or default))
+            continue
+        found = by_extension.get(output.suffix.lower())
+        if found is None and output.exists() and not output.is_file() and not output.is_dir():
+            found = default  # a device or a pipe (-o /dev/null, -o /dev/stderr) has no extension to read
+        if found is None:
+            known = " ".join(sorted({ext for ext in by_extension}))
+            raise _fail(f"cannot tell the format of {output} from its extension (known: {known}); "
+                        "name the file so, or give --format")
+        targets.append((output, found))
+    return targets
+
+
+_OUTPUT_HELP = "Write to this file instead of standard output (- is standard output); repeat for several formats."
+_SNAPSHOT_HELP = ("Read facts from this snapshot (from `gpubal collect`, or a JSON or Markdown report) instead of "
+                  "this host; `example` reads the 2 x H200 snapshot that ships with gpubal.")
 _PROFILE_HELP = "Replay NVML answers from this profile (from `gpubal debug record-nvml`) instead of the driver."
 _OLLAMA_LOG_HELP = "Read the Ollama server's log from this file instead of `journalctl -u ollama`."
 _LSPCI_HELP = ("Read PCIe ACS controls from this `sudo lspci -vvv` output instead of running lspci (which shows "
@@ -170,26 +211,31 @@ _ROOT_HELP = "Read host files (/proc, /sys, /etc) under this directory instead o
 
 @app.command()
 def doctor(
-    snapshot: Optional[Path] = typer.Option(None, "--snapshot", "-s", help=_SNAPSHOT_HELP),
+    snapshot: Optional[Path] = typer.Option(None, "--snapshot", "-s", metavar="FILE", help=_SNAPSHOT_HELP),
     output_format: Optional[OutputFormat] = typer.Option(
         None, "--format", "-f", help="terminal (colour on a TTY, plain text elsewhere), json, markdown, html or "
                                      "junit. Default: from -o's extension (.md .html .xml .json .txt), else terminal."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file."),
+    output: Optional[List[Path]] = typer.Option(None, "--output", "-o", metavar="FILE", help=_OUTPUT_HELP),
     redact: Optional[bool] = typer.Option(
         None, "--redact/--no-redact", help="Replace hostnames, IP and MAC addresses, user names in paths, GPU UUIDs "
                                            "and serials with placeholders. Default: on for markdown and html, off for "
                                            "the others. Secret-looking environment values are always dropped."),
-    policy: Optional[Path] = typer.Option(None, "--policy", help="Check this site policy (TOML) too: expected GPU "
-                                                                 "count and model, NVLink, minimum driver, rules to "
-                                                                 "skip or re-grade, per host-name pattern."),
+    policy: Optional[Path] = typer.Option(None, "--policy", metavar="FILE",
+                                          help="Check this site policy (TOML) too: expected GPU count and model, "
+                                               "NVLink, minimum driver, rules to skip or re-grade, per host-name "
+                                               "pattern."),
+    ignore: Optional[List[str]] = typer.Option(None, "--ignore", metavar="RULE",
+                                               help="Do not evaluate this rule (repeatable); the report lists it as "
+                                                    "ignored. A policy file's rules.skip does the same per host."),
     fail_on: FailOn = typer.Option(FailOn.error, "--fail-on",
                                    help="Exit 1 when a finding has at least this severity; never: always exit 0."),
-    nvml_profile: Optional[Path] = typer.Option(None, "--nvml-profile", help=_PROFILE_HELP),
-    root: str = typer.Option("/", "--root", help=_ROOT_HELP),
-    ollama_log: Optional[Path] = typer.Option(None, "--ollama-log", help=_OLLAMA_LOG_HELP),
-    lspci: Optional[Path] = typer.Option(None, "--lspci", help=_LSPCI_HELP),
-    from_dumps: Optional[List[str]] = typer.Option(None, "--from", help=_FROM_HELP),
-    prometheus: Optional[Path] = typer.Option(None, "--prometheus",
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="List every passed check, not only their count."),
+    nvml_profile: Optional[Path] = typer.Option(None, "--nvml-profile", metavar="FILE", help=_PROFILE_HELP),
+    root: str = typer.Option("/", "--root", metavar="DIR", help=_ROOT_HELP),
+    ollama_log: Optional[Path] = typer.Option(None, "--ollama-log", metavar="FILE", help=_OLLAMA_LOG_HELP),
+    lspci: Optional[Path] = typer.Option(None, "--lspci", metavar="FILE", help=_LSPCI_HELP),
+    from_dumps: Optional[List[str]] = typer.Option(None, "--from", metavar="FILE", help=_FROM_HELP),
+    prometheus: Optional[Path] = typer.Option(None, "--prometheus", metavar="FILE",
                                               help="Also write the findings raised, the run's time and the driver, "
                                                    "GPU and NVLink facts here, in the text format of "
                                                    "node_exporter's textfile collector (written atomically)."),
@@ -197,21 +243,23 @@ def doctor(
                              help="node-problem-detector custom plugin mode: print one line (at most "
                                   "--npd-max-length bytes) naming the rules and GPUs at or above --fail-on, and "
                                   "exit 0 (OK), 1 (problem) or 2-3 (unknown). -o still writes the full report."),
-    npd_rules: Optional[List[str]] = typer.Option(None, "--npd-rule",
+    npd_rules: Optional[List[str]] = typer.Option(None, "--npd-rule", metavar="RULE",
                                                   help="With --npd: only these rule ids decide (repeat; one NPD "
                                                        "condition per group of rules). Default: every rule."),
-    npd_max_length: int = typer.Option(80, "--npd-max-length", min=20,
+    npd_max_length: int = typer.Option(80, "--npd-max-length", min=20, metavar="BYTES",
                                        help="With --npd: the plugin config's max_output_length (NPD's default "
                                             "is 80 bytes)."),
 ) -> None:
     """Check this host (or a saved snapshot) and report findings with evidence and fixes.
 
-    Examples: `gpubal doctor`; `gpubal doctor --format json -o report.json`;
-    `gpubal doctor --snapshot examples/h200x2-snapshot.json`; `gpubal doctor --fail-on warning` in CI.
+    Examples: `gpubal doctor`; `gpubal doctor -o report.md -o report.html -o report.xml`;
+    `gpubal doctor --snapshot example`; `gpubal doctor --fail-on warning --ignore persistence-mode-off` in CI.
     """
     from .doctor.engine import evaluate
     from .rules import all_rules
 
+    targets = _targets(output, output_format, FORMAT_BY_EXTENSION, OutputFormat.terminal)
+    ignored = _resolve_ignored(ignore or [])
     if from_dumps:
         facts = _from_dumps(from_dumps)
     else:
@@ -219,37 +267,64 @@ def doctor(
                  else _collect(nvml_profile, root, ollama_log, lspci=lspci))
     site_policy = _load_policy(policy) if policy is not None else None
     report = evaluate(facts, all_rules(), site_policy)
+    if ignored:
+        from .doctor.policy import ignore_rules
+
+        report = dataclasses.replace(report, results=tuple(ignore_rules(report.results, ignored)))
     if prometheus is not None:
         from .reports.prometheus import render_doctor_prometheus
 
         _write(render_doctor_prometheus(report), prometheus)  # atomic: the collector may read any time
     if npd:
-        raise typer.Exit(_npd_plugin(report, fail_on, npd_rules or [], npd_max_length, output_format, output, redact))
-    if output_format is None:
-        output_format = FORMAT_BY_EXTENSION.get(output.suffix.lower(), OutputFormat.terminal) if output else OutputFormat.terminal
-    hide = redact if redact is not None else output_format in REDACTED_BY_DEFAULT
-    _render(report, output_format, output, hide)
+        raise typer.Exit(_npd_plugin(report, fail_on, npd_rules or [], npd_max_length,
+                                     targets if output else [], redact))
+    for target, chosen in targets:
+        hide = redact if redact is not None else chosen in REDACTED_BY_DEFAULT
+        _render(report, chosen, target, hide, verbose)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         _append_step_summary(report, os.environ["GITHUB_STEP_SUMMARY"], redact if redact is not None else True)
     raise typer.Exit(_exit_code(report, fail_on))
 
 
-def _npd_plugin(report, fail_on: "FailOn", rules: List[str], max_bytes: int, output_format: Optional["OutputFormat"],
-                output: Optional[Path], redact: Optional[bool]) -> int:
+def _npd_plugin(report, fail_on: "FailOn", rules: List[str], max_bytes: int,
+                targets: List[Tuple[Optional[Path], "OutputFormat"]], redact: Optional[bool]) -> int:
     """node-problem-detector's custom plugin contract: stdout is the condition's message (NPD cuts it at
-    max_output_length), the exit status is 0 OK, 1 problem, anything else unknown."""
+    max_output_length), the exit status is 0 OK, 1 problem, anything else unknown. -o files still get the
+    full report for people, beside the line for NPD (never standard output, which is NPD's)."""
     from .reports.oneline import summary_line
 
-    if output is not None:  # the full report for people, beside the line for NPD
-        chosen = output_format or FORMAT_BY_EXTENSION.get(output.suffix.lower(), OutputFormat.json)
-        _render(report, chosen, output, redact if redact is not None else chosen in REDACTED_BY_DEFAULT)
+    for target, chosen in targets:
+        if target is not None:
+            _render(report, chosen, target, redact if redact is not None else chosen in REDACTED_BY_DEFAULT)
     threshold = "error" if fail_on is FailOn.never else fail_on.value
     problem, line = summary_line(report, threshold, max_bytes, rules)
     typer.echo(line)
     return EXIT_FINDINGS if problem and fail_on is not FailOn.never else EXIT_OK
 
 
-def _render(report, output_format: "OutputFormat", output: Optional[Path], redact: bool) -> None:
+def _resolve_ignored(rule_ids: List[str]) -> Tuple[str, ...]:
+    """--ignore's rule ids as the ids the rules have now (a renamed id still works); an unknown id is bad input."""
+    if not rule_ids:
+        return ()
+    from .doctor.policy import known_rule_ids
+
+    known = known_rule_ids()
+    resolved = []
+    for rule_id in rule_ids:
+        if rule_id not in known:
+            raise _fail(f"--ignore: no rule {rule_id!r}{_did_you_mean(rule_id, known)}; `gpubal rules` lists them")
+        resolved.append(known[rule_id])
+    return tuple(resolved)
+
+
+def _did_you_mean(word: str, choices) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _render(report, output_format: "OutputFormat", output: Optional[Path], redact: bool, verbose: bool = False) -> None:
     from .reports.redact import redact_report
 
     if output_format is OutputFormat.json:
@@ -269,7 +344,7 @@ def _render(report, output_format: "OutputFormat", output: Optional[Path], redac
 
         _write(render_junit(report, redact=redact), output)
     else:
-        _print_terminal(redact_report(report, redact), output)
+        _print_terminal(redact_report(report, redact), output, verbose)
 
 
 def _append_step_summary(report, path: str, redact: bool) -> None:
@@ -310,10 +385,10 @@ def _from_dumps(names: List[str]):
     return ingested.snapshot
 
 
-def _print_terminal(report, output: Optional[Path]) -> None:
+def _print_terminal(report, output: Optional[Path], verbose: bool = False) -> None:
     from .reports.terminal import render_terminal
 
-    _write(_console_text(lambda console: render_terminal(report, console), output), output)
+    _write(_console_text(lambda console: render_terminal(report, console, verbose=verbose), output), output)
 
 
 def _exit_code(report, fail_on: FailOn) -> int:
@@ -326,11 +401,12 @@ def _exit_code(report, fail_on: FailOn) -> int:
 
 @app.command()
 def collect(
-    output: Path = typer.Option(..., "--output", "-o", help="Write the snapshot (JSON) to this file; - for stdout."),
-    nvml_profile: Optional[Path] = typer.Option(None, "--nvml-profile", help=_PROFILE_HELP),
-    root: str = typer.Option("/", "--root", help=_ROOT_HELP),
-    ollama_log: Optional[Path] = typer.Option(None, "--ollama-log", help=_OLLAMA_LOG_HELP),
-    lspci: Optional[Path] = typer.Option(None, "--lspci", help=_LSPCI_HELP),
+    output: Path = typer.Option(..., "--output", "-o", metavar="FILE",
+                                help="Write the snapshot (JSON) to this file; - for stdout."),
+    nvml_profile: Optional[Path] = typer.Option(None, "--nvml-profile", metavar="FILE", help=_PROFILE_HELP),
+    root: str = typer.Option("/", "--root", metavar="DIR", help=_ROOT_HELP),
+    ollama_log: Optional[Path] = typer.Option(None, "--ollama-log", metavar="FILE", help=_OLLAMA_LOG_HELP),
+    lspci: Optional[Path] = typer.Option(None, "--lspci", metavar="FILE", help=_LSPCI_HELP),
     redact: bool = typer.Option(False, "--redact", help="Replace hostnames, addresses, user names in paths, GPU "
                                                         "UUIDs and serials with placeholders."),
 ) -> None:
@@ -340,18 +416,32 @@ def collect(
     from .reports.redact import redact_snapshot
 
     text = snapshot_to_json(redact_snapshot(_collect(nvml_profile, root, ollama_log, lspci=lspci), redact))
-    _write(text, None if str(output) == "-" else output)
+    _write(text, output)
+
+
+class RulesFormat(str, enum.Enum):
+    terminal = "terminal"
+    json = "json"
+    markdown = "markdown"
 
 
 @app.command("rules")
 def list_rules(
     markdown: bool = typer.Option(False, "--markdown", help="Print every rule's documentation as Markdown "
                                                             "(this is how docs/rules.md is made)."),
+    output_format: RulesFormat = typer.Option(RulesFormat.terminal, "--format", "-f",
+                                              help="terminal (one line per rule), json (id, area, scope, summary, "
+                                                   "documentation of each rule) or markdown (as --markdown)."),
 ) -> None:
     """List every rule: id, area and what it checks."""
     from .rules import all_rules
 
-    if markdown:
+    if output_format is RulesFormat.json:
+        from .reports.rules_doc import render_rules_json
+
+        typer.echo(render_rules_json(all_rules()), nl=False)
+        return
+    if markdown or output_format is RulesFormat.markdown:
         from .reports.rules_doc import render_rules_markdown
 
         typer.echo(render_rules_markdown(all_rules()), nl=False)
@@ -360,8 +450,22 @@ def list_rules(
         typer.echo(f"{rule.id:<36} {rule.area:<9} {rule.summary}")
 
 
-@app.command()
-def explain(rule_id: str = typer.Argument(..., help="A rule id, as `gpubal rules` lists them.")) -> None:
+class _PlainArguments(typer.core.TyperCommand):
+    """typer shows a required argument as `{RULE}` in the usage line (and 0.29 `RULE <str>` in the help);
+    people read `RULE`, as ruff and kubectl print it. The hooks differ between typer versions: all are set."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if param.param_type_name == "argument" and param.metavar:
+                metavar = param.metavar
+                param.display_type_rich = lambda *args, **kwargs: None
+                param._usage_display_name = lambda *args, metavar=metavar, **kwargs: metavar
+                param.make_metavar = lambda *args, metavar=metavar, **kwargs: metavar
+
+
+@app.command(cls=_PlainArguments)
+def explain(rule_id: str = typer.Argument(..., metavar="RULE", help="A rule id, as `gpubal rules` lists them.")) -> None:
     """Print a rule's documentation: what it checks, why it matters, how to fix, references."""
     from .rules import RENAMED, find_rule
 
@@ -374,7 +478,9 @@ def explain(rule_id: str = typer.Argument(..., help="A rule id, as `gpubal rules
             typer.echo(f"{rule_id} (policy): {summary}\n\nRuns with --policy FILE when the policy's [expect] table "
                        f"sets {key}; a mismatch is an error finding that says \"actual X, expected Y\". See docs/ci.md.")
             return
-        raise _fail(f"no rule {rule_id!r}; `gpubal rules` lists them")
+        from .doctor.policy import known_rule_ids
+
+        raise _fail(f"no rule {rule_id!r}{_did_you_mean(rule_id, known_rule_ids())}; `gpubal rules` lists them")
     if rule_id in RENAMED:
         typer.echo(f"({rule_id} is now {found.id})\n")
     typer.echo(f"{found.id} ({found.area}): {found.summary}\n")
@@ -386,48 +492,72 @@ class TopoFormat(str, enum.Enum):
     json = "json"
 
 
+TOPO_FORMAT_BY_EXTENSION = {".json": TopoFormat.json, ".txt": TopoFormat.terminal}
+
+
 @app.command()
 def topo(
-    group_size: Optional[List[int]] = typer.Option(None, "--group-size", "-k",
+    group_size: Optional[List[int]] = typer.Option(None, "--group-size", "-k", metavar="K",
                                                    help="GPUs per group; repeat for several. Default: every size "
                                                         "that divides the GPU count."),
-    snapshot: Optional[Path] = typer.Option(None, "--snapshot", "-s", help=_SNAPSHOT_HELP),
-    output_format: TopoFormat = typer.Option(TopoFormat.terminal, "--format", "-f", help="terminal or json."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the advice to this file."),
-    nvml_profile: Optional[Path] = typer.Option(None, "--nvml-profile", help=_PROFILE_HELP),
-    root: str = typer.Option("/", "--root", help=_ROOT_HELP),
+    snapshot: Optional[Path] = typer.Option(None, "--snapshot", "-s", metavar="FILE", help=_SNAPSHOT_HELP),
+    output_format: Optional[TopoFormat] = typer.Option(None, "--format", "-f",
+                                                       help="terminal or json. Default: from -o's extension "
+                                                            "(.json .txt), else terminal."),
+    output: Optional[List[Path]] = typer.Option(None, "--output", "-o", metavar="FILE", help=_OUTPUT_HELP),
+    redact: bool = typer.Option(False, "--redact", help="Replace hostnames, GPU UUIDs and serials with placeholders."),
+    nvml_profile: Optional[Path] = typer.Option(None, "--nvml-profile", metavar="FILE", help=_PROFILE_HELP),
+    root: str = typer.Option("/", "--root", metavar="DIR", help=_ROOT_HELP),
+    from_dumps: Optional[List[str]] = typer.Option(None, "--from", metavar="FILE", help=_FROM_HELP),
 ) -> None:
     """Which GPUs belong together and how to serve on them: NVLink cliques, PCIe switch groups, NUMA
     domains, the best groups of each size with the evidence, and CUDA_VISIBLE_DEVICES, CPU binding, Ollama,
-    vLLM and SGLang settings for each group. Examples: `gpubal topo`; `gpubal topo --group-size 2 -f json`."""
+    vLLM and SGLang settings for each group. Exit 1 when no GPU can be placed (no driver, no GPU).
+    Examples: `gpubal topo`; `gpubal topo --group-size 2 -o groups.json`; `gpubal topo --from topo-m.txt`."""
     from .placement.advice import advise
+    from .reports.redact import redact_snapshot
 
-    facts = _load_snapshot(snapshot) if snapshot is not None else _collect(nvml_profile, root, ask_ollama=False)
+    targets = _targets(output, output_format, TOPO_FORMAT_BY_EXTENSION, TopoFormat.terminal)
+    if from_dumps:
+        facts = _from_dumps(from_dumps)
+    else:
+        facts = _load_snapshot(snapshot) if snapshot is not None else _collect(nvml_profile, root, ask_ollama=False)
+    facts = redact_snapshot(facts, redact)
     try:
         advice = advise(facts, group_size)
     except ValueError as error:
         raise _fail(str(error))
-    if output_format is TopoFormat.json:
-        from .reports.topo import render_topo_json
+    from .reports import topo as renderers
 
-        _write(render_topo_json(advice), output)
-        return
-    from .reports.topo import render_topo_terminal
+    for target, chosen in targets:
+        if chosen is TopoFormat.json:
+            _write(renderers.render_topo_json(advice), target)
+        else:
+            _write(_console_text(lambda console: renderers.render_topo_terminal(advice, console), target), target)
+    if not advice.topology.gpus:
+        from .doctor.model import Unavailable
+        from .reports.words import phrase
 
-    _write(_console_text(lambda console: render_topo_terminal(advice, console), output), output)
+        status = facts.driver.nvml_status
+        why = f": NVML {phrase(status)}" if isinstance(status, Unavailable) else ""
+        typer.echo(f"gpubal: no GPU to place{why}", err=True)
+        raise typer.Exit(EXIT_FINDINGS)
 
 
 def _console_text(render, output: Optional[Path]) -> str:
-    """What a rich renderer prints, laid out for PLAIN_WIDTH unless stdout is a colour terminal (then "")."""
+    """What a rich renderer prints, laid out for PLAIN_WIDTH unless stdout is a colour terminal (then "").
+    A file never gets escape codes, whatever FORCE_COLOR says; standard output gets colour on a terminal,
+    or when FORCE_COLOR asks for it (rich reads it), unless NO_COLOR is set."""
     import io
 
     from .reports.visible import safe_console
 
-    if output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ:
+    colour_wanted = sys.stdout.isatty() or bool(os.environ.get("FORCE_COLOR"))
+    if _is_stdout(output) and colour_wanted and "NO_COLOR" not in os.environ:
         render(safe_console())
         return ""
     buffer = io.StringIO()
-    render(safe_console(file=buffer, width=PLAIN_WIDTH, no_color=True))
+    render(safe_console(file=buffer, width=PLAIN_WIDTH, no_color=True, color_system=None, force_terminal=False))
     return buffer.getvalue()
 
 
@@ -438,22 +568,29 @@ class BalanceFormat(str, enum.Enum):
     html = "html"
 
 
+BALANCE_FORMAT_BY_EXTENSION = {".json": BalanceFormat.json, ".md": BalanceFormat.markdown,
+                               ".markdown": BalanceFormat.markdown, ".html": BalanceFormat.html,
+                               ".htm": BalanceFormat.html, ".txt": BalanceFormat.terminal}
+
+
 @app.command()
 def balance(
-    seconds: float = typer.Option(10.0, "--seconds", help="Sample for this long; Ctrl-C ends early and still reports."),
-    interval_ms: int = typer.Option(200, "--interval", help="Milliseconds between samples."),
-    output_format: BalanceFormat = typer.Option(BalanceFormat.terminal, "--format", "-f",
-                                                help="terminal, json, markdown or html."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file."),
-    prometheus: Optional[Path] = typer.Option(None, "--prometheus",
+    seconds: float = typer.Option(10.0, "--seconds", metavar="SECONDS",
+                                  help="Sample for this long; Ctrl-C ends early and still reports."),
+    interval_ms: int = typer.Option(200, "--interval", metavar="MS", help="Milliseconds between samples."),
+    output_format: Optional[BalanceFormat] = typer.Option(None, "--format", "-f",
+                                                          help="terminal, json, markdown or html. Default: from "
+                                                               "-o's extension (.json .md .html .txt), else terminal."),
+    output: Optional[List[Path]] = typer.Option(None, "--output", "-o", metavar="FILE", help=_OUTPUT_HELP),
+    prometheus: Optional[Path] = typer.Option(None, "--prometheus", metavar="FILE",
                                               help="Also write per-GPU gauges and the imbalance here, in the text "
                                                    "format of node_exporter's textfile collector."),
-    max_imbalance: Optional[float] = typer.Option(None, "--max-imbalance",
+    max_imbalance: Optional[float] = typer.Option(None, "--max-imbalance", metavar="POINTS",
                                                   help="Exit 1 when the imbalance (std dev of mean GPU utilization) "
                                                        "is above this many percentage points."),
-    nvml_profile: Optional[Path] = typer.Option(None, "--nvml-profile",
+    nvml_profile: Optional[Path] = typer.Option(None, "--nvml-profile", metavar="FILE",
                                                 help=_PROFILE_HELP + " A profile with samples replays them."),
-    root: str = typer.Option("/", "--root", help=_ROOT_HELP),
+    root: str = typer.Option("/", "--root", metavar="DIR", help=_ROOT_HELP),
 ) -> None:
     """Sample every GPU's utilization, memory, power, clocks, PCIe/NVLink traffic and processes, then
     report how evenly the work is spread, who holds which GPU, and why it is uneven, with fixes.
@@ -466,18 +603,20 @@ def balance(
     if max_imbalance is not None and not (math.isfinite(max_imbalance) and max_imbalance >= 0):
         # NaN compares false with everything, so it would let every imbalance pass the gate
         raise _fail(f"--max-imbalance must be a finite number of percentage points, 0 or more (got {max_imbalance})")
+    targets = _targets(output, output_format, BALANCE_FORMAT_BY_EXTENSION, BalanceFormat.terminal)
     recording = _sample_balance(nvml_profile, root, seconds, interval_ms / 1000.0)
     report = analyze(recording)
     from .reports import balance as renderers
 
     if prometheus is not None:
         _write(renderers.render_balance_prometheus(report), prometheus)  # atomic: the collector may read any time
-    if output_format is BalanceFormat.terminal:
-        _write(_console_text(lambda console: renderers.render_balance_terminal(report, console), output), output)
-    else:
-        render = {BalanceFormat.json: renderers.render_balance_json, BalanceFormat.markdown:
-                  renderers.render_balance_markdown, BalanceFormat.html: renderers.render_balance_html}[output_format]
-        _write(render(report), output)
+    for target, chosen in targets:
+        if chosen is BalanceFormat.terminal:
+            _write(_console_text(lambda console: renderers.render_balance_terminal(report, console), target), target)
+        else:
+            render = {BalanceFormat.json: renderers.render_balance_json, BalanceFormat.markdown:
+                      renderers.render_balance_markdown, BalanceFormat.html: renderers.render_balance_html}[chosen]
+            _write(render(report), target)
     if report.sample_count == 0:
         typer.echo("gpubal: no sample could be taken" + (f": NVML did not start ({report.nvml_failure.describe()})"
                                                         if report.nvml_failure is not None else ""), err=True)
@@ -646,9 +785,10 @@ def fleet(
 
 @debug_app.command("record-nvml")
 def record_nvml(
-    output: Path = typer.Option(..., "--output", "-o", help="Write the NVML profile (JSON) here."),
-    description: str = typer.Option("", "--description", help="What host this is, for the profile's readers."),
-    root: str = typer.Option("/", "--root", help=_ROOT_HELP),
+    output: Path = typer.Option(..., "--output", "-o", metavar="FILE", help="Write the NVML profile (JSON) here."),
+    description: str = typer.Option("", "--description", metavar="TEXT",
+                                    help="What host this is, for the profile's readers."),
+    root: str = typer.Option("/", "--root", metavar="DIR", help=_ROOT_HELP),
 ) -> None:
     """Record every NVML answer gpubal asks for on this host into a profile that tests replay."""
     import json
@@ -665,10 +805,11 @@ def record_nvml(
 
 @debug_app.command("record-balance")
 def record_balance(
-    output: Path = typer.Option(..., "--output", "-o", help="Write the NVML profile with its samples (JSON) here."),
-    seconds: float = typer.Option(10.0, "--seconds", help="Sample for this long."),
-    interval_ms: int = typer.Option(200, "--interval", help="Milliseconds between samples."),
-    description: str = typer.Option("", "--description", help="What host and load this is, for the profile's readers."),
+    output: Path = typer.Option(..., "--output", "-o", metavar="FILE",
+                                help="Write the NVML profile with its samples (JSON) here."),
+    seconds: float = typer.Option(10.0, "--seconds", metavar="SECONDS", help="Sample for this long."),
+    interval_ms: int = typer.Option(200, "--interval", metavar="MS", help="Milliseconds between samples."),
+    description: str = typer.Option("", "--description", metavar="TEXT", help="What host and load this is, for the profile's readers."),
 ) -> None:
     """Record what `gpubal balance` samples on this host into a profile that `balance --nvml-profile` replays."""
     import json

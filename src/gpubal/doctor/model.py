@@ -429,7 +429,7 @@ def snapshot_from_dict(data: Any) -> Snapshot:
     _check_json_values(data)
     if not isinstance(data, dict):
         raise SnapshotError("not a gpubal snapshot: the top level is not a JSON object")
-    if "snapshot" in data and "schema_version" not in data:  # a `--format json` report holds one
+    if "snapshot" in data and "host" not in data:  # a `--format json` report holds one
         data = data["snapshot"]
         if not isinstance(data, dict):
             raise SnapshotError("not a gpubal snapshot: 'snapshot' is not a JSON object")

@@ -116,6 +116,16 @@ def _known_rule_ids() -> Dict[str, str]:
     return ids
 
 
+known_rule_ids = _known_rule_ids
+
+
+def ignore_rules(results: Sequence[RuleResult], rule_ids: Sequence[str]) -> List[RuleResult]:
+    """`--ignore RULE` on the command line: like a policy's rules.skip, for this run only."""
+    return [RuleResult(result.rule_id, result.subject, Outcome.NOT_APPLICABLE,
+                       missing_reason="ignored on the command line (--ignore)")
+            if result.rule_id in rule_ids else result for result in results]
+
+
 def _unknown(what: str, name: str, known: Iterable[str]) -> PolicyError:
     close = difflib.get_close_matches(name, list(known), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(known))}"

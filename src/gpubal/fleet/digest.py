@@ -299,7 +299,7 @@ def digest_document(document: Any, source: str, source_name: str) -> HostDigest:
     """A report (`gpubal doctor --format json`) or a snapshot (`gpubal collect`), as parsed JSON."""
     if not isinstance(document, dict):
         raise DigestError("not a gpubal report or snapshot: the top level is not a JSON object")
-    if "snapshot" in document and "schema_version" not in document:
+    if "snapshot" in document and "host" not in document:  # a report (with its own schema_version since 1)
         snapshot = document["snapshot"]
         if not isinstance(snapshot, dict):
             raise DigestError("not a gpubal report: 'snapshot' is not a JSON object")

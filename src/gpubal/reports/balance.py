@@ -8,13 +8,14 @@ import json
 from typing import Any, List, Tuple
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from .. import __version__
 from ..balance.analysis import BalanceReport, GpuStats
-from ..doctor.model import Fact, Known, Unavailable, to_jsonable
+from ..doctor.model import Fact, Known, Reason, Unavailable, to_jsonable
+from . import words
 from .style import SEVERITY_LABEL, SEVERITY_STYLE
+from .tables import uncut_table
 from .visible import visible
 
 
@@ -34,14 +35,26 @@ def _plain(obj: Any) -> Any:
 
 
 def render_balance_json(report: BalanceReport) -> str:
-    document = {"gpubal_version": __version__, "kind": "balance", **_plain(report)}
+    document = {"schema_version": 1, "gpubal_version": __version__, "kind": "balance", **_plain(report)}
     return json.dumps(document, indent=1) + "\n"
 
 
 def _num(fact: Fact[Any], unit: str = "", digits: int = 0) -> str:
     if isinstance(fact, Known):
         return f"{fact.value:.{digits}f}{unit}"
-    return f"unknown ({fact.reason.value})"
+    return words.short(fact) if fact.reason is Reason.NOT_SUPPORTED else f"unknown ({words.short(fact)})"
+
+
+def _overlap_line(report: BalanceReport) -> str:
+    """How many GPUs work at once, when it was measured; nothing at all when it was not (a sentence built
+    around "unknown" says nothing a person can use)."""
+    imbalance = report.imbalance
+    if not isinstance(imbalance.concurrency, Known):
+        return ""
+    text = f"{imbalance.concurrency.value:.2f} GPUs busy at once on average"
+    if isinstance(imbalance.overlap_share, Known):
+        text += f"; two or more busy in {imbalance.overlap_share.value:.0%} of active samples"
+    return text
 
 
 def _gib(fact: Fact[Any]) -> str:
@@ -51,7 +64,7 @@ def _gib(fact: Fact[Any]) -> str:
 def headline(report: BalanceReport) -> str:
     imbalance = report.imbalance
     if report.nvml_failure is not None:
-        return f"no samples: NVML did not start ({report.nvml_failure.describe()})"
+        return f"no samples: NVML did not start ({words.phrase(report.nvml_failure)})"
     if not report.gpus:
         return "no GPU to sample"
     text = f"imbalance {_num(imbalance.stddev_points, ' points', 1)} (std dev of mean utilization)"
@@ -114,9 +127,9 @@ def process_rows(report: BalanceReport) -> Tuple[List[str], List[List[str]]]:
 def _ollama_line(report: BalanceReport) -> str:
     models = report.ollama_models
     if isinstance(report.ollama_url, Unavailable):
-        return f"Ollama: not asked ({report.ollama_url.detail or report.ollama_url.reason.value})"
+        return f"Ollama: not asked ({report.ollama_url.detail or words.phrase(report.ollama_url)})"
     if isinstance(models, Unavailable):
-        return f"Ollama: no answer from {report.ollama_url.value} ({models.reason.value}: {models.detail})"
+        return f"Ollama: no answer from {report.ollama_url.value}: {words.phrase(models)}"
     if not models.value:
         return f"Ollama ({models.source}): no model loaded"
     loaded = "; ".join(f"{m.name}: {m.size_vram_bytes / 2**30:.1f} of {m.size_bytes / 2**30:.1f} GiB on GPUs"
@@ -131,27 +144,21 @@ def _say(console: Console, text: "str | Text") -> None:
                   soft_wrap=True, markup=False, emoji=False, highlight=False)
 
 
-def _plain_table(header: List[str], rows: List[List[str]], **options: Any) -> Table:
-    table = Table(box=None, pad_edge=False, padding=(0, 1), **options)
-    for column in header:
-        table.add_column(column, overflow="fold")  # a long name wraps; it is never cut
-    for row in rows:
-        table.add_row(*[Text(visible(cell)) for cell in row])
-    return table
-
-
 def render_balance_terminal(report: BalanceReport, console: Console) -> None:
     _say(console, Text.assemble(("gpubal balance", "bold"), f" {__version__}: {visible(headline(report))}"))
     _say(console, _window(report))
     if report.gpus:
         _say(console, _gpu_names(report))
-        console.print(_plain_table(*gpu_rows(report)))
-        imbalance = report.imbalance
-        _say(console, f"concurrency {_num(imbalance.concurrency, ' GPUs', 2)} busy at once on average; "
-                      f"two or more busy in {_num(imbalance.overlap_share, '', 2)} of active samples")
+        header, rows = gpu_rows(report)
+        console.print(uncut_table(header, rows, width=console.width, bordered=False))
+        overlap = _overlap_line(report)
+        if overlap:
+            _say(console, overlap)
     if report.processes:
         console.print()
-        console.print(_plain_table(*process_rows(report), title="Processes on GPUs", title_justify="left"))
+        header, rows = process_rows(report)
+        _say(console, "Processes on GPUs")
+        console.print(uncut_table(header, rows, width=console.width, bordered=False))
     _say(console, _ollama_line(report))
     console.print()
     if not report.diagnoses and report.sample_count:

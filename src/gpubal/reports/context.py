@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from .. import __version__
 from ..doctor.model import Finding, Known, Report, Severity, Unavailable, to_jsonable
 from . import summary as s
+from . import words
 from .facts import FactRow, fact_rows
 from .style import OUTCOME_LABEL, SEVERITY_LABEL
 
@@ -143,7 +144,7 @@ def _gpu_table(report: Report) -> Tuple[str, Tuple[str, ...], Tuple[Tuple[str, .
     gpus = report.snapshot.gpus
     headings = ("#", "Model", "Bus id", "PCIe", "NVLink", "Fabric", "MIG", "Persist", "NUMA")
     if isinstance(gpus, Unavailable):
-        return f"unknown — {gpus.describe()}", headings, ()
+        return f"unknown — {words.phrase(gpus)}", headings, ()
     if not gpus.value:
         return "none", headings, ()
     models = sorted({s.gpu_model(gpu) for gpu in gpus.value})
@@ -160,7 +161,7 @@ def _host_lines(report: Report) -> Tuple[Tuple[str, str], ...]:
     numa_text = ("; ".join(f"node {n.node_id}: CPUs {n.cpu_list}" for n in numa.value)
                  if isinstance(numa, Known) else s.show(numa))
     if isinstance(driver.nvml_status, Unavailable):
-        driver_text = f"NVML unavailable: {driver.nvml_status.describe()}"
+        driver_text = f"NVML unavailable: {words.phrase(driver.nvml_status)}"
     else:
         driver_text = (f"{s.show(driver.version)} · kernel module {s.show(driver.kernel_module_version)} · "
                        f"NVML {s.show(driver.nvml_version)} · CUDA (driver API) {s.show(driver.cuda_driver_version)}")
@@ -181,7 +182,7 @@ def build_context(report: Report, redacted: bool, collapse_links: bool = False,
     views = tuple(FindingView(f, area_of(f.rule_id), SEVERITY_LABEL[f.severity],
                               f"finding-{number}") for number, f in enumerate(findings, 1))
     verdict = s.verdict(report)
-    not_applicable = tuple((r.rule_id, r.missing_reason or OUTCOME_LABEL[r.outcome]) for r in report.results
+    not_applicable = tuple((r.rule_id, words.described(r.missing_reason) or OUTCOME_LABEL[r.outcome]) for r in report.results
                            if r.outcome.value == "not_applicable")
     gpu_summary, gpu_headings, gpu_rows = _gpu_table(report)
     return ReportContext(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, List
 
 from ..doctor.model import Gpu, GpuPair, GpuProcess, Known, NvLink, Snapshot, Unavailable
+from . import words
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ def _text(value: Any) -> str:
     if isinstance(value, enum.Enum):
         return str(value.value)
     if isinstance(value, str):
-        return value
+        return words.P2P_STATUS.get(value, value)
     if isinstance(value, (int, float)):
         return str(value)
     from ..doctor.model import to_jsonable
@@ -44,7 +45,7 @@ def _nvlinks_in_one_line(links: List[NvLink]) -> str:
         return ", ".join(f"{value} ×{n}" for value, n in seen.items())
 
     def show(fact: Any) -> str:
-        return _text(fact.value) if isinstance(fact, Known) else f"unknown ({fact.reason.value})"
+        return _text(fact.value) if isinstance(fact, Known) else words.short(fact)
 
     active = sum(1 for link in links if isinstance(link.active, Known) and link.active.value)
     return (f"{len(links)} links, {active} active; version {count([show(link.version) for link in links])}; "
@@ -79,7 +80,7 @@ def _part_rows(rows: List[FactRow], prefix: str, part: Any, collapse_links: bool
 
 def _fact_rows(rows: List[FactRow], name: str, fact: Any, collapse_links: bool) -> None:
     if isinstance(fact, Unavailable):
-        rows.append(FactRow(name, f"unknown: {fact.describe()}", fact.source, False))
+        rows.append(FactRow(name, words.phrase(fact), fact.source, False))
         return
     value = fact.value
     if isinstance(value, list) and value and all(isinstance(item, (Gpu, GpuPair, NvLink, GpuProcess)) for item in value):

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..doctor.model import Report
 from .context import build_context, severities
+from . import words
 from .redact import redact_report
 from .visible import visible
 
@@ -48,6 +49,7 @@ def _environment() -> Any:
     env = jinja2.Environment(loader=jinja2.PackageLoader("gpubal.reports", "templates"), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     env.tests["link"] = _is_link
+    env.filters["words"] = words.value
     return env
 
 

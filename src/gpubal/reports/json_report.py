@@ -10,9 +10,15 @@ from ..doctor.model import Report, to_jsonable
 from .summary import verdict
 
 
+# The report document's own version (the snapshot inside has its own schema_version). Bump it when a
+# field is removed or changes meaning; docs/schema/report.schema.json is generated from the model.
+REPORT_SCHEMA_VERSION = 1
+
+
 def render_json(report: Report) -> str:
     summary = verdict(report)
     document = {
+        "schema_version": REPORT_SCHEMA_VERSION,
         "gpubal_version": __version__,
         "matrix_version": report.matrix_version,
         **({"policy": report.policy} if report.policy else {}),

@@ -15,8 +15,9 @@ check that ran, passes included:
 - not evaluated          → <skipped message="FACT is REASON">
 - does not apply         → <skipped message="does not apply: WHY">
 
-Attributes follow the schema those tools read (Ant/Jenkins junit.xsd): testsuites and each testsuite
-carry tests, failures, errors, skipped and time, and the counts add up.
+Attributes follow the schema those tools read (Jenkins' junit-10.xsd, which a test validates every
+output against): each testsuite carries tests, failures, errors, skipped and time; testsuites carries
+tests, failures, errors and time (that schema allows no `skipped` there); the counts add up.
 """
 
 from __future__ import annotations
@@ -121,4 +122,4 @@ def render_junit(report: Report, redact: bool = False) -> str:
             + "    <system-out/>\n    <system-err/>\n  </testsuite>\n")
     name = f"gpubal {__version__} doctor (compatibility matrix {matrix})"
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-            f"<testsuites{_attrs(name=name, **totals, time='0')}>\n" + "".join(suites) + "</testsuites>\n")
+            f"<testsuites{_attrs(name=name, tests=totals['tests'], failures=totals['failures'], errors=totals['errors'], time='0')}>\n" + "".join(suites) + "</testsuites>\n")

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..doctor.model import Report
 from .context import SNAPSHOT_MARKER, build_context
+from . import words
 from .redact import redact_report
 from .visible import visible
 
@@ -69,7 +70,7 @@ def _environment() -> Any:
     env = jinja2.Environment(loader=jinja2.PackageLoader("gpubal.reports", "templates"), autoescape=False,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
                              undefined=jinja2.StrictUndefined)
-    env.filters.update(md=md_text, code=md_code, cell=md_cell, fence=md_fence)
+    env.filters.update(md=md_text, code=md_code, cell=md_cell, fence=md_fence, words=words.value)
     return env
 
 

@@ -51,3 +51,21 @@ def render_rules_markdown(rules: Sequence[Rule]) -> str:
         lines += ["", "## Renamed rules", "", "| Old id | Now |", "|---|---|"]
         lines += [f"| `{old}` | [`{new}`](#{new}) |" for old, new in sorted(RENAMED.items())]
     return "\n".join(lines) + "\n"
+
+
+RULES_JSON_SCHEMA_VERSION = 1
+
+
+def render_rules_json(rules: Sequence[Rule]) -> str:
+    """`gpubal rules --format json`: the same catalogue for programs (policy checks and renamed ids included)."""
+    import json
+
+    catalogue = {
+        "schema_version": RULES_JSON_SCHEMA_VERSION,
+        "rules": [{"id": rule.id, "area": rule.area, "scope": rule.scope, "summary": rule.summary,
+                   "documentation": rule.documentation} for rule in rules],
+        "policy_checks": [{"id": check, "policy_key": key, "summary": summary}
+                          for check, (summary, key) in POLICY_CHECKS.items()],
+        "renamed": dict(sorted(RENAMED.items())),
+    }
+    return json.dumps(catalogue, indent=2) + "\n"

@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from ..doctor.model import (Fact, Gpu, GpuPair, GpuProcess, Known, Outcome, Reason, Report, RuleResult, Severity,
                             Unavailable)
 from ..doctor.visibility import process_visibility
+from . import words
 
 
 def show(fact: Fact[Any], unit: str = "") -> str:
@@ -17,7 +18,7 @@ def show(fact: Fact[Any], unit: str = "") -> str:
         if isinstance(value, bool):
             return "yes" if value else "no"
         return f"{value}{unit}"
-    return f"unknown ({fact.reason.value})"
+    return words.short(fact) if fact.reason is Reason.NOT_SUPPORTED else f"unknown ({words.short(fact)})"
 
 
 def gib(fact: Fact[int]) -> str:
@@ -141,6 +142,19 @@ def verdict(report: Report) -> Verdict:
     )
 
 
+def grouped_findings(report: Report) -> List[List[Finding]]:
+    """Findings in report order, those of one rule and severity with the same fix side by side in one
+    group: eight GPUs with persistence mode off are one problem with one fix, not eight screens."""
+    groups: List[List[Finding]] = []
+    for finding in report.findings():
+        last = groups[-1][0] if groups else None
+        if last is not None and (last.rule_id, last.severity, last.fix) == (finding.rule_id, finding.severity, finding.fix):
+            groups[-1].append(finding)
+        else:
+            groups.append([finding])
+    return groups
+
+
 def passed_by_rule(report: Report) -> List[Tuple[str, List[str]]]:
     grouped: Dict[str, List[str]] = {}
     for result in report.results:
@@ -168,7 +182,7 @@ def missing_facts(report: Report) -> List[MissingFact]:
     for result in not_evaluated(report):
         check = result.rule_id if result.subject == "host" else f"{result.rule_id} ({result.subject})"
         grouped.setdefault((result.missing_fact, result.missing_reason), []).append(check)
-    groups = [MissingFact(fact, reason, tuple(checks)) for (fact, reason), checks in grouped.items()]
+    groups = [MissingFact(fact, words.described(reason), tuple(checks)) for (fact, reason), checks in grouped.items()]
     return sorted(groups, key=lambda group: (-len(group.checks), group.fact, group.reason))
 
 
@@ -248,7 +262,7 @@ def process_table(report: Report) -> Optional[ProcessTable]:
     if isinstance(processes, Unavailable):
         if processes.reason is Reason.NOT_IN_INPUT:
             return None
-        return ProcessTable(f"unknown — {processes.describe()}", PROCESS_HEADINGS, (), ())
+        return ProcessTable(f"unknown — {words.phrase(processes)}", PROCESS_HEADINGS, (), ())
     if not processes.value:
         return ProcessTable("none: no process holds a GPU and no model server (Ollama, vLLM, SGLang, llama.cpp) runs",
                             PROCESS_HEADINGS, (), ())
@@ -260,7 +274,7 @@ def process_table(report: Report) -> Optional[ProcessTable]:
             # a PID NVML gave that /proc here does not show: one reason, said once
             rows.append((str(process.pid), "not visible", "", _numbers(process.gpus_held),
                          _numbers(process.gpu_numa_nodes), "", "", "", ""))
-            details.append((str(process.pid), (("found by", process.found_by), ("why", hidden.describe()))))
+            details.append((str(process.pid), (("found by", process.found_by), ("why", words.phrase(hidden)))))
             continue
         rows.append((str(process.pid), show(process.program), show(process.user), _numbers(process.gpus_held),
                      _numbers(process.gpu_numa_nodes), show(process.cpus_allowed), show(process.memory_nodes_allowed),

@@ -3,32 +3,33 @@ plain, stable text that diffs well and pastes into an issue.
 
 Lines that carry free text (evidence, reasons, commands) are printed with soft_wrap: in a file or a pipe
 they stay one line each instead of being cut at the console width, and a terminal wraps them itself.
-Tables are kept narrow enough for 8 GPUs at 100 columns."""
+Tables are kept narrow enough for 8 GPUs at 100 columns; narrower consoles get them split, never cut."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
-from rich import box
 from rich.console import Console
 from rich.padding import Padding
-from rich.table import Table
 from rich.text import Text
 
 from .. import __version__
 from ..doctor.model import Gpu, Reason, Report, Unavailable
 from . import summary as s
+from . import words
 from .style import LINK_STYLE, SEVERITY_LABEL, SEVERITY_STYLE
+from .tables import uncut_table
 from .visible import has_control, visible
 
 
-def render_terminal(report: Report, console: Console) -> None:
+def render_terminal(report: Report, console: Console, verbose: bool = False) -> None:
+    """Findings come before what passed; passed checks are one line unless `verbose` (-v) lists them."""
     _header(report, console)
+    _findings(report, console, verbose)
     _gpus(report, console)
     _topology(report, console)
     _processes(report, console)
-    _findings(report, console)
-    _passed(report, console)
+    _passed(report, console, verbose)
     _not_evaluated(report, console)
     verdict = s.verdict(report)
     style = "bold red" if verdict.errors else "yellow" if verdict.warnings else "bold green"
@@ -72,7 +73,7 @@ def _header(report: Report, console: Console) -> None:
     _line(console, f"Platform virtualization {s.show(host.virtualization)} · container {s.show(host.container)}")
     status = driver.nvml_status
     if isinstance(status, Unavailable) and status.reason is not Reason.NOT_IN_INPUT:
-        _line(console, Text(f"Driver   NVML unavailable: {status.describe()}", style="bold red"))
+        _line(console, Text(f"Driver   NVML unavailable: {words.phrase(status)}", style="bold red"))
     else:
         flavor = driver.kernel_module_flavor
         module = s.show(driver.kernel_module_version) + (
@@ -101,7 +102,7 @@ def _unreachable(gpu: Gpu) -> Optional[Unavailable]:
 def _gpus(report: Report, console: Console) -> None:
     gpus = report.snapshot.gpus
     if isinstance(gpus, Unavailable):
-        _line(console, Text(f"GPUs: unknown — {gpus.describe()}", style="bold"))
+        _line(console, Text(f"GPUs: unknown — {words.phrase(gpus)}", style="bold"))
         console.print()
         return
     if not gpus.value:
@@ -123,9 +124,9 @@ def _gpus(report: Report, console: Console) -> None:
         headings = ["#", "Bus id", "PCIe", "NVLink", "Fabric", "MIG", "Persist", "NUMA"]
         rows = [[str(gpu.index), s.bus_id(gpu), s.pcie_summary(gpu), s.nvlink_summary(gpu), s.fabric_summary(gpu),
                  s.mig_summary(gpu), s.show(gpu.persistence_mode), s.numa_text(gpu.numa_node)] for gpu in listed]
-        console.print(_table(headings, rows))
+        console.print(uncut_table(headings, rows, width=console.width))
     for gpu, reason in unreachable:
-        _line(console, f"GPU {gpu.index}: every fact unknown — {reason.describe()}")
+        _line(console, f"GPU {gpu.index}: every fact unknown — {words.phrase(reason)}")
     console.print()
 
 
@@ -135,7 +136,7 @@ def _topology(report: Report, console: Console) -> None:
         return
     note = s.nvlink_route_note(report)
     _line(console, Text("Topology (as nvidia-smi topo -m)" + (f" · {note}" if note else ""), style="bold"))
-    console.print(_table(rows[0], rows[1:], cell=_link_cell))
+    console.print(uncut_table(rows[0], rows[1:], cell=_link_cell, width=console.width))
     _line(console, "  NV# = NVLinks between the pair · PIX/PXB = through PCIe switches · PHB = through a host bridge")
     _line(console, "  NODE = within one NUMA node · SYS = across NUMA nodes (the inter-socket link)")
     console.print()
@@ -164,24 +165,12 @@ def _processes(report: Report, console: Console) -> None:
     console.print()
 
 
-def _table(headings: List[str], rows: List[List[str]], cell: Callable[[str], Any] = str) -> Table:
-    """A plain table whose columns are never narrower than their longest word: when the console is too
-    narrow a cell wraps between words, never inside one (a bus id or a heading cut in two misleads)."""
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
-    for number, heading in enumerate(headings):
-        words = [word for text in [heading] + [row[number] for row in rows] for word in text.split()]
-        table.add_column(heading, overflow="fold", min_width=max(len(word) for word in words))
-    for row in rows:
-        table.add_row(*[_shown(cell(text)) for text in row])
-    return table
-
-
 def _link_cell(cell: str) -> Any:
     key = "NV" if cell.startswith("NV") and cell[2:].isdigit() else cell
-    return Text(cell, style=LINK_STYLE[key]) if key in LINK_STYLE else cell
+    return Text(cell, style=LINK_STYLE.get(key, ""))
 
 
-def _findings(report: Report, console: Console) -> None:
+def _findings(report: Report, console: Console, verbose: bool = False) -> None:
     findings = report.findings()
     verdict = s.verdict(report)
     _line(console, Text(f"Findings: {_plural(verdict.errors, 'error')}, {_plural(verdict.warnings, 'warning')}, "
@@ -190,14 +179,18 @@ def _findings(report: Report, console: Console) -> None:
         _line(console, "  none")
         console.print()
         return
-    for finding in findings:
+    groups = [[finding] for finding in findings] if verbose else s.grouped_findings(report)
+    for group in groups:
+        finding = group[0]
         label = Text(f"  {SEVERITY_LABEL[finding.severity]:<8}", style=SEVERITY_STYLE[finding.severity])
         label.append(f"{finding.rule_id}  ", style="bold")
-        label.append(finding.subject)
+        label.append(", ".join(one.subject for one in group))
         _line(console, label)
         _line(console, f"    {finding.message}")
-        evidence = ", ".join(f"{key}={value}" for key, value in finding.evidence.items())
+        evidence = ", ".join(f"{key}={words.value(value)}" for key, value in finding.evidence.items())
         _line(console, f"    evidence: {evidence}", style="dim")
+        if len(group) > 1:
+            _line(console, f"    (the same on the other {len(group) - 1}, with their own evidence: -v shows each)")
         _line(console, f"    fix: {finding.fix.summary}")
         for command in finding.fix.commands:
             _line(console, f"      $ {command}")
@@ -206,9 +199,15 @@ def _findings(report: Report, console: Console) -> None:
     console.print()
 
 
-def _passed(report: Report, console: Console) -> None:
+def _passed(report: Report, console: Console, verbose: bool = False) -> None:
     passed = s.passed_by_rule(report)
-    _line(console, Text(f"Passed: {_plural(sum(len(subjects) for _, subjects in passed), 'check')}", style="bold"))
+    count = sum(len(subjects) for _, subjects in passed)
+    if not verbose:
+        hint = f" of {_plural(len(passed), 'rule')} (-v lists them)" if passed else ""
+        _line(console, Text(f"Passed: {_plural(count, 'check')}{hint}", style="bold"))
+        console.print()
+        return
+    _line(console, Text(f"Passed: {_plural(count, 'check')}", style="bold"))
     for rule_id, subjects in passed:
         _line(console, f"  ok  {rule_id} ({s.subjects_text(subjects)})")
     console.print()
@@ -222,7 +221,7 @@ def _not_evaluated(report: Report, console: Console) -> None:
     _line(console, Text(f"Not evaluated: {_plural(total, 'check')} (a fact they need could not be read)",
                         style="bold"))
     for group in groups:
-        _line(console, f"  --  {group.fact} is {group.reason}")
+        _line(console, f"  --  {group.fact}: {group.reason}")
         # The list of checks is wrapped between ids (never inside one), under a hanging indent.
         checks = _shown(f"needed by {_plural(len(group.checks), 'check')}: {', '.join(group.checks)}")
         console.print(Padding(checks, (0, 0, 0, 6), expand=False), highlight=False)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from .. import __version__
 from ..doctor.model import to_jsonable
 from ..placement.advice import Layout, TopoAdvice
 from .style import LINK_STYLE
+from .tables import uncut_table
 from .visible import visible
 
 
@@ -22,6 +22,7 @@ def _gib(size: int) -> str:
 def render_topo_json(advice: TopoAdvice) -> str:
     topology = advice.topology
     document = {
+        "schema_version": 1,
         "gpubal_version": __version__,
         "gpus": to_jsonable(list(topology.gpus)),
         "excluded": [{"gpu": index, "why": why} for index, why in topology.excluded],
@@ -65,25 +66,21 @@ def _sets(groups) -> str:
 def _print_gpus(advice: TopoAdvice, console: Console) -> None:
     topology = advice.topology
     indices = [gpu.index for gpu in topology.gpus]
-    table = Table(show_edge=False, pad_edge=False, box=None, padding=(0, 1))
-    table.add_column("")
-    for index in indices:
-        table.add_column(f"GPU{index}")
-    for column in ("memory", "NUMA", "local CPUs"):
-        table.add_column(column, overflow="fold")  # a long CPU list wraps; it is never cut
+    headings = [""] + [f"GPU{index}" for index in indices] + ["memory", "NUMA", "local CPUs"]
+    rows = []
     for gpu in topology.gpus:
-        cells = []
-        for other in indices:
-            if other == gpu.index:
-                cells.append(Text("X"))
-            else:
-                label = topology.link(gpu.index, other).label
-                cells.append(Text(label, style=LINK_STYLE.get("NV" if label.startswith("NV") else label, "")))
-        table.add_row(Text(f"GPU{gpu.index}"), *cells, Text(_gib(gpu.memory_total_bytes)),
-                      Text(str(gpu.numa_node) if gpu.numa_node >= 0 else "none"), Text(visible(gpu.cpu_list or "unknown")))
+        cells = ["X" if other == gpu.index else topology.link(gpu.index, other).label for other in indices]
+        rows.append([f"GPU{gpu.index}", *cells, _gib(gpu.memory_total_bytes),
+                     str(gpu.numa_node) if gpu.numa_node >= 0 else "none", gpu.cpu_list or "unknown"])
+    table = uncut_table(headings, rows, cell=_link_cell, width=console.width, bordered=False)
     console.print(table)
     for gpu in topology.gpus:
         _line(console, f"  GPU{gpu.index}: {gpu.uuid}  {gpu.name}  PCI {gpu.pci_bus_id or 'unknown'}")
+
+
+def _link_cell(label: str) -> Text:
+    style = LINK_STYLE.get("NV" if label.startswith("NV") and label[2:].isdigit() else label, "")
+    return Text(visible(label), style=style)
 
 
 def _line(console: Console, text: "str | Text") -> None:

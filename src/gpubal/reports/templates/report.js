@@ -24,6 +24,32 @@
     area.addEventListener("change", apply);
     apply();
   }
+  // Fix commands: a button copies the command exactly as printed (no prompt, no trailing newline).
+  Array.prototype.slice.call(document.querySelectorAll(".command pre")).forEach(function (pre) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "copy";
+    button.textContent = "Copy";
+    button.setAttribute("aria-label", "Copy this command");
+    button.addEventListener("click", function () {
+      var text = pre.textContent;
+      var done = function (word) {
+        button.textContent = word;
+        setTimeout(function () { button.textContent = "Copy"; }, 1500);
+      };
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(text).then(function () { done("Copied"); }, function () { done("Select it"); });
+      } else {
+        var range = document.createRange();
+        range.selectNodeContents(pre);
+        var selection = window.getSelection();
+        selection.removeAllRanges();
+        selection.addRange(range);
+        done(document.execCommand && document.execCommand("copy") ? "Copied" : "Select it");
+      }
+    });
+    pre.parentNode.appendChild(button);
+  });
   // Facts: keep the rows whose name, value or source holds every word typed.
   var search = document.getElementById("fact-search");
   var table = document.getElementById("facts-table");

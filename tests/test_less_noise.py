@@ -50,3 +50,15 @@ def test_findings_come_before_the_tables_and_passed_checks_are_one_line():
     assert passed.strip().endswith("(-v lists them)") and "\n" not in passed.strip()
     listed = gpubal("doctor", *H200X2, "-v").stdout.split("Passed:", 1)[1].split("\n\n", 1)[0]
     assert "  ok  persistence-mode-off (gpu:0, gpu:1)" in listed
+
+
+def test_checks_that_missed_one_fact_name_each_rule_once():
+    import re
+
+    text = _text(evaluate(real_snapshot("hgx8-h100-nvswitch"), all_rules()))
+    ollama = text.split("  --  ollama:", 1)[1]
+    count = int(re.search(r"needed by (\d+) checks:", ollama).group(1))
+    assert count >= 14  # the count still counts each (rule, GPU): 8 GPUs for ollama-gpu-unsupported alone
+    needed = " ".join(ollama.split("checks:", 1)[1].split("\n  --")[0].split("\n\n")[0].split())
+    assert needed.count("ollama-gpu-unsupported") == 1
+    assert "ollama-gpu-unsupported (gpu:0, gpu:1, gpu:2, gpu:3, gpu:4, gpu:5, gpu:6, gpu:7)" in needed

@@ -175,6 +175,17 @@ class MissingFact:
     reason: str
     checks: Tuple[str, ...]
 
+    @property
+    def checks_text(self) -> str:
+        """The checks with one rule's subjects together: `ollama-gpu-unsupported (gpu:0, gpu:1)`, not the
+        rule named once per GPU."""
+        by_rule: Dict[str, List[str]] = {}
+        for check in self.checks:
+            rule_id, _, subject = check.partition(" (")
+            by_rule.setdefault(rule_id, []).extend([subject.rstrip(")")] if subject else [])
+        return ", ".join(f"{rule_id} ({', '.join(subjects)})" if subjects else rule_id
+                         for rule_id, subjects in by_rule.items())
+
 
 def missing_facts(report: Report) -> List[MissingFact]:
     """Not-evaluated results grouped by the fact they missed and why; the fact most checks needed first."""

@@ -223,6 +223,6 @@ def _not_evaluated(report: Report, console: Console) -> None:
     for group in groups:
         _line(console, f"  --  {group.fact}: {group.reason}")
         # The list of checks is wrapped between ids (never inside one), under a hanging indent.
-        checks = _shown(f"needed by {_plural(len(group.checks), 'check')}: {', '.join(group.checks)}")
+        checks = _shown(f"needed by {_plural(len(group.checks), 'check')}: {group.checks_text}")
         console.print(Padding(checks, (0, 0, 0, 6), expand=False), highlight=False)
     console.print()

@@ -33,11 +33,67 @@ def test_a_hung_nvml_call_times_out_and_the_rest_is_still_reported():
     snapshot = collect_snapshot(HungNvml(PROFILE, "h200x1"), HostFiles(str(FIXTURES / "roots" / "h200x1")),
                                 nvml_deadline_s=0.5)
     assert time.monotonic() - started < 5
-    assert isinstance(snapshot.gpus, Unavailable) and snapshot.gpus.reason is Reason.TIMEOUT
-    assert "no answer within 0.5 s" in snapshot.gpus.detail
-    assert isinstance(snapshot.driver.version, Unavailable) and snapshot.driver.version.reason is Reason.TIMEOUT
+    assert isinstance(snapshot.driver.nvml_status, Unavailable) and snapshot.driver.nvml_status.reason is Reason.TIMEOUT
+    assert "no answer within 0.5 s" in snapshot.driver.nvml_status.detail
+    [gpu] = snapshot.gpus.value  # the GPU is there, every fact of it timed out
+    assert isinstance(gpu.name, Unavailable) and gpu.name.reason is Reason.TIMEOUT
+    assert isinstance(snapshot.pairs, Unavailable) and snapshot.pairs.reason is Reason.TIMEOUT
+    # read before the hang, so kept
+    assert snapshot.driver.version == Known("580.159.04", "nvmlSystemGetDriverVersion")
     assert snapshot.driver.kernel_module_version == Known("580.159.04", "/proc/driver/nvidia/version")
     assert isinstance(snapshot.host.cpu_model, Known)
+
+
+class OneHungGpu(ReplayAdapter):
+    """Two H200s; GPU 1 stops answering once asked for its memory."""
+
+    def device(self, index, query, arg=None):
+        if index == 1 and query == "memory_info":
+            time.sleep(30)
+        return super().device(index, query, arg)
+
+
+def test_one_hung_gpu_does_not_throw_away_the_other_gpus_facts():
+    profile = json.loads((FIXTURES / "nvml" / "h200x2.json").read_text())
+    snapshot = collect_snapshot(OneHungGpu(profile, "h200x2"), HostFiles(str(FIXTURES / "roots" / "h200x2")),
+                                nvml_deadline_s=0.5)
+    gpu0, gpu1 = snapshot.gpus.value
+    assert isinstance(gpu0.memory_total_bytes, Known)
+    assert isinstance(gpu0.nvlinks, Unavailable) and "not cross-checked" in gpu0.nvlinks.detail
+    assert isinstance(gpu1.memory_total_bytes, Unavailable) and gpu1.memory_total_bytes.reason is Reason.TIMEOUT
+    assert isinstance(snapshot.pairs, Unavailable) and snapshot.pairs.reason is Reason.TIMEOUT
+
+
+class HungShutdown(ReplayAdapter):
+    def stop(self):
+        time.sleep(30)
+
+
+def test_a_hung_nvml_shutdown_keeps_every_fact():
+    started = time.monotonic()
+    snapshot = collect_snapshot(HungShutdown(PROFILE, "h200x1"), HostFiles(str(FIXTURES / "roots" / "h200x1")),
+                                nvml_deadline_s=0.5)
+    assert time.monotonic() - started < 5
+    assert snapshot.driver.nvml_status == Known("ok", "nvmlInit")
+    assert isinstance(snapshot.gpus.value[0].memory_total_bytes, Known)
+
+
+class HungDriverFile(HostFiles):
+    """/proc/driver/nvidia/version blocks on read, as it does when the driver is wedged."""
+
+    def read_text(self, path, limit_bytes=1 << 20):
+        if path == "/proc/driver/nvidia/version":
+            time.sleep(30)
+        return super().read_text(path, limit_bytes)
+
+
+def test_a_blocking_driver_file_is_not_read_again_after_the_deadline():
+    started = time.monotonic()
+    snapshot = collect_snapshot(ReplayAdapter(PROFILE, "h200x1"), HungDriverFile(str(FIXTURES / "roots" / "h200x1")),
+                                nvml_deadline_s=0.5)
+    assert time.monotonic() - started < 5
+    assert isinstance(snapshot.driver.kernel_module_version, Unavailable)
+    assert snapshot.driver.kernel_module_version.reason is Reason.TIMEOUT
 
 
 def test_gpubal_doctor_exits_when_nvml_hangs():

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import List, Mapping, Optional, Sequence
 
 from ... import __version__
-from ..model import SCHEMA_VERSION, Gpu, Known, Reason, Snapshot, Unavailable
+from ..model import SCHEMA_VERSION, Driver, Gpu, Known, Reason, Snapshot, Unavailable
 from ..probes.files import HostFiles
 from ..probes.commands import CommandRunner
 from ..probes.http import HttpGetter
@@ -61,57 +61,103 @@ def collect_snapshot(nvml: NvmlAdapter, files: HostFiles, origin: str = "live",
 
 
 def _nvml_part_within(deadline_s: float, nvml, files, host, processes, origin, stack) -> Snapshot:
-    """The NVML part in a daemon thread: past the deadline it is abandoned and its facts time out."""
-    outcome: dict = {}
+    """The NVML part in a daemon thread. Its parts (the driver, each GPU, the pairs) are kept as they
+    arrive: past the deadline the worker is abandoned, what it finished is reported, and what it did not
+    (a hung GPU, the pairs) times out. A hung nvmlShutdown loses nothing: the parts are all in by then."""
+    parts = _Parts()
 
     def work() -> None:
         try:
-            outcome["snapshot"] = _collect_nvml_part(nvml, files, host, processes, origin, stack)
+            _collect_nvml_part(nvml, files, host, processes, parts)
         except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
-            outcome["error"] = error
+            parts.error = error
+        finally:
+            parts.finished.set()
+            parts.stopped.set()
 
     worker = threading.Thread(target=work, name="gpubal-nvml", daemon=True)
     worker.start()
-    worker.join(deadline_s)
-    if "error" in outcome:
-        raise outcome["error"]
-    if "snapshot" in outcome:
-        return outcome["snapshot"]
+    parts.finished.wait(deadline_s)
+    if parts.error is not None:
+        raise parts.error
+    if parts.finished.is_set():
+        if not parts.stopped.wait(min(1.0, deadline_s)):
+            abandoned_threads.set()  # nvmlShutdown hangs; every fact is in already
+        gpu_processes = collect_processes(files, processes, parts.holders, parts.holders_failure, parts.gpus,
+                                          host.container)
+        return _snapshot(origin, host, parts.driver, parts.gpus, parts.pairs, stack, gpu_processes)
     abandoned_threads.set()
     hung = Unavailable(Reason.TIMEOUT, "NVML", f"no answer within {deadline_s:g} s: a GPU or the driver may "
                                                "be hung (look for Xid errors: sudo dmesg | grep -i xid)")
-    return _snapshot(origin, host, collect_driver(_NoNvml(), hung, files, host.container, processes), hung, hung,
-                     stack, collect_processes(files, processes, {}, hung, hung, host.container))
+    with parts.lock:
+        driver, gpus_by_index, count = parts.driver, dict(parts.gpu_by_index), parts.gpu_count
+    if driver is None:
+        # Nothing is read again here: /proc/driver/nvidia/version or /proc/modules can block as NVML did.
+        driver = Driver(**{field.name: hung for field in dataclasses.fields(Driver)})
+    driver = dataclasses.replace(driver, nvml_status=hung)
+    gpu_processes = collect_processes(files, processes, {}, hung, hung, host.container)
+    if count is None:
+        return _snapshot(origin, host, driver, hung, hung, stack, gpu_processes)
+    unchecked = Unavailable(Reason.TIMEOUT, "NVML", "NVLink answers not cross-checked with the other GPUs "
+                                                   f"(collect/nvlink_check.py) before the deadline: {hung.detail}")
+    gpus = [_unchecked_nvlinks(gpus_by_index[index], unchecked) if index in gpus_by_index
+            else _hung_gpu(index, hung) for index in range(count)]
+    return _snapshot(origin, host, driver, Known(gpus, "nvmlDeviceGetHandleByIndex"), hung, stack, gpu_processes)
 
 
-class _NoNvml:
-    """Stands in for an adapter that stopped answering: collect_driver asks it nothing when told why."""
+class _Parts:
+    """What the NVML worker has finished, shared with the thread that waits for it."""
 
-    def system(self, query: str):  # pragma: no cover - never called with a failure given
-        raise AssertionError("NVML is not to be asked after its deadline")
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.finished = threading.Event()  # every part is in (or the worker failed)
+        self.stopped = threading.Event()  # and nvmlShutdown returned
+        self.error: Optional[BaseException] = None
+        self.driver = None
+        self.gpu_count: Optional[int] = None
+        self.gpu_by_index: dict = {}
+        self.gpus = None
+        self.pairs = None
+        self.holders: dict = {}
+        self.holders_failure = None
 
 
-def _collect_nvml_part(nvml, files, host, processes, origin, stack) -> Snapshot:
+def _unchecked_nvlinks(gpu: Gpu, unchecked: Unavailable) -> Gpu:
+    """A GPU finished before the deadline, whose NVLink answers were not yet checked against the others'."""
+    return dataclasses.replace(gpu, nvlinks=unchecked) if isinstance(gpu.nvlinks, Known) else gpu
+
+
+def _hung_gpu(index: int, hung: Unavailable) -> Gpu:
+    facts = {field.name: hung for field in dataclasses.fields(Gpu) if field.name != "index"}
+    return Gpu(index=index, **facts)
+
+
+def _collect_nvml_part(nvml, files, host, processes, parts: _Parts) -> None:
     nvml_failure = nvml.start()
     try:
         driver = collect_driver(nvml, nvml_failure, files, host.container, processes)
+        with parts.lock:
+            parts.driver = driver
         if nvml_failure is not None:
             gpus = pairs = nvml_failure
         elif isinstance(driver.device_count, Unavailable):
             gpus = pairs = driver.device_count
         else:
-            gpu_list = verify_nvlinks(nvml, _collect_gpus(nvml, files, driver.device_count.value, host))
+            with parts.lock:
+                parts.gpu_count = driver.device_count.value
+            gpu_list = verify_nvlinks(nvml, _collect_gpus(nvml, files, driver.device_count.value, host, parts))
             gpus = Known(gpu_list, "nvmlDeviceGetHandleByIndex")
             pairs = Known(collect_pairs(nvml, gpu_list), "nvmlDeviceGetTopologyCommonAncestor, nvmlDeviceGetP2PStatus")
         if isinstance(gpus, Known):
             holders, holders_failure = gpu_holders(nvml, [gpu.index for gpu in gpus.value])
         else:
             holders, holders_failure = {}, gpus
+        with parts.lock:
+            parts.gpus, parts.pairs, parts.holders, parts.holders_failure = gpus, pairs, holders, holders_failure
+        parts.finished.set()
     finally:
         if nvml_failure is None:
             nvml.stop()
-    gpu_processes = collect_processes(files, processes, holders, holders_failure, gpus, host.container)
-    return _snapshot(origin, host, driver, gpus, pairs, stack, gpu_processes)
 
 
 def _snapshot(origin, host, driver, gpus, pairs, stack, processes) -> Snapshot:
@@ -130,9 +176,16 @@ def _snapshot(origin, host, driver, gpus, pairs, stack, processes) -> Snapshot:
     )
 
 
-def _collect_gpus(nvml: NvmlAdapter, files: HostFiles, count: int, host) -> List[Gpu]:
+def _collect_gpus(nvml: NvmlAdapter, files: HostFiles, count: int, host, parts: Optional[_Parts] = None) -> List[Gpu]:
     # GPUs side by side, the questions to each one at a time: on a real 2 x H200 NVSwitch host, questions
     # to different GPUs never disturbed each other, while NVLink questions overlapping on one GPU got wrong
     # answers (see collect/gpus._GpuReader and bench/results/nvml-concurrency-h200x2.json).
+    def one(index: int) -> Gpu:
+        gpu = collect_gpu(nvml, files, index, host.numa_nodes)
+        if parts is not None:  # kept as it arrives: a GPU that hangs later loses only its own facts
+            with parts.lock:
+                parts.gpu_by_index[index] = gpu
+        return gpu
+
     with ThreadPoolExecutor(max_workers=max(1, min(count, 16))) as gpu_pool:
-        return list(gpu_pool.map(lambda index: collect_gpu(nvml, files, index, host.numa_nodes), range(count)))
+        return list(gpu_pool.map(one, range(count)))

@@ -642,6 +642,7 @@ def _sample_balance(nvml_profile: Optional[Path], root: str, seconds: float, int
     from .balance.sampler import ollama_url_from_environment, sample
     from .doctor.collect import _nothing_answers
     from .doctor.probes.files import HostFiles
+    from .doctor.probes.deadline import DeadlineAdapter
     from .doctor.probes.nvml import ProfileError, PynvmlAdapter, ReplayAdapter
 
     if nvml_profile is not None:
@@ -666,7 +667,7 @@ def _sample_balance(nvml_profile: Optional[Path], root: str, seconds: float, int
 
         progress_console = safe_console(stderr=True)
     if progress_console is None:
-        return sample(PynvmlAdapter(), HostFiles(root), get_json, ollama_url_from_environment(os.environ),
+        return sample(DeadlineAdapter(PynvmlAdapter()), HostFiles(root), get_json, ollama_url_from_environment(os.environ),
                       seconds, interval_s, "live")
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -679,7 +680,7 @@ def _sample_balance(nvml_profile: Optional[Path], root: str, seconds: float, int
             progress.update(task, completed=taken, description=" ".join(
                 f"{u:>3}%" if u is not None else "  ?" for u in utils))
 
-        return sample(PynvmlAdapter(), HostFiles(root), get_json, ollama_url_from_environment(os.environ),
+        return sample(DeadlineAdapter(PynvmlAdapter()), HostFiles(root), get_json, ollama_url_from_environment(os.environ),
                       seconds, interval_s, "live", on_sample=on_sample)
 
 

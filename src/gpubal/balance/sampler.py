@@ -16,6 +16,7 @@ import os
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
+from ..doctor.collect.answers import as_int
 from ..doctor.collect.gpus import CLOCK_EVENT_REASONS
 from ..doctor.collect.ollama_host import api_url
 from ..doctor.model import Fact, Known, OllamaModel, Reason, Unavailable
@@ -57,11 +58,11 @@ class Sampler:
         self._counters_due: Dict[int, float] = {}
 
     def gpus(self) -> List[SampledGpu]:
-        count = self.nvml.system("device_count")
+        count = _fact(self.nvml.system("device_count"), "nvmlDeviceGetCount", as_int)
         if isinstance(count, Unavailable):
             return []
         found = []
-        for index in range(int(count)):
+        for index in range(count.value):
             memory = self.nvml.device(index, "memory_info")
             found.append(SampledGpu(
                 index=index,
@@ -85,6 +86,8 @@ class Sampler:
         processes = ask(index, "compute_processes")
         pcie_tx: Fact = Unavailable(Reason.NOT_SUPPORTED, "nvmlDeviceGetPcieThroughput", "counters offered instead")
         pcie_rx: Fact = pcie_tx
+        if not isinstance(counters, (dict, Unavailable)):
+            counters = Unavailable(Reason.ERROR, "nvmlDeviceGetFieldValues", f"unexpected answer {counters!r:.200}")
         not_asked = isinstance(counters, Unavailable) and counters.reason is Reason.NOT_ASKED
         if (not_asked and index in self._pcie_last) or (not not_asked and (
                 isinstance(counters, Unavailable) or "pcie_tx_bytes" not in counters)):
@@ -156,8 +159,8 @@ class Sampler:
                 samples.append(sample)
                 if on_sample is not None:
                     on_sample(len(samples), wanted, sample)
-                if not self.nvml.advance_sample():
-                    break  # a replay has no more samples
+                if not self.nvml.advance_sample() or getattr(self.nvml, "hung", None) is not None:
+                    break  # a replay has no more samples, or NVML stopped answering (DeadlineAdapter)
                 if len(samples) < wanted:
                     self.sleep(max(0.0, start + len(samples) * interval_s - self.clock()))
         except KeyboardInterrupt:

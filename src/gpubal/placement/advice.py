@@ -182,20 +182,23 @@ def _explain(topology: Topology, gpus: List[PlacedGpu], links, worst, numa_node:
         reasons.append(f"{names}: no NVLink between {'them' if len(gpus) == 2 else 'all of them'}; the worst pair "
                        f"(GPU {worst.gpu_a}-GPU {worst.gpu_b}) is {TIER_MEANING[worst.tier]}.")
         better = [c for c in topology.nvlink_cliques if len(c) >= len(gpus)]
-        if not better:
+        nvlink_unknown = any(link.nvlink_route == "unknown" for link in topology.links.values())
+        if not better and not nvlink_unknown:
             reasons.append(f"No NVLink clique of {len(gpus)} GPUs exists on this host, so the PCIe path decides.")
-        if worst.tier >= TIER_SYS:
+        if worst.tier == TIER_SYS:
             warnings.append(f"Crosses CPU sockets ({TIER_WORDS[worst.tier]}): GPU-to-GPU traffic goes over the "
                             "socket interconnect; tensor parallelism will be slow here.")
-        elif worst.tier >= TIER_PHB:
+        elif TIER_PHB <= worst.tier < TIER_SYS:
             warnings.append(f"GPU-to-GPU traffic goes through the CPU ({TIER_WORDS[worst.tier]}); prefer one "
                             "server per GPU, or pipeline parallelism (vLLM --pipeline-parallel-size), over "
                             "tensor parallelism.")
         if worst.tier == TIER_UNKNOWN:
             warnings.append("NVML did not say how some of these GPUs are connected; nothing is assumed.")
+        if any(link.nvlink_route == "unknown" for link in links):
+            reasons.append("Whether NVLink joins some of these GPUs could not be read.")
     if worst is not None and worst.tier == TIER_NVLINK:
         pcie_worst = max(link.pcie_tier for link in links)
-        if pcie_worst >= TIER_SYS:
+        if pcie_worst == TIER_SYS:  # an unknown path (ranked below SYS) says nothing about sockets
             warnings.append("Its GPUs hang off different CPU sockets (PCIe path SYS); NVLink carries their "
                             "traffic, but the serving process is local to only part of the group.")
     if numa_node >= 0 and len(topology.numa_domains) <= 1:

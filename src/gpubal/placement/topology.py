@@ -52,8 +52,8 @@ class PairLink:
     gpu_b: int
     tier: int  # the link tier (NVLink if any, else the PCIe path)
     pcie_tier: int  # the PCIe path alone: which NVLink pairs also share a switch or a socket
-    nvlink_count: int
-    nvlink_route: str  # "direct", "nvswitch", "none"
+    nvlink_count: int  # -1 when NVML could not say
+    nvlink_route: str  # "direct", "nvswitch", "none", or "unknown" when NVML could not say
     label: str  # the `nvidia-smi topo -m` word: NV18, PIX, SYS, ...
 
 
@@ -122,7 +122,10 @@ def _fields_after_gpus(link: PairLink):
 def _pair_link(pair) -> PairLink:
     path = _value(pair.pcie_path, "")
     pcie_tier = PCIE_TIERS.get(path, TIER_UNKNOWN)
-    count = _value(pair.nvlink_count, 0)
+    if isinstance(pair.nvlink_count, Unavailable):
+        # NVLink may join the two or not: the best path is unknown, whatever the PCIe path says
+        return PairLink(pair.gpu_a, pair.gpu_b, TIER_UNKNOWN, pcie_tier, -1, "unknown", "NV?")
+    count = pair.nvlink_count.value
     route = _value(pair.nvlink_route, "none")
     if count > 0:
         return PairLink(pair.gpu_a, pair.gpu_b, TIER_NVLINK, pcie_tier, count, route, f"NV{count}")

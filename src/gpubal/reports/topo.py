@@ -46,7 +46,11 @@ def render_topo_terminal(advice: TopoAdvice, console: Console) -> None:
         _print_gpus(advice, console)
     console.print()
     _line(console, Text("Topology", style="bold"))
-    _line(console, "  NVLink cliques: " + (_sets(topology.nvlink_cliques) or "none (no two GPUs share NVLink)"))
+    nvlink_unknown = sorted({tuple(sorted(pair)) for pair, link in topology.links.items() if link.nvlink_route == "unknown"})
+    unknown_note = ("NVLink unknown between " + ", ".join(f"GPU {a}-GPU {b}" for a, b in nvlink_unknown)
+                    if nvlink_unknown else "")
+    cliques = _sets(topology.nvlink_cliques) or ("none known" if nvlink_unknown else "none (no two GPUs share NVLink)")
+    _line(console, "  NVLink cliques: " + "; ".join(part for part in (cliques, unknown_note) if part))
     _line(console, "  PCIe switch groups (PIX/PXB): " + (_sets(topology.pcie_switch_groups) or "none"))
     _line(console, "  NUMA domains: " + ("; ".join(
         f"node {node}: GPU {', '.join(map(str, gpus))} (CPUs {cpus or 'unknown'})"

@@ -28,8 +28,11 @@ def check(snapshot: Snapshot):
     level = environment.get("NCCL_P2P_LEVEL", "").strip().upper()
     if disable != "1" and level not in ("LOC", "0"):
         return
-    linked = [pair.subject() for pair in need(snapshot.pairs, "pairs") if value_or(pair.nvlink_count, 0) > 0]
+    pairs = need(snapshot.pairs, "pairs")
+    linked = [pair.subject() for pair in pairs if value_or(pair.nvlink_count, 0) > 0]
     if not linked:
+        for pair in pairs:
+            pair.need("nvlink_count")  # a pair whose NVLinks are unknown may have some: not evaluated
         return
     setting = "NCCL_P2P_DISABLE=1" if disable == "1" else f"NCCL_P2P_LEVEL={environment['NCCL_P2P_LEVEL']}"
     yield finding(

@@ -182,7 +182,8 @@ def nvlinks_from_states(nvml: NvmlAdapter, index: int, states: List[Any], note: 
 def link_absent(state: Any) -> bool:
     """NVML's way of saying a GPU has no link with that number (a replay that lacks it is not that)."""
     return isinstance(state, Unavailable) and state.reason in (Reason.NOT_SUPPORTED, Reason.NOT_FOUND) \
-        and "not recorded" not in state.detail
+        and "not recorded" not in state.detail \
+        and state.source != "nvmlDeviceGetHandleByIndex"  # a GPU without a handle answers nothing at all
 
 
 def _link_fact(answer: Any, source: str, convert: Callable[[Any], Any]) -> Fact[Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, List, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from ..model import Fact, Gpu, GpuPair, Known, NvLink, Unavailable
 from ..probes.nvml import P2P_INDEX, NvmlAdapter
@@ -73,10 +73,11 @@ def nvlink_route(gpu_a: Gpu, gpu_b: Gpu) -> Tuple[Fact[int], Fact[str]]:
     switch_b = _count(links_b, lambda link: _through_switch(link, gpu_b))
     if switch_a and switch_b:
         return Known(min(switch_a, switch_b), source), Known("nvswitch", source)
-    for link in links_a + links_b:
-        if _is_active(link) and isinstance(link.remote_pci_bus_id, Unavailable) \
-                and isinstance(link.remote_device_type, Unavailable):
-            return link.remote_pci_bus_id, link.remote_pci_bus_id  # an active link to nobody knows where
+    for gpu, links in ((gpu_a, links_a), (gpu_b, links_b)):
+        for link in links:
+            unknown = _unknown_end(link, gpu)
+            if unknown is not None:  # an active link to nobody knows where: it may join the two
+                return unknown, unknown
     return Known(0, source), Known("none", source)
 
 
@@ -111,5 +112,16 @@ def _through_switch(link: NvLink, gpu: Gpu) -> bool:
         _remote_bus(link) in ("ffffffff:ff:ff.0", "")
 
 
-def _remote_unknown(link: NvLink) -> bool:
-    return isinstance(link.remote_device_type, Unavailable) and isinstance(link.remote_pci_bus_id, Unavailable)
+def _unknown_end(link: NvLink, gpu: Gpu) -> Optional[Unavailable]:
+    """Why the far end of an active link is unknown, or None when it is known (or the link is down).
+    Known: the remote device type, or a remote bus id naming a device. A link to FFFFFFFF:FF:FF.0 (a
+    switch a VM does not see) is placed by the fabric state; without that either, nothing is known."""
+    if not isinstance(link.active, Known):
+        return link.active
+    if not link.active.value or isinstance(link.remote_device_type, Known):
+        return None
+    if _remote_bus(link) not in ("ffffffff:ff:ff.0", ""):
+        return None
+    if isinstance(gpu.fabric_state, Known):
+        return None if _remote_bus(link) else link.remote_pci_bus_id  # type: ignore[return-value]
+    return gpu.fabric_state

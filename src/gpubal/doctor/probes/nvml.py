@@ -39,6 +39,8 @@ _REASON_BY_NVML_ERROR = {
     28: Reason.NOT_FOUND,  # GPU not found
 }
 
+_NVML_ERROR_NOT_FOUND = 6
+
 # NVML return code names, for fabric status (an nvmlReturn_t) and error details.
 NVML_RETURN_NAMES = {
     0: "success", 1: "uninitialized", 2: "invalid_argument", 3: "not_supported", 4: "no_permission",
@@ -97,8 +99,10 @@ class PynvmlAdapter:
         except pynvml.NVMLError as error:
             code = getattr(error, "value", None)
             return Unavailable(_reason(code), "nvmlInit", _nvml_error_text(error, code))
-        except OSError as error:  # pragma: no cover - ctypes failures outside NVMLError
+        except OSError as error:  # ctypes failures outside NVMLError
             return Unavailable(Reason.NOT_FOUND, "nvmlInit", str(error))
+        except Exception as error:  # noqa: BLE001 - a wrapper bug must not end the doctor
+            return Unavailable(Reason.ERROR, "nvmlInit", f"{type(error).__name__}: {error}")
         self._nvml = pynvml
         return None
 
@@ -112,16 +116,21 @@ class PynvmlAdapter:
 
     def _call(self, function_name: str, *args: Any) -> Answer:
         """The choke point: every NVML call goes through here and comes back as a value or a reason."""
+        return self._call_coded(function_name, *args)[0]
+
+    def _call_coded(self, function_name: str, *args: Any) -> Tuple[Answer, Optional[int]]:
+        """`_call`, keeping NVML's return code too: where one code means something of its own (an empty
+        MIG slot is NOT_FOUND, while DRIVER_NOT_LOADED maps to the same reason and is a failure)."""
         function = getattr(self._nvml, function_name, None)
         if function is None:
-            return Unavailable(Reason.API_MISSING, function_name, "not in this nvidia-ml-py")
+            return Unavailable(Reason.API_MISSING, function_name, "not in this nvidia-ml-py"), None
         try:
-            return function(*args)
+            return function(*args), 0
         except self._nvml.NVMLError as error:
             code = getattr(error, "value", None)
-            return Unavailable(_reason(code), function_name, _nvml_error_text(error, code))
+            return Unavailable(_reason(code), function_name, _nvml_error_text(error, code)), code
         except Exception as error:  # noqa: BLE001 - a wrapper bug must not end the doctor
-            return Unavailable(Reason.ERROR, function_name, f"{type(error).__name__}: {error}")
+            return Unavailable(Reason.ERROR, function_name, f"{type(error).__name__}: {error}"), None
 
     def _first(self, calls: List[Tuple[str, Tuple[Any, ...]]]) -> Answer:
         """Versioned APIs: try the newest function first, fall back while it is missing."""
@@ -133,6 +142,7 @@ class PynvmlAdapter:
         return answer
 
     def _handle(self, index: int) -> Answer:
+        """The device handle, asked once per GPU (its answer, value or reason, is kept)."""
         with self._lock:
             if index not in self._handles:
                 self._handles[index] = self._call("nvmlDeviceGetHandleByIndex", index)
@@ -154,7 +164,7 @@ class PynvmlAdapter:
         if isinstance(handle, Unavailable):
             return handle
         reader = _DEVICE_QUERIES[query]
-        return reader(self, handle, arg)
+        return _converted(query, lambda: reader(self, handle, arg))
 
     def pair(self, index_a: int, index_b: int, query: str, arg: Optional[int] = None) -> Answer:
         handle_a, handle_b = self._handle(index_a), self._handle(index_b)
@@ -175,7 +185,7 @@ class PynvmlAdapter:
 
     def _memory_info(self, handle: Any, _arg: Any) -> Answer:
         info = self._call("nvmlDeviceGetMemoryInfo", handle)
-        return info if isinstance(info, Unavailable) else {"total": int(info.total), "used": int(info.used)}
+        return info if isinstance(info, Unavailable) else {"total": _int(info.total), "used": _int(info.used)}
 
     def _fabric_info(self, handle: Any, _arg: Any) -> Answer:
         nvml = self._nvml
@@ -192,18 +202,18 @@ class PynvmlAdapter:
                 continue
             if isinstance(answer, Unavailable):
                 return answer
-            return {"state": int(struct.state), "status": int(struct.status), "clique_id": int(struct.cliqueId)}
+            return {"state": _int(struct.state), "status": _int(struct.status), "clique_id": _int(struct.cliqueId)}
         return Unavailable(Reason.API_MISSING, "nvmlDeviceGetGpuFabricInfo")
 
     def _affinity(self, function_name: str, handle: Any, words: int, *extra: Any) -> Answer:
         mask = self._call(function_name, handle, words, *extra)
         if isinstance(mask, Unavailable):
             return mask
-        return [int(word) for word in mask]
+        return [_int(word) for word in mask]
 
     def _utilization(self, handle: Any, _arg: Any) -> Answer:
         rates = self._call("nvmlDeviceGetUtilizationRates", handle)
-        return rates if isinstance(rates, Unavailable) else {"gpu": int(rates.gpu), "memory": int(rates.memory)}
+        return rates if isinstance(rates, Unavailable) else {"gpu": _int(rates.gpu), "memory": _int(rates.memory)}
 
     def _compute_processes(self, handle: Any, _arg: Any) -> Answer:
         processes = self._first([
@@ -215,10 +225,10 @@ class PynvmlAdapter:
             return processes
         found = []
         for process in processes:
-            entry = {"pid": int(process.pid)}
+            entry = {"pid": _int(process.pid)}
             used = getattr(process, "usedGpuMemory", None)
             if used is not None:  # None: NVML cannot say (NVML_VALUE_NOT_AVAILABLE)
-                entry["used_bytes"] = int(used)
+                entry["used_bytes"] = _int(used)
             found.append(entry)
         return found
 
@@ -255,11 +265,13 @@ class PynvmlAdapter:
         count = self._call("nvmlDeviceGetMaxMigDeviceCount", handle)
         if isinstance(count, Unavailable):
             return count
+        if not 0 <= _int(count) <= _MIG_MAX_SLOTS:
+            return Unavailable(Reason.ERROR, "nvmlDeviceGetMaxMigDeviceCount", f"not a slot count: {count!r}")
         devices = []
-        for mig_index in range(int(count)):
-            mig = self._call("nvmlDeviceGetMigDeviceHandleByIndex", handle, mig_index)
+        for mig_index in range(count):
+            mig, code = self._call_coded("nvmlDeviceGetMigDeviceHandleByIndex", handle, mig_index)
             if isinstance(mig, Unavailable):
-                if mig.reason is Reason.NOT_FOUND:  # an empty slot, not an error
+                if code == _NVML_ERROR_NOT_FOUND:  # an empty slot, not an error
                     continue
                 return mig
             uuid = self._call("nvmlDeviceGetUUID", mig)
@@ -270,8 +282,8 @@ class PynvmlAdapter:
                 if isinstance(answer, Unavailable):
                     return answer
             devices.append({
-                "uuid": _text(uuid), "gpu_instance_id": int(gpu_instance),
-                "compute_instance_id": int(compute_instance), "memory_total_bytes": int(memory.total),
+                "uuid": _text(uuid), "gpu_instance_id": _int(gpu_instance),
+                "compute_instance_id": _int(compute_instance), "memory_total_bytes": _int(memory.total),
             })
         return devices
 
@@ -290,8 +302,37 @@ def _field_value(value: Any) -> int:
     return int(getattr(value.value, member))
 
 
+def _converted(query: str, read: Callable[[], Answer]) -> Answer:
+    """A reader's answer; turning NVML's structures into plain values happens outside `_call`, so an answer
+    of a shape the reader did not expect (None for a width, a short tuple) becomes a reason here."""
+    try:
+        return read()
+    except Exception as error:  # noqa: BLE001 - an odd answer must not end the doctor
+        return Unavailable(Reason.ERROR, query, f"unexpected answer: {type(error).__name__}: {error}")
+
+
+def _int(value: Any) -> int:
+    """NVML's numbers arrive as Python ints; anything else (None, 1.5, "16", True) is not a number of NVML's
+    and must not become one (int("16") would read a width where NVML gave none)."""
+    if type(value) is not int:
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return value
+
+
+def _int_pair(value: Any) -> List[int]:
+    return [_int(value[0]), _int(value[1])]
+
+
+_MIG_MAX_SLOTS = 64  # NVML_MAX_GPU_INSTANCES is 7 today; a larger count is a garbled answer
+
+
 def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    """NVML's text answers arrive as bytes or str; anything else (None) is no text at all."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"expected text, got {type(value).__name__}")
 
 
 def _simple(function_name: str, convert: Callable[[Any], Any] = lambda v: v) -> Callable[..., Answer]:
@@ -328,37 +369,37 @@ _DEVICE_QUERIES: Dict[str, Callable[[PynvmlAdapter, Any, Optional[int]], Answer]
     "serial": _simple("nvmlDeviceGetSerial", _text),
     "pci_info": PynvmlAdapter._pci_info,
     "memory_info": PynvmlAdapter._memory_info,
-    "architecture": _simple("nvmlDeviceGetArchitecture", int),
-    "cuda_compute_capability": _simple("nvmlDeviceGetCudaComputeCapability", lambda v: [int(v[0]), int(v[1])]),
-    "persistence_mode": _simple("nvmlDeviceGetPersistenceMode", int),
-    "compute_mode": _simple("nvmlDeviceGetComputeMode", int),
-    "ecc_mode": _simple("nvmlDeviceGetEccMode", lambda v: [int(v[0]), int(v[1])]),
-    "virtualization_mode": _simple("nvmlDeviceGetVirtualizationMode", int),
-    "mig_mode": _simple("nvmlDeviceGetMigMode", lambda v: [int(v[0]), int(v[1])]),
+    "architecture": _simple("nvmlDeviceGetArchitecture", _int),
+    "cuda_compute_capability": _simple("nvmlDeviceGetCudaComputeCapability", _int_pair),
+    "persistence_mode": _simple("nvmlDeviceGetPersistenceMode", _int),
+    "compute_mode": _simple("nvmlDeviceGetComputeMode", _int),
+    "ecc_mode": _simple("nvmlDeviceGetEccMode", _int_pair),
+    "virtualization_mode": _simple("nvmlDeviceGetVirtualizationMode", _int),
+    "mig_mode": _simple("nvmlDeviceGetMigMode", _int_pair),
     "mig_devices": PynvmlAdapter._mig_devices,
-    "pcie_link_gen_current": _simple("nvmlDeviceGetCurrPcieLinkGeneration", int),
-    "pcie_link_gen_max": _simple("nvmlDeviceGetMaxPcieLinkGeneration", int),
-    "pcie_link_gen_device_max": _simple("nvmlDeviceGetGpuMaxPcieLinkGeneration", int),
-    "pcie_link_width_current": _simple("nvmlDeviceGetCurrPcieLinkWidth", int),
-    "pcie_link_width_max": _simple("nvmlDeviceGetMaxPcieLinkWidth", int),
-    "pcie_replay_counter": _simple("nvmlDeviceGetPcieReplayCounter", int),
-    "nvlink_state": _simple("nvmlDeviceGetNvLinkState", int),
-    "nvlink_version": _simple("nvmlDeviceGetNvLinkVersion", int),
+    "pcie_link_gen_current": _simple("nvmlDeviceGetCurrPcieLinkGeneration", _int),
+    "pcie_link_gen_max": _simple("nvmlDeviceGetMaxPcieLinkGeneration", _int),
+    "pcie_link_gen_device_max": _simple("nvmlDeviceGetGpuMaxPcieLinkGeneration", _int),
+    "pcie_link_width_current": _simple("nvmlDeviceGetCurrPcieLinkWidth", _int),
+    "pcie_link_width_max": _simple("nvmlDeviceGetMaxPcieLinkWidth", _int),
+    "pcie_replay_counter": _simple("nvmlDeviceGetPcieReplayCounter", _int),
+    "nvlink_state": _simple("nvmlDeviceGetNvLinkState", _int),
+    "nvlink_version": _simple("nvmlDeviceGetNvLinkVersion", _int),
     "nvlink_remote_pci": _remote_pci,
-    "nvlink_remote_device_type": _simple("nvmlDeviceGetNvLinkRemoteDeviceType", int),
+    "nvlink_remote_device_type": _simple("nvmlDeviceGetNvLinkRemoteDeviceType", _int),
     "fabric_info": PynvmlAdapter._fabric_info,
     "clock_event_reasons": _versioned(
-        "nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons", convert=int
+        "nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons", convert=_int
     ),
-    "retired_pages_pending": _simple("nvmlDeviceGetRetiredPagesPendingStatus", int),
-    "remapped_rows": _simple("nvmlDeviceGetRemappedRows", lambda v: [int(x) for x in v]),
+    "retired_pages_pending": _simple("nvmlDeviceGetRetiredPagesPendingStatus", _int),
+    "remapped_rows": _simple("nvmlDeviceGetRemappedRows", lambda v: [_int(x) for x in v]),
     "memory_affinity_nodes": lambda a, h, _: a._affinity("nvmlDeviceGetMemoryAffinity", h, _AFFINITY_WORDS, 0),
     "cpu_affinity": lambda a, h, _: a._affinity("nvmlDeviceGetCpuAffinity", h, _AFFINITY_WORDS),
     # asked by `gpubal balance` at every sample
     "utilization_rates": PynvmlAdapter._utilization,
-    "power_usage": _simple("nvmlDeviceGetPowerUsage", int),  # milliwatts
-    "clock_info": _simple("nvmlDeviceGetClockInfo", int),  # arg: nvmlClockType_t, 1 = SM; MHz
-    "pcie_throughput": _simple("nvmlDeviceGetPcieThroughput", int),  # arg: 0 TX, 1 RX; KB/s over 20 ms
+    "power_usage": _simple("nvmlDeviceGetPowerUsage", _int),  # milliwatts
+    "clock_info": _simple("nvmlDeviceGetClockInfo", _int),  # arg: nvmlClockType_t, 1 = SM; MHz
+    "pcie_throughput": _simple("nvmlDeviceGetPcieThroughput", _int),  # arg: 0 TX, 1 RX; KB/s over 20 ms
     "throughput_counters": PynvmlAdapter._throughput_counters,
     "compute_processes": PynvmlAdapter._compute_processes,
     # asked once by collect (the process table; whether a GPU is busy): the same calls under their own

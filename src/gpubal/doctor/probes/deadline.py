@@ -1,0 +1,82 @@
+"""An NVML adapter with a deadline on every call, for `gpubal balance`, which asks NVML for as long as it
+samples and so cannot put one deadline around the whole run as the doctor does.
+
+Calls run one at a time on a worker thread; the caller waits at most `call_deadline_s`. A call that
+does not return in time cannot be stopped: its thread is abandoned (`abandoned_threads`, so that the CLI
+leaves with os._exit once its report is out), and from then on every call answers the same timeout at
+once, because the driver that hung one call hangs the next.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any, Callable, List, Optional
+
+from ..model import Reason, Unavailable
+from .nvml import Answer, NvmlAdapter
+
+# A healthy call takes microseconds to 20 ms (nvmlDeviceGetPcieThroughput waits that long on the GPU).
+CALL_DEADLINE_S = 5.0
+
+
+class DeadlineAdapter:
+    def __init__(self, inner: NvmlAdapter, call_deadline_s: float = CALL_DEADLINE_S) -> None:
+        self.inner = inner
+        self.call_deadline_s = call_deadline_s
+        self.hung: Optional[Unavailable] = None  # set once a call did not return in time
+        self._requests: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+        self._worker: Optional[threading.Thread] = None
+
+    def _serve(self) -> None:
+        while True:
+            call, args, box, done = self._requests.get()
+            try:
+                box.append(call(*args))
+            except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
+                box.append(error)
+            done.set()
+
+    def _within(self, name: str, call: Callable[..., Any], *args: Any) -> Any:
+        if self.hung is not None:
+            return self.hung
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._serve, name="gpubal-nvml-deadline", daemon=True)
+            self._worker.start()
+        box: List[Any] = []
+        done = threading.Event()
+        self._requests.put((call, args, box, done))
+        if not done.wait(self.call_deadline_s):
+            from ..collect import abandoned_threads
+
+            abandoned_threads.set()
+            self.hung = Unavailable(Reason.TIMEOUT, f"NVML ({name})",
+                                    f"no answer within {self.call_deadline_s:g} s: a GPU or the driver may be hung "
+                                    "(look for Xid errors: sudo dmesg | grep -i xid)")
+            return self.hung
+        if isinstance(box[0], BaseException):
+            raise box[0]
+        return box[0]
+
+    def start(self) -> Optional[Unavailable]:
+        return self._within("nvmlInit", self.inner.start)
+
+    def system(self, query: str) -> Answer:
+        return self._within(query, self.inner.system, query)
+
+    def device(self, index: int, query: str, arg: Optional[int] = None) -> Answer:
+        return self._within(query, self.inner.device, index, query, arg)
+
+    def pair(self, index_a: int, index_b: int, query: str, arg: Optional[int] = None) -> Answer:
+        return self._within(query, self.inner.pair, index_a, index_b, query, arg)
+
+    def stop(self) -> None:
+        self._within("nvmlShutdown", self.inner.stop)
+
+    def advance_sample(self) -> bool:
+        return self.inner.advance_sample()
+
+    @property
+    def profile(self) -> Any:
+        """A replay's profile (its recorded sample interval), seen through the wrapper."""
+        return getattr(self.inner, "profile", {})

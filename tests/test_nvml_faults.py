@@ -1,0 +1,184 @@
+"""Faults injected under the real NVML adapter (tests/nvml_faults.py): each NVML error code, answers of the
+wrong type, exceptions and hangs, one function at a time, on one GPU or all. Whatever NVML does, gpubal
+ends with a report and exit 0/1, and shows nothing as known that it did not read.
+
+This is a seeded sample; bench/fault_sweep.py runs every combination and prints the numbers.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+import nvml_faults as faults
+from gpubal.doctor.collect import collect_snapshot
+from gpubal.doctor.engine import evaluate
+from gpubal.doctor.model import Known, Reason, Unavailable
+from gpubal.doctor.probes.files import HostFiles
+from gpubal.doctor.probes.nvml import PynvmlAdapter, ReplayAdapter
+from gpubal.rules import all_rules
+
+
+@pytest.mark.parametrize("name", faults.PROFILES)
+def test_the_fake_library_answers_what_the_profile_recorded(name):
+    """Without a fault, the real adapter over the fake library sees what the replay of the profile sees:
+    so a difference under a fault comes from the fault."""
+    profile = faults.load_profile(name)
+    snapshot, _report, _code = faults._doctor(name, profile, None, 20.0)
+    replayed = collect_snapshot(ReplayAdapter(profile, name), HostFiles(faults.root_of(name)))
+    through_fake = dict(faults.known_leaves(snapshot))
+    assert through_fake, "nothing was read"
+    if name == "h200x1-matmul":  # a balance recording without NVLink answers: "not recorded" is not "no link"
+        through_fake.pop(".gpus[0].nvlinks#len")
+    assert through_fake == dict(faults.known_leaves(replayed))
+
+
+SAMPLE = {"h200x1": 110, "h200x2": 70, "a100-mig-instances": 30}
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLE))
+def test_a_sample_of_faults_ends_in_a_report_that_claims_nothing_unread(name):
+    everything = [fault for fault in faults.combos(name) if fault.kind != "hang"]
+    chosen = random.Random(f"gpubal-{name}").sample(everything, SAMPLE[name])
+    problems = []
+    for number, fault in enumerate(chosen):
+        result = faults.run_combo(name, fault, every_format=number % 10 == 0)
+        if result.crash or result.hung or result.violations:
+            problems.append(f"{fault.describe()}: {result.crash or ''} {result.violations[:3]}")
+    assert not problems, "\n".join(problems[:20])
+
+
+@pytest.mark.parametrize("function", ["nvmlDeviceGetMemoryInfo", "nvmlDeviceGetNvLinkState", "nvmlShutdown",
+                                      "nvmlDeviceGetCount"])
+def test_a_hung_call_ends_in_a_report_within_the_deadline(function):
+    result = faults.run_combo("h200x2", faults.Fault(function, None, "hang"), every_format=False)
+    assert not result.crash and not result.violations, (result.crash, result.violations[:3])
+    assert result.seconds < 5
+
+
+def _doctor(name, fault):
+    snapshot, report, _code = faults._doctor(name, faults.load_profile(name), fault, 5.0)
+    return snapshot, report
+
+
+def _outcome(report, rule_id):
+    return {result.subject: result.outcome.value for result in report.results if result.rule_id == rule_id}
+
+
+# --- answers of the wrong type -------------------------------------------------------------------------
+
+
+def _adapter(fault, name="h200x1"):
+    fake = faults.FakePynvml(faults.load_profile(name), fault)
+    adapter = PynvmlAdapter()
+    with faults.installed(fake):
+        assert adapter.start() is None
+    adapter._nvml = fake
+    return adapter
+
+
+def test_none_for_a_pcie_width_is_unavailable_not_a_crash():
+    adapter = _adapter(faults.Fault("nvmlDeviceGetCurrPcieLinkWidth", None, "wrong:none"))
+    answer = adapter.device(0, "pcie_link_width_current")
+    assert isinstance(answer, Unavailable) and answer.reason is Reason.ERROR
+
+
+def test_text_for_a_number_is_not_read_as_that_number():
+    adapter = _adapter(faults.Fault("nvmlDeviceGetCurrPcieLinkWidth", None, "wrong:text"))
+    assert isinstance(adapter.device(0, "pcie_link_width_current"), Unavailable)
+
+
+@pytest.mark.parametrize("query,function", [("name", "nvmlDeviceGetName"), ("uuid", "nvmlDeviceGetUUID")])
+def test_none_for_a_name_or_uuid_is_not_the_text_none(query, function):
+    adapter = _adapter(faults.Fault(function, None, "wrong:none"))
+    assert isinstance(adapter.device(0, query), Unavailable)
+
+
+def test_an_exception_from_nvml_init_is_a_reason():
+    fake = faults.FakePynvml(faults.load_profile("h200x1"), faults.Fault("nvmlInit", None, "raise:RuntimeError"))
+    with faults.installed(fake):
+        failure = PynvmlAdapter().start()
+    assert isinstance(failure, Unavailable) and failure.reason is Reason.ERROR and failure.source == "nvmlInit"
+
+
+# --- unknown shown as known ----------------------------------------------------------------------------
+
+
+def test_driver_not_loaded_from_a_mig_handle_is_not_an_empty_slot():
+    snapshot, report = _doctor("a100-mig-instances",
+                               faults.Fault("nvmlDeviceGetMigDeviceHandleByIndex", None, "error:9"))
+    instances = snapshot.gpu_list()[0].mig_instances
+    assert isinstance(instances, Unavailable)
+    assert _outcome(report, "mig-enabled-without-instances") == {"gpu:0": "not_evaluated"}
+
+
+def test_a_failed_fabric_query_with_unknown_remote_types_leaves_the_nvlink_count_unknown():
+    # h200x2 was recorded without remote device types; its NVSwitch links show only through the fabric state
+    snapshot, _report = _doctor("h200x2", faults.Fault("nvmlDeviceGetGpuFabricInfoV", 1, "error:999"))
+    [pair] = snapshot.pairs.value
+    assert isinstance(pair.nvlink_count, Unavailable)
+
+
+def test_nccl_p2p_rule_is_not_passed_when_nvlink_is_unknown(h200x2_snapshot):
+    from conftest import unavailable, with_pair, with_stack
+
+    from gpubal.rules import nccl_p2p_disabled_with_nvlink as rule
+
+    environment = {**h200x2_snapshot.stack.environment.value, "NCCL_P2P_DISABLE": "1"}
+    snapshot = with_stack(h200x2_snapshot, environment=Known(environment, "test"))
+    snapshot = with_pair(snapshot, 0, 1, nvlink_count=unavailable(Reason.ERROR))
+    [result] = evaluate(snapshot, [rule.check]).results
+    assert result.outcome.value == "not_evaluated"
+
+
+def _topo_text(snapshot):
+    import io
+
+    from rich.console import Console
+
+    from gpubal.placement.advice import advise
+    from gpubal.reports.topo import render_topo_terminal
+
+    buffer = io.StringIO()
+    render_topo_terminal(advise(snapshot), Console(file=buffer, width=200, no_color=True))
+    return buffer.getvalue()
+
+
+def test_topo_does_not_call_an_unreadable_nvlink_count_none(h200x2_snapshot):
+    from conftest import unavailable, with_pair
+
+    text = _topo_text(with_pair(h200x2_snapshot, 0, 1, nvlink_count=unavailable(Reason.ERROR)))
+    assert "no two GPUs share NVLink" not in text
+    assert "NVLink unknown between GPU 0-GPU 1" in text
+    assert "NV?" in text
+
+
+def test_topo_does_not_warn_of_crossing_sockets_over_an_unknown_path(h200x2_snapshot):
+    from conftest import unavailable, with_pair
+
+    snapshot = with_pair(h200x2_snapshot, 0, 1, pcie_path=unavailable(Reason.ERROR),
+                         nvlink_count=Known(0, "test"), nvlink_route=Known("none", "test"))
+    text = _topo_text(snapshot)
+    assert "CPU sockets" not in text
+    assert "did not say how some of these GPUs are connected" in text
+    snapshot = with_pair(h200x2_snapshot, 0, 1, pcie_path=unavailable(Reason.ERROR))  # NVLink, path unknown
+    assert "CPU sockets" not in _topo_text(snapshot)
+
+
+def test_a_lost_handle_is_not_a_gpu_without_nvlinks():
+    snapshot, _report = _doctor("h200x2", faults.Fault("nvmlDeviceGetHandleByIndex", 1, "error:6"))
+    assert isinstance(snapshot.gpu_list()[1].nvlinks, Unavailable)
+
+
+# --- deadlines -----------------------------------------------------------------------------------------
+
+
+def test_balance_ends_when_an_nvml_call_hangs():
+    import time
+
+    started = time.monotonic()
+    result = faults.run_combo("both-busy", faults.Fault("nvmlDeviceGetUtilizationRates", 1, "hang"),
+                              every_format=False)
+    assert not result.crash, result.crash
+    assert time.monotonic() - started < 5

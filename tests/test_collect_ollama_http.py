@@ -185,3 +185,64 @@ def test_a_server_that_answers_too_late_is_a_timeout_within_the_deadline():
 def test_a_well_formed_http10_answer_is_read():
     assert get_json(_raw_server(b'HTTP/1.0 200 OK\r\n\r\n{"version": "0.12.6"}') + "/api/version", 2.0) == \
         {"version": "0.12.6"}
+
+
+@pytest.fixture
+def tls_server(tmp_path, monkeypatch):
+    """A TLS server on 127.0.0.1 with a self-signed certificate that the client is told to trust; it
+    answers with whatever `answer(connection)` sends."""
+    import shutil
+    import ssl
+    import subprocess
+
+    from gpubal.doctor.probes import http
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    monkeypatch.setattr(http, "_tls_context", lambda: ssl.create_default_context(cafile=str(cert)))
+    listener = socket.create_server(("127.0.0.1", 0))
+    behaviour = {}
+
+    def serve():
+        while True:
+            try:
+                raw, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                with server_context.wrap_socket(raw, server_side=True) as connection:
+                    connection.recv(65536)
+                    behaviour["answer"](connection)
+            except OSError:
+                pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"https://127.0.0.1:{listener.getsockname()[1]}", behaviour
+    listener.close()
+
+
+def test_https_answer_is_read(tls_server):
+    url, behaviour = tls_server
+    behaviour["answer"] = lambda c: c.sendall(b'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{"version": "0.12.6"}')
+    assert get_json(url + "/api/version", 5.0) == {"version": "0.12.6"}
+
+
+def test_https_that_trickles_a_byte_at_a_time_ends_at_the_deadline(tls_server):
+    url, behaviour = tls_server
+
+    def trickle(connection):
+        for byte in b"HTTP/1.0 200 OK\r\n\r\n" + b" " * 100:
+            connection.sendall(bytes([byte]))
+            time.sleep(0.2)
+
+    behaviour["answer"] = trickle
+    started = time.monotonic()
+    answer = get_json(url + "/api/version", 1.0)
+    assert time.monotonic() - started < 2.5
+    assert isinstance(answer, Unavailable) and answer.reason is Reason.TIMEOUT

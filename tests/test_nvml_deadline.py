@@ -122,3 +122,53 @@ def test_gpubal_doctor_exits_when_nvml_hangs():
     assert process.returncode == 0, process.stderr
     assert "no answer within 0.5 s" in process.stdout
     assert "ERROR   nvml-unresponsive  host" in process.stdout
+
+
+def test_a_fifo_in_place_of_a_host_file_is_not_read(tmp_path):
+    import os
+    import shutil
+    import threading
+
+    root = tmp_path / "root"
+    shutil.copytree(FIXTURES / "roots" / "h200x1", root, symlinks=True)
+    for name in ("proc/driver/nvidia/version", "proc/cpuinfo", "proc/meminfo", "proc/modules", "etc/os-release",
+                 "proc/1/comm", "proc/1/environ"):
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists() or target.is_symlink():
+            target.unlink()
+        os.mkfifo(target)
+    done = {}
+    worker = threading.Thread(target=lambda: done.setdefault("snapshot", collect_snapshot(
+        ReplayAdapter(PROFILE, "h200x1"), HostFiles(str(root)), nvml_deadline_s=5)), daemon=True)
+    worker.start()
+    worker.join(10)  # before: open() waited for a writer that never comes
+    assert "snapshot" in done, "the collection blocked on a FIFO"
+    module = done["snapshot"].driver.kernel_module_version
+    assert isinstance(module, Unavailable) and "not a regular file" in module.detail
+    assert isinstance(done["snapshot"].gpus, Known)
+
+
+def test_gpubal_balance_ends_when_an_nvml_call_hangs():
+    # the live path (no --nvml-profile), over a fake library whose utilization call never returns
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        import nvml_faults
+        from gpubal.doctor.probes import deadline
+        deadline.DeadlineAdapter.__init__.__defaults__ = (0.5,)
+        fake = nvml_faults.FakePynvml(nvml_faults.load_profile("both-busy"),
+                                      nvml_faults.Fault("nvmlDeviceGetUtilizationRates", 1, "hang"))
+        sys.modules["pynvml"] = fake
+        sys.argv = ["gpubal", "balance", "--seconds", "2", "--interval", "100", "--format", "json",
+                    "--root", {str(FIXTURES / "balance" / "root")!r}]
+        from gpubal.cli import main
+        main()
+    """)
+    started = time.monotonic()
+    process = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - started < 20
+    assert process.returncode in (0, 1), process.stderr
+    report = json.loads(process.stdout)
+    assert "no answer within 0.5 s" in process.stdout
+    assert report

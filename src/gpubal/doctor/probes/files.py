@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from typing import List, Union
 
 from ..model import Reason, Unavailable
@@ -21,11 +22,23 @@ class HostFiles:
         return os.path.join(self.root, path.lstrip("/"))
 
     def read_text(self, path: str, limit_bytes: int = 1 << 20) -> Union[str, Unavailable]:
+        """A regular file's text. Anything else is not read: opening a FIFO waits for a writer and reading
+        a device can block, so a FIFO planted where a /proc or /sys file belongs would hang the doctor.
+        (procfs and sysfs files are regular files.)"""
         try:
-            with open(self.path(path), "rb") as handle:
+            descriptor = os.open(self.path(path), os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+        except OSError as error:
+            return Unavailable(_reason(error), path, error.strerror or str(error))
+        try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                return Unavailable(Reason.ERROR, path, "not a regular file: not read, as reading it could block")
+            os.set_blocking(descriptor, True)
+            with os.fdopen(descriptor, "rb", closefd=False) as handle:
                 return handle.read(limit_bytes).decode("utf-8", errors="replace")
         except OSError as error:
             return Unavailable(_reason(error), path, error.strerror or str(error))
+        finally:
+            os.close(descriptor)
 
     def read_line(self, path: str) -> Union[str, Unavailable]:
         text = self.read_text(path, limit_bytes=64 * 1024)

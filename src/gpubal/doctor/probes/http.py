@@ -1,10 +1,10 @@
 """HTTP GETs of JSON (Ollama's API), always with a deadline. Only the address the user configured (or
 Ollama's default on loopback) is asked; nothing is sent but the GET, never through a proxy.
 
-Plain http:// is spoken over a socket as HTTP/1.0 (the server then closes the connection after the body
-and sends no chunked encoding): importing http.client pulls in the email package, ~25 ms here and several
-times that on a slow VM, paid at every start for a request that usually meets a closed port. https://
-goes through http.client, imported only then.
+http:// and https:// are spoken over a socket as HTTP/1.0 (the server then closes the connection after the
+body and sends no chunked encoding): importing http.client pulls in the email package, ~25 ms here and
+several times that on a slow VM, paid at every start for a request that usually meets a closed port; and
+http.client's timeout is per read, so a server that trickles a byte at a time would hold it for ever.
 """
 
 from __future__ import annotations
@@ -52,21 +52,28 @@ def get_json(url: str, timeout_s: float) -> Union[Any, Unavailable]:
 
 def _get_http(host: str, port: int, path: str, timeout_s: float) -> Tuple[int, str, bytes]:
     deadline = time.monotonic() + timeout_s
+    with socket.create_connection((host, port), timeout=timeout_s) as connection:
+        return _exchange(connection, host, port, path, deadline)
+
+
+def _exchange(connection: socket.socket, host: str, port: int, path: str, deadline: float) -> Tuple[int, str, bytes]:
+    """One GET over an open connection; the deadline is for the whole answer, not for each read, so a
+    server that trickles a byte at a time still ends in time."""
     host_header = f"[{host}]" if ":" in host else host
     request = (f"GET {path} HTTP/1.0\r\nHost: {host_header}:{port}\r\nAccept: application/json\r\n"
                "User-Agent: gpubal\r\nConnection: close\r\n\r\n").encode("ascii")
-    with socket.create_connection((host, port), timeout=timeout_s) as connection:
-        connection.sendall(request)
-        received = bytearray()
-        while len(received) <= MAX_HEAD_BYTES + MAX_BODY_BYTES:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("deadline passed")
-            connection.settimeout(remaining)
-            chunk = connection.recv(65536)
-            if not chunk:
-                break
-            received += chunk
+    connection.settimeout(max(0.001, deadline - time.monotonic()))
+    connection.sendall(request)
+    received = bytearray()
+    while len(received) <= MAX_HEAD_BYTES + MAX_BODY_BYTES:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("deadline passed")
+        connection.settimeout(remaining)
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        received += chunk
     head, separator, body = bytes(received).partition(b"\r\n\r\n")
     check_size(len(body), MAX_BODY_BYTES)
     status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
@@ -76,17 +83,34 @@ def _get_http(host: str, port: int, path: str, timeout_s: float) -> Tuple[int, s
     return int(fields[1]), fields[2] if len(fields) > 2 else "", body
 
 
-def _get_https(host: str, port: int, path: str, timeout_s: float) -> Tuple[int, str, bytes]:
-    import http.client
+def _tls_context():
+    import ssl
 
-    connection = http.client.HTTPSConnection(host, port, timeout=timeout_s)
-    try:
-        connection.request("GET", path, headers={"Accept": "application/json", "User-Agent": "gpubal"})
-        response = connection.getresponse()
-        body = response.read(MAX_BODY_BYTES + 1)
-        check_size(len(body), MAX_BODY_BYTES)
-        return response.status, response.reason, body
-    except http.client.HTTPException as error:
-        raise ValueError(str(error)) from None
-    finally:
-        connection.close()
+    return ssl.create_default_context()
+
+
+def _get_https(host: str, port: int, path: str, timeout_s: float) -> Tuple[int, str, bytes]:
+    """HTTPS (a proxy in front of Ollama) the same way: the TLS handshake, too, runs under the deadline."""
+    import select
+    import ssl
+
+    deadline = time.monotonic() + timeout_s
+    with socket.create_connection((host, port), timeout=timeout_s) as raw:
+        with _tls_context().wrap_socket(raw, server_hostname=host, do_handshake_on_connect=False) as connection:
+            connection.setblocking(False)
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("deadline passed in the TLS handshake")
+                try:
+                    connection.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    select.select([connection], [], [], remaining)
+                except ssl.SSLWantWriteError:
+                    select.select([], [connection], [], remaining)
+            connection.setblocking(True)
+            try:
+                return _exchange(connection, host, port, path, deadline)
+            except ssl.SSLError as error:
+                raise ValueError(f"TLS: {error}") from None

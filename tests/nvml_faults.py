@@ -194,9 +194,9 @@ class FakePynvml:
     NVMLError = NVMLError
     c_nvmlGpuFabricInfoV_t = c_nvmlGpuFabricInfoV_t
 
-    def __init__(self, profile: Dict[str, Any], fault: Optional[Fault] = None) -> None:
+    def __init__(self, profile: Dict[str, Any], fault: "Optional[Fault] | Tuple[Fault, ...]" = None) -> None:
         self.profile = profile
-        self.fault = fault
+        self.faults: Tuple[Fault, ...] = (fault,) if isinstance(fault, Fault) else tuple(fault or ())
         self.release = threading.Event()  # set: hung calls return
         self.calls: Dict[str, int] = {}
         samples = profile.get("samples") or []
@@ -211,8 +211,9 @@ class FakePynvml:
     def _answer(self, function: str, gpu: Optional[int], real: Any) -> Any:
         """`real()` is the recorded answer; a fault on this function and GPU replaces it."""
         self.calls[function] = self.calls.get(function, 0) + 1
-        fault = self.fault
-        if fault is not None and fault.function == function and (fault.gpu is None or fault.gpu == gpu):
+        fault = next((fault for fault in self.faults
+                      if fault.function == function and (fault.gpu is None or fault.gpu == gpu)), None)
+        if fault is not None:
             kind, _, name = fault.kind.partition(":")
             if kind == "error":
                 raise NVMLError(int(name))

@@ -54,3 +54,36 @@ def test_collection_survives_answers_of_the_wrong_shape(case):
         assert "error reason" in str(error)
         return
     assert snapshot_from_json(snapshot_to_json(snapshot)) == snapshot
+
+
+@st.composite
+def several_faults(draw):
+    """Several pynvml functions failing at once, each its own way (tests/nvml_faults.py has one at a time)."""
+    import nvml_faults as faults
+
+    name = draw(st.sampled_from(["h200x2", "a100-mig-instances", "rtx3090x2-nvlink-bridge"]))
+    count = len(faults.load_profile(name)["devices"])
+    chosen = draw(st.lists(st.tuples(st.sampled_from(faults.FUNCTIONS),
+                                     st.one_of(st.none(), st.integers(0, count - 1)),
+                                     st.sampled_from([kind for kind in faults.FAULT_KINDS if kind != "hang"])),
+                           min_size=2, max_size=6))
+    return name, tuple(faults.Fault(*fault) for fault in chosen)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(several_faults())
+def test_the_real_adapter_survives_several_faults_at_once(case):
+    import nvml_faults as faults
+
+    from gpubal.doctor.engine import evaluate
+    from gpubal.doctor.probes.nvml import PynvmlAdapter
+    from gpubal.placement.advice import advise
+    from gpubal.reports.json_report import render_json
+    from gpubal.rules import all_rules
+
+    name, chosen = case
+    with faults.installed(faults.FakePynvml(faults.load_profile(name), chosen)):
+        snapshot = collect_snapshot(PynvmlAdapter(), HostFiles(faults.root_of(name)), nvml_deadline_s=5)
+    render_json(evaluate(snapshot, all_rules()))
+    advise(snapshot)
+    assert snapshot_from_json(snapshot_to_json(snapshot)) == snapshot

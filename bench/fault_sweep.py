@@ -36,6 +36,9 @@ def main() -> int:
     parser.add_argument("--all", action="store_true", help="every profile in tests/fixtures")
     parser.add_argument("--every-format", action="store_true",
                         help="render the Markdown, HTML, JUnit and terminal reports too (slower)")
+    parser.add_argument("--unavailable", action="store_true",
+                        help="instead of faults in the library, every adapter query answering every Unavailable "
+                             "reason (the class test of tests/test_nvml_faults.py, in full)")
     parser.add_argument("--limit", type=int, default=0, help="at most this many combinations per profile (a seeded sample)")
     options = parser.parse_args()
     profiles = faults.PROFILES if options.all else tuple(options.profile or DEFAULT_PROFILES)
@@ -45,7 +48,7 @@ def main() -> int:
     started = time.monotonic()
     slowest = 0.0
     for name in profiles:
-        combos = faults.combos(name)
+        combos = faults.unavailable_combos(name) if options.unavailable else faults.combos(name)
         if options.limit and len(combos) > options.limit:
             combos = random.Random(f"sweep-{name}").sample(combos, options.limit)
         profile_started = time.monotonic()
@@ -69,9 +72,12 @@ def main() -> int:
                 totals["exit codes other than 0/1"] += 1
         print(f"{name}: {len(combos)} combinations in {time.monotonic() - profile_started:.1f} s", flush=True)
     print()
-    print(f"profiles: {len(profiles)}; pynvml functions: {len(faults.FUNCTIONS)}; fault kinds: "
-          f"{len(faults.FAULT_KINDS)} ({len(faults.NVML_ERROR_CODES)} NVML error codes, {len(faults.WRONG_VALUES)} "
-          f"wrong types, {len(faults.EXCEPTIONS)} exceptions, 1 hang)")
+    if options.unavailable:
+        print(f"profiles: {len(profiles)}; every adapter query answering each of the Unavailable reasons")
+    else:
+        print(f"profiles: {len(profiles)}; pynvml functions: {len(faults.FUNCTIONS)}; fault kinds: "
+              f"{len(faults.FAULT_KINDS)} ({len(faults.NVML_ERROR_CODES)} NVML error codes, "
+              f"{len(faults.WRONG_VALUES)} wrong types, {len(faults.EXCEPTIONS)} exceptions, 1 hang)")
     print(f"combinations run: {totals['combos']} in {time.monotonic() - started:.1f} s "
           f"(slowest {slowest:.2f} s)")
     for what in ("crashes", "hangs", "claims beyond NVML's answers", "exit codes other than 0/1"):

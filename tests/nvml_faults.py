@@ -138,7 +138,8 @@ READ_TEXT = ("wrong:text", "wrong:bytes")
 # Error codes that are answers of these functions: NOT_SUPPORTED or NOT_FOUND for a link says the GPU has
 # no such link; NOT_FOUND for a MIG slot says the slot is empty.
 ANSWER_CODES = {"nvmlDeviceGetNvLinkState": ("error:3", "error:6"),
-                "nvmlDeviceGetMigDeviceHandleByIndex": ("error:6",)}
+                "nvmlDeviceGetMigDeviceHandleByIndex": ("error:6",),
+                "nvlink_state": ("unavailable:not_supported", "unavailable:not_found")}
 EXCEPTIONS = {"RuntimeError": RuntimeError("injected"), "OSError": OSError(5, "injected I/O error"),
               "ArgumentError": ctypes.ArgumentError("injected"), "KeyError": KeyError("injected")}
 FAULT_KINDS = tuple([f"error:{code}" for code in NVML_ERROR_CODES] + [f"wrong:{name}" for name in WRONG_VALUES]
@@ -496,7 +497,7 @@ HANG_LIMIT_S = 10.0  # a combination that takes longer is counted as a hang
 @dataclasses.dataclass
 class ComboResult:
     profile: str
-    fault: Fault
+    fault: Any  # a Fault or a QueryUnavailable
     seconds: float = 0.0
     crash: str = ""  # the exception that escaped, if one did
     exit_code: int = 0
@@ -548,16 +549,92 @@ def _claims_beyond(baseline: Any, faulted: Any, what: str) -> List[str]:
     return found
 
 
+@dataclasses.dataclass(frozen=True)
+class QueryUnavailable:
+    """One adapter query (as collectors ask it) answering Unavailable(reason), on one GPU or all."""
+
+    query: str  # "init", a system, device or pair query
+    gpu: Optional[int]
+    reason: Any  # a gpubal Reason
+
+    @property
+    def function(self) -> str:
+        return self.query
+
+    @property
+    def kind(self) -> str:
+        return f"unavailable:{self.reason.value}"
+
+    def describe(self) -> str:
+        return f"{self.query}@{'all' if self.gpu is None else f'gpu{self.gpu}'}={self.kind}"
+
+
+def _unavailable_adapter(profile: Dict[str, Any], name: str, fault: QueryUnavailable):
+    from gpubal.doctor.probes.nvml import ReplayAdapter
+
+    def hit(*gpus: int) -> bool:
+        return fault.gpu is None or fault.gpu in gpus
+
+    injected = Unavailable(fault.reason, fault.query, "injected")
+
+    class Adapter(ReplayAdapter):
+        def start(self):
+            return injected if fault.query == "init" else super().start()
+
+        def system(self, query):
+            return injected if query == fault.query and fault.gpu is None else super().system(query)
+
+        def device(self, index, query, arg=None):
+            return injected if query == fault.query and hit(index) else super().device(index, query, arg)
+
+        def pair(self, index_a, index_b, query, arg=None):
+            if query == fault.query and hit(index_a, index_b):
+                return injected
+            return super().pair(index_a, index_b, query, arg)
+
+    return Adapter(profile, name)
+
+
+@contextmanager
+def _nvml(profile_name: str, profile: Dict[str, Any], fault: Any) -> Iterator[Any]:
+    """The adapter a combination runs on: the real one over the fake library, or a replay whose one query
+    answers Unavailable."""
+    from gpubal.doctor.probes.nvml import PynvmlAdapter
+
+    if isinstance(fault, QueryUnavailable):
+        yield _unavailable_adapter(profile, profile_name, fault)
+        return
+    with installed(FakePynvml(profile, fault)):
+        yield PynvmlAdapter()
+
+
+def unavailable_combos(profile_name: str) -> List[QueryUnavailable]:
+    """Every query the adapter supports, answering each reason, on all GPUs and on each GPU alone."""
+    from gpubal.doctor.model import Reason
+    from gpubal.doctor.probes.nvml import _DEVICE_QUERIES
+
+    count = len(load_profile(profile_name).get("devices", []))
+    queries = ["init", "driver_version", "nvml_version", "cuda_driver_version", "device_count",
+               "topology_common_ancestor", "p2p_status"] + list(_DEVICE_QUERIES)
+    found = []
+    for query in queries:
+        gpus = [None] if query in ("init", "driver_version", "nvml_version", "cuda_driver_version",
+                                   "device_count") else [None] + list(range(count))
+        for gpu in gpus:
+            for reason in Reason:
+                found.append(QueryUnavailable(query, gpu, reason))
+    return found
+
+
 def _doctor(profile_name: str, profile: Dict[str, Any], fault: Optional[Fault], deadline_s: float):
     from gpubal.cli import FailOn, _exit_code
     from gpubal.doctor.collect import collect_snapshot
     from gpubal.doctor.engine import evaluate
     from gpubal.doctor.probes.files import HostFiles
-    from gpubal.doctor.probes.nvml import PynvmlAdapter
     from gpubal.rules import all_rules
 
-    with installed(FakePynvml(profile, fault)):
-        snapshot = collect_snapshot(PynvmlAdapter(), HostFiles(root_of(profile_name)), origin="fault",
+    with _nvml(profile_name, profile, fault) as adapter:
+        snapshot = collect_snapshot(adapter, HostFiles(root_of(profile_name)), origin="fault",
                                     nvml_deadline_s=deadline_s)
     report = evaluate(snapshot, all_rules())
     return snapshot, report, _exit_code(report, FailOn.error)
@@ -606,14 +683,12 @@ def _balance(profile_name: str, profile: Dict[str, Any], fault: Optional[Fault])
     from gpubal.balance.sampler import Sampler, VirtualClock
     from gpubal.doctor.collect import _nothing_answers
     from gpubal.doctor.model import Reason
-    from gpubal.doctor.probes.files import HostFiles
-    from gpubal.doctor.probes.nvml import PynvmlAdapter
-
     from gpubal.doctor.probes.deadline import DeadlineAdapter
+    from gpubal.doctor.probes.files import HostFiles
 
     clock = VirtualClock()
-    with installed(FakePynvml(profile, fault)):
-        sampler = Sampler(DeadlineAdapter(PynvmlAdapter(), HANG_DEADLINE_S), HostFiles(root_of(profile_name)),
+    with _nvml(profile_name, profile, fault) as adapter:
+        sampler = Sampler(DeadlineAdapter(adapter, HANG_DEADLINE_S), HostFiles(root_of(profile_name)),
                           _nothing_answers, Unavailable(Reason.NOT_FOUND, "fault", "no server"),
                           clock=clock, sleep=clock.sleep, cpu_clock=lambda: 0.0)
         recording = sampler.run(1.0, 0.2, "fault")
@@ -638,7 +713,27 @@ def _outcomes(report) -> Dict[Tuple[str, str], str]:
     return {(result.rule_id, result.subject): result.outcome.value for result in report.results}
 
 
-def run_combo(profile_name: str, fault: Fault, every_format: bool = True) -> ComboResult:
+_BALANCE_QUERIES = ("init", "device_count", "uuid", "name", "memory_info", "clock_event_reasons")
+
+
+def _who_asks(fault: Any) -> Tuple[bool, bool]:
+    """Whether the doctor and balance ask what the fault breaks (an adapter query only one of them asks
+    need not run the other; a fault in the library runs both)."""
+    if not isinstance(fault, QueryUnavailable):
+        return True, True
+    from gpubal.doctor.probes.nvml import SAMPLE_QUERIES
+
+    sampled = fault.query in SAMPLE_QUERIES or fault.query in _BALANCE_QUERIES
+    return fault.query not in SAMPLE_QUERIES, sampled
+
+
+def _base_balance(profile_name: str):
+    from gpubal.balance.analysis import analyze
+
+    return analyze(_BASELINES[profile_name][4])
+
+
+def run_combo(profile_name: str, fault: Any, every_format: bool = True) -> ComboResult:
     """One profile with one fault through doctor, rules, every report, topo and balance."""
     import gpubal.doctor.collect as collect
     from gpubal.placement.advice import advise
@@ -648,11 +743,18 @@ def run_combo(profile_name: str, fault: Fault, every_format: bool = True) -> Com
     base_snapshot, base_report, base_topology, _base_advice, base_recording = _baseline(profile_name, profile)
     result = ComboResult(profile_name, fault)
     started = time.monotonic()
+    doctor_asks, balance_asks = _who_asks(fault)
     try:
-        snapshot, report, result.exit_code = _doctor(profile_name, profile, fault, HANG_DEADLINE_S)
+        if doctor_asks:
+            snapshot, report, result.exit_code = _doctor(profile_name, profile, fault, HANG_DEADLINE_S)
+        else:
+            snapshot, report = base_snapshot, base_report
         topology = build_topology(snapshot)
         advice = advise(snapshot)
-        recording, balance = _balance(profile_name, profile, fault)
+        if balance_asks:
+            recording, balance = _balance(profile_name, profile, fault)
+        else:
+            recording, balance = base_recording, _base_balance(profile_name)
         _render(report, advice, balance, every_format)
     except Exception as error:  # noqa: BLE001 - what the harness counts
         result.crash = f"{type(error).__name__}: {error}"

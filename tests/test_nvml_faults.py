@@ -49,6 +49,26 @@ def test_a_sample_of_faults_ends_in_a_report_that_claims_nothing_unread(name):
     assert not problems, "\n".join(problems[:20])
 
 
+@pytest.mark.parametrize("name", ["h200x2", "a100-mig-instances"])
+def test_every_query_answering_unavailable_claims_nothing_unread(name):
+    """The class test: for each query the adapter supports, an Unavailable answer never becomes a definite
+    value or a passed check in the doctor, topo or balance. Here each query answers two reasons, taken in
+    turn so that every reason is asked of many queries; bench/fault_sweep.py --unavailable asks every
+    reason of every query, on every GPU at once and on each alone."""
+    problems = []
+    everything = [fault for fault in faults.unavailable_combos(name) if fault.gpu is None]
+    queries = sorted({fault.query for fault in everything})
+    reasons = sorted({fault.reason for fault in everything}, key=lambda reason: reason.value)
+    chosen = [fault for fault in everything for turn in (0, 3)
+              if fault.reason is reasons[(queries.index(fault.query) + turn) % len(reasons)]]
+    assert {fault.reason for fault in chosen} == set(reasons)
+    for fault in chosen:
+        result = faults.run_combo(name, fault, every_format=False)
+        if result.crash or result.hung or result.violations:
+            problems.append(f"{fault.describe()}: {result.crash or ''} {result.violations[:3]}")
+    assert not problems, "\n".join(problems[:20])
+
+
 @pytest.mark.parametrize("function", ["nvmlDeviceGetMemoryInfo", "nvmlDeviceGetNvLinkState", "nvmlShutdown",
                                       "nvmlDeviceGetCount"])
 def test_a_hung_call_ends_in_a_report_within_the_deadline(function):

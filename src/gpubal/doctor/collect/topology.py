@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, List, Optional, Tuple
 
-from ..model import Fact, Gpu, GpuPair, Known, NvLink, Unavailable
+from ..model import Fact, Gpu, GpuPair, Known, NvLink, Reason, Unavailable
 from ..probes.nvml import P2P_INDEX, NvmlAdapter
 from .answers import as_int, to_fact
 
@@ -114,14 +114,25 @@ def _through_switch(link: NvLink, gpu: Gpu) -> bool:
 
 def _unknown_end(link: NvLink, gpu: Gpu) -> Optional[Unavailable]:
     """Why the far end of an active link is unknown, or None when it is known (or the link is down).
-    Known: the remote device type, or a remote bus id naming a device. A link to FFFFFFFF:FF:FF.0 (a
-    switch a VM does not see) is placed by the fabric state; without that either, nothing is known."""
+    Known: a remote bus id naming a device, or a remote type that is not a GPU. A link to a GPU whose bus
+    id is unknown may reach either; a link to FFFFFFFF:FF:FF.0 (a switch a VM does not see) is placed by
+    the fabric state, and without that either, nothing is known."""
     if not isinstance(link.active, Known):
         return link.active
-    if not link.active.value or isinstance(link.remote_device_type, Known):
+    if not link.active.value:
         return None
-    if _remote_bus(link) not in ("ffffffff:ff:ff.0", ""):
+    remote = _remote_bus(link)
+    if isinstance(link.remote_device_type, Known):
+        return _why_no_remote(link) if link.remote_device_type.value == "gpu" and not remote else None
+    if remote not in ("ffffffff:ff:ff.0", ""):
         return None
     if isinstance(gpu.fabric_state, Known):
-        return None if _remote_bus(link) else link.remote_pci_bus_id  # type: ignore[return-value]
+        return None if remote else _why_no_remote(link)
     return gpu.fabric_state
+
+
+def _why_no_remote(link: NvLink) -> Unavailable:
+    if isinstance(link.remote_pci_bus_id, Unavailable):
+        return link.remote_pci_bus_id
+    return Unavailable(Reason.ERROR, "nvmlDeviceGetNvLinkRemotePciInfo_v2",
+                       f"not a PCI bus id: {link.remote_pci_bus_id.value!r:.80}")

@@ -587,6 +587,9 @@ def _unavailable_adapter(profile: Dict[str, Any], name: str, fault: QueryUnavail
         def device(self, index, query, arg=None):
             return injected if query == fault.query and hit(index) else super().device(index, query, arg)
 
+        def advance_sample(self):
+            return True  # the first sample every time, as the fake library answers
+
         def pair(self, index_a, index_b, query, arg=None):
             if query == fault.query and hit(index_a, index_b):
                 return injected
@@ -769,6 +772,7 @@ def run_combo(profile_name: str, fault: Any, every_format: bool = True) -> Combo
     result.violations += _claims_beyond(base_snapshot, snapshot, "snapshot")
     result.violations += _claims_beyond(base_recording.gpus, recording.gpus, "balance.gpus")
     result.violations += _claims_beyond(base_recording.samples[:1], recording.samples[:1], "balance.samples")
+    result.violations += _claims_beyond(_base_balance(profile_name), balance, "balance.report")
     before = _outcomes(base_report)
     for key, outcome in _outcomes(report).items():
         if outcome == "passed" and before.get(key, "passed") != "passed":

@@ -202,3 +202,13 @@ def test_balance_ends_when_an_nvml_call_hangs():
                               every_format=False)
     assert not result.crash, result.crash
     assert time.monotonic() - started < 5
+
+
+def test_balance_imbalance_is_unknown_when_one_gpus_utilization_is():
+    # before: the spread over the one GPU that answered was 0.0, "perfectly even", and passed --max-imbalance
+    profile = faults.load_profile("both-busy")
+    _recording, report = faults._balance("both-busy", profile,
+                                         faults.Fault("nvmlDeviceGetUtilizationRates", 1, "error:3"))
+    assert isinstance(report.imbalance.stddev_points, Unavailable)
+    assert "GPU 1" in report.imbalance.stddev_points.detail
+    assert isinstance(report.imbalance.concurrency, Unavailable)

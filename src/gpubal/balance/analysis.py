@@ -216,6 +216,13 @@ def _imbalance(recording: Recording, gpus: List[GpuStats]) -> Imbalance:
         missing = next((gpu.utilization_mean_percent for gpu in gpus), None) or Unavailable(
             Reason.NOT_FOUND, source, "no GPU was sampled")
         return Imbalance(missing, missing, (), (), missing, missing)  # type: ignore[arg-type]
+    unread = next((gpu for gpu in gpus if isinstance(gpu.utilization_mean_percent, Unavailable)), None)
+    if unread is not None:  # the spread over some GPUs is not the spread over all: unknown, never "even"
+        missing = Unavailable(unread.utilization_mean_percent.reason, source,  # type: ignore[union-attr]
+                              f"GPU {unread.index}'s utilization is unknown: "
+                              f"{unread.utilization_mean_percent.describe()}")  # type: ignore[union-attr]
+        return Imbalance(missing, missing, tuple(index for index, mean in means.items() if mean < IDLE_PERCENT),
+                         tuple(index for index, mean in means.items() if mean >= BUSY_PERCENT), missing, missing)
     values = list(means.values())
     average = statistics.fmean(values)
     stddev = Known(round(statistics.pstdev(values), 2), source)

@@ -30,7 +30,10 @@ class DeadlineAdapter:
 
     def _serve(self) -> None:
         while True:
-            call, args, box, done = self._requests.get()
+            request = self._requests.get()
+            if request is None:  # stopped
+                return
+            call, args, box, done = request
             try:
                 box.append(call(*args))
             except BaseException as error:  # noqa: BLE001 - handed to the caller's thread
@@ -72,6 +75,7 @@ class DeadlineAdapter:
 
     def stop(self) -> None:
         self._within("nvmlShutdown", self.inner.stop)
+        self._requests.put(None)  # the worker ends once it is free (never, if a call hangs)
 
     def advance_sample(self) -> bool:
         return self.inner.advance_sample()

@@ -212,3 +212,18 @@ def test_balance_imbalance_is_unknown_when_one_gpus_utilization_is():
     assert isinstance(report.imbalance.stddev_points, Unavailable)
     assert "GPU 1" in report.imbalance.stddev_points.detail
     assert isinstance(report.imbalance.concurrency, Unavailable)
+
+
+def test_a_replayed_none_name_is_not_the_text_none_in_balance():
+    from gpubal.balance.sampler import Sampler, VirtualClock
+    from gpubal.doctor.probes.files import HostFiles
+
+    profile = faults.load_profile("both-busy")
+    profile["devices"][0]["name"] = None
+    profile["devices"][0]["uuid"] = None
+    clock = VirtualClock()
+    sampler = Sampler(ReplayAdapter(profile, "both-busy"), HostFiles(faults.root_of("both-busy")),
+                      lambda url, timeout: Unavailable(Reason.NOT_FOUND, url), Unavailable(Reason.NOT_FOUND, "x"),
+                      clock=clock, sleep=clock.sleep)
+    gpu = sampler.gpus()[0]
+    assert isinstance(gpu.name, Unavailable) and isinstance(gpu.uuid, Unavailable)

@@ -16,7 +16,7 @@ import os
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
-from ..doctor.collect.answers import as_int
+from ..doctor.collect.answers import as_int, as_str
 from ..doctor.collect.gpus import CLOCK_EVENT_REASONS
 from ..doctor.collect.ollama_host import api_url
 from ..doctor.model import Fact, Known, OllamaModel, Reason, Unavailable
@@ -66,8 +66,8 @@ class Sampler:
             memory = self.nvml.device(index, "memory_info")
             found.append(SampledGpu(
                 index=index,
-                uuid=_fact(self.nvml.device(index, "uuid"), "nvmlDeviceGetUUID"),
-                name=_fact(self.nvml.device(index, "name"), "nvmlDeviceGetName"),
+                uuid=_fact(self.nvml.device(index, "uuid"), "nvmlDeviceGetUUID", as_str),
+                name=_fact(self.nvml.device(index, "name"), "nvmlDeviceGetName", as_str),
                 memory_total_bytes=_fact(memory, "nvmlDeviceGetMemoryInfo", lambda m: int(m["total"])),
             ))
         return found

@@ -1,4 +1,4 @@
-"""Every NVML fault against every recorded profile: the full sweep of tests/nvml_faults.py.
+"""Every NVML fault against every recorded profile: the full sweep of tests/nvml_fault_injection.py.
 
 For each profile, each pynvml function gpubal calls, on all GPUs at once and on each GPU alone, each
 fault (every NVML error code, answers of the wrong type, Python exceptions, a hang): collect the doctor's
@@ -10,7 +10,7 @@ word that is definite where NVML gave no answer).
     python bench/fault_sweep.py --profile h200x2 --every-format
     python bench/fault_sweep.py --all                # every profile (tens of minutes)
 
-tests/test_nvml_faults.py runs a seeded sample of the same combinations in CI.
+tests/test_nvml_fault_injection.py runs a seeded sample of the same combinations in CI.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-import nvml_faults as faults  # noqa: E402
+import nvml_fault_injection as faults  # noqa: E402
 
 DEFAULT_PROFILES = ("h200x1", "h200x2", "a100-mig-instances", "old-driver-470", "both-busy")
 
@@ -38,7 +38,7 @@ def main() -> int:
                         help="render the Markdown, HTML, JUnit and terminal reports too (slower)")
     parser.add_argument("--unavailable", action="store_true",
                         help="instead of faults in the library, every adapter query answering every Unavailable "
-                             "reason (the class test of tests/test_nvml_faults.py, in full)")
+                             "reason (the class test of tests/test_nvml_fault_injection.py, in full)")
     parser.add_argument("--limit", type=int, default=0, help="at most this many combinations per profile (a seeded sample)")
     options = parser.parse_args()
     profiles = faults.PROFILES if options.all else tuple(options.profile or DEFAULT_PROFILES)

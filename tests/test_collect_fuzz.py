@@ -58,8 +58,8 @@ def test_collection_survives_answers_of_the_wrong_shape(case):
 
 @st.composite
 def several_faults(draw):
-    """Several pynvml functions failing at once, each its own way (tests/nvml_faults.py has one at a time)."""
-    import nvml_faults as faults
+    """Several pynvml functions failing at once, each its own way (tests/nvml_fault_injection.py has one at a time)."""
+    import nvml_fault_injection as faults
 
     name = draw(st.sampled_from(["h200x2", "a100-mig-instances", "rtx3090x2-nvlink-bridge"]))
     count = len(faults.load_profile(name)["devices"])
@@ -73,7 +73,7 @@ def several_faults(draw):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(several_faults())
 def test_the_real_adapter_survives_several_faults_at_once(case):
-    import nvml_faults as faults
+    import nvml_fault_injection as faults
 
     from gpubal.doctor.engine import evaluate
     from gpubal.doctor.probes.nvml import PynvmlAdapter

@@ -154,7 +154,7 @@ def test_gpubal_balance_ends_when_an_nvml_call_hangs():
     script = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
-        import nvml_faults
+        import nvml_fault_injection as nvml_faults
         from gpubal.doctor.probes import deadline
         deadline.DeadlineAdapter.__init__.__defaults__ = (0.5,)
         fake = nvml_faults.FakePynvml(nvml_faults.load_profile("both-busy"),

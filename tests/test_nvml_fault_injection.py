@@ -1,4 +1,4 @@
-"""Faults injected under the real NVML adapter (tests/nvml_faults.py): each NVML error code, answers of the
+"""Faults injected under the real NVML adapter (tests/nvml_fault_injection.py): each NVML error code, answers of the
 wrong type, exceptions and hangs, one function at a time, on one GPU or all. Whatever NVML does, gpubal
 ends with a report and exit 0/1, and shows nothing as known that it did not read.
 
@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-import nvml_faults as faults
+import nvml_fault_injection as faults
 from gpubal.doctor.collect import collect_snapshot
 from gpubal.doctor.engine import evaluate
 from gpubal.doctor.model import Known, Reason, Unavailable

@@ -109,6 +109,12 @@ def test_text_for_a_number_is_not_read_as_that_number():
     assert isinstance(adapter.device(0, "pcie_link_width_current"), Unavailable)
 
 
+def test_a_number_wider_than_nvml_sends_is_not_read():
+    # before: 2**70 for a link generation was kept, and the snapshot it went into could not be read back
+    adapter = _adapter(faults.Fault("nvmlDeviceGetCurrPcieLinkGeneration", None, "wrong:huge"))
+    assert isinstance(adapter.device(0, "pcie_link_gen_current"), Unavailable)
+
+
 @pytest.mark.parametrize("query,function", [("name", "nvmlDeviceGetName"), ("uuid", "nvmlDeviceGetUUID")])
 def test_none_for_a_name_or_uuid_is_not_the_text_none(query, function):
     adapter = _adapter(faults.Fault(function, None, "wrong:none"))

@@ -316,6 +316,8 @@ def _int(value: Any) -> int:
     and must not become one (int("16") would read a width where NVML gave none)."""
     if type(value) is not int:
         raise TypeError(f"expected an integer, got {type(value).__name__}")
+    if abs(value) > 2**64:  # NVML's widest numbers are unsigned 64-bit (a snapshot refuses more, too)
+        raise ValueError(f"{value} is wider than any NVML number")
     return value
 
 

@@ -301,3 +301,14 @@ def test_several_commands_pasted_in_one_file_are_each_read(tmp_path):
         assert not ingested.conflicts
         (gpu,) = ingested.snapshot.gpu_list()
         assert gpu.name.value == "NVIDIA H200" and gpu.numa_node.value == 0
+
+
+def test_a_long_glued_cell_that_is_no_matrix_cell_reads_in_linear_time():
+    import time
+
+    from gpubal.doctor.ingest.topo import _split_glued
+
+    started = time.monotonic()
+    assert _split_glued(["NV18" * 40 + "NV"]) == ["NV18" * 40 + "NV"]  # not cells: kept as it is
+    assert _split_glued(["NV18" * 40]) == ["NV18"] * 40
+    assert time.monotonic() - started < 0.5  # before: backtracking took minutes

@@ -29,9 +29,16 @@ def test_the_fake_library_answers_what_the_profile_recorded(name):
     replayed = collect_snapshot(ReplayAdapter(profile, name), HostFiles(faults.root_of(name)))
     through_fake = dict(faults.known_leaves(snapshot))
     assert through_fake, "nothing was read"
-    if name == "h200x1-matmul":  # a balance recording without NVLink answers: "not recorded" is not "no link"
-        through_fake.pop(".gpus[0].nvlinks#len")
-    assert through_fake == dict(faults.known_leaves(replayed))
+    replayed_facts = dict(faults.known_leaves(replayed))
+    if profile.get("samples"):
+        # A balance recording holds what balance asks. The fake library answers the doctor's questions
+        # from it too: utilization and processes now (from the first sample), and no NVLink for
+        # links it lacks, where the replay says "not recorded".
+        for facts in (through_fake, replayed_facts):
+            for path in [path for path in facts if path.startswith(".processes") or "utilization_gpu_percent" in path
+                         or "nvlinks" in path]:
+                facts.pop(path)
+    assert through_fake == replayed_facts
 
 
 SAMPLE = {"h200x1": 110, "h200x2": 70, "a100-mig-instances": 30}

@@ -44,6 +44,8 @@ READ_TEXT = ("wrong:text", "wrong:bytes")
 # Error codes that are answers of these functions: NOT_SUPPORTED or NOT_FOUND for a link says the GPU has
 # no such link; NOT_FOUND for a MIG slot says the slot is empty.
 ANSWER_CODES = {"nvmlDeviceGetNvLinkState": ("error:3", "error:6"),
+                # an empty process list is what a GPU that runs nothing answers
+                "nvmlDeviceGetComputeRunningProcesses_v3": ("wrong:empty_tuple",),
                 "nvmlDeviceGetMigDeviceHandleByIndex": ("error:6",),
                 "nvlink_state": ("unavailable:not_supported", "unavailable:not_found")}
 EXCEPTIONS = {"RuntimeError": RuntimeError("injected"), "OSError": OSError(5, "injected I/O error"),

@@ -240,3 +240,17 @@ def test_a_replayed_none_name_is_not_the_text_none_in_balance():
                       clock=clock, sleep=clock.sleep)
     gpu = sampler.gpus()[0]
     assert isinstance(gpu.name, Unavailable) and isinstance(gpu.uuid, Unavailable)
+
+
+@pytest.mark.parametrize("fault", [
+    faults.Fault("nvmlDeviceGetNvLinkState", 0, "error:9"),  # driver not loaded: not "this GPU has no link"
+    faults.Fault("nvmlDeviceGetNvLinkState", 1, "error:28"),
+    faults.Fault("nvmlDeviceGetEccMode", None, "wrong:bytes"),  # b"\xff\xfe"[0] is 255: bytes are no pair
+    faults.Fault("nvmlDeviceGetCpuAffinity", None, "wrong:empty_tuple"),  # no words is no CPU list
+    faults.Fault("nvmlDeviceGetMemoryAffinity", 0, "wrong:empty_tuple"),
+    faults.Fault("nvmlSystemGetCudaDriverVersion_v2", None, "wrong:huge"),
+    faults.Fault("nvmlDeviceGetTopologyCommonAncestor", None, "wrong:huge"),
+])
+def test_faults_the_full_sweep_found_claim_nothing(fault):
+    result = faults.run_combo("h200x2", fault, every_format=False)
+    assert not result.crash and not result.violations, (result.crash, result.violations[:3])

@@ -21,6 +21,8 @@ def as_int(value: Any) -> int:
     """An integer answer; bool, float and text are not (a profile with "16" for a width is wrong)."""
     if type(value) is not int:
         raise TypeError(f"expected an integer, got {type(value).__name__}")
+    if abs(value) > 2**64:  # wider than any NVML number (and than a snapshot may hold)
+        raise ValueError(f"{value} is wider than any reading")
     return value
 
 

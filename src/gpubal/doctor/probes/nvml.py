@@ -209,7 +209,7 @@ class PynvmlAdapter:
         mask = self._call(function_name, handle, words, *extra)
         if isinstance(mask, Unavailable):
             return mask
-        return [_int(word) for word in mask]
+        return _ints(mask, words)
 
     def _utilization(self, handle: Any, _arg: Any) -> Answer:
         rates = self._call("nvmlDeviceGetUtilizationRates", handle)
@@ -321,8 +321,16 @@ def _int(value: Any) -> int:
     return value
 
 
+def _ints(value: Any, count: Optional[int] = None) -> List[int]:
+    """A sequence of NVML numbers (a tuple, list or ctypes array); bytes and text index as numbers too,
+    and are not one."""
+    if isinstance(value, (bytes, str)) or (count is not None and len(value) != count):
+        raise TypeError(f"expected {count or 'some'} integers, got {value!r:.60}")
+    return [_int(item) for item in value]
+
+
 def _int_pair(value: Any) -> List[int]:
-    return [_int(value[0]), _int(value[1])]
+    return _ints(value, 2)
 
 
 _MIG_MAX_SLOTS = 64  # NVML_MAX_GPU_INSTANCES is 7 today; a larger count is a garbled answer
@@ -352,6 +360,20 @@ def _versioned(*function_names: str, convert: Callable[[Any], Any] = lambda v: v
         return answer if isinstance(answer, Unavailable) else convert(answer)
 
     return reader
+
+
+# Codes that map to NOT_FOUND for the library, the driver or the GPU; asked of one link, they say nothing
+# about whether the link exists (a link NVML does not have answers NOT_SUPPORTED or NOT_FOUND).
+_NOT_ABOUT_THE_LINK = (9, 12, 28)
+
+
+def _link_state(adapter: "PynvmlAdapter", handle: Any, link: Optional[int]) -> Answer:
+    answer, code = adapter._call_coded("nvmlDeviceGetNvLinkState", handle, link)
+    if isinstance(answer, Unavailable):
+        if code in _NOT_ABOUT_THE_LINK:
+            return Unavailable(Reason.ERROR, answer.source, answer.detail)
+        return answer
+    return _int(answer)
 
 
 def _remote_pci(adapter: PynvmlAdapter, handle: Any, link: Optional[int]) -> Answer:
@@ -385,7 +407,7 @@ _DEVICE_QUERIES: Dict[str, Callable[[PynvmlAdapter, Any, Optional[int]], Answer]
     "pcie_link_width_current": _simple("nvmlDeviceGetCurrPcieLinkWidth", _int),
     "pcie_link_width_max": _simple("nvmlDeviceGetMaxPcieLinkWidth", _int),
     "pcie_replay_counter": _simple("nvmlDeviceGetPcieReplayCounter", _int),
-    "nvlink_state": _simple("nvmlDeviceGetNvLinkState", _int),
+    "nvlink_state": lambda adapter, handle, link: _link_state(adapter, handle, link),
     "nvlink_version": _simple("nvmlDeviceGetNvLinkVersion", _int),
     "nvlink_remote_pci": _remote_pci,
     "nvlink_remote_device_type": _simple("nvmlDeviceGetNvLinkRemoteDeviceType", _int),
@@ -394,7 +416,7 @@ _DEVICE_QUERIES: Dict[str, Callable[[PynvmlAdapter, Any, Optional[int]], Answer]
         "nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons", convert=_int
     ),
     "retired_pages_pending": _simple("nvmlDeviceGetRetiredPagesPendingStatus", _int),
-    "remapped_rows": _simple("nvmlDeviceGetRemappedRows", lambda v: [_int(x) for x in v]),
+    "remapped_rows": _simple("nvmlDeviceGetRemappedRows", lambda v: _ints(v, 4)),
     "memory_affinity_nodes": lambda a, h, _: a._affinity("nvmlDeviceGetMemoryAffinity", h, _AFFINITY_WORDS, 0),
     "cpu_affinity": lambda a, h, _: a._affinity("nvmlDeviceGetCpuAffinity", h, _AFFINITY_WORDS),
     # asked by `gpubal balance` at every sample

@@ -609,15 +609,20 @@ def _balance(profile_name: str, profile: Dict[str, Any], fault: Optional[Fault])
 _BASELINES: Dict[str, Any] = {}
 
 
-def _baseline(profile_name: str, profile: Dict[str, Any]):
-    if profile_name not in _BASELINES:
-        snapshot, report, _ = _doctor(profile_name, profile, None, 20.0)
+def _baseline(profile_name: str, profile: Dict[str, Any], replay: bool = False):
+    """What the same adapter answers without a fault: the fake library for library faults, the replay for
+    adapter-level ones (the two agree on the doctor's facts, not on every balance counter)."""
+    key = f"{profile_name}/replay" if replay else profile_name
+    if key not in _BASELINES:
+        from gpubal.doctor.model import Reason
         from gpubal.placement.advice import advise
         from gpubal.placement.topology import build_topology
 
-        recording, _balance_report = _balance(profile_name, profile, None)
-        _BASELINES[profile_name] = (snapshot, report, build_topology(snapshot), advise(snapshot), recording)
-    return _BASELINES[profile_name]
+        no_fault = QueryUnavailable("(none)", None, Reason.ERROR) if replay else None
+        snapshot, report, _ = _doctor(profile_name, profile, no_fault, 20.0)
+        recording, _balance_report = _balance(profile_name, profile, no_fault)
+        _BASELINES[key] = (snapshot, report, build_topology(snapshot), advise(snapshot), recording)
+    return _BASELINES[key]
 
 
 def _outcomes(report) -> Dict[Tuple[str, str], str]:
@@ -638,10 +643,10 @@ def _who_asks(fault: Any) -> Tuple[bool, bool]:
     return fault.query not in SAMPLE_QUERIES, sampled
 
 
-def _base_balance(profile_name: str):
+def _base_balance(recording):
     from gpubal.balance.analysis import analyze
 
-    return analyze(_BASELINES[profile_name][4])
+    return analyze(recording)
 
 
 def run_combo(profile_name: str, fault: Any, every_format: bool = True) -> ComboResult:
@@ -651,7 +656,8 @@ def run_combo(profile_name: str, fault: Any, every_format: bool = True) -> Combo
     from gpubal.placement.topology import TIER_UNKNOWN, build_topology
 
     profile = load_profile(profile_name)
-    base_snapshot, base_report, base_topology, _base_advice, base_recording = _baseline(profile_name, profile)
+    base_snapshot, base_report, base_topology, _base_advice, base_recording = _baseline(
+        profile_name, profile, replay=isinstance(fault, QueryUnavailable))
     result = ComboResult(profile_name, fault)
     started = time.monotonic()
     doctor_asks, balance_asks = _who_asks(fault)
@@ -665,7 +671,7 @@ def run_combo(profile_name: str, fault: Any, every_format: bool = True) -> Combo
         if balance_asks:
             recording, balance = _balance(profile_name, profile, fault)
         else:
-            recording, balance = base_recording, _base_balance(profile_name)
+            recording, balance = base_recording, _base_balance(base_recording)
         _render(report, advice, balance, every_format)
     except Exception as error:  # noqa: BLE001 - what the harness counts
         result.crash = f"{type(error).__name__}: {error}"
@@ -680,7 +686,7 @@ def run_combo(profile_name: str, fault: Any, every_format: bool = True) -> Combo
     result.violations += _claims_beyond(base_snapshot, snapshot, "snapshot")
     result.violations += _claims_beyond(base_recording.gpus, recording.gpus, "balance.gpus")
     result.violations += _claims_beyond(base_recording.samples[:1], recording.samples[:1], "balance.samples")
-    result.violations += _claims_beyond(_base_balance(profile_name), balance, "balance.report")
+    result.violations += _claims_beyond(_base_balance(base_recording), balance, "balance.report")
     before = _outcomes(base_report)
     for key, outcome in _outcomes(report).items():
         if outcome == "passed" and before.get(key, "passed") != "passed":

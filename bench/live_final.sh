@@ -4,8 +4,8 @@
 # import times, and the balance proof with a profile of the sampler. Writes everything under $1.
 set -u
 out=${1:-live-out}; mkdir -p "$out"
-export PYTHONPATH=src NO_COLOR=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1 PYTHONUNBUFFERED=1
-python3 -m compileall -q src "$(python3 -c 'import pynvml, os; print(os.path.dirname(pynvml.__file__))')" >/dev/null 2>&1
+export PYTHONPATH=src${PYTHONPATH:+:$PYTHONPATH} NO_COLOR=1 NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1 PYTHONUNBUFFERED=1
+python3 -m compileall -q src /tmp/site "$(python3 -c 'import pynvml, os; print(os.path.dirname(pynvml.__file__))')" >/dev/null 2>&1
 nvidia-smi topo -m > "$out/topo-m.txt" 2>&1
 python3 -m gpubal debug repeat 30 > "$out/repeat30.txt" 2>/dev/null; echo "repeat30 rc=$?" >> "$out/repeat30.txt"
 : > "$out/doctor30.txt"

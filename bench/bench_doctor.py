@@ -32,6 +32,7 @@ COMMANDS = {
     "nvidia-smi -q": ["nvidia-smi", "-q"],
     "gpubal doctor": [sys.executable, "-m", "gpubal", "doctor", "--fail-on", "never"],
     "gpubal doctor --format json": [sys.executable, "-m", "gpubal", "doctor", "--format", "json", "--fail-on", "never"],
+    "gpubal topo": [sys.executable, "-m", "gpubal", "topo"],
     "python -c pass (interpreter start)": [sys.executable, "-c", "pass"],
 }
 

@@ -442,3 +442,33 @@ def test_the_first_samples_one_off_cost_is_reported_apart_from_the_running_cost(
     assert report.sampler_cpu_ms_first_sample == 10.0
     assert report.sampler_cpu_ms_per_sample == pytest.approx(1.0)
     assert report.sampler_cpu_share_of_one_core == pytest.approx(0.005)
+
+
+def test_under_a_deadline_a_sample_of_every_gpu_is_one_hand_off_to_the_nvml_worker():
+    """Each hand-off to the deadline's worker thread costs CPU (~80 us on a 2 x H200 host): one a sample."""
+    from gpubal.doctor.probes.deadline import DeadlineAdapter
+
+    adapter = DeadlineAdapter(ReplayAdapter(json.loads((FIXTURES / "balance" / "one-busy.json").read_text()),
+                                            "one-busy"))
+    handed = []
+
+    class CountingQueue:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def put(self, request):
+            handed.append(request)
+            self.inner.put(request)
+
+        def get(self):
+            return self.inner.get()
+
+    adapter._requests = CountingQueue(adapter._requests)
+    clock = VirtualClock()
+    recording = Sampler(adapter, HostFiles(str(FIXTURES / "balance" / "root")), lambda u, t: None,
+                        Known("http://127.0.0.1:11434", "test"), clock=clock, sleep=clock.sleep).run(2.0, 0.2)
+    samples = len(recording.samples)
+    assert samples == 10 and len(recording.gpus) == 2
+    setup = 1 + 1 + 3 * len(recording.gpus) + 1 + 1  # start, device count, 3 per GPU, stop, the worker's end
+    assert len(handed) == setup + samples
+    assert all(isinstance(reading.utilization_percent, Known) for s in recording.samples for reading in s.gpus)

@@ -118,6 +118,18 @@ class Sampler:
             processes=_fact(processes, "nvmlDeviceGetComputeRunningProcesses_v3", _process_list),
         )
 
+    def _readings(self, gpus: List[SampledGpu], now: float, last: bool) -> Tuple[GpuReading, ...]:
+        """One reading of every GPU; under an adapter with a deadline, as one batch (one hand-off a sample)."""
+        def read_all() -> Tuple[GpuReading, ...]:
+            return tuple(self.reading(gpu.index, now, last) for gpu in gpus)
+
+        batch = getattr(self.nvml, "batch", None)
+        if batch is None:
+            return read_all()
+        readings = batch("sample", read_all)
+        # past the deadline the adapter answers every call with the timeout at once: read again to say so
+        return read_all() if isinstance(readings, Unavailable) else readings
+
     def _pcie_fallback(self, index: int, now: float) -> Tuple[Fact, Fact]:
         if now < self._pcie_fallback_due.get(index, 0.0):
             return self._pcie_last[index]
@@ -146,7 +158,7 @@ class Sampler:
             while failure is None and gpus and len(samples) < wanted:
                 cpu_before, now = self.cpu_clock(), self.clock()
                 last = len(samples) + 1 == wanted
-                readings = tuple(self.reading(gpu.index, now, last) for gpu in gpus)
+                readings = self._readings(gpus, now, last)
                 sample = Sample(round(now - start, 6), readings)
                 for reading in readings:
                     for pid, _memory in reading.processes.value if isinstance(reading.processes, Known) else []:

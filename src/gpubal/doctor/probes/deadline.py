@@ -43,6 +43,8 @@ class DeadlineAdapter:
     def _within(self, name: str, call: Callable[..., Any], *args: Any) -> Any:
         if self.hung is not None:
             return self.hung
+        if threading.current_thread() is self._worker:  # a call made inside a batch: already on the worker
+            return call(*args)
         if self._worker is None:
             self._worker = threading.Thread(target=self._serve, name="gpubal-nvml-deadline", daemon=True)
             self._worker.start()
@@ -60,6 +62,12 @@ class DeadlineAdapter:
         if isinstance(box[0], BaseException):
             raise box[0]
         return box[0]
+
+    def batch(self, name: str, work: Callable[[], Any]) -> Any:
+        """Run several calls under one deadline, on the worker: a sample of every GPU is a dozen calls, and
+        handing each to the worker and back cost about 1 ms of CPU per sample on a 2 x H200 host, half of
+        what the sampler spent. Answers the timeout, like a single call, when `work` does not return in time."""
+        return self._within(name, work)
 
     def start(self) -> Optional[Unavailable]:
         return self._within("nvmlInit", self.inner.start)

@@ -1,9 +1,9 @@
 import re
-from typing import Optional
 
-from ..doctor.model import FactMissing, Fix, GpuProcess, Known, Severity, Snapshot, Unavailable, need
-from ..doctor.visibility import CUDA_VISIBLE, process_visibility
+from ..doctor.model import Fix, GpuProcess, Known, Severity, Snapshot
+from ..doctor.visibility import CUDA_VISIBLE
 from . import _links, finding, rule
+from ._processes import processes_choosing_gpus
 
 
 @rule("cuda-visible-devices-names-missing-gpu", scope="host", area="stack",
@@ -30,25 +30,14 @@ def check(snapshot: Snapshot):
     References
         https://docs.nvidia.com/cuda/cuda-programming-guide/05-appendices/environment-variables.html
     """
-    missing: Optional[FactMissing] = None
-    for process in need(snapshot.processes, "processes"):
-        if isinstance(process.program, Known) and process.program.value == "ollama":
-            continue  # ollama-hidden-gpus judges Ollama, from its unit and log as well
-        environment = process.gpu_environment
-        if isinstance(environment, Unavailable):
-            missing = missing or FactMissing(f"{process.subject()}.gpu_environment", environment)
-            continue
-        if CUDA_VISIBLE not in environment.value:
-            continue
-        seen = process_visibility(snapshot, process)
-        if isinstance(seen, Unavailable):
-            missing = missing or FactMissing("gpus", seen)
-            continue
-        if seen.invalid_entry is None:
-            continue
-        yield _finding(process, environment.value[CUDA_VISIBLE], seen)
-    if missing is not None:
-        raise missing
+    # Ollama has ollama-hidden-gpus, which judges it from its unit and log as well
+    for process, environment, seen in processes_choosing_gpus(snapshot, skip=_is_ollama):
+        if seen.invalid_entry is not None:
+            yield _finding(process, environment[CUDA_VISIBLE], seen)
+
+
+def _is_ollama(process: GpuProcess) -> bool:
+    return isinstance(process.program, Known) and process.program.value == "ollama"
 
 
 def _finding(process: GpuProcess, value: str, seen):

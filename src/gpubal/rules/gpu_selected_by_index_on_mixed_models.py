@@ -1,8 +1,7 @@
-from typing import Optional
-
-from ..doctor.model import FactMissing, Fix, Known, Severity, Snapshot, Unavailable, need
-from ..doctor.visibility import CUDA_ORDER, CUDA_VISIBLE, process_visibility
+from ..doctor.model import Fix, Known, Severity, Snapshot
+from ..doctor.visibility import CUDA_ORDER, CUDA_VISIBLE
 from . import _links, finding, rule
+from ._processes import processes_choosing_gpus
 
 
 @rule("gpu-selected-by-index-on-mixed-models", scope="host", area="stack",
@@ -31,35 +30,22 @@ def check(snapshot: Snapshot):
               for gpu in snapshot.gpu_list()}
     if len(models) == 1 and None not in next(iter(models)):
         return  # one GPU model: CUDA's order and nvidia-smi's agree, whatever runs
-    missing: Optional[FactMissing] = None
-    for process in need(snapshot.processes, "processes"):
-        environment = process.gpu_environment
-        if isinstance(environment, Unavailable):
-            missing = missing or FactMissing(f"{process.subject()}.gpu_environment", environment)
-            continue
-        if CUDA_VISIBLE not in environment.value:
-            continue
-        seen = process_visibility(snapshot, process)
-        if isinstance(seen, Unavailable):
-            missing = missing or FactMissing("gpus", seen)
-            continue
+    for process, environment, seen in processes_choosing_gpus(snapshot):
         if seen.index_order_known:
             continue
         subject = process.subject()
         program = process.program.value if isinstance(process.program, Known) else "process"
-        value = environment.value[CUDA_VISIBLE]
+        value = environment[CUDA_VISIBLE]
         yield finding(
             Severity.WARNING, subject,
             f"PID {process.pid} ({program}) picks GPUs by index ({CUDA_VISIBLE}={value}) on mixed GPU models "
             f"without {CUDA_ORDER}=PCI_BUS_ID: CUDA counts fastest first, so its GPU numbers may not be "
             "nvidia-smi's",
             {f"{subject}.gpu_environment.{CUDA_VISIBLE}": value,
-             f"{subject}.gpu_environment.{CUDA_ORDER}": environment.value.get(CUDA_ORDER, "unset (FASTEST_FIRST)")},
+             f"{subject}.gpu_environment.{CUDA_ORDER}": environment.get(CUDA_ORDER, "unset (FASTEST_FIRST)")},
             Fix(
                 summary=f"Pick the GPUs by UUID, or add {CUDA_ORDER}=PCI_BUS_ID to its environment",
                 commands=("nvidia-smi -L", f"{CUDA_ORDER}=PCI_BUS_ID {CUDA_VISIBLE}={value} COMMAND"),
                 url=_links.CUDA_ENVIRONMENT,
             ),
         )
-    if missing is not None:
-        raise missing

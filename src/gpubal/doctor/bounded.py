@@ -36,6 +36,12 @@ def parse_bounded(parse: Callable[[str], Any], text: str, max_bytes: int) -> Any
         data = parse(text)
     except RecursionError:
         raise TooLarge(f"nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as error:
+        # a parser with its own depth limit (orjson, where `gpubal[fast]` installs it, refuses past 1024
+        # levels) is refusing the same input the check below refuses: say it the same way
+        if "depth limit" in str(error).lower() or "recursion" in str(error).lower():
+            raise TooLarge(f"nested deeper than {MAX_DEPTH} levels") from None
+        raise
     check_depth(data)
     return data
 

@@ -49,24 +49,13 @@ def check(snapshot: Snapshot):
         matching = [b for b in builds if not cuda or b.cuda_major == major_minor(cuda)[0]]
         if not matching:
             majors = sorted({b.cuda_major for b in builds})
-            yield finding(
-                Severity.ERROR, f"lib:{copy.path}",
-                f"cuDNN {copy.version} at {copy.path} is built for CUDA {', '.join(map(str, majors))}.x but "
-                f"{copy.consumer} runs CUDA {cuda}",
-                {**evidence, "cuDNN builds for CUDA": majors},
-                Fix(summary=f"Install the cuDNN {version.split('.')[0]} build for CUDA {major_minor(cuda)[0]}",
-                    commands=(f"pip install nvidia-cudnn-cu{major_minor(cuda)[0]}",), url=builds[0].source),
-            )
+            yield _wrong_cuda_major(copy, version, cuda, f"{', '.join(map(str, majors))}.x",
+                                    {**evidence, "cuDNN builds for CUDA": majors}, builds[0].source)
             continue
         floor = min((b.min_linux_driver for b in matching), key=version_key)
         if version_key(driver_version) < version_key(floor):
-            yield finding(
-                Severity.ERROR, f"lib:{copy.path}",
-                f"cuDNN {copy.version} at {copy.path} needs driver {floor} or newer; this driver is {driver_version}",
-                {**evidence, "cuDNN minimum driver": floor},
-                Fix(summary=f"Upgrade the driver to {floor} or newer",
-                    commands=("nvidia-smi --query-gpu=driver_version --format=csv,noheader",), url=matching[0].source),
-            )
+            yield _driver_too_old(copy, f"needs driver {floor} or newer", floor, driver_version,
+                                  {**evidence, "cuDNN minimum driver": floor}, matching[0].source)
     if lacking:
         matrix_lacks(f"cuDNN {lacking[0]}", "cudnn.toml")
 
@@ -78,22 +67,31 @@ def _judge_variant(m, copy, version, variant, cuda, driver_version, evidence):
     major = major_minor(cuda)[0]
     evidence = {**evidence, "cuDNN builds for CUDA": list(variant.cuda_majors)}
     if major not in variant.cuda_majors:
-        yield finding(
-            Severity.ERROR, f"lib:{copy.path}",
-            f"cuDNN {copy.version} at {copy.path} is built for CUDA "
-            f"{', '.join(f'{v}.x' for v in variant.cuda_majors)} (NVIDIA's manifest) but {copy.consumer} runs CUDA {cuda}",
-            evidence,
-            Fix(summary=f"Install the cuDNN {version.split('.')[0]} build for CUDA {major}",
-                commands=(f"pip install nvidia-cudnn-cu{major}",), url=variant.source),
-        )
+        built_for = f"{', '.join(f'{v}.x' for v in variant.cuda_majors)} (NVIDIA's manifest)"
+        yield _wrong_cuda_major(copy, version, cuda, built_for, evidence, variant.source)
         return
     floor = matrix.min_driver_for_cuda(m, f"{major}.0")
     if floor is not None and version_key(driver_version) < version_key(floor):
-        yield finding(
-            Severity.ERROR, f"lib:{copy.path}",
-            f"cuDNN {copy.version} at {copy.path} is a CUDA {major} build, and CUDA {major} needs driver {floor} "
-            f"or newer; this driver is {driver_version}",
-            {**evidence, "CUDA minimum driver": floor},
-            Fix(summary=f"Upgrade the driver to {floor} or newer",
-                commands=("nvidia-smi --query-gpu=driver_version --format=csv,noheader",), url=variant.source),
-        )
+        yield _driver_too_old(copy, f"is a CUDA {major} build, and CUDA {major} needs driver {floor} or newer",
+                              floor, driver_version, {**evidence, "CUDA minimum driver": floor}, variant.source)
+
+
+def _wrong_cuda_major(copy, version, cuda, built_for, evidence, url):
+    major = major_minor(cuda)[0]
+    return finding(
+        Severity.ERROR, f"lib:{copy.path}",
+        f"cuDNN {copy.version} at {copy.path} is built for CUDA {built_for} but {copy.consumer} runs CUDA {cuda}",
+        evidence,
+        Fix(summary=f"Install the cuDNN {version.split('.')[0]} build for CUDA {major}",
+            commands=(f"pip install nvidia-cudnn-cu{major}",), url=url),
+    )
+
+
+def _driver_too_old(copy, needs, floor, driver_version, evidence, url):
+    return finding(
+        Severity.ERROR, f"lib:{copy.path}",
+        f"cuDNN {copy.version} at {copy.path} {needs}; this driver is {driver_version}",
+        evidence,
+        Fix(summary=f"Upgrade the driver to {floor} or newer",
+            commands=("nvidia-smi --query-gpu=driver_version --format=csv,noheader",), url=url),
+    )

@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "src"))
 
 from gpubal.balance.analysis import analyze  # noqa: E402
 from gpubal.balance.sampler import Sampler, VirtualClock  # noqa: E402
-from gpubal.doctor.model import Known, Reason, Unavailable  # noqa: E402
+from gpubal.model import Known, Reason, Unavailable  # noqa: E402
 from gpubal.doctor.probes.files import HostFiles  # noqa: E402
 from gpubal.doctor.probes.nvml import ReplayAdapter  # noqa: E402
 

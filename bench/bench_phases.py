@@ -48,7 +48,7 @@ def main() -> None:
     from gpubal.doctor.collect.processes import collect_processes, gpu_holders, process_names
     from gpubal.doctor.collect.stack import collect_stack
     from gpubal.doctor.live import collect_live, python_site_dirs
-    from gpubal.doctor.model import Known
+    from gpubal.model import Known
     from gpubal.doctor.probes.commands import run_command
     from gpubal.doctor.probes.http import get_json
 

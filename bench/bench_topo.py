@@ -24,8 +24,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
-from gpubal.doctor.model import (SCHEMA_VERSION, Driver, Gpu, GpuPair, Host, Known, NumaNode, Ollama,  # noqa: E402
-                                 Reason, Snapshot, Stack, Unavailable)
+from gpubal.model import (SCHEMA_VERSION, Driver, Gpu, GpuPair, Host, Known, NumaNode, Ollama,  # noqa: E402
+                          Reason, Snapshot, Stack, Unavailable)
 from gpubal.placement.advice import advise  # noqa: E402
 from gpubal.placement.groups import best_partition, partition_count  # noqa: E402
 from gpubal.placement.topology import build_topology  # noqa: E402

@@ -180,10 +180,10 @@ class SnapshotFile(Target):
 
     def __init__(self, rng, scratch):
         super().__init__(rng, scratch)
-        from gpubal.doctor.model import SnapshotError
+        from gpubal.snapshot_file import SnapshotError
 
         self.refused = (SnapshotError, UnicodeDecodeError)
-        from gpubal.doctor.model import snapshot_to_json
+        from gpubal.snapshot_file import snapshot_to_json
 
         self.samples = [json.loads((ROOT / "examples" / "h200x2-snapshot.json").read_text())]
         self.samples += [json.loads(snapshot_to_json(_recorded_snapshot(name)))
@@ -195,7 +195,7 @@ class SnapshotFile(Target):
         return mutate_bytes(self.rng, text) if self.rng.random() < 0.1 else text
 
     def run(self, data):
-        from gpubal.doctor.model import snapshot_from_text
+        from gpubal.snapshot_file import snapshot_from_text
 
         snapshot = snapshot_from_text(data.decode("utf-8"))  # the CLI reads UTF-8 (refused: exit 2)
         report = evaluate(snapshot, all_rules())
@@ -289,7 +289,7 @@ class HttpAnswers(Target):
 
     def run(self, data):
         from gpubal.doctor.collect.ollama import collect_ollama
-        from gpubal.doctor.model import Known, Reason, Unavailable
+        from gpubal.model import Known, Reason, Unavailable
         from gpubal.doctor.probes.files import HostFiles
         from gpubal.doctor.probes.http import get_json
 

@@ -31,7 +31,8 @@ FIXTURES = REPO / "tests" / "fixtures"
 
 from gpubal.doctor.collect import collect_snapshot  # noqa: E402
 from gpubal.doctor.engine import evaluate  # noqa: E402
-from gpubal.doctor.model import snapshot_from_dict, to_jsonable  # noqa: E402
+from gpubal.snapshot_file import to_jsonable  # noqa: E402
+from gpubal.snapshot_file import snapshot_from_dict
 from gpubal.doctor.probes.files import HostFiles  # noqa: E402
 from gpubal.doctor.probes.nvml import ReplayAdapter  # noqa: E402
 from gpubal.reports.json_report import render_json  # noqa: E402

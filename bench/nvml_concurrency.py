@@ -33,7 +33,7 @@ LINK_QUERIES = ("nvlink_version", "nvlink_remote_pci", "nvlink_remote_device_typ
 
 
 def _child(scenario: str) -> dict:
-    from gpubal.doctor.model import Unavailable
+    from gpubal.model import Unavailable
     from gpubal.doctor.probes.nvml import DEVICE_QUERIES, NVLINK_MAX_LINKS, PynvmlAdapter
 
     nvml = PynvmlAdapter()

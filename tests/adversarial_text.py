@@ -120,20 +120,20 @@ def source_patterns():
 def sample_snapshot():
     from pathlib import Path
 
-    from gpubal.doctor.model import snapshot_from_text
+    from gpubal.snapshot_file import snapshot_from_text
 
     golden = Path(__file__).resolve().parent / "goldens" / "h200x2.json"
     return snapshot_from_text(golden.read_text(encoding="utf-8"))
 
 
 def run_redaction(text: str, snapshot) -> None:
-    from gpubal.reports.redact import Redactor, _drop_secrets
+    from gpubal.common.redact import Redactor, _drop_secrets
 
     Redactor(snapshot).text(_drop_secrets(text))
 
 
 def run_host_list_redaction(text: str, snapshot) -> None:
-    from gpubal.reports.redact import Redactor
+    from gpubal.common.redact import Redactor
 
     Redactor(snapshot).text(text, field_name="HTTPS_PROXY")  # a variable naming hosts: every word is a host
 
@@ -149,7 +149,7 @@ def run_line_parsers(text: str) -> None:
 
 
 def run_embedded_snapshot(text: str) -> None:
-    from gpubal.doctor.model import SnapshotError, snapshot_from_text
+    from gpubal.snapshot_file import SnapshotError, snapshot_from_text
 
     try:
         snapshot_from_text(text)

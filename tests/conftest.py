@@ -4,7 +4,7 @@ Every case a test needs is the real snapshot with a few facts changed (`dataclas
 parts), never a call-by-call mock: the rest of the snapshot stays what a real H200 host reported.
 
     broken = with_gpu(h200x2_snapshot, 0, persistence_mode=known(False))
-    report = evaluate(broken, [persistence_mode_off.check])
+    report = evaluate(broken, [persistence_mode_off.persistence_mode_off])
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Dict, List
 import pytest
 
 from gpubal.doctor.collect import collect_snapshot
-from gpubal.doctor.model import Finding, Fix, Known, NvLink, Outcome, Reason, RuleResult, Snapshot, Unavailable
+from gpubal.model import Finding, Fix, Known, NvLink, Outcome, Reason, RuleResult, Snapshot, Unavailable
 from gpubal.doctor.probes.files import HostFiles
 from gpubal.doctor.probes.nvml import ReplayAdapter
 
@@ -179,7 +179,7 @@ def ollama_running(snapshot: Snapshot, version: str = "0.12.6", **changes: Any) 
 def synthetic_snapshot(gpus: List[Dict[str, Any]], links: Dict[Any, Any], numa_nodes: Dict[int, str]) -> Snapshot:
     """A snapshot with only what placement reads: per GPU `uuid`, `name`, `memory` (bytes), `numa`, `cpus`;
     per pair (a, b) a (pcie_path, nvlink_count, nvlink_route) triple. Every other fact is not_in_input."""
-    from gpubal.doctor.model import (SCHEMA_VERSION, Driver, Gpu, GpuPair, Host, NumaNode, Ollama, Stack)
+    from gpubal.model import SCHEMA_VERSION, Driver, Gpu, GpuPair, Host, NumaNode, Ollama, Stack
 
     def blank(cls, **given):
         missing = Unavailable(Reason.NOT_IN_INPUT, "synthetic")
@@ -226,7 +226,7 @@ def hostile_snapshot(h200x2_snapshot) -> Snapshot:
     """The 2x H200 host with markup in every free-text fact a report shows: hostname, environment values,
     a loaded model's name (partly on the CPU, so a rule quotes it in a finding), and a secret that
     collection would have dropped (a snapshot written by hand may still carry one)."""
-    from gpubal.doctor.model import OllamaModel
+    from gpubal.model import OllamaModel
 
     snapshot = with_host(h200x2_snapshot, hostname=known(f'node"{HOSTILE}'),
                          os_release=known("Ubuntu <img src=x onerror=alert(2)> | `rm -rf` **bold**"))

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from gpubal.doctor.model import Known, Unavailable
+from gpubal.model import Known, Unavailable
 from gpubal.doctor.probes.nvml import NVML_RETURN_NAMES
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -521,7 +521,7 @@ def _nvml(profile_name: str, profile: Dict[str, Any], fault: Any) -> Iterator[An
 
 def unavailable_combos(profile_name: str) -> List[QueryUnavailable]:
     """Every query the adapter supports, answering each reason, on all GPUs and on each GPU alone."""
-    from gpubal.doctor.model import Reason
+    from gpubal.model import Reason
     from gpubal.doctor.probes.nvml import _DEVICE_QUERIES
 
     count = len(load_profile(profile_name).get("devices", []))
@@ -593,7 +593,7 @@ def _balance(profile_name: str, profile: Dict[str, Any], fault: Optional[Fault])
     from gpubal.balance.analysis import analyze
     from gpubal.balance.sampler import Sampler, VirtualClock
     from gpubal.doctor.collect import _nothing_answers
-    from gpubal.doctor.model import Reason
+    from gpubal.model import Reason
     from gpubal.doctor.probes.deadline import DeadlineAdapter
     from gpubal.doctor.probes.files import HostFiles
 
@@ -614,7 +614,7 @@ def _baseline(profile_name: str, profile: Dict[str, Any], replay: bool = False):
     adapter-level ones (the two agree on the doctor's facts, not on every balance counter)."""
     key = f"{profile_name}/replay" if replay else profile_name
     if key not in _BASELINES:
-        from gpubal.doctor.model import Reason
+        from gpubal.model import Reason
         from gpubal.placement.advice import advise
         from gpubal.placement.topology import build_topology
 

@@ -18,7 +18,7 @@ import time
 from collections import defaultdict
 from typing import Any, Dict, List, Optional
 
-from gpubal.doctor.model import Reason, Unavailable
+from gpubal.model import Reason, Unavailable
 from gpubal.doctor.probes.nvml import ReplayAdapter
 
 NVLINK_FAMILY = ("nvlink_state", "throughput_counters")

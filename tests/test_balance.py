@@ -16,7 +16,7 @@ from gpubal.balance import sampler as sampler_module
 from gpubal.balance.analysis import analyze
 from gpubal.balance.sampler import Sampler, VirtualClock
 from gpubal.cli import app
-from gpubal.doctor.model import Known, Reason, Severity, Unavailable
+from gpubal.model import Known, Reason, Severity, Unavailable
 from gpubal.doctor.probes.files import HostFiles
 from gpubal.doctor.probes.nvml import PynvmlAdapter, RecordingAdapter, ReplayAdapter
 from gpubal.reports.balance import (render_balance_html, render_balance_json, render_balance_markdown,

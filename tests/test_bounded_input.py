@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gpubal.doctor.collect.ollama import collect_ollama
-from gpubal.doctor.model import Known, Reason, Unavailable
+from gpubal.model import Known, Reason, Unavailable
 from gpubal.doctor.probes.files import HostFiles
 from gpubal.doctor.probes.http import MAX_BODY_BYTES, get_json
 from test_cli import H200X2, assert_one_line_error, gpubal
@@ -109,7 +109,7 @@ def test_a_deep_or_huge_policy_is_one_line_exit_2(tmp_path, text):
 
 
 def test_a_huge_snapshot_file_is_refused_before_it_is_read_whole(tmp_path, monkeypatch):
-    import gpubal.doctor.model as model
+    import gpubal.snapshot_file as model
 
     monkeypatch.setattr(model, "MAX_SNAPSHOT_BYTES", 1000)
     path = tmp_path / "big.json"

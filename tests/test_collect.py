@@ -15,7 +15,8 @@ from typing import Dict, List, Tuple
 import pytest
 
 from gpubal.doctor.collect import collect_snapshot
-from gpubal.doctor.model import GpuPair, Known, Reason, Snapshot, Unavailable, snapshot_from_json, snapshot_to_json, to_jsonable
+from gpubal.model import GpuPair, Known, Reason, Snapshot, Unavailable
+from gpubal.snapshot_file import snapshot_from_json, snapshot_to_json, to_jsonable
 from gpubal.doctor.probes.files import HostFiles
 from gpubal.doctor.probes.nvml import DEVICE_QUERIES, NVLINK_MAX_LINKS, PynvmlAdapter, RecordingAdapter, ReplayAdapter
 from gpubal.reports.summary import link_label

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gpubal.doctor.collect import collect_snapshot
-from gpubal.doctor.model import snapshot_from_json, snapshot_to_json
+from gpubal.snapshot_file import snapshot_from_json, snapshot_to_json
 from gpubal.doctor.probes.files import HostFiles
 from gpubal.doctor.probes.nvml import ProfileError, ReplayAdapter
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gpubal.doctor.collect.ollama import collect_ollama
-from gpubal.doctor.model import Known, Reason, Unavailable
+from gpubal.model import Known, Reason, Unavailable
 from gpubal.doctor.probes.files import HostFiles
 from gpubal.doctor.probes.http import get_json
 

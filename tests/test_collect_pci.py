@@ -9,7 +9,7 @@ import pytest
 from conftest import known
 
 from gpubal.doctor.collect.pci import collect_pci, parse_acs_controls
-from gpubal.doctor.model import Known, Reason, Unavailable
+from gpubal.model import Known, Reason, Unavailable
 from gpubal.doctor.probes.files import HostFiles
 
 LSPCI = Path(__file__).parent / "fixtures" / "lspci" / "comet-lake-root-ports.txt"

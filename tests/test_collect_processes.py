@@ -21,7 +21,8 @@ import pytest
 
 from gpubal.doctor.collect import collect_snapshot
 from gpubal.doctor.collect.processes import collect_processes, gpu_holders, process_names
-from gpubal.doctor.model import GpuProcess, Known, Reason, Unavailable, snapshot_from_json, snapshot_to_json
+from gpubal.model import GpuProcess, Known, Reason, Unavailable
+from gpubal.snapshot_file import snapshot_from_json, snapshot_to_json
 from gpubal.doctor.probes.files import HostFiles
 from gpubal.doctor.probes.nvml import ReplayAdapter
 

@@ -7,7 +7,7 @@ import stat
 import time
 from pathlib import Path
 
-from gpubal.doctor.model import Reason
+from gpubal.model import Reason
 from gpubal.doctor.probes.commands import run_command
 
 

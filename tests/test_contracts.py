@@ -19,7 +19,7 @@ import pytest
 import xmlschema
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import to_jsonable
+from gpubal.snapshot_file import to_jsonable
 from gpubal.reports import json_schema
 from gpubal.reports.json_report import render_json
 from gpubal.reports.junit import render_junit

@@ -6,7 +6,7 @@ from pathlib import Path
 from conftest import known, only_result, outcomes, unavailable, with_driver, with_gpu, with_host, with_snapshot
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Fix, MigInstance, Outcome, Reason, Severity
+from gpubal.model import Fix, MigInstance, Outcome, Reason, Severity
 from gpubal.rules import all_rules, finding, rule
 
 MIG_DEVICE = MigInstance("MIG-5c5a4b31-0b8c-5b3e-9d0e-1e2f3a4b5c6d", 1, 0, 150754820096 // 7)

@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 from conftest import known, unavailable, with_gpu, with_host
 from gpubal.cli import app
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import OllamaModel, Reason, snapshot_from_text, snapshot_to_json
+from gpubal.model import OllamaModel, Reason
+from gpubal.snapshot_file import snapshot_from_text, snapshot_to_json
 from gpubal.reports.terminal import render_terminal
 from gpubal.reports.visible import safe_console, visible
 from gpubal.rules import all_rules

@@ -15,11 +15,12 @@ from test_cli import H200X1, H200X2, gpubal
 from test_report_formats import report_of
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Outcome, Severity, snapshot_from_text
+from gpubal.model import Outcome, Severity
+from gpubal.snapshot_file import snapshot_from_text
 from gpubal.doctor.policy import PolicyError, parse_policy
 from gpubal.reports.junit import render_junit
-from gpubal.doctor.secrets import looks_secret
-from gpubal.reports.redact import Redactor, redact_report
+from gpubal.common.secret_values import looks_secret
+from gpubal.common.redact import Redactor, redact_report
 from gpubal.rules import all_rules
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,7 +108,7 @@ def test_junit_error_findings_are_failures_of_type_error_and_crashes_are_errors(
 def test_collectors_the_dump_reader_and_reports_drop_the_same_names():
     from gpubal.doctor.collect import ollama, stack
     from gpubal.doctor.ingest import collect_env
-    from gpubal.reports import redact
+    from gpubal.common import redact
 
     assert stack.looks_secret is ollama.looks_secret is collect_env.looks_secret is redact.looks_secret is looks_secret
     assert all(looks_secret(f"NCCL_{word}") for word in ("TOKEN", "SESSION", "COOKIE", "PASSWD"))

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gpubal.cli import app
-from gpubal.doctor.model import Reason, Unavailable
+from gpubal.model import Reason, Unavailable
 
 try:
     RUNNER = CliRunner(mix_stderr=False)

@@ -12,7 +12,7 @@ import itertools
 import pytest
 from packaging.version import Version
 
-from gpubal.rules import matrix as mx
+from gpubal import matrix as mx
 
 
 @pytest.fixture(scope="module")
@@ -239,10 +239,10 @@ def test_nccl_and_ollama_spot_checks(m):
 
 
 def test_the_parsed_cache_is_fresh_and_equal_to_the_toml():
-    # data/matrix-cache.json must be regenerated (`python -m gpubal.rules.matrix`) after a TOML edit
+    # data/matrix-cache.json must be regenerated (`python -m gpubal.matrix`) after a TOML edit
     import json
 
-    from gpubal.rules import matrix
+    from gpubal import matrix
 
     with open(matrix.CACHE_FILE, encoding="utf-8") as handle:
         cache = json.load(handle)
@@ -252,7 +252,7 @@ def test_the_parsed_cache_is_fresh_and_equal_to_the_toml():
 
 
 def test_a_stale_cache_falls_back_to_the_toml(tmp_path, monkeypatch):
-    from gpubal.rules import matrix
+    from gpubal import matrix
 
     stale = tmp_path / "matrix-cache.json"
     stale.write_text('{"crc32": {}, "documents": {}}')

@@ -7,10 +7,9 @@ from conftest import known, unavailable, with_driver, with_gpu
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gpubal.doctor.cpulist import bitmask_words_to_numbers, format_cpulist, parse_cpulist
-from gpubal.doctor.model import (SCHEMA_VERSION, FactMissing, MigInstance, Reason, SnapshotError, Unavailable,
-                                 need, snapshot_from_dict, snapshot_from_json, snapshot_to_json, to_jsonable,
-                                 value_or)
+from gpubal.common.cpulist import bitmask_words_to_numbers, format_cpulist, parse_cpulist
+from gpubal.model import SCHEMA_VERSION, FactMissing, MigInstance, Reason, Unavailable, need, value_or
+from gpubal.snapshot_file import SnapshotError, snapshot_from_dict, snapshot_from_json, snapshot_to_json, to_jsonable
 
 
 # --- round trip ---------------------------------------------------------------------------------------

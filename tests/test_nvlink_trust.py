@@ -15,7 +15,7 @@ import pytest
 
 from gpubal.doctor.collect import collect_snapshot
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Known, Outcome, Reason, Unavailable
+from gpubal.model import Known, Outcome, Reason, Unavailable
 from gpubal.doctor.probes.files import HostFiles
 from gpubal.doctor.probes.nvml import NVLINK_MAX_LINKS, ReplayAdapter
 from gpubal.rules import all_rules

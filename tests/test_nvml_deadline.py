@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from gpubal.doctor.collect import collect_snapshot
-from gpubal.doctor.model import Known, Reason, Unavailable
+from gpubal.model import Known, Reason, Unavailable
 from gpubal.doctor.probes.files import HostFiles
 from gpubal.doctor.probes.nvml import ReplayAdapter
 

@@ -14,7 +14,7 @@ import pytest
 import nvml_fault_injection as faults
 from gpubal.doctor.collect import collect_snapshot
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Known, Reason, Unavailable
+from gpubal.model import Known, Reason, Unavailable
 from gpubal.doctor.probes.files import HostFiles
 from gpubal.doctor.probes.nvml import PynvmlAdapter, ReplayAdapter
 from gpubal.rules import all_rules
@@ -156,12 +156,12 @@ def test_a_failed_fabric_query_with_unknown_remote_types_leaves_the_nvlink_count
 def test_nccl_p2p_rule_is_not_passed_when_nvlink_is_unknown(h200x2_snapshot):
     from conftest import unavailable, with_pair, with_stack
 
-    from gpubal.rules import nccl_p2p_disabled_with_nvlink as rule
+    from gpubal.rules.nccl_p2p_disabled_with_nvlink import nccl_p2p_disabled_with_nvlink
 
     environment = {**h200x2_snapshot.stack.environment.value, "NCCL_P2P_DISABLE": "1"}
     snapshot = with_stack(h200x2_snapshot, environment=Known(environment, "test"))
     snapshot = with_pair(snapshot, 0, 1, nvlink_count=unavailable(Reason.ERROR))
-    [result] = evaluate(snapshot, [rule.check]).results
+    [result] = evaluate(snapshot, [nccl_p2p_disabled_with_nvlink]).results
     assert result.outcome.value == "not_evaluated"
 
 

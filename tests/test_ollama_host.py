@@ -14,7 +14,7 @@ import pytest
 from gpubal.balance.sampler import Sampler, ollama_url_from_environment
 from gpubal.doctor.collect.ollama import collect_ollama
 from gpubal.doctor.collect.ollama_host import api_url, client_url, connectable, parse_ollama_host, server_url
-from gpubal.doctor.model import Known, Reason, Unavailable
+from gpubal.model import Known, Reason, Unavailable
 from gpubal.doctor.probes.files import HostFiles
 from gpubal.doctor.probes.http import get_json
 

@@ -12,8 +12,8 @@ import pytest
 from conftest import known
 from test_cli import gpubal
 
-from gpubal.doctor.model import snapshot_from_text, snapshot_to_json
-from gpubal.doctor.secrets import drop_secret_values, looks_secret
+from gpubal.snapshot_file import snapshot_from_text, snapshot_to_json
+from gpubal.common.secret_values import drop_secret_values, looks_secret
 
 SECRET = re.compile(r"s3cr3t|S3CR3T")  # every planted secret holds one of these
 OTHER_HOST = "pl4nted-corp"  # every planted host name holds this
@@ -83,7 +83,7 @@ def test_no_planted_secret_in_an_unredacted_report(planted_snapshot_file, output
 
 
 def test_collect_style_snapshot_output_drops_them_too(planted_snapshot_file):
-    from gpubal.reports.redact import redact_snapshot
+    from gpubal.common.redact import redact_snapshot
 
     snapshot = snapshot_from_text(planted_snapshot_file.read_text())
     assert not SECRET.search(snapshot_to_json(redact_snapshot(snapshot, False)))

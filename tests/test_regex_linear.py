@@ -80,5 +80,5 @@ def test_every_regex_in_src_is_linear(where, pattern):
 def test_the_sweep_finds_the_regexes():
     # the sweep reads the source; if it found nothing it would pass vacuously
     found = {where.split(":")[0] for where, _ in adversarial.source_patterns()}
-    assert {"gpubal/reports/redact.py", "gpubal/doctor/model.py", "gpubal/doctor/ingest/smi_query.py"} <= found
+    assert {"gpubal/common/redact.py", "gpubal/snapshot_file.py", "gpubal/doctor/ingest/smi_query.py"} <= found
     assert len(adversarial.source_patterns()) > 60

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from gpubal.doctor.model import snapshot_to_json
+from gpubal.snapshot_file import snapshot_to_json
 from gpubal.doctor.repeat import differences, render, split_by_nature
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")

@@ -20,12 +20,13 @@ from test_reports import FROZEN_AT, check_golden, frozen, no_driver_snapshot
 
 from gpubal import __version__
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Report, snapshot_from_text
+from gpubal.model import Report
+from gpubal.snapshot_file import snapshot_from_text
 from gpubal.reports.html import render_html
 from gpubal.reports.json_report import render_json
 from gpubal.reports.junit import render_junit
 from gpubal.reports.markdown import GITHUB_ISSUE_LIMIT_CHARS, render_markdown
-from gpubal.reports.redact import redact_report
+from gpubal.common.redact import redact_report
 from gpubal.rules import all_rules
 
 CASES = ["h200x2", "h200x1", "no-driver", "pcie4-l40s-2numa"]
@@ -101,7 +102,7 @@ def test_an_8_gpu_report_fits_a_github_issue_and_still_reads_back():
 
 
 def test_a_report_whose_snapshot_was_cut_says_so():
-    from gpubal.doctor.model import SnapshotError
+    from gpubal.snapshot_file import SnapshotError
 
     text = render_markdown(report_of("h200x1"), redact=False).replace('"schema_version":1,', '"schema_version":1,,')
     with pytest.raises(SnapshotError, match="embedded snapshot is not JSON"):

@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import GpuProcess, Known, Reason, Unavailable
+from gpubal.model import GpuProcess, Known, Reason, Unavailable
 from gpubal.reports.markdown import render_markdown
 from gpubal.reports.html import render_html
 from gpubal.reports.summary import process_table

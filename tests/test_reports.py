@@ -18,7 +18,8 @@ from rich.console import Console
 
 from gpubal.doctor.collect import collect_snapshot
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Report, Snapshot, snapshot_from_dict
+from gpubal.model import Report, Snapshot
+from gpubal.snapshot_file import snapshot_from_dict
 from gpubal.doctor.probes.files import HostFiles
 from gpubal.doctor.probes.nvml import ReplayAdapter
 from gpubal.reports.json_report import render_json
@@ -134,7 +135,7 @@ def test_eight_gpus_fit_100_columns(h200x2_snapshot):
 def test_a_gpu_that_does_not_answer_gets_one_line_not_a_row_of_unknowns(h200x2_snapshot):
     from conftest import with_gpu
 
-    from gpubal.doctor.model import Reason, Unavailable
+    from gpubal.model import Reason, Unavailable
 
     lost = Unavailable(Reason.GPU_LOST, "nvmlDeviceGetHandleByIndex", "GPU is lost (NVML_ERROR_GPU_IS_LOST)")
     facts = ("name", "pci_bus_id", "memory_total_bytes", "pcie_link_gen_current", "nvlinks", "fabric_state",
@@ -162,7 +163,7 @@ def test_mixed_models_say_which_gpu_is_which(h200x2_snapshot):
 def test_unknown_facts_say_why(h200x1_snapshot):
     from conftest import with_gpu
 
-    from gpubal.doctor.model import Reason, Unavailable
+    from gpubal.model import Reason, Unavailable
 
     hidden = with_gpu(h200x1_snapshot, 0, persistence_mode=Unavailable(Reason.NO_PERMISSION, "test"))
     text = terminal_text(evaluate(frozen(hidden), all_rules()))

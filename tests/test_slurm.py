@@ -78,7 +78,7 @@ def test_a_healthy_idle_node_is_left_alone():
 
 
 def test_the_reason_fits_slurms_limit_however_many_findings():
-    from gpubal.doctor.model import Finding, Fix, Outcome, Report, RuleResult, Severity
+    from gpubal.model import Finding, Fix, Outcome, Report, RuleResult, Severity
 
     base = report_of(HEALTHY)
     findings = tuple(Finding(f"rule-number-{i}", Severity.ERROR, f"gpu:{i}", "m", {}, Fix("f"))

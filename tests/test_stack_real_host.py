@@ -12,7 +12,7 @@ import pytest
 
 from gpubal.doctor.collect.processes import process_names
 from gpubal.doctor.collect.stack import collect_stack
-from gpubal.doctor.model import Known
+from gpubal.model import Known
 from gpubal.doctor.probes.files import HostFiles
 
 TOOLKIT = Path("/usr/local/cuda-13.0")

@@ -6,8 +6,8 @@ from pathlib import Path
 from conftest import known, synthetic_snapshot, unavailable, with_snapshot
 
 from gpubal.doctor.ingest.dumps import snapshot_from_dumps
-from gpubal.doctor.model import Reason
-from gpubal.doctor.topology_class import classify_topology
+from gpubal.model import Reason
+from gpubal.common.topology_class import classify_topology
 
 DUMPS = Path(__file__).parent / "fixtures" / "dumps"
 

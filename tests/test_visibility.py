@@ -4,7 +4,7 @@ Programming Guide's rules for CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER (cases 
 import pytest
 from conftest import real_snapshot
 
-from gpubal.doctor.visibility import resolve_visibility
+from gpubal.common.visibility import resolve_visibility
 
 H200_0, H200_1 = "GPU-07f4a309-9680-b6ff-3e0f-c7623199c4cc", "GPU-ef0d3f05-6806-164c-47f3-28be3d1fcbc3"
 

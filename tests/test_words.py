@@ -14,7 +14,7 @@ from rich.console import Console
 
 from gpubal.balance.analysis import analyze
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Reason, Unavailable
+from gpubal.model import Reason, Unavailable
 from gpubal.reports import words
 from gpubal.reports.balance import render_balance_html, render_balance_markdown, render_balance_terminal
 from gpubal.reports.html import render_html

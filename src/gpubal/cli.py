@@ -100,7 +100,7 @@ MAX_INPUT_BYTES = 64 * 2**20  # any other file a user names (a host list): read 
 
 def _read_text(path: Path, what: str, max_bytes: int = MAX_INPUT_BYTES) -> str:
     """A file the user named, as text, or one line saying why it cannot be read (exit 2)."""
-    from .doctor.bounded import TooLarge, check_size
+    from .common.bounded import TooLarge, check_size
 
     try:
         with open(path, "rb") as handle:
@@ -119,7 +119,7 @@ EXAMPLE_SNAPSHOT = "example"  # `--snapshot example`: the 2 x H200 snapshot that
 
 
 def _load_snapshot(path: Path):
-    from .doctor.model import MAX_SNAPSHOT_BYTES, SnapshotError, snapshot_from_text
+    from .snapshot_file import MAX_SNAPSHOT_BYTES, SnapshotError, snapshot_from_text
 
     if str(path) == EXAMPLE_SNAPSHOT and not path.exists():
         from importlib import resources
@@ -325,7 +325,7 @@ def _did_you_mean(word: str, choices) -> str:
 
 
 def _render(report, output_format: "OutputFormat", output: Optional[Path], redact: bool, verbose: bool = False) -> None:
-    from .reports.redact import redact_report
+    from .common.redact import redact_report
 
     if output_format is OutputFormat.json:
         from .reports.json_report import render_json
@@ -412,8 +412,8 @@ def collect(
 ) -> None:
     """Collect this host's facts into a snapshot file, to attach to a bug report or check later with
     `gpubal doctor --snapshot FILE`."""
-    from .doctor.model import snapshot_to_json
-    from .reports.redact import redact_snapshot
+    from .snapshot_file import snapshot_to_json
+    from .common.redact import redact_snapshot
 
     text = snapshot_to_json(redact_snapshot(_collect(nvml_profile, root, ollama_log, lspci=lspci), redact))
     _write(text, output)
@@ -515,7 +515,7 @@ def topo(
     vLLM and SGLang settings for each group. Exit 1 when no GPU can be placed (no driver, no GPU).
     Examples: `gpubal topo`; `gpubal topo --group-size 2 -o groups.json`; `gpubal topo --from topo-m.txt`."""
     from .placement.advice import advise
-    from .reports.redact import redact_snapshot
+    from .common.redact import redact_snapshot
 
     targets = _targets(output, output_format, TOPO_FORMAT_BY_EXTENSION, TopoFormat.terminal)
     if from_dumps:
@@ -535,7 +535,7 @@ def topo(
         else:
             _write(_console_text(lambda console: renderers.render_topo_terminal(advice, console), target), target)
     if not advice.topology.gpus:
-        from .doctor.model import Unavailable
+        from .model import Unavailable
         from .reports.words import phrase
 
         status = facts.driver.nvml_status
@@ -622,7 +622,7 @@ def balance(
                                                         if report.nvml_failure is not None else ""), err=True)
         raise typer.Exit(EXIT_FINDINGS)
     if max_imbalance is not None:
-        from .doctor.model import Unavailable
+        from .model import Unavailable
 
         stddev = report.imbalance.stddev_points
         if isinstance(stddev, Unavailable):
@@ -650,7 +650,7 @@ def _sample_balance(nvml_profile: Optional[Path], root: str, seconds: float, int
             adapter = ReplayAdapter.from_file(str(nvml_profile))
         except ProfileError as error:
             raise _fail(str(error))
-        from .doctor.model import Reason, Unavailable
+        from .model import Reason, Unavailable
 
         not_asked = Unavailable(Reason.NOT_FOUND, "replay", "a replay asks no server")
         return sample(adapter, HostFiles(root), _nothing_answers, not_asked,
@@ -817,7 +817,7 @@ def record_balance(
 
     from .balance.sampler import sample
     from .doctor.collect import _nothing_answers
-    from .doctor.model import Reason, Unavailable
+    from .model import Reason, Unavailable
     from .doctor.probes.files import HostFiles
     from .doctor.probes.nvml import PynvmlAdapter, RecordingAdapter
 

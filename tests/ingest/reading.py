@@ -184,7 +184,7 @@ def read_snapshot(path: str) -> Dict[str, Any]:
     snapshot lists (with the part of the source that says where they came from), Ollama's log events
     and the CUDA each Python package was built for."""
     from gpubal.doctor.ingest.dumps import snapshot_from_dumps
-    from gpubal.doctor.model import Known
+    from gpubal.model import Known
 
     snapshot = snapshot_from_dumps([path]).snapshot
     reading: Dict[str, Any] = {}

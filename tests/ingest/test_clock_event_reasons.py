@@ -10,8 +10,8 @@ import pytest
 
 from gpubal.doctor.engine import evaluate
 from gpubal.doctor.ingest.dumps import snapshot_from_dumps
-from gpubal.doctor.model import Known, Outcome, Reason, Unavailable
-from gpubal.rules.pcie_link_downtrained import check as pcie_link_downtrained
+from gpubal.model import Known, Outcome, Reason, Unavailable
+from gpubal.rules.pcie_link_downtrained import pcie_link_downtrained as pcie_link_downtrained
 
 DUMPS = Path(__file__).parent.parent / "fixtures" / "dumps"
 CAPTURES = Path(__file__).parents[3] / "shared" / "captures" / "h200x2"

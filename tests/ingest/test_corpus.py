@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gpubal.doctor.ingest.dumps import read_dump, snapshot_from_dumps
-from gpubal.doctor.model import snapshot_from_json, snapshot_to_json
+from gpubal.snapshot_file import snapshot_from_json, snapshot_to_json
 
 from .reading import READERS, mismatches, parse_file, read_snapshot
 

@@ -8,7 +8,7 @@ import pytest
 
 from gpubal.doctor.engine import evaluate
 from gpubal.doctor.ingest.dumps import snapshot_from_dumps
-from gpubal.doctor.model import Outcome
+from gpubal.model import Outcome
 from gpubal.rules import all_rules
 
 DUMPS = Path(__file__).parent.parent / "fixtures" / "dumps"

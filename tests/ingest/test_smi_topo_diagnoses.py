@@ -10,7 +10,7 @@ import pytest
 
 from gpubal.doctor.engine import evaluate
 from gpubal.doctor.ingest.dumps import snapshot_from_dumps
-from gpubal.doctor.model import Outcome, Reason, Unavailable
+from gpubal.model import Outcome, Reason, Unavailable
 from gpubal.rules import all_rules
 
 DUMPS = Path(__file__).parent.parent / "fixtures" / "dumps"

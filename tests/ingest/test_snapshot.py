@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from gpubal.doctor.ingest.dumps import snapshot_from_dumps
-from gpubal.doctor.model import Known, Reason, Unavailable, snapshot_from_json, snapshot_to_json
+from gpubal.model import Known, Reason, Unavailable
+from gpubal.snapshot_file import snapshot_from_json, snapshot_to_json
 
 CAPTURES = Path(__file__).parents[3] / "shared" / "captures" / "h200x2"
 if not CAPTURES.is_dir():

@@ -3,9 +3,9 @@ from conftest import assert_actionable, h200x2_stack, known, ollama_running, onl
 import dataclasses
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import LibraryCopy, MigInstance, OllamaLogOffload, OllamaModel, Outcome, PythonPackage, Reason, Severity
+from gpubal.model import (LibraryCopy, MigInstance, OllamaLogOffload, OllamaModel, Outcome, PythonPackage, Reason, Severity)
 
-from gpubal.rules.cuda_runtime_exceeds_driver import check as rule
+from gpubal.rules.cuda_runtime_exceeds_driver import cuda_runtime_exceeds_driver as rule
 
 
 def test_passes_on_the_h200x2_stack(h200x2_full_snapshot):

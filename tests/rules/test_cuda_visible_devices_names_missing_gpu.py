@@ -6,8 +6,8 @@ import dataclasses
 from conftest import assert_actionable, known, only_result, unavailable
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import GpuProcess, Known, Outcome, Reason, Severity
-from gpubal.rules.cuda_visible_devices_names_missing_gpu import check as rule
+from gpubal.model import GpuProcess, Known, Outcome, Reason, Severity
+from gpubal.rules.cuda_visible_devices_names_missing_gpu import cuda_visible_devices_names_missing_gpu as rule
 
 SERVER = GpuProcess(
     pid=4242, program=known("vllm"), found_by="nvml, name", command_line=known("vllm serve Qwen/Qwen3-8B"),

@@ -3,9 +3,9 @@ from conftest import assert_actionable, h200x2_stack, known, ollama_running, onl
 import dataclasses
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import LibraryCopy, MigInstance, OllamaLogOffload, OllamaModel, Outcome, PythonPackage, Reason, Severity
+from gpubal.model import (LibraryCopy, MigInstance, OllamaLogOffload, OllamaModel, Outcome, PythonPackage, Reason, Severity)
 
-from gpubal.rules.driver_branch_end_of_life import check as rule
+from gpubal.rules.driver_branch_end_of_life import driver_branch_end_of_life as rule
 
 
 def test_r580_passes(h200x2_snapshot):

@@ -1,8 +1,8 @@
 from conftest import assert_actionable, known, only_result, outcomes, single_finding, unavailable, with_gpu
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Outcome, Reason, Severity
-from gpubal.rules.ecc_pages_pending import check as rule
+from gpubal.model import Outcome, Reason, Severity
+from gpubal.rules.ecc_pages_pending import ecc_pages_pending as rule
 
 
 def test_passes_on_healthy_h200_where_page_retirement_is_not_supported(h200x2_snapshot):

@@ -1,8 +1,8 @@
 from conftest import assert_actionable, known, only_result, outcomes, single_finding, unavailable, with_gpu
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Outcome, Reason, Severity
-from gpubal.rules.ecc_row_remapping_failed import check as rule
+from gpubal.model import Outcome, Reason, Severity
+from gpubal.rules.ecc_row_remapping_failed import ecc_row_remapping_failed as rule
 
 
 def test_passes_on_healthy_h200x2(h200x2_snapshot):

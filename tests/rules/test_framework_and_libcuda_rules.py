@@ -4,12 +4,12 @@ vllm-gpu-unsupported, on hand-built snapshots."""
 from conftest import assert_actionable, known, only_result, single_finding, unavailable, with_driver, with_gpu, with_stack
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Outcome, PythonPackage, Reason, Severity
+from gpubal.model import Outcome, PythonPackage, Reason, Severity
 
-from gpubal.rules.framework_cuda_build import check as framework
+from gpubal.rules.framework_cuda_build import framework_cuda_build as framework
 from gpubal.rules.libcuda_unusable import CUDA_NA
-from gpubal.rules.libcuda_unusable import check as libcuda_unusable
-from gpubal.rules.vllm_gpu_unsupported import check as vllm_gpu
+from gpubal.rules.libcuda_unusable import libcuda_unusable as libcuda_unusable
+from gpubal.rules.vllm_gpu_unsupported import vllm_gpu_unsupported as vllm_gpu
 
 
 def package(name, version, cuda=""):

@@ -3,9 +3,9 @@ from conftest import assert_actionable, h200x2_stack, known, ollama_running, onl
 import dataclasses
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import LibraryCopy, MigInstance, OllamaLogOffload, OllamaModel, Outcome, PythonPackage, Reason, Severity
+from gpubal.model import (LibraryCopy, MigInstance, OllamaLogOffload, OllamaModel, Outcome, PythonPackage, Reason, Severity)
 
-from gpubal.rules.gpu_arch_unsupported_by_cuda import check as rule
+from gpubal.rules.gpu_arch_unsupported_by_cuda import gpu_arch_unsupported_by_cuda as rule
 
 
 def test_hopper_passes_with_cuda_13(h200x2_full_snapshot):

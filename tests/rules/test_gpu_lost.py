@@ -1,8 +1,8 @@
 from conftest import assert_actionable, only_result, outcomes, single_finding, unavailable, with_gpu, with_snapshot
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Outcome, Reason, Severity
-from gpubal.rules.gpu_lost import check as rule
+from gpubal.model import Outcome, Reason, Severity
+from gpubal.rules.gpu_lost import gpu_lost as rule
 
 _LOST = "Unknown Error (NVML_ERROR_GPU_IS_LOST)"
 

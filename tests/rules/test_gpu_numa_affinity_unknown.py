@@ -2,8 +2,8 @@ from conftest import (assert_actionable, known, only_result, outcomes, single_fi
                       with_host)
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import NumaNode, Outcome, Reason, Severity
-from gpubal.rules.gpu_numa_affinity_unknown import check as rule
+from gpubal.model import NumaNode, Outcome, Reason, Severity
+from gpubal.rules.gpu_numa_affinity_unknown import gpu_numa_affinity_unknown as rule
 
 TWO_SOCKETS = known([NumaNode(0, "0-15"), NumaNode(1, "16-31")])
 

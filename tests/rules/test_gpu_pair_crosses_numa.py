@@ -2,8 +2,8 @@ from conftest import (assert_actionable, known, only_result, outcomes, single_fi
                       with_snapshot)
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Outcome, Reason, Severity
-from gpubal.rules.gpu_pair_crosses_numa import check as rule
+from gpubal.model import Outcome, Reason, Severity
+from gpubal.rules.gpu_pair_crosses_numa import gpu_pair_crosses_numa as rule
 
 
 def test_passes_on_healthy_h200x2_whose_pair_has_nvlink(h200x2_snapshot):

@@ -4,8 +4,8 @@ import pytest
 from conftest import assert_actionable, known, only_result, unavailable, with_gpu
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Outcome, Reason, Severity
-from gpubal.rules.gpu_throttled_while_busy import check as rule
+from gpubal.model import Outcome, Reason, Severity
+from gpubal.rules.gpu_throttled_while_busy import gpu_throttled_while_busy as rule
 
 
 def _result(snapshot, reasons, utilization):

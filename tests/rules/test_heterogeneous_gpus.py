@@ -1,8 +1,8 @@
 from conftest import assert_actionable, known, only_result, outcomes, single_finding, unavailable, with_gpu
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Outcome, Reason, Severity
-from gpubal.rules.heterogeneous_gpus import check as rule
+from gpubal.model import Outcome, Reason, Severity
+from gpubal.rules.heterogeneous_gpus import heterogeneous_gpus as rule
 
 H200_BYTES = 150754820096
 H100_BYTES = 85520809984

@@ -1,9 +1,9 @@
 from conftest import assert_actionable, known, only_result, outcomes, single_finding, unavailable, with_driver
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Outcome, Reason, Severity, Unavailable
+from gpubal.model import Outcome, Reason, Severity, Unavailable
 from gpubal.rules import find_rule
-from gpubal.rules.kernel_module_userspace_mismatch import check as rule
+from gpubal.rules.kernel_module_userspace_mismatch import kernel_module_userspace_mismatch as rule
 
 MISMATCH = Unavailable(Reason.ERROR, "nvmlInit", "Driver/library version mismatch (NVML_ERROR_LIB_RM_VERSION_MISMATCH)")
 

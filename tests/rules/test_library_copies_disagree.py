@@ -3,9 +3,9 @@ from conftest import assert_actionable, h200x2_stack, known, ollama_running, onl
 import dataclasses
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import LibraryCopy, MigInstance, OllamaLogOffload, OllamaModel, Outcome, PythonPackage, Reason, Severity
+from gpubal.model import (LibraryCopy, MigInstance, OllamaLogOffload, OllamaModel, Outcome, PythonPackage, Reason, Severity)
 
-from gpubal.rules.library_copies_disagree import check as rule
+from gpubal.rules.library_copies_disagree import library_copies_disagree as rule
 
 
 def test_passes_with_one_version_per_library(h200x2_snapshot):

@@ -1,8 +1,8 @@
 from conftest import assert_actionable, known, only_result, outcomes, single_finding, unavailable, with_gpu
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import MigInstance, Outcome, Reason, Severity
-from gpubal.rules.mig_enabled_without_instances import check as rule
+from gpubal.model import MigInstance, Outcome, Reason, Severity
+from gpubal.rules.mig_enabled_without_instances import mig_enabled_without_instances as rule
 
 
 def test_passes_with_mig_off(h200x2_snapshot):

@@ -1,8 +1,8 @@
 from conftest import assert_actionable, known, only_result, outcomes, single_finding, unavailable, with_gpu
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Outcome, Reason, Severity
-from gpubal.rules.mig_mixed_across_gpus import check as rule
+from gpubal.model import Outcome, Reason, Severity
+from gpubal.rules.mig_mixed_across_gpus import mig_mixed_across_gpus as rule
 
 
 def test_passes_with_mig_off_everywhere(h200x2_snapshot):

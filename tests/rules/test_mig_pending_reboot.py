@@ -1,8 +1,8 @@
 from conftest import assert_actionable, known, only_result, outcomes, single_finding, unavailable, with_gpu
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Outcome, Reason, Severity
-from gpubal.rules.mig_pending_reboot import check as rule
+from gpubal.model import Outcome, Reason, Severity
+from gpubal.rules.mig_pending_reboot import mig_pending_reboot as rule
 
 
 def test_passes_when_nothing_is_pending(h200x2_snapshot):

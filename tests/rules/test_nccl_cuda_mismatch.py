@@ -3,9 +3,9 @@ from conftest import assert_actionable, h200x2_stack, known, ollama_running, onl
 import dataclasses
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import LibraryCopy, MigInstance, OllamaLogOffload, OllamaModel, Outcome, PythonPackage, Reason, Severity
+from gpubal.model import (LibraryCopy, MigInstance, OllamaLogOffload, OllamaModel, Outcome, PythonPackage, Reason, Severity)
 
-from gpubal.rules.nccl_cuda_mismatch import check as rule
+from gpubal.rules.nccl_cuda_mismatch import nccl_cuda_mismatch as rule
 
 
 def _with_nccl(snapshot, version, consumer_cuda):

@@ -1,9 +1,9 @@
 from conftest import assert_actionable, known, ollama_running, only_result, single_finding, unavailable, with_driver, with_gpu, with_host, with_ollama, with_stack
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import MigInstance, OllamaLogOffload, OllamaModel, Outcome, Reason, Severity
+from gpubal.model import MigInstance, OllamaLogOffload, OllamaModel, Outcome, Reason, Severity
 
-from gpubal.rules.nccl_p2p_disabled_with_nvlink import check as rule
+from gpubal.rules.nccl_p2p_disabled_with_nvlink import nccl_p2p_disabled_with_nvlink as rule
 
 
 def test_passes_without_p2p_variables(h200x2_full_snapshot):

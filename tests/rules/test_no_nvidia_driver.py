@@ -1,9 +1,9 @@
 from conftest import assert_actionable, known, only_result, outcomes, single_finding, unavailable, with_driver, with_host
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Outcome, Reason, Severity, Snapshot, Unavailable
-from gpubal.rules import _links
-from gpubal.rules.no_nvidia_driver import check as rule
+from gpubal.model import Outcome, Reason, Severity, Snapshot, Unavailable
+from gpubal.common import links as _links
+from gpubal.rules.no_nvidia_driver import no_nvidia_driver as rule
 
 NO_LIBRARY = Unavailable(Reason.NOT_FOUND, "nvmlInit", "NVML Shared Library Not Found (NVML_ERROR_LIBRARY_NOT_FOUND)")
 NO_MODULE = Unavailable(Reason.NOT_FOUND, "/proc/driver/nvidia/version", "no such file")

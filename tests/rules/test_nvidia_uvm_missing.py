@@ -1,8 +1,8 @@
 from conftest import assert_actionable, known, only_result, outcomes, single_finding, unavailable, with_driver
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Outcome, Reason, Severity
-from gpubal.rules.nvidia_uvm_missing import check as rule
+from gpubal.model import Outcome, Reason, Severity
+from gpubal.rules.nvidia_uvm_missing import nvidia_uvm_missing as rule
 
 
 def test_passes_with_module_and_device_node(h200x2_snapshot):

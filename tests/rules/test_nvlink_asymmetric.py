@@ -4,8 +4,8 @@ from conftest import (assert_actionable, known, only_result, outcomes, single_fi
                       with_nvlinks)
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Outcome, Reason, Severity
-from gpubal.rules.nvlink_asymmetric import check as rule
+from gpubal.model import Outcome, Reason, Severity
+from gpubal.rules.nvlink_asymmetric import nvlink_asymmetric as rule
 
 
 def test_passes_with_18_links_on_both_gpus(h200x2_snapshot):

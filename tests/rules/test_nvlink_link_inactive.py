@@ -2,8 +2,8 @@ from conftest import (assert_actionable, known, only_result, outcomes, single_fi
                       with_nvlinks)
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Outcome, Reason, Severity
-from gpubal.rules.nvlink_link_inactive import check as rule
+from gpubal.model import Outcome, Reason, Severity
+from gpubal.rules.nvlink_link_inactive import nvlink_link_inactive as rule
 
 
 def test_passes_with_all_18_links_up(h200x2_snapshot):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from gpubal.doctor.engine import evaluate
 from gpubal.doctor.ingest.dumps import snapshot_from_dumps
-from gpubal.doctor.model import Outcome, Severity
-from gpubal.rules.nvlink_pair_fewer_links import check as rule
+from gpubal.model import Outcome, Severity
+from gpubal.rules.nvlink_pair_fewer_links import nvlink_pair_fewer_links as rule
 
 
 def matrix(count: int, cell) -> str:

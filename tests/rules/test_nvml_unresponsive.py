@@ -1,8 +1,8 @@
 from conftest import assert_actionable, only_result, single_finding, with_driver
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Outcome, Reason, Severity, Unavailable
-from gpubal.rules.nvml_unresponsive import check as rule
+from gpubal.model import Outcome, Reason, Severity, Unavailable
+from gpubal.rules.nvml_unresponsive import nvml_unresponsive as rule
 
 HUNG = Unavailable(Reason.TIMEOUT, "NVML", "no answer within 20 s: a GPU or the driver may be hung")
 

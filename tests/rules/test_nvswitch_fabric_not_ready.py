@@ -1,8 +1,8 @@
 from conftest import assert_actionable, known, only_result, outcomes, single_finding, unavailable, with_gpu
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Outcome, Reason, Severity
-from gpubal.rules.nvswitch_fabric_not_ready import check as rule
+from gpubal.model import Outcome, Reason, Severity
+from gpubal.rules.nvswitch_fabric_not_ready import nvswitch_fabric_not_ready as rule
 
 
 def test_passes_when_registration_completed_with_success(h200x2_snapshot):

@@ -7,7 +7,7 @@ from conftest import unavailable, with_ollama
 import pytest
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Outcome, Reason
+from gpubal.model import Outcome, Reason
 from gpubal.rules import all_rules
 
 OLLAMA_RULES = [rule for rule in all_rules() if rule.id.startswith("ollama-")]

@@ -1,9 +1,9 @@
 from conftest import assert_actionable, known, ollama_running, only_result, single_finding, unavailable, with_driver, with_gpu, with_host, with_ollama, with_stack
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import MigInstance, OllamaLogOffload, OllamaModel, Outcome, Reason, Severity
+from gpubal.model import MigInstance, OllamaLogOffload, OllamaModel, Outcome, Reason, Severity
 
-from gpubal.rules.ollama_gpu_unsupported import check as rule
+from gpubal.rules.ollama_gpu_unsupported import ollama_gpu_unsupported as rule
 
 
 def test_hopper_passes(h200x2_snapshot):

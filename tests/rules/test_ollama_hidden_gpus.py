@@ -1,9 +1,9 @@
 from conftest import assert_actionable, known, ollama_running, only_result, single_finding, unavailable, with_gpu, with_ollama
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import MigInstance, OllamaLogOffload, OllamaModel, Outcome, Reason, Severity
+from gpubal.model import MigInstance, OllamaLogOffload, OllamaModel, Outcome, Reason, Severity
 
-from gpubal.rules.ollama_hidden_gpus import check as rule
+from gpubal.rules.ollama_hidden_gpus import ollama_hidden_gpus as rule
 
 UUID1 = "GPU-ef0d3f05-6806-164c-47f3-28be3d1fcbc3"
 

@@ -5,12 +5,12 @@ GPU memory held by other processes, several libcuda versions. The event lines ar
 from conftest import assert_actionable, known, ollama_running, only_result, single_finding, with_ollama
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import OllamaLogEvent, OllamaLogGpu, Outcome, Severity
+from gpubal.model import OllamaLogEvent, OllamaLogGpu, Outcome, Severity
 
-from gpubal.rules.ollama_several_libcuda_versions import check as several_libcuda
-from gpubal.rules.ollama_cuda_init_failed import check as cuda_init_failed
-from gpubal.rules.ollama_gpu_memory_in_use import check as memory_in_use
-from gpubal.rules.ollama_runs_on_cpu import check as runs_on_cpu
+from gpubal.rules.ollama_several_libcuda_versions import ollama_several_libcuda_versions as several_libcuda
+from gpubal.rules.ollama_cuda_init_failed import ollama_cuda_init_failed as cuda_init_failed
+from gpubal.rules.ollama_gpu_memory_in_use import ollama_gpu_memory_in_use as memory_in_use
+from gpubal.rules.ollama_runs_on_cpu import ollama_runs_on_cpu as runs_on_cpu
 
 INIT_802 = OllamaLogEvent("cuda_init_failed", "802", "cuInit err: 802")
 NO_GPUS = OllamaLogEvent("no_compatible_gpus", "", 'time=2025-04-14T07:08:45.375Z level=INFO source=gpu.go:377 '

@@ -1,9 +1,9 @@
 from conftest import assert_actionable, known, ollama_running, only_result, single_finding, unavailable, with_gpu, with_ollama
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import MigInstance, OllamaLogOffload, OllamaModel, Outcome, Reason, Severity
+from gpubal.model import MigInstance, OllamaLogOffload, OllamaModel, Outcome, Reason, Severity
 
-from gpubal.rules.ollama_mig_devices import check as rule
+from gpubal.rules.ollama_mig_devices import ollama_mig_devices as rule
 
 MIG = MigInstance("MIG-4f1a2b3c-0000-5000-8000-000000000001", 1, 0, 10 << 30)
 

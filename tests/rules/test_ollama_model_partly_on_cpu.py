@@ -1,9 +1,9 @@
 from conftest import assert_actionable, known, ollama_running, only_result, single_finding, unavailable, with_gpu, with_ollama
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import MigInstance, OllamaLogOffload, OllamaModel, Outcome, Reason, Severity
+from gpubal.model import MigInstance, OllamaLogOffload, OllamaModel, Outcome, Reason, Severity
 
-from gpubal.rules.ollama_model_partly_on_cpu import check as rule
+from gpubal.rules.ollama_model_partly_on_cpu import ollama_model_partly_on_cpu as rule
 
 # sizes of docs/openapi.yaml's /api/ps example (tests/fixtures/ollama/responses/ps_partial_cpu_openapi.json)
 PARTIAL = OllamaModel("gemma3", 6591830464, 5333539264)

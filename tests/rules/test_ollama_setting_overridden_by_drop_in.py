@@ -7,9 +7,9 @@ import dataclasses
 
 from gpubal.doctor.collect.ollama import collect_ollama
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Known, Outcome, Reason, Severity, Unavailable
+from gpubal.model import Known, Outcome, Reason, Severity, Unavailable
 from gpubal.doctor.probes.files import HostFiles
-from gpubal.rules.ollama_setting_overridden_by_drop_in import check as rule
+from gpubal.rules.ollama_setting_overridden_by_drop_in import ollama_setting_overridden_by_drop_in as rule
 
 UNIT = ("[Unit]\nDescription=Ollama Service\nAfter=network-online.target\n\n[Service]\n"
         "ExecStart=/usr/local/bin/ollama serve\nUser=ollama\nGroup=ollama\nRestart=always\nRestartSec=3\n"

@@ -1,9 +1,9 @@
 from conftest import assert_actionable, known, ollama_running, only_result, single_finding, unavailable, with_gpu, with_ollama
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import MigInstance, OllamaLogOffload, OllamaModel, Outcome, Reason, Severity
+from gpubal.model import MigInstance, OllamaLogOffload, OllamaModel, Outcome, Reason, Severity
 
-from gpubal.rules.ollama_single_gpu_by_design import check as rule
+from gpubal.rules.ollama_single_gpu_by_design import ollama_single_gpu_by_design as rule
 
 
 def test_no_models_and_no_log_pass(h200x2_snapshot):

@@ -9,9 +9,9 @@ import pytest
 from conftest import assert_actionable, known, only_result, unavailable, with_host, with_pair
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Known, Outcome, PciPlatform, Reason, Severity
-from gpubal.rules.p2p_redirected_by_acs import check as acs_rule
-from gpubal.rules.p2p_through_translating_iommu import check as iommu_rule
+from gpubal.model import Known, Outcome, PciPlatform, Reason, Severity
+from gpubal.rules.p2p_redirected_by_acs import p2p_redirected_by_acs as acs_rule
+from gpubal.rules.p2p_through_translating_iommu import p2p_through_translating_iommu as iommu_rule
 
 PLX_REDIRECT = ["SrcValid", "ReqRedir", "CmpltRedir", "UpstreamFwd"]
 SWITCH_PATHS = {"0": ["0000:00:1b.0", "0000:04:00.0", "0000:05:00.0"],

@@ -1,8 +1,8 @@
 from conftest import assert_actionable, known, only_result, outcomes, single_finding, unavailable, with_pair
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Outcome, Reason, Severity
-from gpubal.rules.p2p_unsupported_between_gpus import check as rule
+from gpubal.model import Outcome, Reason, Severity
+from gpubal.rules.p2p_unsupported_between_gpus import p2p_unsupported_between_gpus as rule
 
 
 def test_passes_over_nvlink_although_pcie_p2p_is_not_supported(h200x2_snapshot):

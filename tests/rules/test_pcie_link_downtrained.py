@@ -1,8 +1,8 @@
 from conftest import assert_actionable, known, only_result, outcomes, single_finding, unavailable, with_gpu
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Outcome, Reason, Severity
-from gpubal.rules.pcie_link_downtrained import check as rule
+from gpubal.model import Outcome, Reason, Severity
+from gpubal.rules.pcie_link_downtrained import pcie_link_downtrained as rule
 
 
 def test_passes_at_gen5_x16(h200x2_snapshot):

@@ -2,8 +2,8 @@ from conftest import (assert_actionable, known, only_result, outcomes, single_fi
                       with_host)
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Outcome, Reason, Severity
-from gpubal.rules.pcie_replay_errors import check as rule
+from gpubal.model import Outcome, Reason, Severity
+from gpubal.rules.pcie_replay_errors import pcie_replay_errors as rule
 
 
 def test_passes_with_no_replays(h200x2_snapshot):

@@ -1,8 +1,8 @@
 from conftest import assert_actionable, known, only_result, outcomes, single_finding, unavailable, with_gpu
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Outcome, Reason, Severity
-from gpubal.rules.persistence_mode_off import check as rule
+from gpubal.model import Outcome, Reason, Severity
+from gpubal.rules.persistence_mode_off import persistence_mode_off as rule
 
 
 def test_passes_with_persistence_on(h200x2_snapshot):

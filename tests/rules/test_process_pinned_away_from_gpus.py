@@ -7,8 +7,8 @@ import pytest
 from conftest import assert_actionable, known, only_result, real_snapshot, unavailable
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import GpuProcess, Known, Outcome, Reason, Severity
-from gpubal.rules.process_pinned_away_from_gpus import check as rule
+from gpubal.model import GpuProcess, Known, Outcome, Reason, Severity
+from gpubal.rules.process_pinned_away_from_gpus import process_pinned_away_from_gpus as rule
 
 SERVER = GpuProcess(
     pid=4242, program=known("vllm"), found_by="nvml, name", command_line=known("vllm serve Qwen/Qwen3-8B"),

@@ -4,7 +4,7 @@ which, and raises nothing false."""
 from conftest import h200x2_stack
 
 from gpubal.doctor.engine import evaluate
-from gpubal.doctor.model import Outcome, Severity
+from gpubal.model import Outcome, Severity
 from gpubal.rules import all_rules
 
 

@@ -17,9 +17,9 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..doctor.model import Fact, Finding, Fix, Known, OllamaModel, Reason, Severity, Unavailable
-from ..rules._links import OLLAMA_FAQ
-from .model import ProcessInfo, Recording
+from ..model import Fact, Finding, Fix, Known, OllamaModel, Reason, Severity, Unavailable
+from ..common.links import OLLAMA_FAQ
+from ..model.balance import ProcessInfo, Recording
 
 BUSY_PERCENT = 30.0  # a GPU whose mean utilization reaches this is busy
 IDLE_PERCENT = 5.0  # below this it is idle

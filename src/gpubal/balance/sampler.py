@@ -19,11 +19,11 @@ from typing import Callable, Dict, List, Optional, Tuple
 from ..doctor.collect.answers import as_int, as_str
 from ..doctor.collect.gpus import CLOCK_EVENT_REASONS
 from ..doctor.collect.ollama_host import api_url
-from ..doctor.model import Fact, Known, OllamaModel, Reason, Unavailable
+from ..model import Fact, Known, OllamaModel, Reason, Unavailable
 from ..doctor.probes.files import HostFiles
 from ..doctor.probes.http import HttpGetter
 from ..doctor.probes.nvml import NvmlAdapter
-from .model import GpuReading, ProcessInfo, Recording, Sample, SampledGpu
+from ..model.balance import GpuReading, ProcessInfo, Recording, Sample, SampledGpu
 
 NVML_CLOCK_SM = 1
 PCIE_FALLBACK_EVERY_S = 1.0

@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple
 from packaging.version import InvalidVersion
 
 from ..rules import Rule
-from ..rules import matrix as _matrix
-from .model import (FactMissing, Finding, Fix, NotApplicable, Outcome, Reason, Report, RuleResult, Severity,
-                    Snapshot, Unavailable, need)
-from .topology_class import classify_topology
+from .. import matrix as _matrix
+from ..model import (FactMissing, Finding, Fix, NotApplicable, Outcome, Reason, Report, RuleResult, Severity, Snapshot, Unavailable, need)
+from ..common.topology_class import classify_topology
 
 if TYPE_CHECKING:
     from .policy import PolicyFile

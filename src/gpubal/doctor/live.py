@@ -8,7 +8,7 @@ import site
 import sys
 from typing import List, Optional
 
-from .model import Snapshot
+from ..model import Snapshot
 
 
 def python_site_dirs() -> List[str]:
@@ -48,12 +48,12 @@ def collect_live(root: str = "/", ollama_log: Optional[str] = None, ask_ollama: 
 
 
 def not_run(why: str):
-    from .model import Reason, Unavailable
+    from ..model import Reason, Unavailable
 
     return lambda argv, timeout_s: Unavailable(Reason.NOT_IN_INPUT, " ".join(argv), why)
 
 
 def not_asked(why: str):
-    from .model import Reason, Unavailable
+    from ..model import Reason, Unavailable
 
     return lambda url, timeout_s: Unavailable(Reason.NOT_IN_INPUT, url, why)

@@ -33,7 +33,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from .model import Finding, Fix, Known, Outcome, RuleResult, Severity, Snapshot, Unavailable
+from ..model import Finding, Fix, Known, Outcome, RuleResult, Severity, Snapshot, Unavailable
 
 if sys.version_info >= (3, 11):
     import tomllib as _toml
@@ -172,7 +172,7 @@ def _section(table: Mapping[str, Any], where: str, rule_ids: Mapping[str, str]) 
 
 
 def parse_policy(text: str, name: str) -> PolicyFile:
-    from .bounded import TooLarge, parse_bounded
+    from ..common.bounded import TooLarge, parse_bounded
 
     try:
         data = parse_bounded(_toml.loads, text, MAX_POLICY_BYTES)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from ..doctor.model import SCHEMA_VERSION
+from ..model import SCHEMA_VERSION
 
 
 class DigestError(ValueError):
@@ -345,7 +345,8 @@ def _check_schema(snapshot: Dict[str, Any]) -> None:
 def _evaluate(document: Dict[str, Any]) -> Tuple[List[Tuple[str, str, str]], int]:
     """A bare snapshot has no findings yet: run the rules over it, as `gpubal doctor --snapshot` would."""
     from ..doctor.engine import evaluate
-    from ..doctor.model import Outcome, SnapshotError, snapshot_from_dict
+    from ..model import Outcome
+    from ..snapshot_file import SnapshotError, snapshot_from_dict
     from ..rules import all_rules
 
     try:

@@ -13,8 +13,8 @@ import tarfile
 from dataclasses import dataclass
 from typing import IO, Any, Callable, Iterable, Iterator, List, Optional, Union
 
-from ..doctor.bounded import parse_bounded  # depth and size bounds: another host's report is untrusted
-from ..doctor.model import MAX_SNAPSHOT_BYTES
+from ..common.bounded import parse_bounded  # depth and size bounds: another host's report is untrusted
+from ..snapshot_file import MAX_SNAPSHOT_BYTES
 from .digest import DigestError, HostDigest, digest_document
 
 TARBALL_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2")
@@ -148,7 +148,7 @@ def digest_bytes(data: bytes, source: str, source_name: str) -> Read:
 
 
 def _digest_embedded(text: str, source: str, source_name: str) -> Read:
-    from ..doctor.model import SnapshotError, snapshot_from_text, to_jsonable
+    from ..snapshot_file import SnapshotError, snapshot_from_text, to_jsonable
 
     try:
         snapshot = snapshot_from_text(text)

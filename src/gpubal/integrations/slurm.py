@@ -24,7 +24,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Callable, List, Sequence, Tuple
 
-from ..doctor.model import Report
+from ..model import Report
 from ..reports.oneline import PREFIX, summary_line
 
 REASON_PREFIX = PREFIX  # "gpubal:"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
-from ..doctor.model import Snapshot
+from ..model import Snapshot
 from .groups import Partition, best_partition, default_group_sizes
 from .topology import (TIER_MEANING, TIER_NVLINK, TIER_PHB, TIER_SYS, TIER_UNKNOWN, TIER_WORDS, PlacedGpu,
                        Topology, build_topology, group_cpu_list)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple
 
-from ..doctor.cpulist import format_cpulist, parse_cpulist
-from ..doctor.model import Known, Snapshot, Unavailable
+from ..common.cpulist import format_cpulist, parse_cpulist
+from ..model import Known, Snapshot, Unavailable
 
 TIER_NVLINK, TIER_PIX, TIER_PXB, TIER_PHB, TIER_NODE, TIER_SYS, TIER_UNKNOWN = range(7)
 PCIE_TIERS = {"SELF": TIER_PIX, "PIX": TIER_PIX, "PXB": TIER_PXB, "PHB": TIER_PHB, "NODE": TIER_NODE,

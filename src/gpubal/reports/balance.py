@@ -12,7 +12,8 @@ from rich.text import Text
 
 from .. import __version__
 from ..balance.analysis import BalanceReport, GpuStats
-from ..doctor.model import Fact, Known, Reason, Unavailable, to_jsonable
+from ..model import Fact, Known, Reason, Unavailable
+from ..snapshot_file import to_jsonable
 from . import words
 from .style import SEVERITY_LABEL, SEVERITY_STYLE
 from .tables import uncut_table

@@ -10,14 +10,15 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from .. import __version__
-from ..doctor.model import Finding, Known, Report, Severity, Unavailable, to_jsonable
+from ..model import Finding, Known, Report, Severity, Unavailable
+from ..snapshot_file import to_jsonable
 from . import summary as s
 from . import words
 from .facts import FactRow, fact_rows
 from .style import OUTCOME_LABEL, SEVERITY_LABEL
 
 # The comment that marks the embedded snapshot in a Markdown report, and the id of the <script> element
-# that holds it in an HTML report; gpubal.doctor.model.snapshot_from_text looks for both.
+# that holds it in an HTML report; gpubal.snapshot_file.snapshot_from_text looks for both.
 SNAPSHOT_MARKER = "<!-- gpubal-snapshot v1: the JSON block below is this report's snapshot; gpubal reads it back -->"
 SNAPSHOT_ELEMENT_ID = "gpubal-snapshot"
 

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, List
 
-from ..doctor.model import Gpu, GpuPair, GpuProcess, Known, NvLink, Snapshot, Unavailable
+from ..model import Gpu, GpuPair, GpuProcess, Known, NvLink, Snapshot, Unavailable
 from . import words
 
 
@@ -31,7 +31,7 @@ def _text(value: Any) -> str:
         return words.P2P_STATUS.get(value, value)
     if isinstance(value, (int, float)):
         return str(value)
-    from ..doctor.model import to_jsonable
+    from ..snapshot_file import to_jsonable
 
     return json.dumps(to_jsonable(value), separators=(", ", ": "), ensure_ascii=False)
 

@@ -17,10 +17,10 @@ import base64
 import hashlib
 from typing import Any
 
-from ..doctor.model import Report
+from ..model import Report
 from .context import build_context, severities
 from . import words
-from .redact import redact_report
+from ..common.redact import redact_report
 from .visible import visible
 
 

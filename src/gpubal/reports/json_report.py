@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from .. import __version__
-from ..doctor.model import Report, to_jsonable
+from ..model import Report
+from ..snapshot_file import to_jsonable
 from .summary import verdict
 
 

@@ -17,8 +17,8 @@ import typing
 from pathlib import Path
 from typing import Any, Dict
 
-from ..doctor import model
-from ..doctor.model import SCHEMA_VERSION, Known, Reason, Unavailable
+from .. import model
+from ..model import SCHEMA_VERSION, Known, Reason, Unavailable
 from . import summary
 from .json_report import REPORT_SCHEMA_VERSION
 

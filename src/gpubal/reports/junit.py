@@ -27,9 +27,9 @@ from typing import Dict, List, Tuple
 from xml.sax.saxutils import escape, quoteattr
 
 from .. import __version__
-from ..doctor.model import Finding, Outcome, Report, RuleResult, Severity
+from ..model import Finding, Outcome, Report, RuleResult, Severity
 from .context import NO_MATRIX, area_of
-from .redact import redact_report
+from ..common.redact import redact_report
 from .summary import show, verdict
 from .visible import visible
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..doctor.model import Report
+from ..model import Report
 from .context import SNAPSHOT_MARKER, build_context
 from . import words
-from .redact import redact_report
+from ..common.redact import redact_report
 from .visible import visible
 
 # GitHub rejects an issue body longer than this; a report that would not fit says so at its end.
@@ -102,7 +102,7 @@ def render_markdown(report: Report, redact: bool = True, summary: bool = False) 
 
 
 def _compressed(snapshot_json: str) -> str:
-    """zlib, then base64 in lines of 100: what gpubal.doctor.model.snapshot_from_text decodes."""
+    """zlib, then base64 in lines of 100: what gpubal.snapshot_file.snapshot_from_text decodes."""
     import base64
     import zlib
 

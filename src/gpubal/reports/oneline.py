@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Sequence, Tuple
 
-from ..doctor.model import Finding, Report
+from ..model import Finding, Report
 
 PREFIX = "gpubal:"  # every line starts with it: Slurm automation matches drained nodes by it
 SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}

@@ -89,7 +89,7 @@ def doctor_gauges(report) -> List[Gauge]:
     from datetime import datetime, timezone
 
     from .. import __version__
-    from ..doctor.model import Known, Outcome
+    from ..model import Known, Outcome
 
     snapshot = report.snapshot
     gauges: List[Gauge] = []

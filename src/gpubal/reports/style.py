@@ -1,6 +1,6 @@
 """Colours and labels in one place, so every renderer says the same thing the same way."""
 
-from ..doctor.model import Outcome, Severity
+from ..model import Outcome, Severity
 
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 SEVERITY_LABEL = {Severity.ERROR: "ERROR", Severity.WARNING: "WARNING", Severity.INFO: "INFO"}

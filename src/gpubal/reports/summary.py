@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..doctor.model import (Fact, Gpu, GpuPair, GpuProcess, Known, Outcome, Reason, Report, RuleResult, Severity,
-                            Unavailable)
-from ..doctor.visibility import process_visibility
+from ..model import (Fact, Finding, Gpu, GpuPair, GpuProcess, Known, Outcome, Reason, Report, RuleResult, Severity,
+                     Unavailable)
+from ..common.visibility import process_visibility
 from . import words
 
 

@@ -14,7 +14,7 @@ from rich.padding import Padding
 from rich.text import Text
 
 from .. import __version__
-from ..doctor.model import Gpu, Reason, Report, Unavailable
+from ..model import Gpu, Reason, Report, Unavailable
 from . import summary as s
 from . import words
 from .style import LINK_STYLE, SEVERITY_LABEL, SEVERITY_STYLE

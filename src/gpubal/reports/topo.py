@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.text import Text
 
 from .. import __version__
-from ..doctor.model import to_jsonable
+from ..snapshot_file import to_jsonable
 from ..placement.advice import Layout, TopoAdvice
 from .style import LINK_STYLE
 from .tables import uncut_table

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
-from ..doctor.model import Known, Reason, Unavailable
+from ..model import Known, Reason, Unavailable
 
 # In a table cell, where a sentence does not fit. A feature this GPU does not have reads `n/a`, as
 # nvidia-smi prints it; every other gap says in a word or two why the value is missing.

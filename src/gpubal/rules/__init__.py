@@ -15,7 +15,7 @@ import pkgutil
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
-from ..doctor.model import Finding, Fix, Severity
+from ..model import Finding, Fix, Severity
 
 SCOPES = ("host", "gpu", "gpu_pair")
 DOC_SECTIONS = ("What it checks", "Why it matters", "How to fix", "References")

@@ -1,6 +1,6 @@
 """Small helpers that several rules share."""
 
-from ..doctor.model import Gpu, Known, value_or
+from ..model import Gpu, Known, value_or
 
 
 def short_bus_id(gpu: Gpu) -> str:

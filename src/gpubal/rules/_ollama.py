@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
 
-from ..doctor.model import FactMissing, Known, NotApplicable, Ollama, Reason, Snapshot, Unavailable, need
+from ..model import FactMissing, Known, NotApplicable, Ollama, Reason, Snapshot, Unavailable, need
 
 SETTINGS_SOURCES = ("the running server's environment", "the server's `server config` log line",
                     "the ollama systemd unit")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Callable, Dict, Iterator, Optional, Tuple
 
-from ..doctor.model import FactMissing, GpuProcess, Snapshot, Unavailable, need
-from ..doctor.visibility import CUDA_VISIBLE, process_visibility
+from ..model import FactMissing, GpuProcess, Snapshot, Unavailable, need
+from ..common.visibility import CUDA_VISIBLE, process_visibility
 
 
 def processes_choosing_gpus(snapshot: Snapshot, skip: Callable[[GpuProcess], bool] = lambda process: False

@@ -8,7 +8,7 @@ from typing import Dict, List, NoReturn, Tuple
 
 from packaging.version import InvalidVersion, Version
 
-from ..doctor.model import FactMissing, LibraryCopy, Reason, Stack, Unavailable, value_or
+from ..model import FactMissing, LibraryCopy, Reason, Stack, Unavailable, value_or
 
 LIBRARY_NAMES = {"cudart": "CUDA runtime (libcudart)", "cudnn": "cuDNN", "nccl": "NCCL"}
 RUNTIME_ORIGINS = ("LD_LIBRARY_PATH", "system", "toolkit")
@@ -87,4 +87,4 @@ def copies_by_consumer(copies: List[LibraryCopy]) -> Dict[str, List[LibraryCopy]
 def matrix_lacks(what: str, data_file: str) -> NoReturn:
     """Not evaluated: the matrix has no row for `what` (gpubal does not guess compatibility)."""
     raise FactMissing(f"matrix: {what}", Unavailable(
-        Reason.NOT_FOUND, f"rules/data/{data_file}", f"the compatibility matrix has no row for {what}"))
+        Reason.NOT_FOUND, f"matrix/data/{data_file}", f"the compatibility matrix has no row for {what}"))

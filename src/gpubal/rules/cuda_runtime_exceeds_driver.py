@@ -1,13 +1,15 @@
 from typing import Dict, List
 
-from ..doctor.model import Fix, Severity, Snapshot
-from . import _links, finding, matrix, rule
+from ..model import Fix, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
+from .. import matrix
 from ._stack import CudaUse, cuda_uses, major_minor, matrix_lacks, version_key
 
 
 @rule("cuda-runtime-exceeds-driver", scope="host", area="stack",
       summary="No CUDA runtime, toolkit or framework build is newer than the driver supports")
-def check(snapshot: Snapshot):
+def cuda_runtime_exceeds_driver(snapshot: Snapshot):
     """
     What it checks
         Every CUDA version something on the host uses (each toolkit under /usr/local, each libcudart

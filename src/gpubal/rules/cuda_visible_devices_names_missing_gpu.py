@@ -1,14 +1,15 @@
 import re
 
-from ..doctor.model import Fix, GpuProcess, Known, Severity, Snapshot
-from ..doctor.visibility import CUDA_VISIBLE
-from . import _links, finding, rule
+from ..model import Fix, GpuProcess, Known, Severity, Snapshot
+from ..common.visibility import CUDA_VISIBLE
+from . import finding, rule
+from ..common import links as _links
 from ._processes import processes_choosing_gpus
 
 
 @rule("cuda-visible-devices-names-missing-gpu", scope="host", area="stack",
       summary="CUDA_VISIBLE_DEVICES of a running GPU process or model server names only GPUs that exist")
-def check(snapshot: Snapshot):
+def cuda_visible_devices_names_missing_gpu(snapshot: Snapshot):
     """
     What it checks
         For each process in the process table (those on a GPU, and vLLM, SGLang and llama.cpp servers

@@ -1,11 +1,12 @@
-from ..doctor.model import Fix, Severity, Snapshot
-from . import finding, matrix, rule
+from ..model import Fix, Severity, Snapshot
+from . import finding, rule
+from .. import matrix
 from ._stack import consumer_cuda, major_minor, matrix_lacks, short_version, version_key
 
 
 @rule("cudnn-cuda-mismatch", scope="host", area="stack",
       summary="Each cuDNN copy is built for the CUDA major its user runs, and the driver is new enough")
-def check(snapshot: Snapshot):
+def cudnn_cuda_mismatch(snapshot: Snapshot):
     """
     What it checks
         Every cuDNN copy found (system library, wheel, framework-bundled) against NVIDIA's cuDNN support

@@ -1,5 +1,6 @@
-from ..doctor.model import Fix, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 
 # NCCL's troubleshooting guide asks containers for `--shm-size=1g`; less is what gets people the
 # "failed to extend /dev/shm/nccl-..." error (Docker's own default is 64 MiB).
@@ -8,7 +9,7 @@ RECOMMENDED_BYTES = 1 << 30
 
 @rule("dev-shm-too-small", scope="host", area="memory",
       summary="Inside a container with several GPUs, /dev/shm has at least 1 GiB for NCCL")
-def check(snapshot: Snapshot):
+def dev_shm_too_small(snapshot: Snapshot):
     """
     What it checks
         Inside a container (Docker, Podman, Kubernetes) on a host with more than one GPU, the size of

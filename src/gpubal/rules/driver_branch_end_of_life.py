@@ -1,13 +1,15 @@
 import datetime
 
-from ..doctor.model import Fix, Severity, Snapshot
-from . import _links, finding, matrix, rule
+from ..model import Fix, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
+from .. import matrix
 from ._stack import matrix_lacks
 
 
 @rule("driver-branch-end-of-life", scope="host", area="driver",
       summary="The driver's branch still gets fixes from NVIDIA (not end of life)")
-def check(snapshot: Snapshot):
+def driver_branch_end_of_life(snapshot: Snapshot):
     """
     What it checks
         The driver's branch (R535, R580, ...) against NVIDIA's list of data-center driver branches and

@@ -1,10 +1,11 @@
-from ..doctor.model import Fix, Gpu, Known, Severity, Snapshot, need
-from . import _links, finding, rule
+from ..model import Fix, Gpu, Known, Severity, Snapshot, need
+from . import finding, rule
+from ..common import links as _links
 
 
 @rule("ecc-pages-pending", scope="gpu", area="memory",
       summary="No retired page or remapped memory row is waiting for a GPU reset")
-def check(gpu: Gpu, snapshot: Snapshot):
+def ecc_pages_pending(gpu: Gpu, snapshot: Snapshot):
     """
     What it checks
         Whether the GPU has memory that failed and is marked for retirement (page retirement, up to

@@ -1,10 +1,11 @@
-from ..doctor.model import Fix, Gpu, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, Gpu, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 
 
 @rule("ecc-row-remapping-failed", scope="gpu", area="memory",
       summary="The GPU has not run out of spare memory rows")
-def check(gpu: Gpu, snapshot: Snapshot):
+def ecc_row_remapping_failed(gpu: Gpu, snapshot: Snapshot):
     """
     What it checks
         NVML's row-remapping failure flag (Ampere and later): a memory row failed and no spare row was

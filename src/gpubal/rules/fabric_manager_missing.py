@@ -1,11 +1,12 @@
-from ..doctor.model import Fix, Severity, Snapshot, value_or
-from . import _links, finding, rule
+from ..model import Fix, Severity, Snapshot, value_or
+from . import finding, rule
+from ..common import links as _links
 from ._gpu import fabric_ready, nvswitch_gpus
 
 
 @rule("fabric-manager-missing", scope="host", area="nvlink",
       summary="On NVSwitch hosts, Fabric Manager is installed and running")
-def check(snapshot: Snapshot):
+def fabric_manager_missing(snapshot: Snapshot):
     """
     What it checks
         On hosts whose GPUs sit on an NVSwitch fabric (NVML reports a fabric state other than "not

@@ -1,11 +1,12 @@
-from ..doctor.model import Fix, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 from ._gpu import nvswitch_gpus
 
 
 @rule("fabric-manager-version-mismatch", scope="host", area="nvlink",
       summary="On NVSwitch hosts, Fabric Manager has exactly the driver's version")
-def check(snapshot: Snapshot):
+def fabric_manager_version_mismatch(snapshot: Snapshot):
     """
     What it checks
         On hosts whose GPUs sit on an NVSwitch fabric, whether the installed Fabric Manager package has

@@ -1,7 +1,9 @@
 from typing import Dict, Optional
 
-from ..doctor.model import Fix, Known, PythonPackage, Severity, Snapshot, Unavailable
-from . import _links, finding, matrix, rule
+from ..model import Fix, Known, PythonPackage, Severity, Snapshot, Unavailable
+from . import finding, rule
+from ..common import links as _links
+from .. import matrix
 from ._stack import major_minor, version_key
 
 NEEDS_TORCH = ("vllm", "sglang", "torchvision", "torchaudio", "xformers", "flash-attn")
@@ -9,7 +11,7 @@ NEEDS_TORCH = ("vllm", "sglang", "torchvision", "torchaudio", "xformers", "flash
 
 @rule("framework-cuda-build", scope="host", area="stack",
       summary="PyTorch is a CUDA build that the driver can run")
-def check(snapshot: Snapshot):
+def framework_cuda_build(snapshot: Snapshot):
     """
     What it checks
         The PyTorch build the Python environment has: that it is there when a package that needs it

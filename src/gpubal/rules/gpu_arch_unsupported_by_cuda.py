@@ -1,13 +1,14 @@
 from typing import List
 
-from ..doctor.model import Fix, Gpu, Severity, Snapshot
-from . import finding, matrix, rule
+from ..model import Fix, Gpu, Severity, Snapshot
+from . import finding, rule
+from .. import matrix
 from ._stack import cuda_uses, matrix_lacks
 
 
 @rule("gpu-arch-unsupported-by-cuda", scope="gpu", area="stack",
       summary="Every CUDA version in use can target this GPU's compute capability")
-def check(gpu: Gpu, snapshot: Snapshot):
+def gpu_arch_unsupported_by_cuda(gpu: Gpu, snapshot: Snapshot):
     """
     What it checks
         The GPU's compute capability against every CUDA version used on the host (toolkits, libcudart

@@ -1,10 +1,11 @@
-from ..doctor.model import Fix, Gpu, Reason, Severity, Snapshot, Unavailable
-from . import _links, finding, rule
+from ..model import Fix, Gpu, Reason, Severity, Snapshot, Unavailable
+from . import finding, rule
+from ..common import links as _links
 
 
 @rule("gpu-lost", scope="gpu", area="gpu",
       summary="Every GPU the driver knows still answers")
-def check(gpu: Gpu, snapshot: Snapshot):
+def gpu_lost(gpu: Gpu, snapshot: Snapshot):
     """
     What it checks
         Whether NVML reports the GPU as lost (NVML_ERROR_GPU_IS_LOST) when gpubal asks about it.

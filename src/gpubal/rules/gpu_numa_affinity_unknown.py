@@ -1,11 +1,11 @@
-from ..doctor.model import Fix, Gpu, Severity, Snapshot
+from ..model import Fix, Gpu, Severity, Snapshot
 from . import finding, rule
 from ._gpu import short_bus_id
 
 
 @rule("gpu-numa-affinity-unknown", scope="gpu", area="topology",
       summary="On a multi-socket host, each GPU's NUMA node is known")
-def check(gpu: Gpu, snapshot: Snapshot):
+def gpu_numa_affinity_unknown(gpu: Gpu, snapshot: Snapshot):
     """
     What it checks
         On hosts with more than one NUMA node, whether the firmware tells the kernel which node each

@@ -1,10 +1,11 @@
-from ..doctor.model import Fix, GpuPair, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, GpuPair, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 
 
 @rule("gpu-pair-crosses-numa", scope="gpu_pair", area="topology",
       summary="GPUs without NVLink between them sit under the same CPU socket")
-def check(pair: GpuPair, snapshot: Snapshot):
+def gpu_pair_crosses_numa(pair: GpuPair, snapshot: Snapshot):
     """
     What it checks
         Whether traffic between two GPUs that have no NVLink between them must cross the link between

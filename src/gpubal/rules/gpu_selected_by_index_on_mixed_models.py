@@ -1,12 +1,13 @@
-from ..doctor.model import Fix, Known, Severity, Snapshot
-from ..doctor.visibility import CUDA_ORDER, CUDA_VISIBLE
-from . import _links, finding, rule
+from ..model import Fix, Known, Severity, Snapshot
+from ..common.visibility import CUDA_ORDER, CUDA_VISIBLE
+from . import finding, rule
+from ..common import links as _links
 from ._processes import processes_choosing_gpus
 
 
 @rule("gpu-selected-by-index-on-mixed-models", scope="host", area="stack",
       summary="A process on a host with mixed GPU models picks GPUs by UUID, or by index in PCI order")
-def check(snapshot: Snapshot):
+def gpu_selected_by_index_on_mixed_models(snapshot: Snapshot):
     """
     What it checks
         For each process in the process table: whether its CUDA_VISIBLE_DEVICES picks GPUs by index on a

@@ -1,5 +1,6 @@
-from ..doctor.model import Fix, Gpu, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, Gpu, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 
 # NVML's clocks event reasons (nvmlClocksEventReasons): the clocks are held down for heat or power
 HEAT_OR_POWER_EMERGENCY = ("sw_thermal_slowdown", "hw_thermal_slowdown", "hw_slowdown", "hw_power_brake_slowdown")
@@ -8,7 +9,7 @@ POWER_LIMIT = "sw_power_cap"
 
 @rule("gpu-throttled-while-busy", scope="gpu", area="gpu",
       summary="A busy GPU is not slowed down for heat or power")
-def check(gpu: Gpu, snapshot: Snapshot):
+def gpu_throttled_while_busy(gpu: Gpu, snapshot: Snapshot):
     """
     What it checks
         The reasons NVML gives for the GPU's clocks now (clocks event reasons), while the GPU is busy

@@ -1,10 +1,11 @@
-from ..doctor.model import Fix, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 
 
 @rule("heterogeneous-gpus", scope="host", area="gpu",
       summary="All GPUs are the same model with the same memory")
-def check(snapshot: Snapshot):
+def heterogeneous_gpus(snapshot: Snapshot):
     """
     What it checks
         Whether the host mixes GPU models or memory sizes (MIG devices aside).

@@ -1,10 +1,11 @@
-from ..doctor.model import Fix, Known, Severity, Snapshot, Unavailable
-from . import _links, finding, rule
+from ..model import Fix, Known, Severity, Snapshot, Unavailable
+from . import finding, rule
+from ..common import links as _links
 
 
 @rule("kernel-module-userspace-mismatch", scope="host", area="driver",
       summary="The loaded kernel module and the user-space driver library are the same version")
-def check(snapshot: Snapshot):
+def kernel_module_userspace_mismatch(snapshot: Snapshot):
     """
     What it checks
         The version of the NVIDIA kernel module that is loaded (/proc/driver/nvidia/version) against

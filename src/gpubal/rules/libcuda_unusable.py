@@ -1,5 +1,6 @@
-from ..doctor.model import Fix, Severity, Snapshot, Unavailable
-from . import _links, finding, rule
+from ..model import Fix, Severity, Snapshot, Unavailable
+from . import finding, rule
+from ..common import links as _links
 
 # How the dump readers (doctor/ingest/smi_table.py, smi_query.py) begin the detail of driver.cuda_driver_version
 # when nvidia-smi printed "CUDA Version: N/A": NVML answered, so the driver is there, but no libcuda could be
@@ -9,7 +10,7 @@ CUDA_NA = "CUDA Version: N/A"
 
 @rule("libcuda-unusable", scope="host", area="driver",
       summary="The driver's CUDA library (libcuda) can be loaded where nvidia-smi runs")
-def check(snapshot: Snapshot):
+def libcuda_unusable(snapshot: Snapshot):
     """
     What it checks
         Whether nvidia-smi could name the CUDA version of the driver. It prints `CUDA Version: N/A`

@@ -1,13 +1,14 @@
 from typing import Dict, List
 
-from ..doctor.model import Fix, LibraryCopy, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, LibraryCopy, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 from ._stack import LIBRARY_NAMES, copies_by_consumer, short_version
 
 
 @rule("library-copies-disagree", scope="host", area="stack",
       summary="Several versions of libcudart, cuDNN or NCCL are reachable: which one each user loads")
-def check(snapshot: Snapshot):
+def library_copies_disagree(snapshot: Snapshot):
     """
     What it checks
         Whether more than one version of libcudart, cuDNN or NCCL can be loaded on the host, and for

@@ -1,10 +1,11 @@
-from ..doctor.model import Fix, Gpu, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, Gpu, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 
 
 @rule("mig-enabled-without-instances", scope="gpu", area="mig",
       summary="A GPU in MIG mode has GPU instances that CUDA can use")
-def check(gpu: Gpu, snapshot: Snapshot):
+def mig_enabled_without_instances(gpu: Gpu, snapshot: Snapshot):
     """
     What it checks
         Whether a GPU with MIG enabled has at least one MIG device (a GPU instance with a compute

@@ -1,10 +1,11 @@
-from ..doctor.model import Fix, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 
 
 @rule("mig-mixed-across-gpus", scope="host", area="mig",
       summary="MIG is either on for all GPUs or off for all")
-def check(snapshot: Snapshot):
+def mig_mixed_across_gpus(snapshot: Snapshot):
     """
     What it checks
         Whether some GPUs of the host are in MIG mode while others are not.

@@ -1,10 +1,11 @@
-from ..doctor.model import Fix, Gpu, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, Gpu, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 
 
 @rule("mig-pending-reboot", scope="gpu", area="mig",
       summary="No MIG mode change is waiting for a GPU reset")
-def check(gpu: Gpu, snapshot: Snapshot):
+def mig_pending_reboot(gpu: Gpu, snapshot: Snapshot):
     """
     What it checks
         Whether the MIG mode that is in effect differs from the pending one, i.e. someone ran

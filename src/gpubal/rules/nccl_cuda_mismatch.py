@@ -1,11 +1,12 @@
-from ..doctor.model import Fix, Severity, Snapshot
-from . import finding, matrix, rule
+from ..model import Fix, Severity, Snapshot
+from . import finding, rule
+from .. import matrix
 from ._stack import consumer_cuda, major_minor, matrix_lacks, short_version
 
 
 @rule("nccl-cuda-mismatch", scope="host", area="stack",
       summary="Each NCCL copy is built for the CUDA major its user runs")
-def check(snapshot: Snapshot):
+def nccl_cuda_mismatch(snapshot: Snapshot):
     """
     What it checks
         Every NCCL copy found (system libnccl, the nvidia-nccl-cu12/-cu13 wheels, framework-bundled)

@@ -1,10 +1,11 @@
-from ..doctor.model import Fix, Severity, Snapshot, need, value_or
-from . import _links, finding, rule
+from ..model import Fix, Severity, Snapshot, need, value_or
+from . import finding, rule
+from ..common import links as _links
 
 
 @rule("nccl-p2p-disabled-with-nvlink", scope="host", area="nvlink",
       summary="NCCL is not told to avoid P2P on GPUs that are connected by NVLink")
-def check(snapshot: Snapshot):
+def nccl_p2p_disabled_with_nvlink(snapshot: Snapshot):
     """
     What it checks
         The NCCL variables in the environment gpubal runs in: NCCL_P2P_DISABLE=1, or NCCL_P2P_LEVEL=LOC

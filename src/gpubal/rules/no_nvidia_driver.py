@@ -1,10 +1,11 @@
-from ..doctor.model import Fix, Known, Reason, Severity, Snapshot, need
-from . import _links, finding, rule
+from ..model import Fix, Known, Reason, Severity, Snapshot, need
+from . import finding, rule
+from ..common import links as _links
 
 
 @rule("no-nvidia-driver", scope="host", area="driver",
       summary="The NVIDIA driver (kernel module and NVML library) is installed and answers")
-def check(snapshot: Snapshot):
+def no_nvidia_driver(snapshot: Snapshot):
     """
     What it checks
         Whether NVML, the management library that ships with the NVIDIA driver, starts. NVML is

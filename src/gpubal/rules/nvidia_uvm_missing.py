@@ -1,4 +1,4 @@
-from ..doctor.model import Fix, Severity, Snapshot
+from ..model import Fix, Severity, Snapshot
 from . import finding, rule
 
 _MODPROBE_DOC = "https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/index.html"
@@ -6,7 +6,7 @@ _MODPROBE_DOC = "https://docs.nvidia.com/datacenter/tesla/driver-installation-gu
 
 @rule("nvidia-uvm-missing", scope="host", area="driver",
       summary="The nvidia_uvm module is loaded and /dev/nvidia-uvm exists")
-def check(snapshot: Snapshot):
+def nvidia_uvm_missing(snapshot: Snapshot):
     """
     What it checks
         That the NVIDIA Unified Memory kernel module (nvidia_uvm) is loaded and its device node

@@ -1,11 +1,12 @@
 from collections import defaultdict
 
-from ..doctor.model import Fix, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 
 @rule("nvlink-asymmetric", scope="host", area="nvlink",
       summary="GPUs of the same model have the same number of active NVLinks")
-def check(snapshot: Snapshot):
+def nvlink_asymmetric(snapshot: Snapshot):
     """
     What it checks
         Among GPUs of the same model that use NVLink, whether they all have the same number of active

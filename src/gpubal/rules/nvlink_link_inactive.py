@@ -1,10 +1,11 @@
-from ..doctor.model import Fix, Gpu, Known, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, Gpu, Known, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 
 
 @rule("nvlink-link-inactive", scope="gpu", area="nvlink",
       summary="Every NVLink of a GPU that uses NVLink is up")
-def check(gpu: Gpu, snapshot: Snapshot):
+def nvlink_link_inactive(gpu: Gpu, snapshot: Snapshot):
     """
     What it checks
         On a GPU where at least one NVLink is active, whether any other link is down. A GPU whose

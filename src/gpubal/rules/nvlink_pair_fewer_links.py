@@ -1,12 +1,13 @@
 from itertools import combinations
 
-from ..doctor.model import FactMissing, Fix, Reason, Severity, Snapshot, Unavailable, need
-from . import _links, finding, rule
+from ..model import FactMissing, Fix, Reason, Severity, Snapshot, Unavailable, need
+from . import finding, rule
+from ..common import links as _links
 
 
 @rule("nvlink-pair-fewer-links", scope="host", area="nvlink",
       summary="Every NVLinked GPU has as many NVLinks to its peers as the others (topology matrix)")
-def check(snapshot: Snapshot):
+def nvlink_pair_fewer_links(snapshot: Snapshot):
     """
     What it checks
         From the NVLink count of every GPU pair (`NV#` in `nvidia-smi topo -m`), whether one GPU has

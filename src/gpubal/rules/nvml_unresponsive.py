@@ -1,10 +1,11 @@
-from ..doctor.model import Fix, Known, NotApplicable, Reason, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, Known, NotApplicable, Reason, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 
 
 @rule("nvml-unresponsive", scope="host", area="driver",
       summary="The driver answers NVML queries in time")
-def check(snapshot: Snapshot):
+def nvml_unresponsive(snapshot: Snapshot):
     """
     What it checks
         Whether NVML answered gpubal's queries before the collection's deadline (20 s; a healthy 8-GPU

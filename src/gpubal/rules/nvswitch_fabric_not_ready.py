@@ -1,10 +1,11 @@
-from ..doctor.model import Fix, Gpu, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, Gpu, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 
 
 @rule("nvswitch-fabric-not-ready", scope="gpu", area="nvlink",
       summary="On NVSwitch systems, the GPU has joined the NVLink fabric")
-def check(gpu: Gpu, snapshot: Snapshot):
+def nvswitch_fabric_not_ready(gpu: Gpu, snapshot: Snapshot):
     """
     What it checks
         NVML's fabric state for GPUs on an NVSwitch fabric (HGX boards): whether the GPU finished

@@ -1,5 +1,6 @@
-from ..doctor.model import Fix, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 from ._ollama import require_ollama
 
 # CUresult numbers cuInit returns, as the CUDA Driver API documents them, and the usual next step
@@ -25,7 +26,7 @@ MEANINGS = {
 
 @rule("ollama-cuda-init-failed", scope="host", area="ollama",
       summary="Ollama's GPU discovery initialized CUDA (cuInit did not fail)")
-def check(snapshot: Snapshot):
+def ollama_cuda_init_failed(snapshot: Snapshot):
     """
     What it checks
         The failures Ollama's log records when it initializes CUDA to discover GPUs: `cuInit err: 802`,

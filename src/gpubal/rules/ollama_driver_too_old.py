@@ -1,12 +1,14 @@
-from ..doctor.model import Fix, Known, Severity, Snapshot
-from . import _links, finding, matrix, rule
+from ..model import Fix, Known, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
+from .. import matrix
 from ._ollama import require_ollama
 from ._stack import matrix_lacks, version_key
 
 
 @rule("ollama-driver-too-old", scope="host", area="ollama",
       summary="The NVIDIA driver is new enough for Ollama on these GPUs")
-def check(snapshot: Snapshot):
+def ollama_driver_too_old(snapshot: Snapshot):
     """
     What it checks
         Where Ollama is installed or running, the driver version against the floor Ollama's GPU

@@ -1,5 +1,6 @@
-from ..doctor.model import Fix, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 from ._ollama import require_ollama
 
 IN_USE_SHARE = 0.25  # more than this share of a GPU taken before Ollama loads anything
@@ -8,7 +9,7 @@ IN_USE_MIN_BYTES = 1 << 30  # and at least this much: a desktop's display takes 
 
 @rule("ollama-gpu-memory-in-use", scope="host", area="ollama",
       summary="Ollama finds most of each GPU's memory free when it starts")
-def check(snapshot: Snapshot):
+def ollama_gpu_memory_in_use(snapshot: Snapshot):
     """
     What it checks
         Each GPU as Ollama's log reports it at discovery (`inference compute ... total= available=`,

@@ -1,12 +1,14 @@
-from ..doctor.model import Fix, Gpu, Severity, Snapshot
-from . import _links, finding, matrix, rule
+from ..model import Fix, Gpu, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
+from .. import matrix
 from ._ollama import require_ollama
 from ._stack import matrix_lacks, version_key
 
 
 @rule("ollama-gpu-unsupported", scope="gpu", area="ollama",
       summary="Ollama's official builds support this GPU's compute capability")
-def check(gpu: Gpu, snapshot: Snapshot):
+def ollama_gpu_unsupported(gpu: Gpu, snapshot: Snapshot):
     """
     What it checks
         Where Ollama is installed or running, each GPU's compute capability against the lowest one

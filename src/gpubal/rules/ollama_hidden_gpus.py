@@ -1,7 +1,8 @@
 from typing import List, Tuple
 
-from ..doctor.model import FactMissing, Fix, Gpu, Reason, Severity, Snapshot, Unavailable, value_or
-from . import _links, finding, rule
+from ..model import FactMissing, Fix, Gpu, Reason, Severity, Snapshot, Unavailable, value_or
+from . import finding, rule
+from ..common import links as _links
 from ._ollama import edit_unit, gpus_seen_by_ollama_only, require_ollama, setting
 
 
@@ -31,7 +32,7 @@ def visible_gpus(value: str, gpus: List[Gpu]) -> Tuple[List[int], str]:
 
 @rule("ollama-hidden-gpus", scope="host", area="ollama",
       summary="CUDA_VISIBLE_DEVICES as Ollama sees it does not hide GPUs that NVML sees")
-def check(snapshot: Snapshot):
+def ollama_hidden_gpus(snapshot: Snapshot):
     """
     What it checks
         CUDA_VISIBLE_DEVICES as the Ollama server has it (its process environment, else its `server

@@ -1,11 +1,12 @@
-from ..doctor.model import Fix, Severity, Snapshot, value_or
-from . import _links, finding, rule
+from ..model import Fix, Severity, Snapshot, value_or
+from . import finding, rule
+from ..common import links as _links
 from ._ollama import edit_unit, require_ollama, setting
 
 
 @rule("ollama-mig-devices", scope="host", area="ollama",
       summary="With MIG enabled, Ollama's CUDA_VISIBLE_DEVICES names exactly one MIG device by UUID")
-def check(snapshot: Snapshot):
+def ollama_mig_devices(snapshot: Snapshot):
     """
     What it checks
         Where Ollama runs on a host with MIG enabled on some GPU: whether CUDA_VISIBLE_DEVICES, as the

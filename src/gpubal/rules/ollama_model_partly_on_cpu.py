@@ -1,5 +1,6 @@
-from ..doctor.model import Fix, Known, Severity, Snapshot, Unavailable
-from . import _links, finding, rule
+from ..model import Fix, Known, Severity, Snapshot, Unavailable
+from . import finding, rule
+from ..common import links as _links
 from ._ollama import edit_unit, require_ollama, settings
 
 GIB = 1 << 30
@@ -9,7 +10,7 @@ TUNING = ("OLLAMA_CONTEXT_LENGTH", "OLLAMA_NUM_PARALLEL", "OLLAMA_FLASH_ATTENTIO
 
 @rule("ollama-model-partly-on-cpu", scope="host", area="ollama",
       summary="Every model Ollama has loaded sits entirely in GPU memory")
-def check(snapshot: Snapshot):
+def ollama_model_partly_on_cpu(snapshot: Snapshot):
     """
     What it checks
         Each model the Ollama server has loaded (GET /api/ps): whether `size_vram` is less than `size`,

@@ -1,11 +1,12 @@
-from ..doctor.model import Fix, Known, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, Known, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 from ._ollama import require_ollama
 
 
 @rule("ollama-runs-on-cpu", scope="host", area="ollama",
       summary="Ollama's GPU discovery found a GPU (it does not run on the CPU only)")
-def check(snapshot: Snapshot):
+def ollama_runs_on_cpu(snapshot: Snapshot):
     """
     What it checks
         Whether Ollama's log says it found no GPU: `no compatible GPUs were discovered`, an

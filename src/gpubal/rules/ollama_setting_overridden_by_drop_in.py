@@ -1,13 +1,14 @@
 from typing import Dict, List, Tuple
 
-from ..doctor.model import Fix, Reason, Severity, Snapshot, Unavailable
-from . import _links, finding, rule
+from ..model import Fix, Reason, Severity, Snapshot, Unavailable
+from . import finding, rule
+from ..common import links as _links
 from ._ollama import require_ollama
 
 
 @rule("ollama-setting-overridden-by-drop-in", scope="host", area="ollama",
       summary="No Environment= setting of the Ollama unit is silently replaced by a later drop-in")
-def check(snapshot: Snapshot):
+def ollama_setting_overridden_by_drop_in(snapshot: Snapshot):
     """
     What it checks
         The Environment= lines of the Ollama systemd unit and of each drop-in in

@@ -1,7 +1,8 @@
 import re
 
-from ..doctor.model import Fix, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 from ._ollama import require_ollama
 
 _VERSION = re.compile(r"libcuda\.so\.(\d{3}\.\d+(?:\.\d+)?)$")
@@ -9,7 +10,7 @@ _VERSION = re.compile(r"libcuda\.so\.(\d{3}\.\d+(?:\.\d+)?)$")
 
 @rule("ollama-several-libcuda-versions", scope="host", area="driver",
       summary="Only one driver version of libcuda is on the loader path")
-def check(snapshot: Snapshot):
+def ollama_several_libcuda_versions(snapshot: Snapshot):
     """
     What it checks
         The libcuda copies Ollama's GPU discovery found (its debug log lists them: `discovered GPU

@@ -1,5 +1,6 @@
-from ..doctor.model import Fix, Severity, Snapshot, Unavailable, value_or
-from . import _links, finding, rule
+from ..model import Fix, Severity, Snapshot, Unavailable, value_or
+from . import finding, rule
+from ..common import links as _links
 from ._ollama import edit_unit, require_ollama, setting, truthy
 
 GIB = 1 << 30
@@ -7,7 +8,7 @@ GIB = 1 << 30
 
 @rule("ollama-single-gpu-by-design", scope="host", area="ollama",
       summary="A model that fits one GPU stays on one GPU unless OLLAMA_SCHED_SPREAD=1 (advice)")
-def check(snapshot: Snapshot):
+def ollama_single_gpu_by_design(snapshot: Snapshot):
     """
     What it checks
         On hosts with more than one GPU, whether Ollama keeps a model on a single GPU: the log's

@@ -1,7 +1,9 @@
 import shlex
 
-from ..doctor.model import Fix, Known, Severity, Snapshot, value_or
-from . import _links, finding, matrix, rule
+from ..model import Fix, Known, Severity, Snapshot, value_or
+from . import finding, rule
+from ..common import links as _links
+from .. import matrix
 from ._ollama import require_ollama
 from ._stack import version_key
 
@@ -12,7 +14,7 @@ TENSOR_PARALLEL = ("Ollama splits a model's layers across GPUs; it does not do t
 
 @rule("ollama-unknown-setting", scope="host", area="ollama",
       summary="Every OLLAMA_* variable and `ollama serve` flag in the unit or environment exists")
-def check(snapshot: Snapshot):
+def ollama_unknown_setting(snapshot: Snapshot):
     """
     What it checks
         The OLLAMA_* variables in the Ollama unit (Environment= lines, drop-ins) and in the running

@@ -1,14 +1,15 @@
 from typing import List
 
-from ..doctor.model import Fix, GpuPair, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, GpuPair, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 
 REDIRECTS = ("ReqRedir", "CmpltRedir")
 
 
 @rule("p2p-redirected-by-acs", scope="gpu_pair", area="pcie",
       summary="Peer-to-peer traffic between GPUs under one PCIe switch is not sent up to the CPU by ACS")
-def check(pair: GpuPair, snapshot: Snapshot):
+def p2p_redirected_by_acs(pair: GpuPair, snapshot: Snapshot):
     """
     What it checks
         For two GPUs without NVLink between them that share a PCIe bridge (a switch: PIX or PXB in

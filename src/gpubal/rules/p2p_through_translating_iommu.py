@@ -1,12 +1,13 @@
-from ..doctor.model import Fix, GpuPair, Known, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, GpuPair, Known, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 
 TRANSLATED = ("DMA", "DMA-FQ")  # the kernel's names for IOMMU domains that translate DMA addresses
 
 
 @rule("p2p-through-translating-iommu", scope="gpu_pair", area="pcie",
       summary="GPUs that talk over PCIe are not behind an IOMMU in translated mode")
-def check(pair: GpuPair, snapshot: Snapshot):
+def p2p_through_translating_iommu(pair: GpuPair, snapshot: Snapshot):
     """
     What it checks
         For two GPUs without NVLink between them, on a host that is not a virtual machine: the type of

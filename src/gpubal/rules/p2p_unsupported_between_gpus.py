@@ -1,5 +1,6 @@
-from ..doctor.model import Fix, GpuPair, Known, Severity, Snapshot, value_or
-from . import _links, finding, rule
+from ..model import Fix, GpuPair, Known, Severity, Snapshot, value_or
+from . import finding, rule
+from ..common import links as _links
 
 _WHY = {
     "chipset_not_supported": "the chipset or its settings block it (often PCIe ACS or the IOMMU)",
@@ -13,7 +14,7 @@ _WHY = {
 
 @rule("p2p-unsupported-between-gpus", scope="gpu_pair", area="topology",
       summary="Two GPUs can read and write each other's memory directly (P2P)")
-def check(pair: GpuPair, snapshot: Snapshot):
+def p2p_unsupported_between_gpus(pair: GpuPair, snapshot: Snapshot):
     """
     What it checks
         NVML's peer-to-peer status between two GPUs, over NVLink and over PCIe (read and write).

@@ -1,11 +1,12 @@
-from ..doctor.model import Fix, Gpu, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, Gpu, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 from ._gpu import short_bus_id
 
 
 @rule("pcie-link-downtrained", scope="gpu", area="pcie",
       summary="The PCIe link runs at the width (and, under load, the generation) it can reach")
-def check(gpu: Gpu, snapshot: Snapshot):
+def pcie_link_downtrained(gpu: Gpu, snapshot: Snapshot):
     """
     What it checks
         The GPU's current PCIe link width against the widest this GPU can reach in this slot, and the

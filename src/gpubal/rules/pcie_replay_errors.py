@@ -1,5 +1,6 @@
-from ..doctor.model import Fix, Gpu, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, Gpu, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 
 # DCGM's limit: "8 replays per minute is the maximum recommended by RM" (DCGM_LIMIT_MAX_PCIREPLAY_RATE in
 # NVIDIA DCGM's dcgm_gpu_hardware_limits.h).
@@ -8,7 +9,7 @@ MAX_REPLAYS_PER_MINUTE = 8
 
 @rule("pcie-replay-errors", scope="gpu", area="pcie",
       summary="The PCIe link retransmits no more than DCGM's limit of 8 packets a minute")
-def check(gpu: Gpu, snapshot: Snapshot):
+def pcie_replay_errors(gpu: Gpu, snapshot: Snapshot):
     """
     What it checks
         NVML's PCIe replay counter, the number of packets the GPU's link had to resend since the driver

@@ -1,10 +1,11 @@
-from ..doctor.model import Fix, Gpu, Known, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, Gpu, Known, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 
 
 @rule("persistence-mode-off", scope="gpu", area="driver",
       summary="The driver stays initialised between programs (nvidia-persistenced)")
-def check(gpu: Gpu, snapshot: Snapshot):
+def persistence_mode_off(gpu: Gpu, snapshot: Snapshot):
     """
     What it checks
         Whether the GPU is kept initialised while no program uses it (persistence mode, kept by the

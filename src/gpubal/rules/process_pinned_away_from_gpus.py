@@ -1,13 +1,14 @@
 from typing import Optional
 
-from ..doctor.cpulist import format_cpulist, parse_cpulist
-from ..doctor.model import FactMissing, Fix, GpuProcess, Known, NotApplicable, Severity, Snapshot, need
-from . import _links, finding, rule
+from ..common.cpulist import format_cpulist, parse_cpulist
+from ..model import FactMissing, Fix, GpuProcess, Known, NotApplicable, Severity, Snapshot, need
+from . import finding, rule
+from ..common import links as _links
 
 
 @rule("process-pinned-away-from-gpus", scope="host", area="topology",
       summary="A process that uses GPUs may run on CPUs, and allocate memory, of its GPUs' NUMA node")
-def check(snapshot: Snapshot):
+def process_pinned_away_from_gpus(snapshot: Snapshot):
     """
     What it checks
         For each process NVML lists on a GPU: whether the CPUs it may run on (Cpus_allowed_list) and the

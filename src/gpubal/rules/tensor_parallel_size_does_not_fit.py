@@ -1,9 +1,10 @@
 from typing import List, Optional
 
-from ..doctor.engines import option_value
-from ..doctor.model import FactMissing, Fix, GpuProcess, Known, Severity, Snapshot, Unavailable, need
-from ..doctor.visibility import process_visibility
-from . import _links, finding, rule
+from ..common.engines import option_value
+from ..model import FactMissing, Fix, GpuProcess, Known, Severity, Snapshot, Unavailable, need
+from ..common.visibility import process_visibility
+from . import finding, rule
+from ..common import links as _links
 
 # How each engine is told its parallelism (vLLM's engine arguments; SGLang's server arguments)
 TENSOR = {"vllm": ("--tensor-parallel-size", "--tensor_parallel_size", "-tp"),
@@ -15,7 +16,7 @@ DATA = {"vllm": ("--data-parallel-size", "--data_parallel_size", "-dp"), "sglang
 
 @rule("tensor-parallel-size-does-not-fit", scope="host", area="stack",
       summary="A running vLLM or SGLang server's parallel sizes fit the GPUs it sees and its model's heads")
-def check(snapshot: Snapshot):
+def tensor_parallel_size_does_not_fit(snapshot: Snapshot):
     """
     What it checks
         For each vLLM or SGLang server in the process table: its tensor-, pipeline- and data-parallel

@@ -1,5 +1,6 @@
-from ..doctor.model import Fix, Gpu, NotApplicable, Severity, Snapshot
-from . import _links, finding, rule
+from ..model import Fix, Gpu, NotApplicable, Severity, Snapshot
+from . import finding, rule
+from ..common import links as _links
 from ._stack import version_key
 
 VLLM_MIN_COMPUTE_CAPABILITY = "7.0"  # vLLM's GPU installation page: "compute capability 7.0 or higher"
@@ -7,7 +8,7 @@ VLLM_MIN_COMPUTE_CAPABILITY = "7.0"  # vLLM's GPU installation page: "compute ca
 
 @rule("vllm-gpu-unsupported", scope="gpu", area="stack",
       summary="vLLM's CUDA builds support this GPU's compute capability")
-def check(gpu: Gpu, snapshot: Snapshot):
+def vllm_gpu_unsupported(gpu: Gpu, snapshot: Snapshot):
     """
     What it checks
         Where vLLM is installed, each GPU's compute capability against the floor vLLM's installation

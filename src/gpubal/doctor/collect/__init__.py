@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import List, Mapping, Optional, Sequence
 
 from ... import __version__
-from ..model import SCHEMA_VERSION, Driver, Gpu, Known, Reason, Snapshot, Unavailable
+from ...model import SCHEMA_VERSION, Driver, Gpu, Known, Reason, Snapshot, Unavailable
 from ..probes.files import HostFiles
 from ..probes.commands import CommandRunner
 from ..probes.http import HttpGetter

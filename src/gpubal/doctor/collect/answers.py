@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..model import Fact, Known, Reason, Unavailable
+from ...model import Fact, Known, Reason, Unavailable
 
 
 def to_fact(answer: Any, source: str, convert: Callable[[Any], Any] = lambda value: value) -> Fact[Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Dict, Optional
 
-from ..model import Driver, Fact, Known, Reason, Unavailable
+from ...model import Driver, Fact, Known, Reason, Unavailable
 from ..probes.files import HostFiles
 from ..probes.nvml import NvmlAdapter
 from .answers import as_int, as_str, to_fact

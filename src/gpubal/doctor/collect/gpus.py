@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Dict, List, Optional, Union
 
-from ..cpulist import bitmask_words_to_numbers, format_cpulist, parse_cpulist
-from ..model import Fact, Gpu, Known, MigInstance, NumaNode, NvLink, Reason, Unavailable
+from ...common.cpulist import bitmask_words_to_numbers, format_cpulist, parse_cpulist
+from ...model import Fact, Gpu, Known, MigInstance, NumaNode, NvLink, Reason, Unavailable
 from ..probes.files import HostFiles
 from ..probes.nvml import NVLINK_MAX_LINKS, NVML_RETURN_NAMES, NvmlAdapter
 from .answers import as_int, as_int_list, as_str, to_fact

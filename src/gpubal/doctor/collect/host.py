@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import List, Union
 
-from ..cpulist import parse_cpulist
-from ..model import Fact, Host, Known, NumaNode, Reason, Unavailable
+from ...common.cpulist import parse_cpulist
+from ...model import Fact, Host, Known, NumaNode, Reason, Unavailable
 from ..probes.files import HostFiles
 
 _VM_VENDORS = (

@@ -10,8 +10,8 @@ import json
 import re
 from typing import Dict, List, Optional, Union
 
-from ..model import Fact, Known, Reason, Unavailable
-from ..engines import option_value
+from ...model import Fact, Known, Reason, Unavailable
+from ...common.engines import option_value
 from ..probes.files import HostFiles
 
 # the options that name the model: vLLM `vllm serve MODEL` or --model; SGLang --model-path (or --model)

@@ -22,7 +22,7 @@ import dataclasses
 import time
 from typing import Any, Callable, List, Optional
 
-from ..model import Gpu, Known, NvLink, Reason, Unavailable
+from ...model import Gpu, Known, NvLink, Reason, Unavailable
 from ..probes.nvml import NVLINK_MAX_LINKS, NvmlAdapter
 from .gpus import link_absent, nvlinks_from_states
 

@@ -10,11 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..ingest.ollama_log import OllamaLog, parse_ollama_log
-from ..model import Fact, Known, Ollama, OllamaModel, Reason, Unavailable
+from ...model import Fact, Known, Ollama, OllamaModel, Reason, Unavailable
 from ..probes.commands import CommandRunner
 from ..probes.files import HostFiles
 from ..probes.http import HttpGetter
-from ..secrets import looks_secret
+from ...common.secret_values import looks_secret
 from .ollama_host import DEFAULT_URL, api_url, client_url, server_url
 UNIT_PATHS = ("/etc/systemd/system/ollama.service", "/usr/lib/systemd/system/ollama.service",
               "/lib/systemd/system/ollama.service")

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 from urllib.parse import quote
 
-from ..model import Fact, Known, Reason, Unavailable
+from ...model import Fact, Known, Reason, Unavailable
 
 DEFAULT_PORT = 11434
 DEFAULT_URL = "http://127.0.0.1:11434"

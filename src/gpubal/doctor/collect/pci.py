@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Dict, List, Optional
 
-from ..model import Fact, Gpu, GpuPair, Known, PciPlatform, Reason, Unavailable
+from ...model import Fact, Gpu, GpuPair, Known, PciPlatform, Reason, Unavailable
 from ..probes.commands import CommandRunner
 from ..probes.files import HostFiles
 

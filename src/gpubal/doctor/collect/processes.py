@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from ..model import Fact, Gpu, GpuProcess, Known, Reason, Unavailable
+from ...model import Fact, Gpu, GpuProcess, Known, Reason, Unavailable
 from ..probes.files import HostFiles
 from ..probes.nvml import NvmlAdapter
-from ..secrets import SECRET_WORDS, looks_secret
+from ...common.secret_values import SECRET_WORDS, looks_secret
 from .model_config import MODEL_OPTIONS, collect_model_config
 
 

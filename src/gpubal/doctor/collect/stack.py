@@ -13,9 +13,9 @@ import os
 import re
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from ..model import CudaToolkit, Fact, Known, LibraryCopy, PythonPackage, Reason, Stack, Unavailable
+from ...model import CudaToolkit, Fact, Known, LibraryCopy, PythonPackage, Reason, Stack, Unavailable
 from ..probes.files import HostFiles
-from ..secrets import looks_secret
+from ...common.secret_values import looks_secret
 from .processes import program_running
 
 LIBRARIES = {"cudart": "libcudart.so", "cudnn": "libcudnn.so", "nccl": "libnccl.so"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable, List, Optional, Tuple
 
-from ..model import Fact, Gpu, GpuPair, Known, NvLink, Reason, Unavailable
+from ...model import Fact, Gpu, GpuPair, Known, NvLink, Reason, Unavailable
 from ..probes.nvml import P2P_INDEX, NvmlAdapter
 from .answers import as_int, to_fact
 

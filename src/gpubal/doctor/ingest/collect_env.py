@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional
 
-from ..cpulist import parse_cpulist
-from ..model import CudaToolkit, LibraryCopy, NumaNode, PythonPackage
-from ..secrets import looks_secret
+from ...common.cpulist import parse_cpulist
+from ...model import CudaToolkit, LibraryCopy, NumaNode, PythonPackage
+from ...common.secret_values import looks_secret
 from .common import Observation, Parser, clean
 
 SECTION = "collect_env"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import BinaryIO, Dict, List, Optional, Sequence
 
-from ..model import Snapshot
+from ...model import Snapshot
 from .build import Conflict, DumpFacts, build_snapshot
 from .reader import InputError, describe_head, open_dump
 from .registry import NAMES, detect, run_parsers

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List
 
-from ..model import Known, NvLink, Reason, Unavailable
+from ...model import Known, NvLink, Reason, Unavailable
 from .common import Observation, Parser, clean, command_line, unquote
 
 SECTION = "nvidia-smi nvlink -s"

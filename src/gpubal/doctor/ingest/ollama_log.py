@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional
 
-from ..model import OllamaLogEvent, OllamaLogGpu, OllamaLogOffload
+from ...model import OllamaLogEvent, OllamaLogGpu, OllamaLogOffload
 from .common import Observation, Parser, parse_size
 
 SECTION = "Ollama log"

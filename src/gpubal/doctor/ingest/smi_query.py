@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from ..model import MigInstance, Reason, Unavailable
+from ...model import MigInstance, Reason, Unavailable
 from .common import Observation, Parser, clean, parse_size, unquote
 
 SECTION = "nvidia-smi -q"

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional
 
-from ..model import Reason, Unavailable
+from ...model import Reason, Unavailable
 from .common import Observation, Parser, clean, command_line, unquote
 
 SECTION = "nvidia-smi"

@@ -27,8 +27,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from ..cpulist import parse_cpulist
-from ..model import Reason, Unavailable
+from ...common.cpulist import parse_cpulist
+from ...model import Reason, Unavailable
 from .common import Observation, Parser, clean, command_line, unquote
 
 TOPO_SECTION = "nvidia-smi topo -m"

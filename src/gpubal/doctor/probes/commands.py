@@ -9,7 +9,7 @@ import signal
 import subprocess
 from typing import Callable, Sequence, Union
 
-from ..model import Reason, Unavailable
+from ...model import Reason, Unavailable
 
 CommandRunner = Callable[[Sequence[str], float], Union[str, Unavailable]]
 

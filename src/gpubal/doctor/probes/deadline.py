@@ -13,7 +13,7 @@ import queue
 import threading
 from typing import Any, Callable, List, Optional
 
-from ..model import Reason, Unavailable
+from ...model import Reason, Unavailable
 from .nvml import Answer, NvmlAdapter
 
 # A healthy call takes microseconds to 20 ms (nvmlDeviceGetPcieThroughput waits that long on the GPU).

@@ -11,7 +11,7 @@ import os
 import stat
 from typing import List, Union
 
-from ..model import Reason, Unavailable
+from ...model import Reason, Unavailable
 
 
 class HostFiles:

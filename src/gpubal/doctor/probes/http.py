@@ -14,8 +14,8 @@ import time
 from typing import Any, Callable, Tuple, Union
 from urllib.parse import urlsplit
 
-from ..bounded import TooLarge, check_size, loads_json
-from ..model import Reason, Unavailable
+from ...common.bounded import TooLarge, check_size, loads_json
+from ...model import Reason, Unavailable
 
 HttpGetter = Callable[[str, float], Union[Any, Unavailable]]
 MAX_BODY_BYTES = 4 << 20

@@ -18,7 +18,7 @@ import os
 import threading
 from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple, Union
 
-from ..model import Reason, Unavailable
+from ...model import Reason, Unavailable
 
 PROFILE_FORMAT = "gpubal-nvml-profile"
 PROFILE_VERSION = 1
@@ -520,7 +520,7 @@ class ReplayAdapter:
 
     @classmethod
     def from_file(cls, path: str) -> "ReplayAdapter":
-        from ..bounded import TooLarge, parse_bounded
+        from ...common.bounded import TooLarge, parse_bounded
 
         def no_constant(name: str) -> Any:
             raise ProfileError(f"{path}: {name} is not an NVML answer")

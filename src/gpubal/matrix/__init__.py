@@ -1,6 +1,6 @@
 """The compatibility matrix: versioned facts about CUDA, drivers, GPUs and libraries, each with its source.
 
-The data live in ``rules/data/*.toml`` (one file per topic) and every row carries the URL it was checked
+The data live in ``matrix/data/*.toml`` (one file per topic) and every row carries the URL it was checked
 against. This module reads those files from the package itself (``importlib.resources``; nothing else is
 read), validates them against a fixed schema and exposes them as named tuples (immutable rows that cost a
 tenth of a frozen dataclass to define: ~2.5 ms each on a slow VM, paid at every start). Everything else here
@@ -801,7 +801,7 @@ def read_matrix_documents() -> Dict[str, Dict[str, Any]]:
     """The package's own data/*.toml files, parsed (the only I/O in this module).
 
     The TOML files are the source of truth. Parsing them with the pure-Python TOML reader costs ~15 ms
-    here and ~100 ms on a slow VM, so `python -m gpubal.rules.matrix` stores the parsed documents in
+    here and ~100 ms on a slow VM, so `python -m gpubal.matrix` stores the parsed documents in
     data/matrix-cache.json with each TOML file's CRC-32; when every hash still matches, the cache is read
     instead (json is C). A stale or missing cache only costs the time: the TOML is parsed again."""
     texts = {stem: _read_data(f"{stem}.toml") for stem in MATRIX_FILES}

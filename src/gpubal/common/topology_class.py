@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Set, Tuple
 
-from .model import Known, Snapshot, TopologyClass, Unavailable
+from ..model import Known, Snapshot, TopologyClass, Unavailable
 
 PCIE_WORDS = {
     "PIX": "behind one PCIe switch", "PXB": "behind PCIe switches", "PHB": "through one host bridge",

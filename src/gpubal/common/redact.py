@@ -24,8 +24,8 @@ import ipaddress
 import re
 from typing import Any, Dict, List, Tuple
 
-from ..doctor.model import Known, Report, Snapshot, value_or
-from ..doctor.secrets import drop_secret_values, looks_secret  # one list for collect, ingest and reports
+from ..model import Known, Report, Snapshot, value_or
+from .secret_values import drop_secret_values, looks_secret  # one list for collect, ingest and reports
 
 _UUID = re.compile(r"\b(?:GPU|MIG)-[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b")
 _MAC = re.compile(r"(?<![\w:-])[0-9a-fA-F]{2}(?P<sep>[:-])[0-9a-fA-F]{2}(?:(?P=sep)[0-9a-fA-F]{2}){4}(?![\w:-])")

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from .model import Gpu, GpuProcess, Known, Snapshot, Unavailable
+from ..model import Gpu, GpuProcess, Known, Snapshot, Unavailable
 
 CUDA_VISIBLE = "CUDA_VISIBLE_DEVICES"
 CUDA_ORDER = "CUDA_DEVICE_ORDER"

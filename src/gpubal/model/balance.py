@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Tuple
 
-from ..doctor.model import Fact, OllamaModel
+from . import Fact, OllamaModel
 
 
 @dataclass(frozen=True)

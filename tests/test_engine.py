@@ -178,3 +178,37 @@ def test_a_version_that_is_no_version_is_not_evaluated_not_a_crash(h200x2_snapsh
     assert not [r for r in report.results if r.outcome is Outcome.CRASHED]
     not_evaluated = {r.rule_id: r.missing_reason for r in report.results if r.outcome is Outcome.NOT_EVALUATED}
     assert "not a version number" in not_evaluated["driver-branch-end-of-life"]
+
+
+# --- inputs: what a rule declares, the engine hands in --------------------------------------------------
+
+
+@rule("test-reads-the-matrix", scope="host", area="stack", summary="Reads the matrix", inputs=("matrix",))
+def reads_the_matrix(snapshot, matrix):
+    yield finding(Severity.INFO, "host", f"matrix {matrix.version}", {"matrix": matrix.version},
+                  Fix(summary="nothing", commands=("true",), url="https://example.org"))
+
+
+def test_the_engine_hands_a_rule_the_matrix_it_declares(h200x2_snapshot):
+    import dataclasses
+
+    from gpubal.matrix import load_matrix
+
+    other = dataclasses.replace(load_matrix(), matrix_dates=(("test", "1999-01-01"),))
+    report = evaluate(h200x2_snapshot, [reads_the_matrix], matrix=other)
+    assert [f.message for f in report.findings()] == ["matrix 1999-01-01"]
+    assert report.matrix_version == "1999-01-01"
+
+
+def test_a_rule_declaring_an_unknown_input_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="inputs must be among"):
+        rule("test-bad-input", scope="host", area="stack", summary="x", inputs=("network",))(lambda snapshot: ())
+
+
+def test_no_rule_loads_the_matrix_itself():
+    from gpubal.rules import __path__ as rules_path
+
+    for path in Path(rules_path[0]).glob("*.py"):
+        assert "load_matrix" not in path.read_text(encoding="utf-8"), f"{path.name}: take `matrix` as an input"

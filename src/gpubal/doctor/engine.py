@@ -2,13 +2,16 @@
 pair of GPUs), so every (rule, subject) gets exactly one outcome: passed, finding, not evaluated (a fact
 it needed was unavailable), not applicable (no subject of that kind, or the rule found its subject
 positively absent), or crashed (a bug in the rule, reported as an internal-error finding while the run
-goes on)."""
+goes on).
+
+The engine loads the compatibility matrix once per run and hands it, like every input a rule declares
+(`Rule.inputs`), to the rule as a keyword argument: rules never load anything themselves."""
 
 from __future__ import annotations
 
 import dataclasses
 import traceback
-from typing import TYPE_CHECKING, Any, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from packaging.version import InvalidVersion
 
@@ -21,17 +24,21 @@ if TYPE_CHECKING:
     from .policy import PolicyFile
 
 
-def evaluate(snapshot: Snapshot, rules: Sequence[Rule], policy: "Optional[PolicyFile]" = None) -> Report:
+def evaluate(snapshot: Snapshot, rules: Sequence[Rule], policy: "Optional[PolicyFile]" = None,
+             matrix: "Optional[_matrix.Matrix]" = None) -> Report:
+    """`matrix` defaults to gpubal's own (loaded once, cached); a test may hand in another."""
+    matrix = matrix if matrix is not None else _matrix.load_matrix()
+    inputs: Dict[str, Any] = {"matrix": matrix}
     results: List[RuleResult] = []
     for rule in rules:
-        results.extend(_run_rule(rule, snapshot))
+        results.extend(_run_rule(rule, snapshot, inputs))
     applied = ""
     if policy is not None:  # after the rules ran: its checks added, skipped rules marked, findings re-graded
         from .policy import apply, hostname_of
 
         site = policy.for_host(hostname_of(snapshot))
         results, applied = apply(results, snapshot, site), site.describe()
-    return Report(snapshot=snapshot, results=tuple(results), matrix_version=_matrix.MATRIX_VERSION, policy=applied,
+    return Report(snapshot=snapshot, results=tuple(results), matrix_version=matrix.version, policy=applied,
                   topology_class=classify_topology(snapshot))
 
 
@@ -43,7 +50,7 @@ def _subjects(rule: Rule, snapshot: Snapshot) -> List[Tuple[str, Tuple[Any, ...]
     return [(pair.subject(), (pair, snapshot)) for pair in need(snapshot.pairs, "pairs")]
 
 
-def _run_rule(rule: Rule, snapshot: Snapshot) -> List[RuleResult]:
+def _run_rule(rule: Rule, snapshot: Snapshot, inputs: Dict[str, Any]) -> List[RuleResult]:
     try:
         subjects = _subjects(rule, snapshot)
     except FactMissing as missing:
@@ -51,13 +58,14 @@ def _run_rule(rule: Rule, snapshot: Snapshot) -> List[RuleResult]:
     if not subjects:
         what = "GPUs" if rule.scope == "gpu" else "pairs of GPUs"
         return [RuleResult(rule.id, "host", Outcome.NOT_APPLICABLE, missing_reason=f"this host has no {what}")]
-    return [_run_one(rule, subject, args) for subject, args in subjects]
+    declared = {name: inputs[name] for name in rule.inputs}
+    return [_run_one(rule, subject, args, declared) for subject, args in subjects]
 
 
-def _run_one(rule: Rule, subject: str, args: Tuple[Any, ...]) -> RuleResult:
+def _run_one(rule: Rule, subject: str, args: Tuple[Any, ...], inputs: Dict[str, Any]) -> RuleResult:
     found: List[Finding] = []
     try:
-        for one in rule.check(*args):
+        for one in rule.check(*args, **inputs):
             found.append(dataclasses.replace(one, rule_id=rule.id))
     except NotApplicable as absent:
         return RuleResult(rule.id, subject, Outcome.NOT_APPLICABLE, missing_reason=absent.reason)

@@ -3,7 +3,8 @@
 Each module in this package holds one rule (or a small family) named after its id. A rule is a function
 decorated with `@rule(...)`; its docstring is user documentation with four sections — What it checks,
 Why it matters, How to fix, References — which `gpubal explain ID` prints. Rules read no files and call
-no programs: everything they know comes from the Snapshot.
+no programs: everything they know comes from the Snapshot and the inputs they declare (`inputs=("matrix",)`),
+which the engine hands in as keyword arguments of the same name.
 
 Discovery walks the modules of this package; there is no central table to edit.
 """
@@ -13,11 +14,14 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ..model import Finding, Fix, Severity
 
 SCOPES = ("host", "gpu", "gpu_pair")
+# What a rule may ask the engine for besides its subject; each arrives as a keyword argument of that name.
+#   matrix: the compatibility matrix (gpubal.matrix.Matrix), loaded once per run
+INPUTS = ("matrix",)
 DOC_SECTIONS = ("What it checks", "Why it matters", "How to fix", "References")
 
 # Ids are never reused; a renamed or merged rule keeps a redirect here.
@@ -33,6 +37,7 @@ class Rule:
     area: str  # "driver", "gpu", "mig", "pcie", "nvlink", "topology", "memory", "stack", "ollama"
     summary: str  # what it checks, in one line
     check: Callable[..., Iterable[Finding]]
+    inputs: Tuple[str, ...] = ()  # of INPUTS; the engine passes each as a keyword argument
 
     @property
     def documentation(self) -> str:
@@ -41,12 +46,16 @@ class Rule:
         return inspect.cleandoc(self.check.__doc__ or "")
 
 
-def rule(id: str, scope: str, area: str, summary: str) -> Callable[[Callable[..., Iterable[Finding]]], Rule]:
+def rule(id: str, scope: str, area: str, summary: str,
+         inputs: Tuple[str, ...] = ()) -> Callable[[Callable[..., Iterable[Finding]]], Rule]:
     if scope not in SCOPES:
         raise ValueError(f"rule {id}: scope must be one of {SCOPES}")
+    unknown = [name for name in inputs if name not in INPUTS]
+    if unknown:
+        raise ValueError(f"rule {id}: inputs must be among {INPUTS}, not {unknown}")
 
     def wrap(check: Callable[..., Iterable[Finding]]) -> Rule:
-        return Rule(id=id, scope=scope, area=area, summary=summary, check=check)
+        return Rule(id=id, scope=scope, area=area, summary=summary, check=check, inputs=tuple(inputs))
 
     return wrap
 

@@ -3,13 +3,14 @@ from typing import Dict, List
 from ..model import Fix, Severity, Snapshot
 from . import finding, rule
 from ..common import links as _links
-from .. import matrix
+from ..matrix import Matrix, min_driver_for_cuda, minor_compat
 from ._stack import CudaUse, cuda_uses, major_minor, matrix_lacks, version_key
 
 
 @rule("cuda-runtime-exceeds-driver", scope="host", area="stack",
-      summary="No CUDA runtime, toolkit or framework build is newer than the driver supports")
-def cuda_runtime_exceeds_driver(snapshot: Snapshot):
+      summary="No CUDA runtime, toolkit or framework build is newer than the driver supports",
+      inputs=("matrix",))
+def cuda_runtime_exceeds_driver(snapshot: Snapshot, matrix: Matrix):
     """
     What it checks
         Every CUDA version something on the host uses (each toolkit under /usr/local, each libcudart
@@ -46,10 +47,9 @@ def cuda_runtime_exceeds_driver(snapshot: Snapshot):
     for use in uses:
         if major_minor(use.version) > major_minor(driver_cuda):
             newer.setdefault("%d.%d" % major_minor(use.version), []).append(use)
-    m = matrix.load_matrix()
     for cuda, found in sorted(newer.items(), key=lambda item: major_minor(item[0])):
         major = major_minor(cuda)[0]
-        wanted = matrix.min_driver_for_cuda(m, max((use.version for use in found), key=version_key))
+        wanted = min_driver_for_cuda(matrix, max((use.version for use in found), key=version_key))
         evidence = {"driver.cuda_driver_version": driver_cuda, "driver.version": driver_version,
                     f"CUDA {cuda} used by": [use.what for use in found]}
         if major > major_minor(driver_cuda)[0]:
@@ -57,7 +57,7 @@ def cuda_runtime_exceeds_driver(snapshot: Snapshot):
             why = (f"a CUDA {major} runtime does not start on a driver for CUDA {driver_cuda}: CUDA calls fail "
                    f"with cudaErrorInsufficientDriver")
         else:
-            floor = matrix.minor_compat(m, major)
+            floor = minor_compat(matrix, major)
             if floor is None:
                 matrix_lacks(f"minor version compatibility of CUDA {major}.x", "cuda_driver.toml")
             evidence[f"CUDA {major}.x minor-version-compatibility floor"] = floor.min_linux_driver

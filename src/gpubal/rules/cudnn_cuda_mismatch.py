@@ -1,12 +1,13 @@
 from ..model import Fix, Severity, Snapshot
 from . import finding, rule
-from .. import matrix
+from ..matrix import Matrix, cudnn_builds, cudnn_variant, min_driver_for_cuda
 from ._stack import consumer_cuda, major_minor, matrix_lacks, short_version, version_key
 
 
 @rule("cudnn-cuda-mismatch", scope="host", area="stack",
-      summary="Each cuDNN copy is built for the CUDA major its user runs, and the driver is new enough")
-def cudnn_cuda_mismatch(snapshot: Snapshot):
+      summary="Each cuDNN copy is built for the CUDA major its user runs, and the driver is new enough",
+      inputs=("matrix",))
+def cudnn_cuda_mismatch(snapshot: Snapshot, matrix: Matrix):
     """
     What it checks
         Every cuDNN copy found (system library, wheel, framework-bundled) against NVIDIA's cuDNN support
@@ -31,13 +32,12 @@ def cudnn_cuda_mismatch(snapshot: Snapshot):
         https://docs.nvidia.com/deeplearning/cudnn/latest/support-matrix/index.html
     """
     driver_version = snapshot.driver.need("version")
-    m = matrix.load_matrix()
     copies = [copy for copy in snapshot.stack.need("libraries") if copy.name == "cudnn"]
     lacking = []
     for copy in copies:
         version = short_version(copy.version)
-        builds = matrix.cudnn_builds(m, version)
-        variant = matrix.cudnn_variant(m, version)
+        builds = cudnn_builds(matrix, version)
+        variant = cudnn_variant(matrix, version)
         if not builds and variant is None:
             lacking.append(version)
             continue
@@ -45,7 +45,7 @@ def cudnn_cuda_mismatch(snapshot: Snapshot):
         evidence = {"cudnn": copy.version, "path": copy.path, "consumer": copy.consumer,
                     "consumer CUDA": f"{cuda} ({how})" if cuda else "unknown", "driver.version": driver_version}
         if not builds:
-            yield from _judge_variant(m, copy, version, variant, cuda, driver_version, evidence)
+            yield from _judge_variant(matrix, copy, version, variant, cuda, driver_version, evidence)
             continue
         matching = [b for b in builds if not cuda or b.cuda_major == major_minor(cuda)[0]]
         if not matching:
@@ -61,7 +61,7 @@ def cudnn_cuda_mismatch(snapshot: Snapshot):
         matrix_lacks(f"cuDNN {lacking[0]}", "cudnn.toml")
 
 
-def _judge_variant(m, copy, version, variant, cuda, driver_version, evidence):
+def _judge_variant(matrix, copy, version, variant, cuda, driver_version, evidence):
     """A release known only from NVIDIA's manifest: its CUDA majors, and the driver that CUDA major needs."""
     if not cuda:
         return
@@ -71,7 +71,7 @@ def _judge_variant(m, copy, version, variant, cuda, driver_version, evidence):
         built_for = f"{', '.join(f'{v}.x' for v in variant.cuda_majors)} (NVIDIA's manifest)"
         yield _wrong_cuda_major(copy, version, cuda, built_for, evidence, variant.source)
         return
-    floor = matrix.min_driver_for_cuda(m, f"{major}.0")
+    floor = min_driver_for_cuda(matrix, f"{major}.0")
     if floor is not None and version_key(driver_version) < version_key(floor):
         yield _driver_too_old(copy, f"is a CUDA {major} build, and CUDA {major} needs driver {floor} or newer",
                               floor, driver_version, {**evidence, "CUDA minimum driver": floor}, variant.source)

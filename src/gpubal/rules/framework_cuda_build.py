@@ -3,15 +3,16 @@ from typing import Dict, Optional
 from ..model import Fix, Known, PythonPackage, Severity, Snapshot, Unavailable
 from . import finding, rule
 from ..common import links as _links
-from .. import matrix
+from ..matrix import Matrix
 from ._stack import major_minor, version_key
 
 NEEDS_TORCH = ("vllm", "sglang", "torchvision", "torchaudio", "xformers", "flash-attn")
 
 
 @rule("framework-cuda-build", scope="host", area="stack",
-      summary="PyTorch is a CUDA build that the driver can run")
-def framework_cuda_build(snapshot: Snapshot):
+      summary="PyTorch is a CUDA build that the driver can run",
+      inputs=("matrix",))
+def framework_cuda_build(snapshot: Snapshot, matrix: Matrix):
     """
     What it checks
         The PyTorch build the Python environment has: that it is there when a package that needs it
@@ -58,7 +59,7 @@ def framework_cuda_build(snapshot: Snapshot):
     if not torch.cuda_version or isinstance(snapshot.driver.cuda_driver_version, Known):
         return  # with the driver's CUDA known, cuda-runtime-exceeds-driver judges the build
     driver = snapshot.driver.need("version")
-    supported = _driver_cuda(driver)
+    supported = _driver_cuda(driver, matrix)
     if supported is None:
         snapshot.driver.need("cuda_driver_version")
         return
@@ -78,9 +79,9 @@ def framework_cuda_build(snapshot: Snapshot):
              + "".join(str(part) for part in major_minor(_newest_wheel(supported)))))
 
 
-def _driver_cuda(driver: str) -> Optional[str]:
+def _driver_cuda(driver: str, matrix: Matrix) -> Optional[str]:
     """The newest CUDA release whose corresponding driver is not newer than this one, as "12.2"."""
-    fitting = [release for release in matrix.load_matrix().cuda_releases
+    fitting = [release for release in matrix.cuda_releases
                if version_key(release.min_linux_driver) <= version_key(driver)]
     if not fitting:
         return None

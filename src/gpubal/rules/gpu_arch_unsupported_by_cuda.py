@@ -2,13 +2,14 @@ from typing import List
 
 from ..model import Fix, Gpu, Severity, Snapshot
 from . import finding, rule
-from .. import matrix
+from ..matrix import Matrix, arch_for_compute_capability, cuda_supports_compute_capability
 from ._stack import cuda_uses, matrix_lacks
 
 
 @rule("gpu-arch-unsupported-by-cuda", scope="gpu", area="stack",
-      summary="Every CUDA version in use can target this GPU's compute capability")
-def gpu_arch_unsupported_by_cuda(gpu: Gpu, snapshot: Snapshot):
+      summary="Every CUDA version in use can target this GPU's compute capability",
+      inputs=("matrix",))
+def gpu_arch_unsupported_by_cuda(gpu: Gpu, snapshot: Snapshot, matrix: Matrix):
     """
     What it checks
         The GPU's compute capability against every CUDA version used on the host (toolkits, libcudart
@@ -32,8 +33,7 @@ def gpu_arch_unsupported_by_cuda(gpu: Gpu, snapshot: Snapshot):
         https://developer.nvidia.com/cuda-gpus
     """
     compute_capability = gpu.need("compute_capability")
-    m = matrix.load_matrix()
-    arch = matrix.arch_for_compute_capability(m, compute_capability)
+    arch = arch_for_compute_capability(matrix, compute_capability)
     if arch is None:
         matrix_lacks(f"compute capability {compute_capability}", "gpu_arch_cuda.toml")
     unsupported: List[str] = []
@@ -42,7 +42,7 @@ def gpu_arch_unsupported_by_cuda(gpu: Gpu, snapshot: Snapshot):
         if use.origin == "ollama" or use.version in versions_seen:
             continue
         versions_seen.add(use.version)
-        if matrix.cuda_supports_compute_capability(m, use.version, compute_capability) is False:
+        if cuda_supports_compute_capability(matrix, use.version, compute_capability) is False:
             unsupported.append(use.what)
     if not unsupported:
         return

@@ -1,12 +1,13 @@
 from ..model import Fix, Severity, Snapshot
 from . import finding, rule
-from .. import matrix
+from ..matrix import Matrix, nccl_release
 from ._stack import consumer_cuda, major_minor, matrix_lacks, short_version
 
 
 @rule("nccl-cuda-mismatch", scope="host", area="stack",
-      summary="Each NCCL copy is built for the CUDA major its user runs")
-def nccl_cuda_mismatch(snapshot: Snapshot):
+      summary="Each NCCL copy is built for the CUDA major its user runs",
+      inputs=("matrix",))
+def nccl_cuda_mismatch(snapshot: Snapshot, matrix: Matrix):
     """
     What it checks
         Every NCCL copy found (system libnccl, the nvidia-nccl-cu12/-cu13 wheels, framework-bundled)
@@ -26,13 +27,12 @@ def nccl_cuda_mismatch(snapshot: Snapshot):
         https://docs.nvidia.com/deeplearning/nccl/release-notes/index.html
         https://docs.nvidia.com/deeplearning/nccl/install-guide/index.html
     """
-    m = matrix.load_matrix()
     lacking = []
     for copy in snapshot.stack.need("libraries"):
         if copy.name != "nccl":
             continue
         version = short_version(copy.version)
-        release = matrix.nccl_release(m, version)
+        release = nccl_release(matrix, version)
         if release is None:
             lacking.append(version)
             continue

@@ -1,14 +1,15 @@
 from ..model import Fix, Known, Severity, Snapshot
 from . import finding, rule
 from ..common import links as _links
-from .. import matrix
+from ..matrix import Matrix, ollama_min_driver
 from ._ollama import require_ollama
 from ._stack import matrix_lacks, version_key
 
 
 @rule("ollama-driver-too-old", scope="host", area="ollama",
-      summary="The NVIDIA driver is new enough for Ollama on these GPUs")
-def ollama_driver_too_old(snapshot: Snapshot):
+      summary="The NVIDIA driver is new enough for Ollama on these GPUs",
+      inputs=("matrix",))
+def ollama_driver_too_old(snapshot: Snapshot, matrix: Matrix):
     """
     What it checks
         Where Ollama is installed or running, the driver version against the floor Ollama's GPU
@@ -28,13 +29,12 @@ def ollama_driver_too_old(snapshot: Snapshot):
     """
     ollama = require_ollama(snapshot)
     driver = snapshot.driver.need("version")
-    m = matrix.load_matrix()
-    editions = {requirement.edition: requirement for requirement in m.ollama_requirements}
+    editions = {requirement.edition: requirement for requirement in matrix.ollama_requirements}
     if "current" not in editions:
         matrix_lacks("Ollama's current driver requirement", "ollama.toml")
     worst = None
     for gpu in snapshot.gpu_list():
-        floor = matrix.ollama_min_driver(editions["current"], gpu.need("compute_capability"))
+        floor = ollama_min_driver(editions["current"], gpu.need("compute_capability"))
         if version_key(driver) < version_key(floor) and (worst is None or version_key(floor) > version_key(worst[1])):
             worst = (gpu, floor)
     if worst is None:
@@ -42,7 +42,7 @@ def ollama_driver_too_old(snapshot: Snapshot):
     gpu, floor = worst
     earlier = editions.get("earlier")
     below_all = earlier is None or version_key(driver) < version_key(
-        matrix.ollama_min_driver(earlier, gpu.need("compute_capability")))
+        ollama_min_driver(earlier, gpu.need("compute_capability")))
     # a log in which Ollama listed CUDA GPUs shows that the release which wrote it ran on this driver (older
     # releases bundled CUDA 11 runners): only a newer Ollama would need the newer driver
     used = isinstance(ollama.log_gpus, Known) and any(g.library.lower() == "cuda" for g in ollama.log_gpus.value)

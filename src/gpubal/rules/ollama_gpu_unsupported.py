@@ -1,14 +1,15 @@
 from ..model import Fix, Gpu, Severity, Snapshot
 from . import finding, rule
 from ..common import links as _links
-from .. import matrix
+from ..matrix import Matrix
 from ._ollama import require_ollama
 from ._stack import matrix_lacks, version_key
 
 
 @rule("ollama-gpu-unsupported", scope="gpu", area="ollama",
-      summary="Ollama's official builds support this GPU's compute capability")
-def ollama_gpu_unsupported(gpu: Gpu, snapshot: Snapshot):
+      summary="Ollama's official builds support this GPU's compute capability",
+      inputs=("matrix",))
+def ollama_gpu_unsupported(gpu: Gpu, snapshot: Snapshot, matrix: Matrix):
     """
     What it checks
         Where Ollama is installed or running, each GPU's compute capability against the lowest one
@@ -27,7 +28,7 @@ def ollama_gpu_unsupported(gpu: Gpu, snapshot: Snapshot):
     """
     require_ollama(snapshot)
     compute_capability = gpu.need("compute_capability")
-    current = next((r for r in matrix.load_matrix().ollama_requirements if r.edition == "current"), None)
+    current = next((r for r in matrix.ollama_requirements if r.edition == "current"), None)
     if current is None:
         matrix_lacks("Ollama's current GPU requirement", "ollama.toml")
     if version_key(compute_capability) >= version_key(current.min_compute_capability):

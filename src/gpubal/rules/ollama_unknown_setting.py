@@ -3,7 +3,7 @@ import shlex
 from ..model import Fix, Known, Severity, Snapshot, value_or
 from . import finding, rule
 from ..common import links as _links
-from .. import matrix
+from ..matrix import Matrix, ollama_nonexistent, ollama_setting
 from ._ollama import require_ollama
 from ._stack import version_key
 
@@ -13,8 +13,9 @@ TENSOR_PARALLEL = ("Ollama splits a model's layers across GPUs; it does not do t
 
 
 @rule("ollama-unknown-setting", scope="host", area="ollama",
-      summary="Every OLLAMA_* variable and `ollama serve` flag in the unit or environment exists")
-def ollama_unknown_setting(snapshot: Snapshot):
+      summary="Every OLLAMA_* variable and `ollama serve` flag in the unit or environment exists",
+      inputs=("matrix",))
+def ollama_unknown_setting(snapshot: Snapshot, matrix: Matrix):
     """
     What it checks
         The OLLAMA_* variables in the Ollama unit (Environment= lines, drop-ins) and in the running
@@ -41,7 +42,6 @@ def ollama_unknown_setting(snapshot: Snapshot):
         https://github.com/ollama/ollama/blob/main/envconfig/config.go
     """
     ollama = require_ollama(snapshot)
-    m = matrix.load_matrix()
     names = {}
     for label, fact in (("the ollama systemd unit", ollama.service_environment),
                         ("the running server's environment", ollama.process_environment)):
@@ -53,8 +53,8 @@ def ollama_unknown_setting(snapshot: Snapshot):
     logged = ollama.log_server_config.value if isinstance(ollama.log_server_config, Known) else None
     version = value_or(ollama.server_version, value_or(ollama.binary_version, ""))
     for name, where in sorted(names.items()):
-        missing = matrix.ollama_nonexistent(m, name)
-        known = matrix.ollama_setting(m, name)
+        missing = ollama_nonexistent(matrix, name)
+        known = ollama_setting(matrix, name)
         if missing is not None:
             instead = ", ".join(missing.exists_instead)
             yield _finding(Severity.WARNING, f"{name} ({where}) is not an Ollama setting and does nothing: "
@@ -83,7 +83,7 @@ def ollama_unknown_setting(snapshot: Snapshot):
         flag = word.split("=", 1)[0]
         if not flag.startswith("-") or flag in ("-h", "--help"):
             continue
-        missing = matrix.ollama_nonexistent(m, flag)
+        missing = ollama_nonexistent(matrix, flag)
         instead = ", ".join(missing.exists_instead) if missing else "environment variables (OLLAMA_*)"
         parallel = " " + TENSOR_PARALLEL if "parallel" in flag else ""
         yield finding(

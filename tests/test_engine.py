@@ -212,3 +212,14 @@ def test_no_rule_loads_the_matrix_itself():
 
     for path in Path(rules_path[0]).glob("*.py"):
         assert "load_matrix" not in path.read_text(encoding="utf-8"), f"{path.name}: take `matrix` as an input"
+
+
+def test_the_engine_stamps_each_result_with_its_rule_area_and_json_leaves_it_out(h200x2_snapshot):
+    import json
+
+    from gpubal.reports.json_report import render_json
+
+    report = evaluate(h200x2_snapshot, [flags_every_gpu, looks_at_pairs, needs_driver_version])
+    assert {(r.rule_id, r.area) for r in report.results} == {
+        ("test-flags-every-gpu", "gpu"), ("test-pairs", "topology"), ("test-needs-driver-version", "driver")}
+    assert all("area" not in result for result in json.loads(render_json(report))["results"])

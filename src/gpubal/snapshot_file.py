@@ -14,7 +14,7 @@ import sys
 import typing
 from typing import Any, Dict, List, Tuple, Union
 
-from .model import SCHEMA_VERSION, Known, Reason, Snapshot, Unavailable
+from .model import NOT_IN_JSON, SCHEMA_VERSION, Known, Reason, Snapshot, Unavailable
 
 
 class SnapshotError(ValueError):
@@ -29,7 +29,8 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, enum.Enum):
         return obj.value
     if dataclasses.is_dataclass(obj):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if not f.metadata.get(NOT_IN_JSON)}
     if isinstance(obj, (list, tuple)):
         return [to_jsonable(item) for item in obj]
     if isinstance(obj, dict):

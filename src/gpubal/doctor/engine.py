@@ -31,7 +31,8 @@ def evaluate(snapshot: Snapshot, rules: Sequence[Rule], policy: "Optional[Policy
     inputs: Dict[str, Any] = {"matrix": matrix}
     results: List[RuleResult] = []
     for rule in rules:
-        results.extend(_run_rule(rule, snapshot, inputs))
+        # each result carries its rule's area, so renderers group results without looking rules up
+        results.extend(dataclasses.replace(result, area=rule.area) for result in _run_rule(rule, snapshot, inputs))
     applied = ""
     if policy is not None:  # after the rules ran: its checks added, skipped rules marked, findings re-graded
         from .policy import apply, hostname_of

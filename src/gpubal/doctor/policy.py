@@ -121,9 +121,13 @@ known_rule_ids = _known_rule_ids
 
 def ignore_rules(results: Sequence[RuleResult], rule_ids: Sequence[str]) -> List[RuleResult]:
     """`--ignore RULE` on the command line: like a policy's rules.skip, for this run only."""
-    return [RuleResult(result.rule_id, result.subject, Outcome.NOT_APPLICABLE,
-                       missing_reason="ignored on the command line (--ignore)")
+    return [_not_applicable(result, "ignored on the command line (--ignore)")
             if result.rule_id in rule_ids else result for result in results]
+
+
+def _not_applicable(result: RuleResult, why: str) -> RuleResult:
+    """The result of a rule the user turned off: same rule, subject and area, no findings."""
+    return dataclasses.replace(result, outcome=Outcome.NOT_APPLICABLE, findings=(), missing_fact="", missing_reason=why)
 
 
 def _unknown(what: str, name: str, known: Iterable[str]) -> PolicyError:
@@ -218,11 +222,13 @@ def _fix(summary: str, *commands: str, url: str = "") -> Fix:
 
 
 def _result(check: str, subject: str, findings: Sequence[Finding] = ()) -> RuleResult:
-    return RuleResult(check, subject, Outcome.FINDING if findings else Outcome.PASSED, findings=tuple(findings))
+    return RuleResult(check, subject, Outcome.FINDING if findings else Outcome.PASSED, findings=tuple(findings),
+                      area="policy")
 
 
 def _missing(check: str, subject: str, fact_name: str, fact: Unavailable) -> RuleResult:
-    return RuleResult(check, subject, Outcome.NOT_EVALUATED, missing_fact=fact_name, missing_reason=fact.describe())
+    return RuleResult(check, subject, Outcome.NOT_EVALUATED, missing_fact=fact_name, missing_reason=fact.describe(),
+                      area="policy")
 
 
 def _finding(check: str, subject: str, message: str, evidence: Dict[str, Any], fix: Fix) -> Finding:
@@ -307,8 +313,7 @@ def apply(results: Sequence[RuleResult], snapshot: Snapshot, policy: Policy) -> 
     out: List[RuleResult] = []
     for result in list(results) + check_policy(snapshot, policy):
         if result.rule_id in policy.skip:
-            out.append(RuleResult(result.rule_id, result.subject, Outcome.NOT_APPLICABLE,
-                                  missing_reason=f"skipped by site policy {policy.name}"))
+            out.append(_not_applicable(result, f"skipped by site policy {policy.name}"))
             continue
         level = policy.severity.get(result.rule_id)
         if level is not None and result.findings:

@@ -284,6 +284,10 @@ class Outcome(str, enum.Enum):
     CRASHED = "crashed"
 
 
+# Field metadata: a field derived from others for the renderers' convenience, never written to JSON.
+NOT_IN_JSON = "not_in_json"
+
+
 @dataclass(frozen=True)
 class RuleResult:
     """What one rule concluded about one subject."""
@@ -294,6 +298,9 @@ class RuleResult:
     findings: Tuple[Finding, ...] = ()
     missing_fact: str = ""  # when not evaluated: which fact
     missing_reason: str = ""  # and why it was unavailable
+    # the rule's area ("pcie", "policy", ...), stamped by the engine so that renderers group by it without
+    # looking the rule up; it follows from rule_id, so the JSON report leaves it out (NOT_IN_JSON)
+    area: str = field(default="", metadata={NOT_IN_JSON: True})
 
 
 @dataclass(frozen=True)

@@ -25,14 +25,13 @@ SNAPSHOT_ELEMENT_ID = "gpubal-snapshot"
 NO_MATRIX = "none (these rules do not use it)"
 
 
-def area_of(rule_id: str) -> str:
-    """The rule's area (`pcie`, `nvlink`, ...); `policy` for site-policy checks."""
-    from ..rules import find_rule
+def areas(report: Report) -> Dict[str, str]:
+    """Each rule id's area (`pcie`, `nvlink`, `policy`, ...), as the engine stamped it on the results."""
+    return {result.rule_id: result.area for result in report.results if result.area}
 
-    if rule_id.startswith("site-policy"):
-        return "policy"
-    found = find_rule(rule_id)
-    return found.area if found is not None else "other"
+
+def area_of(areas: Dict[str, str], rule_id: str) -> str:
+    return areas.get(rule_id, "other")
 
 
 def embedded_json(value: Any) -> str:
@@ -116,6 +115,7 @@ def _topology(report: Report, findings: List[Finding]) -> Optional[Topology]:
     rows = s.topology_rows(report)
     if rows is None or len(rows) < 3:  # one GPU has no pairs to draw
         return None
+    area = areas(report)
     pair_problems: Dict[Tuple[int, int], List[str]] = {}
     gpu_problems: Dict[int, List[str]] = {}
     for finding in findings:
@@ -124,7 +124,7 @@ def _topology(report: Report, findings: List[Finding]) -> Optional[Topology]:
             a, b = (int(part.split(":")[1]) for part in subject.split("-", 1))
             for key in ((a, b), (b, a)):
                 pair_problems.setdefault(key, []).append(finding.rule_id)
-        elif subject.startswith("gpu:") and subject[4:].isdigit() and area_of(finding.rule_id) in (
+        elif subject.startswith("gpu:") and subject[4:].isdigit() and area_of(area, finding.rule_id) in (
                 "nvlink", "pcie", "topology"):
             gpu_problems.setdefault(int(subject[4:]), []).append(finding.rule_id)
     gpus = report.snapshot.gpus.value  # topology_rows returned rows, so the GPUs are known
@@ -180,7 +180,8 @@ def _host_lines(report: Report) -> Tuple[Tuple[str, str], ...]:
 def build_context(report: Report, redacted: bool, collapse_links: bool = False,
                   with_facts: bool = True) -> ReportContext:
     findings = report.findings()
-    views = tuple(FindingView(f, area_of(f.rule_id), SEVERITY_LABEL[f.severity],
+    area = areas(report)
+    views = tuple(FindingView(f, area_of(area, f.rule_id), SEVERITY_LABEL[f.severity],
                               f"finding-{number}") for number, f in enumerate(findings, 1))
     verdict = s.verdict(report)
     not_applicable = tuple((r.rule_id, words.described(r.missing_reason) or OUTCOME_LABEL[r.outcome]) for r in report.results

@@ -62,7 +62,7 @@ class _Builder:
 
     def _object(self, cls: Any) -> Dict[str, Any]:
         hints = typing.get_type_hints(cls, vars(model))
-        fields = dataclasses.fields(cls)
+        fields = [field for field in dataclasses.fields(cls) if not field.metadata.get(model.NOT_IN_JSON)]
         described = {"description": cls.__doc__.strip().splitlines()[0]} if cls.__doc__ and not cls.__doc__.startswith(
             f"{cls.__name__}(") else {}
         return {"type": "object", **described, "properties": {field.name: self.of(hints[field.name]) for field in fields},

@@ -28,7 +28,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from .. import __version__
 from ..model import Finding, Outcome, Report, RuleResult, Severity
-from .context import NO_MATRIX, area_of
+from .context import NO_MATRIX
 from ..common.redact import redact_report
 from .summary import show, verdict
 from .visible import visible
@@ -99,7 +99,7 @@ def render_junit(report: Report, redact: bool = False) -> str:
     matrix = shown.matrix_version or NO_MATRIX
     by_area: Dict[str, List[Tuple[str, str]]] = {}
     for result in shown.results:
-        area = area_of(result.rule_id)
+        area = result.area or "other"
         by_area.setdefault(area, []).append(_testcase(result, area))
     timestamp = _timestamp(shown.snapshot.collected_at)
     properties = [("gpubal.version", __version__), ("gpubal.matrix_version", matrix),

@@ -112,7 +112,9 @@ def test_each_rule_gives_each_subject_exactly_one_outcome(h200x2_snapshot):
     report = evaluate(h200x2_snapshot, all_rules())
     keys = [(r.rule_id, r.subject) for r in report.results]
     assert len(keys) == len(set(keys))
-    assert {r.rule_id for r in report.results} == {r.id for r in all_rules()}
+    # every rule of the Snapshot; the site-policy checks wait for a policy, the balance diagnoses for a recording
+    assert {r.rule_id for r in report.results} == {r.id for r in all_rules()
+                                                   if r.scope != "balance" and "policy" not in r.inputs}
 
 
 def test_the_healthy_h200x2_raises_no_alarm(h200x2_snapshot):

@@ -14,7 +14,7 @@ from gpubal.rules import DOC_SECTIONS, RENAMED, SCOPES, all_rules, find_rule
 RULES = all_rules()
 RULE_IDS = [r.id for r in RULES]
 KEBAB_CASE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
-AREAS = {"driver", "gpu", "mig", "pcie", "nvlink", "topology", "memory", "stack", "ollama"}
+AREAS = {"driver", "gpu", "mig", "pcie", "nvlink", "topology", "memory", "stack", "ollama", "policy"}
 PACKAGE = Path(gpubal.__file__).parent
 FORBIDDEN_IMPORTS = ("pynvml", "subprocess", "socket", "urllib", "gpubal.doctor.probes")
 

@@ -433,21 +433,21 @@ def list_rules(
                                               help="terminal (one line per rule), json (id, area, scope, summary, "
                                                    "documentation of each rule) or markdown (as --markdown)."),
 ) -> None:
-    """List every rule: id, area and what it checks."""
-    from .rules import all_rules
+    """List every rule: id, area, scope and what it checks."""
+    from .rules import RENAMED, all_rules
 
     if output_format is RulesFormat.json:
         from .reports.rules_doc import render_rules_json
 
-        typer.echo(render_rules_json(all_rules()), nl=False)
+        typer.echo(render_rules_json(all_rules(), RENAMED), nl=False)
         return
     if markdown or output_format is RulesFormat.markdown:
         from .reports.rules_doc import render_rules_markdown
 
-        typer.echo(render_rules_markdown(all_rules()), nl=False)
+        typer.echo(render_rules_markdown(all_rules(), RENAMED), nl=False)
         return
     for rule in all_rules():
-        typer.echo(f"{rule.id:<36} {rule.area:<9} {rule.summary}")
+        typer.echo(f"{rule.id:<36} {rule.area:<9} {rule.scope:<9} {rule.summary}")
 
 
 class _PlainArguments(typer.core.TyperCommand):
@@ -471,13 +471,6 @@ def explain(rule_id: str = typer.Argument(..., metavar="RULE", help="A rule id, 
 
     found = find_rule(rule_id)
     if found is None:
-        from .doctor.policy import POLICY_CHECKS
-
-        if rule_id in POLICY_CHECKS:
-            summary, key = POLICY_CHECKS[rule_id]
-            typer.echo(f"{rule_id} (policy): {summary}\n\nRuns with --policy FILE when the policy's [expect] table "
-                       f"sets {key}; a mismatch is an error finding that says \"actual X, expected Y\". See docs/ci.md.")
-            return
         from .doctor.policy import known_rule_ids
 
         raise _fail(f"no rule {rule_id!r}{_did_you_mean(rule_id, known_rule_ids())}; `gpubal rules` lists them")

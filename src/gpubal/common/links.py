@@ -31,3 +31,4 @@ CUDA_DRIVER_ERRORS = "https://docs.nvidia.com/cuda/cuda-driver-api/group__CUDA__
 CONTAINER_CAPABILITIES = "https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/docker-specialized.html"
 VLLM_GPU_INSTALL = "https://docs.vllm.ai/en/v0.14.0/getting_started/installation/gpu/"
 PYTORCH_INSTALL = "https://pytorch.org/get-started/locally/"
+DATA_CENTER_DRIVERS = "https://docs.nvidia.com/datacenter/tesla/drivers/index.html"

@@ -15,32 +15,56 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from packaging.version import InvalidVersion
 
-from ..rules import Rule
+from ..rules import SNAPSHOT_SCOPES, Rule
 from .. import matrix as _matrix
 from ..model import (FactMissing, Finding, Fix, NotApplicable, Outcome, Reason, Report, RuleResult, Severity, Snapshot, Unavailable, need)
 from ..common.topology_class import classify_topology
 
 if TYPE_CHECKING:
-    from .policy import PolicyFile
+    from .policy import Policy, PolicyFile
 
 
 def evaluate(snapshot: Snapshot, rules: Sequence[Rule], policy: "Optional[PolicyFile]" = None,
              matrix: "Optional[_matrix.Matrix]" = None) -> Report:
-    """`matrix` defaults to gpubal's own (loaded once, cached); a test may hand in another."""
+    """`matrix` defaults to gpubal's own (loaded once, cached); a test may hand in another.
+
+    With a policy, the site-policy checks it asks for run after the host's own rules (so a report lists
+    the host's verdicts first), then its skips and re-grades apply to every result."""
     matrix = matrix if matrix is not None else _matrix.load_matrix()
-    inputs: Dict[str, Any] = {"matrix": matrix}
-    results: List[RuleResult] = []
-    for rule in rules:
-        # each result carries its rule's area, so renderers group results without looking rules up
-        results.extend(dataclasses.replace(result, area=rule.area) for result in _run_rule(rule, snapshot, inputs))
-    applied = ""
-    if policy is not None:  # after the rules ran: its checks added, skipped rules marked, findings re-graded
-        from .policy import apply, hostname_of
+    site = None
+    if policy is not None:
+        from .policy import hostname_of
 
         site = policy.for_host(hostname_of(snapshot))
-        results, applied = apply(results, snapshot, site), site.describe()
+    inputs: Dict[str, Any] = {"matrix": matrix, "policy": site}
+    taking_part = [rule for rule in rules if _takes_part(rule, site)]
+    ordered = [rule for rule in taking_part if "policy" not in rule.inputs] + [
+        rule for rule in taking_part if "policy" in rule.inputs]
+    results: List[RuleResult] = []
+    for rule in ordered:
+        results.extend(_stamped(rule, _run_rule(rule, snapshot, inputs)))
+    applied = ""
+    if site is not None:
+        from .policy import apply
+
+        results, applied = apply(results, site), site.describe()
     return Report(snapshot=snapshot, results=tuple(results), matrix_version=matrix.version, policy=applied,
                   topology_class=classify_topology(snapshot))
+
+
+def _takes_part(rule: Rule, site: "Optional[Policy]") -> bool:
+    """A rule of the Snapshot takes part in a doctor run; a site-policy check only when the policy asks
+    its question. A rule that does not take part leaves no result at all, like one never selected."""
+    if rule.scope not in SNAPSHOT_SCOPES:
+        return False
+    if "policy" in rule.inputs:
+        return site is not None and site.asks(rule.policy_key)
+    return True
+
+
+def _stamped(rule: Rule, results: List[RuleResult]) -> List[RuleResult]:
+    """Each result carries its rule's area, so renderers group results without looking rules up."""
+    return [dataclasses.replace(result, area=rule.area) for result in results]
 
 
 def _subjects(rule: Rule, snapshot: Snapshot) -> List[Tuple[str, Tuple[Any, ...]]]:

@@ -18,10 +18,12 @@ every mismatch is a finding that says "actual X, expected Y":
     expect = { gpu_count = 4 }
     rules = { skip = ["nvlink-asymmetric"] }
 
-The policy checks are the `site-policy-*` checks below; their findings are errors unless the policy
-re-grades them. Skipping and re-grading apply after the rules ran (the engine calls `apply`). A key
-gpubal does not know, a value of the wrong type, or a rule id that does not exist is a PolicyError:
-a typo must not silently turn a check off.
+This module reads and validates the file and applies its skips and re-grades. The checks themselves are
+rules (`gpubal/rules/site_policy_*.py`) that the engine runs with the policy as an input, each only when
+the policy sets its [expect] key; their findings are errors unless the policy re-grades them. Skipping
+and re-grading apply after the rules ran (the engine calls `apply`). A key gpubal does not know, a value
+of the wrong type, or a rule id that does not exist is a PolicyError: a typo must not silently turn a
+check off.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from ..model import Finding, Fix, Known, Outcome, RuleResult, Severity, Snapshot, Unavailable
+from ..model import Known, Outcome, RuleResult, Severity, Snapshot
 
 if sys.version_info >= (3, 11):
     import tomllib as _toml
@@ -42,15 +44,7 @@ else:  # pragma: no cover - exercised on 3.9/3.10 only
 
 MAX_POLICY_BYTES = 1 << 20  # a policy for hundreds of host patterns is a few KB
 
-# id -> (what it checks, the policy key that turns it on)
-POLICY_CHECKS: Dict[str, Tuple[str, str]] = {
-    "site-policy-gpu-count": ("The host has as many GPUs as the site policy expects", "gpu_count"),
-    "site-policy-gpu-model": ("Every GPU is the model the site policy expects", "gpu_model"),
-    "site-policy-nvlink-all-pairs": ("Every pair of GPUs is joined by NVLink, as the site policy requires",
-                                     "nvlink_all_pairs"),
-    "site-policy-min-driver": ("The driver is at least the version the site policy requires", "min_driver"),
-}
-
+# the [expect] keys; each asks for the site-policy-* rule whose policy_key it is (a test keeps them in step)
 _EXPECT_TYPES = {"gpu_count": int, "gpu_model": str, "nvlink_all_pairs": bool, "min_driver": str}
 _RULES_KEYS = ("skip", "severity")
 _TOP_KEYS = ("name", "expect", "rules", "host")
@@ -71,6 +65,12 @@ class Policy:
 
     def describe(self) -> str:
         return self.name + (f" (host sections {', '.join(self.sections)})" if self.sections else "")
+
+    def asks(self, key: str) -> bool:
+        """Whether the policy sets this [expect] key, so that the site-policy rule checking it runs;
+        `nvlink_all_pairs = false` asks nothing, `gpu_count = 0` asks for no GPUs."""
+        value = self.expect.get(key)
+        return value is not None and value is not False
 
 
 @dataclass(frozen=True)
@@ -107,12 +107,12 @@ class PolicyFile:
 
 
 def _known_rule_ids() -> Dict[str, str]:
-    """Every id a policy may name (rules, renamed rules, policy checks) -> the id it means now."""
+    """Every id a policy may name (rules, site-policy checks among them, and renamed rules) -> the id it
+    means now."""
     from ..rules import RENAMED, all_rules
 
     ids = {rule.id: rule.id for rule in all_rules()}
     ids.update({old: new for old, new in RENAMED.items()})
-    ids.update({check: check for check in POLICY_CHECKS})
     return ids
 
 
@@ -214,104 +214,10 @@ def _driver_version(text: str, where: str) -> Tuple[int, ...]:
         raise PolicyError(f"{where} must be a driver version like \"550.54.15\", not {text!r}") from None
 
 
-# --- the checks: pure functions of the snapshot and the policy -----------------------------------------
-
-
-def _fix(summary: str, *commands: str, url: str = "") -> Fix:
-    return Fix(summary=summary, commands=commands, url=url)
-
-
-def _result(check: str, subject: str, findings: Sequence[Finding] = ()) -> RuleResult:
-    return RuleResult(check, subject, Outcome.FINDING if findings else Outcome.PASSED, findings=tuple(findings),
-                      area="policy")
-
-
-def _missing(check: str, subject: str, fact_name: str, fact: Unavailable) -> RuleResult:
-    return RuleResult(check, subject, Outcome.NOT_EVALUATED, missing_fact=fact_name, missing_reason=fact.describe(),
-                      area="policy")
-
-
-def _finding(check: str, subject: str, message: str, evidence: Dict[str, Any], fix: Fix) -> Finding:
-    return Finding(rule_id=check, severity=Severity.ERROR, subject=subject, message=message, evidence=evidence, fix=fix)
-
-
-def check_policy(snapshot: Snapshot, policy: Policy) -> List[RuleResult]:
-    expect = policy.expect
-    results: List[RuleResult] = []
-    gpus = snapshot.gpus
-    if "gpu_count" in expect:
-        check, wanted = "site-policy-gpu-count", expect["gpu_count"]
-        if isinstance(gpus, Unavailable):
-            results.append(_missing(check, "host", "gpus", gpus))
-        else:
-            actual = len(gpus.value)
-            findings = [] if actual == wanted else [_finding(
-                check, "host", f"GPU count: actual {actual}, expected {wanted} (site policy {policy.name})",
-                {"gpus": actual, "policy.expect.gpu_count": wanted},
-                _fix("Find the missing GPU: is it on the bus, did the driver see it, did it fall off (Xid 79)?",
-                     "nvidia-smi -L", "lspci -d 10de: -nn", "sudo dmesg | grep -iE 'NVRM|Xid'",
-                     url="https://docs.nvidia.com/deploy/xid-errors/analyzing-xid-catalog.html"))]
-            results.append(_result(check, "host", findings))
-    if "gpu_model" in expect:
-        check, wanted = "site-policy-gpu-model", expect["gpu_model"]
-        if isinstance(gpus, Unavailable):
-            results.append(_missing(check, "host", "gpus", gpus))
-        else:
-            for gpu in gpus.value:
-                if isinstance(gpu.name, Unavailable):
-                    results.append(_missing(check, gpu.subject(), f"{gpu.subject()}.name", gpu.name))
-                    continue
-                actual = gpu.name.value
-                matches = fnmatch.fnmatchcase(actual, wanted) if any(c in wanted for c in "*?[") else actual == wanted
-                findings = [] if matches else [_finding(
-                    check, gpu.subject(), f"GPU {gpu.index} model: actual {actual}, expected {wanted} (site policy {policy.name})",
-                    {f"{gpu.subject()}.name": actual, "policy.expect.gpu_model": wanted},
-                    _fix("Check that this host is the kind the policy section describes, or fix the policy",
-                         "nvidia-smi --query-gpu=index,name,pci.bus_id --format=csv"))]
-                results.append(_result(check, gpu.subject(), findings))
-    if expect.get("nvlink_all_pairs"):
-        check = "site-policy-nvlink-all-pairs"
-        pairs = snapshot.pairs
-        if isinstance(pairs, Unavailable):
-            results.append(_missing(check, "host", "pairs", pairs))
-        else:
-            for pair in pairs.value:
-                if isinstance(pair.nvlink_count, Unavailable):
-                    results.append(_missing(check, pair.subject(), f"{pair.subject()}.nvlink_count", pair.nvlink_count))
-                    continue
-                actual = pair.nvlink_count.value
-                findings = [] if actual > 0 else [_finding(
-                    check, pair.subject(),
-                    f"GPU {pair.gpu_a} and GPU {pair.gpu_b}: actual {actual} NVLinks, expected at least 1 (site policy {policy.name})",
-                    {f"{pair.subject()}.nvlink_count": actual, "policy.expect.nvlink_all_pairs": True},
-                    _fix("Check the NVLink bridge or NVSwitch fabric between the two GPUs",
-                         "nvidia-smi topo -m", f"nvidia-smi nvlink --status -i {pair.gpu_a}",
-                         url="https://docs.nvidia.com/datacenter/tesla/fabric-manager-user-guide/index.html"))]
-                results.append(_result(check, pair.subject(), findings))
-    if "min_driver" in expect:
-        check, wanted = "site-policy-min-driver", expect["min_driver"]
-        driver = snapshot.driver.version
-        if isinstance(driver, Unavailable):
-            results.append(_missing(check, "host", "driver.version", driver))
-        else:
-            try:
-                too_old = _driver_version(driver.value, "driver.version") < _driver_version(wanted, "min_driver")
-            except PolicyError:
-                too_old = False  # a driver version gpubal cannot read is not judged old
-            findings = [_finding(
-                check, "host", f"driver: actual {driver.value}, expected at least {wanted} (site policy {policy.name})",
-                {"driver.version": driver.value, "policy.expect.min_driver": wanted},
-                _fix("Upgrade the driver to the site's minimum, then reboot",
-                     "nvidia-smi --query-gpu=driver_version --format=csv,noheader",
-                     url="https://docs.nvidia.com/datacenter/tesla/drivers/index.html"))] if too_old else []
-            results.append(_result(check, "host", findings))
-    return results
-
-
-def apply(results: Sequence[RuleResult], snapshot: Snapshot, policy: Policy) -> List[RuleResult]:
-    """The rules' results with the policy's checks added, skipped rules marked, findings re-graded."""
+def apply(results: Sequence[RuleResult], policy: Policy) -> List[RuleResult]:
+    """The results (the policy's own checks among them) with skipped rules marked and findings re-graded."""
     out: List[RuleResult] = []
-    for result in list(results) + check_policy(snapshot, policy):
+    for result in results:
         if result.rule_id in policy.skip:
             out.append(_not_applicable(result, f"skipped by site policy {policy.name}"))
             continue

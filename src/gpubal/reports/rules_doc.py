@@ -1,15 +1,18 @@
 """docs/rules.md: every rule's documentation, rendered from the same docstrings that `gpubal rules` and
-`gpubal explain` print (`gpubal rules --markdown > docs/rules.md`; a test fails when the file drifts)."""
+`gpubal explain` print (`gpubal rules --markdown > docs/rules.md`; a test fails when the file drifts).
+
+A renderer like the others: the command line hands it the rules (objects with id, area, scope, summary,
+documentation and policy_key) and the renamed ids; it imports neither the rules nor the doctor."""
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence
+from typing import Any, Dict, List, Mapping, Sequence
 
-from ..doctor.policy import POLICY_CHECKS
-from ..rules import RENAMED, Rule
+Rule = Any  # gpubal.rules.Rule, by its attributes: a renderer does not import the rules
 
 
-def render_rules_markdown(rules: Sequence[Rule]) -> str:
+def render_rules_markdown(rules: Sequence[Rule], renamed: Mapping[str, str]) -> str:
+    policy_checks = [rule for rule in rules if rule.policy_key]
     by_area: Dict[str, List[Rule]] = {}
     for rule in rules:
         by_area.setdefault(rule.area, []).append(rule)
@@ -25,8 +28,6 @@ def render_rules_markdown(rules: Sequence[Rule]) -> str:
         "|---|---|---|",
     ]
     lines += [f"| [`{rule.id}`](#{rule.id}) | {rule.area} | {rule.summary} |" for rule in rules]
-    lines += [f"| [`{check}`](#site-policy-checks) | policy | {summary} |"
-              for check, (summary, _) in POLICY_CHECKS.items()]
     for area in sorted(by_area):
         lines += ["", f"## {area}"]
         for rule in by_area[area]:
@@ -46,17 +47,17 @@ def render_rules_markdown(rules: Sequence[Rule]) -> str:
               "These run only with `--policy FILE`, for the keys the policy's `[expect]` table sets. A mismatch is",
               "an error finding that says \"actual X, expected Y\" (re-grade it under `[rules.severity]`).", "",
               "| Check | Policy key | What it checks |", "|---|---|---|"]
-    lines += [f"| `{check}` | `{key}` | {summary} |" for check, (summary, key) in POLICY_CHECKS.items()]
-    if RENAMED:
+    lines += [f"| [`{rule.id}`](#{rule.id}) | `{rule.policy_key}` | {rule.summary} |" for rule in policy_checks]
+    if renamed:
         lines += ["", "## Renamed rules", "", "| Old id | Now |", "|---|---|"]
-        lines += [f"| `{old}` | [`{new}`](#{new}) |" for old, new in sorted(RENAMED.items())]
+        lines += [f"| `{old}` | [`{new}`](#{new}) |" for old, new in sorted(renamed.items())]
     return "\n".join(lines) + "\n"
 
 
 RULES_JSON_SCHEMA_VERSION = 1
 
 
-def render_rules_json(rules: Sequence[Rule]) -> str:
+def render_rules_json(rules: Sequence[Rule], renamed: Mapping[str, str]) -> str:
     """`gpubal rules --format json`: the same catalogue for programs (policy checks and renamed ids included)."""
     import json
 
@@ -64,8 +65,8 @@ def render_rules_json(rules: Sequence[Rule]) -> str:
         "schema_version": RULES_JSON_SCHEMA_VERSION,
         "rules": [{"id": rule.id, "area": rule.area, "scope": rule.scope, "summary": rule.summary,
                    "documentation": rule.documentation} for rule in rules],
-        "policy_checks": [{"id": check, "policy_key": key, "summary": summary}
-                          for check, (summary, key) in POLICY_CHECKS.items()],
-        "renamed": dict(sorted(RENAMED.items())),
+        "policy_checks": [{"id": rule.id, "policy_key": rule.policy_key, "summary": rule.summary}
+                          for rule in rules if rule.policy_key],
+        "renamed": dict(sorted(renamed.items())),
     }
     return json.dumps(catalogue, indent=2) + "\n"

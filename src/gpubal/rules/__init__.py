@@ -19,9 +19,13 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from ..model import Finding, Fix, Severity
 
 SCOPES = ("host", "gpu", "gpu_pair")
+SNAPSHOT_SCOPES = ("host", "gpu", "gpu_pair")  # the scopes `gpubal doctor` evaluates against a Snapshot
 # What a rule may ask the engine for besides its subject; each arrives as a keyword argument of that name.
 #   matrix: the compatibility matrix (gpubal.matrix.Matrix), loaded once per run
-INPUTS = ("matrix",)
+#   policy: the site policy for this host (gpubal.doctor.policy.Policy: name, expect, ...). A rule that
+#           needs it takes part only in a run with `--policy`, and only when the policy sets the rule's
+#           `policy_key` in its [expect] table: a question the site did not ask gets no answer
+INPUTS = ("matrix", "policy")
 DOC_SECTIONS = ("What it checks", "Why it matters", "How to fix", "References")
 
 # Ids are never reused; a renamed or merged rule keeps a redirect here.
@@ -34,10 +38,11 @@ RENAMED: Dict[str, str] = {
 class Rule:
     id: str
     scope: str  # "host": check(snapshot); "gpu": check(gpu, snapshot); "gpu_pair": check(pair, snapshot)
-    area: str  # "driver", "gpu", "mig", "pcie", "nvlink", "topology", "memory", "stack", "ollama"
+    area: str  # "driver", "gpu", "mig", "pcie", "nvlink", "topology", "memory", "stack", "ollama", "policy"
     summary: str  # what it checks, in one line
     check: Callable[..., Iterable[Finding]]
     inputs: Tuple[str, ...] = ()  # of INPUTS; the engine passes each as a keyword argument
+    policy_key: str = ""  # a site-policy check: the [expect] key that asks for it
 
     @property
     def documentation(self) -> str:
@@ -46,16 +51,19 @@ class Rule:
         return inspect.cleandoc(self.check.__doc__ or "")
 
 
-def rule(id: str, scope: str, area: str, summary: str,
-         inputs: Tuple[str, ...] = ()) -> Callable[[Callable[..., Iterable[Finding]]], Rule]:
+def rule(id: str, scope: str, area: str, summary: str, inputs: Tuple[str, ...] = (),
+         policy_key: str = "") -> Callable[[Callable[..., Iterable[Finding]]], Rule]:
     if scope not in SCOPES:
         raise ValueError(f"rule {id}: scope must be one of {SCOPES}")
     unknown = [name for name in inputs if name not in INPUTS]
     if unknown:
         raise ValueError(f"rule {id}: inputs must be among {INPUTS}, not {unknown}")
+    if bool(policy_key) != ("policy" in inputs):
+        raise ValueError(f"rule {id}: a rule with the policy input names the policy_key that asks for it, and only it")
 
     def wrap(check: Callable[..., Iterable[Finding]]) -> Rule:
-        return Rule(id=id, scope=scope, area=area, summary=summary, check=check, inputs=tuple(inputs))
+        return Rule(id=id, scope=scope, area=area, summary=summary, check=check, inputs=tuple(inputs),
+                    policy_key=policy_key)
 
     return wrap
 

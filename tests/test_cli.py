@@ -304,3 +304,17 @@ def test_collect_reads_acs_controls_from_a_given_lspci_output():
 
 def test_a_missing_lspci_file_is_one_line(tmp_path: Path):
     assert_one_line_error(gpubal("doctor", *H200X2, "--lspci", str(tmp_path / "nope.txt")), "nope.txt")
+
+
+def test_explain_knows_the_balance_diagnoses():
+    result = gpubal("explain", "balance-one-gpu-busy")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("balance-one-gpu-busy (balance): ")
+    assert "\nWhat it checks\n" in result.stdout and "OLLAMA_SCHED_SPREAD=1" in result.stdout
+
+
+def test_rules_lists_the_scope_of_each_verdict():
+    lines = {line.split()[0]: line.split()[1:3] for line in gpubal("rules").stdout.splitlines()}
+    assert lines["balance-one-gpu-busy"] == ["balance", "balance"]
+    assert lines["site-policy-gpu-model"] == ["policy", "gpu"]
+    assert lines["pcie-link-downtrained"] == ["pcie", "gpu"]

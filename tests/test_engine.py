@@ -225,3 +225,47 @@ def test_the_engine_stamps_each_result_with_its_rule_area_and_json_leaves_it_out
     assert {(r.rule_id, r.area) for r in report.results} == {
         ("test-flags-every-gpu", "gpu"), ("test-pairs", "topology"), ("test-needs-driver-version", "driver")}
     assert all("area" not in result for result in json.loads(render_json(report))["results"])
+
+
+# --- site-policy checks and balance diagnoses: rules of the same catalogue --------------------------------
+
+
+def test_a_site_policy_check_runs_only_when_the_policy_asks_for_it(h200x2_snapshot):
+    from gpubal.doctor.policy import parse_policy
+
+    policy_rules = [r for r in all_rules() if "policy" in r.inputs]
+    assert not evaluate(h200x2_snapshot, policy_rules).results  # no --policy: no site checks at all
+    asked = evaluate(h200x2_snapshot, policy_rules, parse_policy("[expect]\ngpu_count = 2\nnvlink_all_pairs = false\n", "site.toml"))
+    assert [(r.rule_id, r.outcome, r.area) for r in asked.results] == [("site-policy-gpu-count", Outcome.PASSED, "policy")]
+
+
+def test_a_site_policy_check_is_not_evaluated_without_its_fact(h200x2_snapshot):
+    from gpubal.doctor.policy import parse_policy
+
+    snapshot = with_driver(h200x2_snapshot, version=unavailable(Reason.API_MISSING, "old driver"))
+    report = evaluate(snapshot, all_rules(), parse_policy('[expect]\nmin_driver = "550.54.15"\n', "site.toml"))
+    (result,) = [r for r in report.results if r.rule_id == "site-policy-min-driver"]
+    assert (result.outcome, result.missing_fact) == (Outcome.NOT_EVALUATED, "driver.version")
+
+
+@rule("balance-test-crashes", scope="balance", area="balance", summary="A balance rule with a bug")
+def balance_crashes(observation):
+    """A balance rule that fails on every observation."""
+    raise KeyError("gpu 7")
+
+
+def test_balance_rules_run_through_the_engine_and_a_crash_is_a_finding(h200x2_snapshot):
+    from conftest import replay_balance
+
+    from gpubal.balance.analysis import analyze
+    from gpubal.doctor.engine import evaluate_balance
+
+    observation = analyze(replay_balance("one-busy"))
+    balance = [r for r in all_rules() if r.scope == "balance"] + [balance_crashes]
+    results = evaluate_balance(observation, balance)
+    assert {r.rule_id: r.outcome for r in results}["balance-one-gpu-busy"] is Outcome.FINDING
+    (crash,) = [r for r in results if r.rule_id == "balance-test-crashes"]
+    assert crash.outcome is Outcome.CRASHED and "internal error" in crash.findings[0].message
+    assert [f.rule_id for f in observation.diagnoses] == ["balance-one-gpu-busy"]
+    # a doctor run leaves balance rules out: they judge a recording, not a snapshot
+    assert evaluate(h200x2_snapshot, balance).results == ()

@@ -14,7 +14,7 @@ from gpubal.rules import DOC_SECTIONS, RENAMED, SCOPES, all_rules, find_rule
 RULES = all_rules()
 RULE_IDS = [r.id for r in RULES]
 KEBAB_CASE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
-AREAS = {"driver", "gpu", "mig", "pcie", "nvlink", "topology", "memory", "stack", "ollama", "policy"}
+AREAS = {"driver", "gpu", "mig", "pcie", "nvlink", "topology", "memory", "stack", "ollama", "policy", "balance"}
 PACKAGE = Path(gpubal.__file__).parent
 FORBIDDEN_IMPORTS = ("pynvml", "subprocess", "socket", "urllib", "gpubal.doctor.probes")
 
@@ -33,6 +33,34 @@ def sections(rule):
 
 def test_there_are_rules():
     assert len(RULES) >= 19
+
+
+def test_one_catalogue_holds_every_kind_of_verdict():
+    """Host rules, site-policy checks and balance diagnoses all come from all_rules(): `gpubal rules`,
+    `explain`, docs/rules.md and these meta-tests cover each kind."""
+    assert {rule.scope for rule in RULES} == set(SCOPES)
+    assert {rule.id for rule in RULES if rule.area == "policy"} == {
+        "site-policy-gpu-count", "site-policy-gpu-model", "site-policy-nvlink-all-pairs", "site-policy-min-driver"}
+    assert {rule.id for rule in RULES if rule.scope == "balance"} == {
+        "balance-one-gpu-busy", "balance-layer-split-takes-turns", "balance-gpu-throttled", "balance-memory-imbalance"}
+
+
+@pytest.mark.parametrize("rule", RULES, ids=RULE_IDS)
+def test_rule_object_is_named_after_its_id(rule):
+    import importlib
+
+    name = rule.id.replace("-", "_")
+    assert rule.check.__name__ == name
+    assert getattr(importlib.import_module(rule.check.__module__), name) is rule
+
+
+def test_site_policy_checks_cover_the_policy_keys():
+    from gpubal.doctor.policy import _EXPECT_TYPES
+
+    checks = [rule for rule in RULES if "policy" in rule.inputs]
+    assert sorted(rule.policy_key for rule in checks) == sorted(_EXPECT_TYPES)
+    assert all(rule.area == "policy" and rule.id.startswith("site-policy-") for rule in checks)
+    assert all(not rule.policy_key for rule in RULES if rule not in checks)
 
 
 @pytest.mark.parametrize("rule", RULES, ids=RULE_IDS)
@@ -93,6 +121,18 @@ def test_find_rule_finds_every_rule(rule):
     assert find_rule(rule.id) is rule
 
 
+@pytest.mark.parametrize("rule", RULES, ids=RULE_IDS)
+def test_explain_prints_every_rule(rule):
+    from typer.testing import CliRunner
+
+    from gpubal.cli import app
+
+    result = CliRunner().invoke(app, ["explain", rule.id])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"{rule.id} ({rule.area}): {rule.summary}\n")
+    assert rule.documentation in result.stdout
+
+
 def test_find_rule_of_an_unknown_id_is_none():
     assert find_rule("no-such-rule") is None
 
@@ -127,6 +167,18 @@ def forbidden(module: str):
 
 def package_of(path: Path) -> str:
     return ".".join(("gpubal",) + path.relative_to(PACKAGE).parent.parts)
+
+
+REPORT_FILES = sorted((PACKAGE / "reports").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", REPORT_FILES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_renderers_import_neither_the_rules_nor_the_doctor(path):
+    """A renderer gets what it shows from the Report (the engine stamps each result's area) or from its
+    caller (the rules to document): it never reaches back up into rules/ or doctor/."""
+    modules = imported_modules(path.read_text(encoding="utf-8"), package_of(path))
+    bad = sorted({module for module in modules if module.split(".")[:2] in (["gpubal", "rules"], ["gpubal", "doctor"])})
+    assert not bad, f"{path.relative_to(PACKAGE)} imports {bad}"
 
 
 BOUNDARY_FILES = sorted((PACKAGE / "rules").rglob("*.py")) + sorted((PACKAGE / "reports").rglob("*.py"))

@@ -1,4 +1,5 @@
-"""From samples to figures and diagnoses: a pure function of the Recording, like a rule of the Snapshot.
+"""From samples to figures and diagnoses: a pure function of the Recording. The figures are computed here;
+the diagnoses are the balance rules (`gpubal/rules/balance_*.py`), which the engine runs on the figures.
 
 Imbalance is the population standard deviation of the GPUs' mean utilization, in percentage points: two
 GPUs at 100 % and 0 % give 50, two at 100 % give 0 (the figure operators quote). max/mean is the busiest
@@ -14,92 +15,14 @@ those windows, either the GPUs alternate from sample to sample (slow turns) or e
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
-from ..model import Fact, Finding, Fix, Known, OllamaModel, Reason, Severity, Unavailable
-from ..common.links import OLLAMA_FAQ
-from ..model.balance import ProcessInfo, Recording
+from ..model import Fact, Known, Reason, Unavailable
+from ..model.balance import BalanceReport, GpuProcess, GpuStats, Imbalance, ProcessInfo, Recording
+from ..rules._balance import BUSY_PERCENT, IDLE_PERCENT  # the figures' idle and busy are the diagnoses'
 
-BUSY_PERCENT = 30.0  # a GPU whose mean utilization reaches this is busy
-IDLE_PERCENT = 5.0  # below this it is idle
-PARTICIPATING_PERCENT = 10.0  # takes part in the work
 ACTIVE_SUM_PERCENT = 20.0  # a sample in which the GPUs together did something
 SAMPLE_BUSY_PERCENT = 50.0  # one GPU busy in one sample
-TURN_TAKING_MAX_CONCURRENCY = 1.3  # the GPUs together do at most ~one GPU's worth
-THROTTLE_SHARE = 0.10  # a slowdown seen in this share of samples is reported
-HARMFUL_REASONS = ("hw_slowdown", "sw_thermal_slowdown", "hw_thermal_slowdown", "hw_power_brake_slowdown")
-POWER_CAP_REASON = "sw_power_cap"
-MEMORY_SPREAD_SHARE = 0.25  # memory used differs by a quarter of a GPU's memory
-
-NVML_CLOCK_REASONS = "https://docs.nvidia.com/deploy/nvml-api/group__nvmlClocksEventReasons.html"
-VLLM_PARALLELISM = "https://docs.vllm.ai/en/latest/serving/distributed_serving.html"
-
-
-@dataclass(frozen=True)
-class GpuStats:
-    index: int
-    uuid: Fact[str]
-    name: Fact[str]
-    memory_total_bytes: Fact[int]
-    samples: int
-    utilization_mean_percent: Fact[float]
-    utilization_peak_percent: Fact[float]
-    busy_sample_share: Fact[float]  # share of samples at or above SAMPLE_BUSY_PERCENT
-    memory_utilization_mean_percent: Fact[float]
-    memory_used_mean_bytes: Fact[float]
-    memory_used_peak_bytes: Fact[int]
-    power_mean_watts: Fact[float]
-    power_peak_watts: Fact[float]
-    sm_clock_mean_mhz: Fact[float]
-    pcie_tx_bytes_per_s: Fact[float]
-    pcie_rx_bytes_per_s: Fact[float]
-    nvlink_tx_bytes_per_s: Fact[float]
-    nvlink_rx_bytes_per_s: Fact[float]
-    clock_event_shares: Dict[str, float]  # reason -> share of samples in which it held
-    idle: bool
-
-
-@dataclass(frozen=True)
-class Imbalance:
-    stddev_points: Fact[float]
-    max_over_mean: Fact[float]
-    idle_gpus: Tuple[int, ...]
-    busy_gpus: Tuple[int, ...]
-    concurrency: Fact[float]  # mean over active samples of (sum of utilization) / 100
-    overlap_share: Fact[float]  # share of active samples in which two or more GPUs were busy
-
-
-@dataclass(frozen=True)
-class GpuProcess:
-    gpu: int
-    pid: int
-    name: Fact[str]
-    memory_peak_bytes: Fact[int]
-    sample_share: float  # share of samples in which it held the GPU
-    cuda_visible_devices: Fact[str]
-    ollama: bool
-
-
-@dataclass(frozen=True)
-class BalanceReport:
-    source: str
-    interval_s: float
-    requested_seconds: float
-    duration_s: float
-    sample_count: int
-    interrupted: bool
-    sampler_cpu_ms_per_sample: float  # after the first sample: what sampling costs while it runs
-    sampler_cpu_share_of_one_core: float  # at the chosen interval, after the first sample
-    nvml_failure: Optional[Unavailable]
-    gpus: Tuple[GpuStats, ...]
-    imbalance: Imbalance
-    processes: Tuple[GpuProcess, ...]
-    ollama_url: Fact[str]
-    ollama_models: Fact[List[OllamaModel]]
-    diagnoses: Tuple[Finding, ...]
-    utilization_series: Dict[int, Tuple[int, ...]]  # per GPU, one value per sample (GPUs fully known only)
-    sampler_cpu_ms_first_sample: float = 0.0  # the one-off costs of the first sample
 
 
 def _known(values: Sequence[Fact[Any]]) -> List[Any]:
@@ -268,172 +191,21 @@ def _processes(recording: Recording) -> Tuple[GpuProcess, ...]:
     return tuple(found)
 
 
-# --- diagnoses ---------------------------------------------------------------------------------------
+# --- diagnoses: the balance rules (scope "balance" in gpubal.rules), run by the engine ----------------
+
+# The order a reader takes them in: who did the work, how the GPUs shared it, what slowed them, then
+# memory. A balance rule not named here comes after these, by id.
+READING_ORDER = ("balance-one-gpu-busy", "balance-layer-split-takes-turns", "balance-gpu-throttled",
+                 "balance-memory-imbalance")
 
 
 def _with_diagnoses(report: BalanceReport) -> BalanceReport:
     import dataclasses
 
-    found: List[Finding] = []
-    for check in (_one_gpu_busy, _layer_split_takes_turns, _throttled, _memory_imbalance):
-        found.extend(check(report))
+    from ..doctor.engine import evaluate_balance
+    from ..rules import all_rules
+
+    rules = sorted((rule for rule in all_rules() if rule.scope == "balance"), key=lambda rule: (
+        READING_ORDER.index(rule.id) if rule.id in READING_ORDER else len(READING_ORDER), rule.id))
+    found = [finding for result in evaluate_balance(report, rules) for finding in result.findings]
     return dataclasses.replace(report, diagnoses=tuple(found))
-
-
-def _means(report: BalanceReport) -> Dict[int, float]:
-    return {gpu.index: gpu.utilization_mean_percent.value for gpu in report.gpus
-            if isinstance(gpu.utilization_mean_percent, Known)}
-
-
-def _ollama_involved(report: BalanceReport, gpus: Sequence[int]) -> bool:
-    if any(process.ollama and process.gpu in gpus for process in report.processes):
-        return True
-    return isinstance(report.ollama_models, Known) and bool(report.ollama_models.value)
-
-
-def _one_gpu_busy(report: BalanceReport) -> List[Finding]:
-    means = _means(report)
-    if len(means) < 2:
-        return []
-    busy = [index for index, mean in means.items() if mean >= BUSY_PERCENT]
-    idle = [index for index, mean in means.items() if mean < IDLE_PERCENT]
-    if len(busy) != 1 or len(idle) != len(means) - 1:
-        return []
-    gpu = busy[0]
-    holders = [p for p in report.processes if p.gpu == gpu]
-    evidence: Dict[str, Any] = {f"gpu:{index}.utilization_mean_percent": mean for index, mean in means.items()}
-    evidence["imbalance_stddev_points"] = report.imbalance.stddev_points.value
-    for process in holders:
-        evidence[f"pid:{process.pid}.name"] = _text(process.name)
-        if isinstance(process.cuda_visible_devices, Known):
-            evidence[f"pid:{process.pid}.CUDA_VISIBLE_DEVICES"] = process.cuda_visible_devices.value
-    restricted = [p for p in holders if isinstance(p.cuda_visible_devices, Known)
-                  and len([d for d in p.cuda_visible_devices.value.split(",") if d.strip()]) == 1]
-    message = (f"GPU {gpu} did the work (mean {means[gpu]:.0f} %) while GPU "
-               f"{', '.join(map(str, idle))} stayed idle: imbalance {report.imbalance.stddev_points.value:.0f} points.")
-    if restricted:
-        process = restricted[0]
-        message += (f" Process {process.pid} ({_text(process.name)}) was started with "
-                    f"CUDA_VISIBLE_DEVICES={process.cuda_visible_devices.value}: it can see one GPU only.")
-        fix = Fix("Let the process see the GPUs it should use, or run one copy per GPU and balance requests "
-                  "across them.",
-                  (f"grep -z CUDA_VISIBLE_DEVICES /proc/{process.pid}/environ",
-                   "gpubal topo --group-size 1   # one server per GPU, with its CUDA_VISIBLE_DEVICES",
-                   "systemctl show ollama -p Environment"),
-                  "https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#env-vars")
-    elif _ollama_involved(report, [gpu]):
-        message += (" Ollama puts a model that fits in one GPU on one GPU: that is its default, so one model "
-                    "never uses the other GPUs.")
-        fix = Fix("For throughput, run one Ollama server per GPU (each on its own OLLAMA_HOST port and "
-                  "CUDA_VISIBLE_DEVICES) behind a load balancer; to spread one model over every GPU (more "
-                  "memory, not more speed) set OLLAMA_SCHED_SPREAD=1.",
-                  ("gpubal topo --group-size 1",
-                   "sudo systemctl edit ollama   # [Service] Environment=\"OLLAMA_SCHED_SPREAD=1\"",
-                   "sudo systemctl restart ollama"),
-                  OLLAMA_FAQ)
-    else:
-        message += " The workload runs on one GPU."
-        fix = Fix("Give the other GPUs work: run one replica per GPU behind a load balancer, or a "
-                  "tensor-parallel engine over an NVLink group.",
-                  ("gpubal topo",
-                   "vllm serve MODEL --tensor-parallel-size 2",
-                   "python -m sglang.launch_server --model-path MODEL --tp-size 2"),
-                  VLLM_PARALLELISM)
-    return [Finding("balance-one-gpu-busy", Severity.WARNING, f"gpu:{gpu}", message, evidence, fix)]
-
-
-def _layer_split_takes_turns(report: BalanceReport) -> List[Finding]:
-    means = _means(report)
-    taking_part = [index for index, mean in means.items() if mean >= PARTICIPATING_PERCENT]
-    concurrency, overlap = report.imbalance.concurrency, report.imbalance.overlap_share
-    if len(taking_part) < 2 or not isinstance(concurrency, Known) or not isinstance(overlap, Known):
-        return []
-    if concurrency.value > TURN_TAKING_MAX_CONCURRENCY:
-        return []
-    k = len(taking_part)
-    shared = sorted({p.pid for p in report.processes if p.gpu in taking_part and all(
-        any(q.pid == p.pid and q.gpu == g for q in report.processes) for g in taking_part)})
-    evidence: Dict[str, Any] = {f"gpu:{index}.utilization_mean_percent": means[index] for index in taking_part}
-    evidence.update({"concurrency": concurrency.value, "overlap_share": overlap.value,
-                     "expected_share_per_gpu_percent": round(100 / k, 1)})
-    if shared:
-        evidence["processes_on_every_gpu"] = shared
-    ollama = _ollama_involved(report, taking_part)
-    message = (f"GPUs {', '.join(map(str, taking_part))} take turns: together they do about "
-               f"{concurrency.value:.1f} GPU's worth of work (each about 1/{k} of the time; two or more busy in "
-               f"{overlap.value:.0%} of samples). A model split by layers runs its layers in order, so one GPU "
-               "waits while another computes.")
-    message += (" This is expected for Ollama and llama.cpp, which split layers, not tensors." if ollama or shared
-                else "")
-    fix = Fix("Expected for a layer split; for throughput, if the model fits one GPU run one server per GPU "
-              "behind a load balancer; if it does not, use tensor parallelism over an NVLink group "
-              "(vLLM, SGLang, or llama.cpp --split-mode row), or send more requests at once "
-              "(OLLAMA_NUM_PARALLEL) so each turn carries more work.",
-              ("gpubal topo --group-size 1",
-               f"vllm serve MODEL --tensor-parallel-size {k}",
-               f"python -m sglang.launch_server --model-path MODEL --tp-size {k}",
-               "llama-server -m MODEL.gguf --split-mode row"),
-              VLLM_PARALLELISM)
-    subject = "-".join(f"gpu:{index}" for index in taking_part)
-    return [Finding("balance-layer-split-takes-turns", Severity.INFO, subject, message, evidence, fix)]
-
-
-def _throttled(report: BalanceReport) -> List[Finding]:
-    found = []
-    for gpu in report.gpus:
-        harmful = {r: s for r, s in gpu.clock_event_shares.items() if r in HARMFUL_REASONS and s >= THROTTLE_SHARE}
-        capped = gpu.clock_event_shares.get(POWER_CAP_REASON, 0.0)
-        if not harmful and capped < THROTTLE_SHARE:
-            continue
-        reasons = dict(harmful)
-        if capped >= THROTTLE_SHARE:
-            reasons[POWER_CAP_REASON] = capped
-        evidence: Dict[str, Any] = {f"clock_event_share.{r}": s for r, s in reasons.items()}
-        for name, fact in (("sm_clock_mean_mhz", gpu.sm_clock_mean_mhz), ("power_mean_watts", gpu.power_mean_watts),
-                           ("utilization_mean_percent", gpu.utilization_mean_percent)):
-            if isinstance(fact, Known):
-                evidence[name] = fact.value
-        listed = ", ".join(f"{reason} in {share:.0%} of samples" for reason, share in reasons.items())
-        if harmful:
-            message = f"GPU {gpu.index} slowed its clocks: {listed}. A throttled GPU holds back every GPU it works with."
-            fix = Fix("Check cooling and power delivery: thermal and hardware slowdowns mean the GPU is too hot "
-                      "or its power supply signalled a brake.",
-                      (f"nvidia-smi -i {gpu.index} -q -d PERFORMANCE,TEMPERATURE,POWER",), NVML_CLOCK_REASONS)
-            severity = Severity.WARNING
-        else:
-            message = (f"GPU {gpu.index} ran at its power limit ({listed}): clocks drop to stay under it. "
-                       "Normal under heavy load; a lower limit than its siblings makes it the slow member.")
-            fix = Fix("Compare the power limit with the default and with the other GPUs.",
-                      (f"nvidia-smi -i {gpu.index} -q -d POWER",), NVML_CLOCK_REASONS)
-            severity = Severity.INFO
-        found.append(Finding("balance-gpu-throttled", severity, f"gpu:{gpu.index}", message, evidence, fix))
-    return found
-
-
-def _memory_imbalance(report: BalanceReport) -> List[Finding]:
-    shares = {}
-    for gpu in report.gpus:
-        if isinstance(gpu.memory_used_peak_bytes, Known) and isinstance(gpu.memory_total_bytes, Known) \
-                and gpu.memory_total_bytes.value > 0:
-            shares[gpu.index] = gpu.memory_used_peak_bytes.value / gpu.memory_total_bytes.value
-    if len(shares) < 2:
-        return []
-    fullest, emptiest = max(shares, key=shares.get), min(shares, key=shares.get)
-    if shares[fullest] - shares[emptiest] < MEMORY_SPREAD_SHARE:
-        return []
-    evidence = {f"gpu:{index}.memory_used_peak_share": round(share, 3) for index, share in shares.items()}
-    severity = Severity.WARNING if shares[fullest] >= 0.9 else Severity.INFO
-    message = (f"GPU {fullest} holds {shares[fullest]:.0%} of its memory, GPU {emptiest} {shares[emptiest]:.0%}: "
-               "the memory is unevenly used" + (", and the fullest GPU is close to running out." if
-                                                 severity is Severity.WARNING else "."))
-    fix = Fix("Spread the model: Ollama places layers by free memory (OLLAMA_SCHED_SPREAD=1 spreads one model "
-              "over all GPUs); llama.cpp takes --tensor-split; or run one server per GPU so each holds its own copy.",
-              ("sudo systemctl edit ollama   # [Service] Environment=\"OLLAMA_SCHED_SPREAD=1\"",
-               "llama-server -m MODEL.gguf --tensor-split 1,1",
-               "gpubal topo --group-size 1"),
-              OLLAMA_FAQ)
-    return [Finding("balance-memory-imbalance", severity, f"gpu:{fullest}-gpu:{emptiest}", message, evidence, fix)]
-
-
-def _text(fact: Fact[Any]) -> str:
-    return str(fact.value) if isinstance(fact, Known) else f"unknown ({fact.reason.value})"

@@ -4,6 +4,8 @@ it needed was unavailable), not applicable (no subject of that kind, or the rule
 positively absent), or crashed (a bug in the rule, reported as an internal-error finding while the run
 goes on).
 
+Rules of scope "balance" judge what `gpubal balance` sampled instead of a Snapshot: `evaluate_balance`.
+
 The engine loads the compatibility matrix once per run and hands it, like every input a rule declares
 (`Rule.inputs`), to the rule as a keyword argument: rules never load anything themselves."""
 
@@ -18,6 +20,7 @@ from packaging.version import InvalidVersion
 from ..rules import SNAPSHOT_SCOPES, Rule
 from .. import matrix as _matrix
 from ..model import (FactMissing, Finding, Fix, NotApplicable, Outcome, Reason, Report, RuleResult, Severity, Snapshot, Unavailable, need)
+from ..model.balance import BalanceReport
 from ..common.topology_class import classify_topology
 
 if TYPE_CHECKING:
@@ -50,6 +53,18 @@ def evaluate(snapshot: Snapshot, rules: Sequence[Rule], policy: "Optional[Policy
         results, applied = apply(results, site), site.describe()
     return Report(snapshot=snapshot, results=tuple(results), matrix_version=matrix.version, policy=applied,
                   topology_class=classify_topology(snapshot))
+
+
+def evaluate_balance(observation: BalanceReport, rules: Sequence[Rule]) -> List[RuleResult]:
+    """The balance diagnoses: each rule of scope "balance" once, on the observation of a `gpubal balance`
+    run (a BalanceReport), in the order given; a crash is an internal-error finding, as for any rule."""
+    chosen = [rule for rule in rules if rule.scope == "balance"]
+    inputs: Dict[str, Any] = {"matrix": _matrix.load_matrix()} if any("matrix" in rule.inputs for rule in chosen) else {}
+    results: List[RuleResult] = []
+    for rule in chosen:
+        declared = {name: inputs[name] for name in rule.inputs}
+        results.extend(_stamped(rule, [_run_one(rule, "host", (observation,), declared)]))
+    return results
 
 
 def _takes_part(rule: Rule, site: "Optional[Policy]") -> bool:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from .. import __version__
-from ..balance.analysis import BalanceReport, GpuStats
+from ..model.balance import BalanceReport, GpuStats
 from ..model import Fact, Known, Reason, Unavailable
 from ..snapshot_file import to_jsonable
 from . import words

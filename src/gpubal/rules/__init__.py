@@ -18,8 +18,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from ..model import Finding, Fix, Severity
 
-SCOPES = ("host", "gpu", "gpu_pair")
 SNAPSHOT_SCOPES = ("host", "gpu", "gpu_pair")  # the scopes `gpubal doctor` evaluates against a Snapshot
+SCOPES = SNAPSHOT_SCOPES + ("balance",)  # "balance": `gpubal balance` evaluates it against what it sampled
 # What a rule may ask the engine for besides its subject; each arrives as a keyword argument of that name.
 #   matrix: the compatibility matrix (gpubal.matrix.Matrix), loaded once per run
 #   policy: the site policy for this host (gpubal.doctor.policy.Policy: name, expect, ...). A rule that
@@ -37,8 +37,9 @@ RENAMED: Dict[str, str] = {
 @dataclass(frozen=True)
 class Rule:
     id: str
-    scope: str  # "host": check(snapshot); "gpu": check(gpu, snapshot); "gpu_pair": check(pair, snapshot)
-    area: str  # "driver", "gpu", "mig", "pcie", "nvlink", "topology", "memory", "stack", "ollama", "policy"
+    scope: str  # "host": check(snapshot); "gpu": check(gpu, snapshot); "gpu_pair": check(pair, snapshot);
+    # "balance": check(observation), the BalanceReport of a `gpubal balance` run (gpubal.model.balance)
+    area: str  # "driver", "gpu", "mig", "pcie", "nvlink", "topology", "memory", "stack", "ollama", "policy", "balance"
     summary: str  # what it checks, in one line
     check: Callable[..., Iterable[Finding]]
     inputs: Tuple[str, ...] = ()  # of INPUTS; the engine passes each as a keyword argument
@@ -60,6 +61,8 @@ def rule(id: str, scope: str, area: str, summary: str, inputs: Tuple[str, ...] =
         raise ValueError(f"rule {id}: inputs must be among {INPUTS}, not {unknown}")
     if bool(policy_key) != ("policy" in inputs):
         raise ValueError(f"rule {id}: a rule with the policy input names the policy_key that asks for it, and only it")
+    if scope == "balance" and "policy" in inputs:
+        raise ValueError(f"rule {id}: `gpubal balance` has no site policy to hand a balance rule")
 
     def wrap(check: Callable[..., Iterable[Finding]]) -> Rule:
         return Rule(id=id, scope=scope, area=area, summary=summary, check=check, inputs=tuple(inputs),
@@ -77,6 +80,8 @@ _RULES: Optional[List[Rule]] = None
 
 
 def all_rules() -> List[Rule]:
+    """Every verdict gpubal can give, of every scope (host rules, site-policy checks, balance diagnoses),
+    sorted by id: `gpubal rules`, `explain`, docs/rules.md and the meta-tests all read this one list."""
     global _RULES
     if _RULES is None:
         found: Dict[str, Rule] = {}

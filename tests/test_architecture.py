@@ -42,8 +42,6 @@ MAY_IMPORT: Dict[str, Tuple[str, ...]] = {
 
 # Arrows that go the wrong way today and are being removed (issue 12); the list may only shrink.
 PENDING: Dict[Tuple[str, str], str] = {
-    ("reports", "rules"): "JUnit and the report context look up a rule's area; the engine will stamp it",
-    ("reports", "doctor"): "the rules documentation renderer reads the policy's rule list",
     ("doctor.probes", "doctor.collect"): "the NVML deadline reuses collection's answer type",
 }
 

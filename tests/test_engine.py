@@ -269,3 +269,15 @@ def test_balance_rules_run_through_the_engine_and_a_crash_is_a_finding(h200x2_sn
     assert [f.rule_id for f in observation.diagnoses] == ["balance-one-gpu-busy"]
     # a doctor run leaves balance rules out: they judge a recording, not a snapshot
     assert evaluate(h200x2_snapshot, balance).results == ()
+
+
+def test_site_policy_checks_come_after_the_host_rules_in_the_policy_key_order(h200x2_snapshot):
+    from gpubal.doctor.policy import parse_policy
+
+    text = '[expect]\nmin_driver = "1.0"\nnvlink_all_pairs = true\ngpu_model = "*"\ngpu_count = 2\n'
+    report = evaluate(h200x2_snapshot, all_rules(), parse_policy(text, "site.toml"))
+    ids = [r.rule_id for r in report.results]
+    first_site = ids.index("site-policy-gpu-count")
+    assert all(not rule_id.startswith("site-policy-") for rule_id in ids[:first_site])
+    assert list(dict.fromkeys(ids[first_site:])) == [
+        "site-policy-gpu-count", "site-policy-gpu-model", "site-policy-nvlink-all-pairs", "site-policy-min-driver"]

@@ -32,7 +32,8 @@ def evaluate(snapshot: Snapshot, rules: Sequence[Rule], policy: "Optional[Policy
     """`matrix` defaults to gpubal's own (loaded once, cached); a test may hand in another.
 
     With a policy, the site-policy checks it asks for run after the host's own rules (so a report lists
-    the host's verdicts first), then its skips and re-grades apply to every result."""
+    the host's verdicts first, then the site's in the order of the policy's keys), then its skips and
+    re-grades apply to every result."""
     matrix = matrix if matrix is not None else _matrix.load_matrix()
     site = None
     if policy is not None:
@@ -41,8 +42,10 @@ def evaluate(snapshot: Snapshot, rules: Sequence[Rule], policy: "Optional[Policy
         site = policy.for_host(hostname_of(snapshot))
     inputs: Dict[str, Any] = {"matrix": matrix, "policy": site}
     taking_part = [rule for rule in rules if _takes_part(rule, site)]
-    ordered = [rule for rule in taking_part if "policy" not in rule.inputs] + [
-        rule for rule in taking_part if "policy" in rule.inputs]
+    site_checks = [rule for rule in taking_part if "policy" in rule.inputs]
+    if site is not None:
+        site_checks.sort(key=lambda rule: site.key_order(rule.policy_key))
+    ordered = [rule for rule in taking_part if "policy" not in rule.inputs] + site_checks
     results: List[RuleResult] = []
     for rule in ordered:
         results.extend(_stamped(rule, _run_rule(rule, snapshot, inputs)))

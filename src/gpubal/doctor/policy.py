@@ -44,7 +44,8 @@ else:  # pragma: no cover - exercised on 3.9/3.10 only
 
 MAX_POLICY_BYTES = 1 << 20  # a policy for hundreds of host patterns is a few KB
 
-# the [expect] keys; each asks for the site-policy-* rule whose policy_key it is (a test keeps them in step)
+# the [expect] keys, in the order their checks appear in a report; each asks for the site-policy-* rule
+# whose policy_key it is (a test keeps them in step)
 _EXPECT_TYPES = {"gpu_count": int, "gpu_model": str, "nvlink_all_pairs": bool, "min_driver": str}
 _RULES_KEYS = ("skip", "severity")
 _TOP_KEYS = ("name", "expect", "rules", "host")
@@ -71,6 +72,11 @@ class Policy:
         `nvlink_all_pairs = false` asks nothing, `gpu_count = 0` asks for no GPUs."""
         value = self.expect.get(key)
         return value is not None and value is not False
+
+    def key_order(self, key: str) -> int:
+        """Where an [expect] key stands among the keys gpubal knows: its check's place in a report."""
+        keys = list(_EXPECT_TYPES)
+        return keys.index(key) if key in keys else len(keys)
 
 
 @dataclass(frozen=True)

@@ -32,3 +32,4 @@ CONTAINER_CAPABILITIES = "https://docs.nvidia.com/datacenter/cloud-native/contai
 VLLM_GPU_INSTALL = "https://docs.vllm.ai/en/v0.14.0/getting_started/installation/gpu/"
 PYTORCH_INSTALL = "https://pytorch.org/get-started/locally/"
 DATA_CENTER_DRIVERS = "https://docs.nvidia.com/datacenter/tesla/drivers/index.html"
+CUDA_C_ENVIRONMENT_VARIABLES = "https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#env-vars"

@@ -60,7 +60,7 @@ def balance_one_gpu_busy(observation: BalanceReport):
                   (f"grep -z CUDA_VISIBLE_DEVICES /proc/{process.pid}/environ",
                    "gpubal topo --group-size 1   # one server per GPU, with its CUDA_VISIBLE_DEVICES",
                    "systemctl show ollama -p Environment"),
-                  "https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#env-vars")
+                  _links.CUDA_C_ENVIRONMENT_VARIABLES)
     elif ollama_involved(observation, [gpu]):
         message += (" Ollama puts a model that fits in one GPU on one GPU: that is its default, so one model "
                     "never uses the other GPUs.")

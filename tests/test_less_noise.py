@@ -62,3 +62,84 @@ def test_checks_that_missed_one_fact_name_each_rule_once():
     needed = " ".join(ollama.split("checks:", 1)[1].split("\n  --")[0].split("\n\n")[0].split())
     assert needed.count("ollama-gpu-unsupported") == 1
     assert "ollama-gpu-unsupported (gpu:0, gpu:1, gpu:2, gpu:3, gpu:4, gpu:5, gpu:6, gpu:7)" in needed
+
+
+# --- Markdown and HTML: one entry per group, every finding still in it -----------------------------------
+
+def _replays_and_persistence_off_on_eight_gpus():
+    """The same two problems on all 8 GPUs: persistence off (one command for all) and PCIe replays (whose
+    first command names the GPU: `nvidia-smi -q -d PCIE -i 3`)."""
+    import dataclasses
+
+    snapshot = real_snapshot("hgx8-h100-nvswitch")
+    for index in range(8):
+        snapshot = with_gpu(snapshot, index, persistence_mode=known(False),
+                            pcie_replay_count=known(10_000_000 + index))
+    snapshot = dataclasses.replace(snapshot, host=dataclasses.replace(snapshot.host, uptime_seconds=known(86400)))
+    return evaluate(snapshot, all_rules())
+
+
+def test_markdown_groups_one_problem_on_eight_gpus_and_keeps_each_finding():
+    from gpubal.reports.markdown import render_markdown
+
+    text = render_markdown(_replays_and_persistence_off_on_eight_gpus())
+    findings = text.split("### Findings", 1)[1].split("### Topology", 1)[0]
+    assert findings.count("#### ") == 3  # the driver's end of life, then one entry per problem
+    assert "#### 3. WARNING `persistence-mode-off` · 8 GPUs" in findings
+    assert ("| 3 | WARNING | `persistence-mode-off` | `gpu:0`, `gpu:1`, `gpu:2`, `gpu:3`, `gpu:4`, `gpu:5`, `gpu:6`, "
+            "`gpu:7` |") in findings
+    assert "| Subject | Message | `persistence_mode` | `driver.persistenced_running` |" in findings
+    for index in range(8):
+        assert (f"| `gpu:{index}` | Persistence is off on GPU {index}: the driver re-initialises it for every new "
+                f"program | `no` | `yes` |") in findings
+        # each GPU's own count, uncut, and its own command (the commands differ, so each is shown)
+        assert f"| `gpu:{index}` | GPU {index} PCIe link retransmitted 1000000{index} packets" in findings
+        assert f"| `1000000{index}` | `86400` |" in findings
+        assert findings.count(f"nvidia-smi -q -d PCIE -i {index}\n") == 1
+        assert f"For `gpu:{index}`:\n\n```sh\nnvidia-smi -q -d PCIE -i {index}\nsudo dmesg" in findings
+    assert findings.count("sudo systemctl enable --now nvidia-persistenced") == 1  # the same for all: once
+    assert "0 errors, 17 warnings, 0 info" in text  # the counts still count each GPU
+
+
+def test_html_groups_one_problem_on_eight_gpus_and_keeps_each_finding():
+    from gpubal.reports.html import render_html
+
+    page = render_html(_replays_and_persistence_off_on_eight_gpus())
+    assert page.count("<article class=\"finding") == 3
+    before, persistence = page.split('<code class="rule">persistence-mode-off</code>', 1)
+    persistence = persistence.split("</article>", 1)[0]
+    assert 'data-count="8"' in before.rsplit("<article", 1)[1]  # the filter's count counts each GPU
+    for index in range(8):
+        assert (f'<th scope="row" class="mono">gpu:{index}</th><td data-label="Message">Persistence is off on '
+                f'GPU {index}:') in persistence
+    assert persistence.count("<td class=\"mono\" data-label=\"persistence_mode\">no</td>") == 8
+    assert persistence.count("sudo systemctl enable --now nvidia-persistenced") == 1
+    replays = page.split('<code class="rule">pcie-replay-errors</code>', 1)[1].split("</article>", 1)[0]
+    for index in range(8):
+        assert f'<td class="mono" data-label="pcie_replay_count">1000000{index}</td>' in replays
+        assert replays.count(f"<code>nvidia-smi -q -d PCIE -i {index}</code>") == 1
+    assert replays.count("<code>sudo dmesg | grep -iE &#39;AER|Xid&#39;</code>") == 8  # once with each GPU's
+
+
+def test_a_group_whose_evidence_differs_in_shape_keeps_every_key():
+    from gpubal.model import Finding, Fix, Severity
+    from gpubal.reports.context import _finding_group
+
+    fix = Fix("Do the thing", ("thing --all",))
+    group = _finding_group([
+        Finding("some-rule", Severity.INFO, "gpu:0", "zero", {"gpu:0.a": 1, "host.b": 2}, fix),
+        Finding("some-rule", Severity.INFO, "gpu:1", "one", {"gpu:1.a": 3, "gpu:0.c": 4}, fix),
+    ], 1)
+    assert group.evidence_keys == ()  # no common columns: each row lists its own keys
+    assert [row.evidence for row in group.rows] == [(("a", 1), ("host.b", 2)), (("a", 3), ("gpu:0.c", 4))]
+    assert group.message == "" and group.overview == "zero (and 1 more like it, each below)"
+    assert group.same_commands
+
+
+def test_junit_keeps_one_testcase_per_gpu():
+    from gpubal.reports.junit import render_junit
+
+    xml = render_junit(_replays_and_persistence_off_on_eight_gpus())
+    for index in range(8):
+        assert f'name="persistence-mode-off [gpu:{index}]"' in xml
+    assert xml.count('<failure type="warning"') == 17

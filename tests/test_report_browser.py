@@ -126,3 +126,34 @@ def test_every_fix_command_gets_a_copy_button(browser, tmp_path):
     assert buttons == commands > 0
     assert copied == first  # the command exactly as shown
     assert page.console == [] and page.exceptions == []  # the CSP let the (hashed) script run
+
+
+@pytest.mark.parametrize("width, mobile", [(1280, False), (390, True)], ids=["desktop", "phone"])
+def test_one_problem_on_eight_gpus_is_one_entry_with_every_gpu_visible(browser, tmp_path, width, mobile):
+    # the same two findings on all 8 GPUs: one entry each, every GPU's row on screen without scrolling
+    # sideways (a phone shows each row as a small card), and the filter's count counts each GPU
+    from test_less_noise import _replays_and_persistence_off_on_eight_gpus
+
+    page_file = tmp_path / "hgx8-grouped.html"
+    page_file.write_text(render_html(_replays_and_persistence_off_on_eight_gpus()), encoding="utf-8")
+    script = """(function () {
+      var tables = Array.prototype.slice.call(document.querySelectorAll('table.each'));
+      var rows = document.querySelectorAll('table.each tbody tr');
+      var shown = Array.prototype.filter.call(rows, function (r) { return r.offsetParent !== null; }).length;
+      var fits = tables.every(function (t) { return t.parentNode.scrollWidth <= t.parentNode.clientWidth; });
+      var box = document.querySelector('input[data-severity="warning"]');
+      box.checked = false; box.dispatchEvent(new Event('change'));
+      var count = document.getElementById('filter-count').textContent;
+      box.checked = true; box.dispatchEvent(new Event('change'));
+      return [document.querySelectorAll('article.finding').length, tables.length, shown, fits, count,
+              document.querySelectorAll('.command button.copy').length, document.documentElement.scrollWidth];
+    })()"""
+    page = browser.open(page_file, width=width, mobile=mobile, script=script, max_height=12000)
+    (_shots(tmp_path) / f"report-hgx8-grouped-{width}.png").write_bytes(page.screenshot_png)
+    entries, tables, rows_shown, tables_fit, count, copy_buttons, page_width = page.evaluated
+    assert entries == 3 and tables == 2  # the driver's end of life, persistence off, PCIe replays
+    assert rows_shown == 16 and tables_fit
+    assert count == "0 of 17 shown"  # 17 warnings, though 3 entries
+    assert copy_buttons == 1 + 1 + 8 * 2  # one per command: persistence's once, each GPU's replay pair
+    assert page_width <= width
+    assert page.console == [] and page.exceptions == []

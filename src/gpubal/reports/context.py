@@ -53,6 +53,64 @@ class FindingView:
 
 
 @dataclass(frozen=True)
+class GroupRow:
+    """One finding of a group: its subject, message and evidence, keys without the subject's own prefix
+    (the row names the subject: `gpu:3.persistence_mode` is `persistence_mode` in the row of gpu:3)."""
+
+    subject: str
+    message: str
+    evidence: Tuple[Tuple[str, Any], ...]
+    commands: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FindingGroup:
+    """Findings of one rule and severity with the same fix summary and docs (summary.grouped_findings),
+    shown as one entry in Markdown and HTML. Nothing is dropped: every subject, message and evidence value
+    has its row; the commands are shown once when they are the same for every subject, else per subject."""
+
+    first: Finding  # rule id, severity, fix summary and docs are the same for the whole group
+    area: str
+    label: str  # ERROR, WARNING, INFO
+    anchor: str  # a stable id for links within the page
+    rows: Tuple[GroupRow, ...]
+    subjects_count: str  # `8 GPUs` where a heading would name too many to read, else "" (then it names each)
+    message: str  # the message every finding gives, or "" when they differ (then each row has its own)
+    overview: str  # one line for the findings table: the message, or the first one and how many more
+    evidence_keys: Tuple[str, ...]  # the columns when every row has the same keys, else () and one cell each
+    same_commands: bool  # every subject's fix has the same commands: printed once
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def any_evidence(self) -> bool:
+        return any(row.evidence for row in self.rows)
+
+
+def _without_subject(key: str, subject: str) -> str:
+    return key[len(subject) + 1:] if key.startswith(subject + ".") and len(key) > len(subject) + 1 else key
+
+
+def _finding_group(findings: List[Finding], number: int) -> FindingGroup:
+    first = findings[0]
+    rows = tuple(GroupRow(f.subject, f.message,
+                          tuple((_without_subject(key, f.subject), value) for key, value in f.evidence.items()),
+                          f.fix.commands) for f in findings)
+    messages = {row.message for row in rows}
+    shapes = {tuple(key for key, _ in row.evidence) for row in rows}
+    message = first.message if len(messages) == 1 else ""
+    more = len(findings) - 1
+    subjects = [f.subject for f in findings]
+    overview = message or f"{first.message} (and {more} more like it, each below)"
+    return FindingGroup(first, area_of(first.rule_id), SEVERITY_LABEL[first.severity], f"finding-{number}", rows,
+                        s.subjects_text(subjects) if len(subjects) > 4 else "", message, overview,
+                        next(iter(shapes)) if len(shapes) == 1 else (),
+                        len({f.fix.commands for f in findings}) == 1)
+
+
+@dataclass(frozen=True)
 class Cell:
     text: str
     css: str  # link class: nv, pix, phb, node, sys, self, unknown
@@ -93,6 +151,7 @@ class ReportContext:
     gpu_rows: Tuple[Tuple[str, ...], ...]
     gpu_headings: Tuple[str, ...]
     findings: Tuple[FindingView, ...]
+    groups: Tuple[FindingGroup, ...]  # the findings again, one entry per group (a group of one is one finding)
     areas: Tuple[str, ...]
     topology: Optional[Topology]
     passed: Tuple[Tuple[str, str], ...]  # (rule id, subjects)
@@ -203,6 +262,8 @@ def build_context(report: Report, redacted: bool, collapse_links: bool = False,
         gpu_headings=gpu_headings,
         gpu_rows=gpu_rows,
         findings=views,
+        groups=tuple(_finding_group(group, number) for number, group
+                     in enumerate(s.grouped_findings(report, commands_may_differ=True), 1)),
         areas=tuple(sorted({view.area for view in views})),
         topology=_topology(report, findings),
         passed=tuple((rule_id, s.subjects_text(subjects)) for rule_id, subjects in s.passed_by_rule(report)),

@@ -11,14 +11,17 @@
     var apply = function () {
       var severities = {};
       boxes.forEach(function (box) { severities[box.getAttribute("data-severity")] = box.checked; });
-      var shown = 0;
+      // an entry can hold one finding on several GPUs (data-count): the count says findings, as the heading does
+      var shown = 0, total = 0;
       findings.forEach(function (finding) {
         var visible = severities[finding.getAttribute("data-severity")] !== false &&
           (!area.value || finding.getAttribute("data-area") === area.value);
+        var n = Number(finding.getAttribute("data-count")) || 1;
         finding.hidden = !visible;
-        if (visible) { shown += 1; }
+        total += n;
+        if (visible) { shown += n; }
       });
-      count.textContent = shown === findings.length ? "" : shown + " of " + findings.length + " shown";
+      count.textContent = shown === total ? "" : shown + " of " + total + " shown";
     };
     boxes.forEach(function (box) { box.addEventListener("change", apply); });
     area.addEventListener("change", apply);

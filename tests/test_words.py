@@ -90,6 +90,23 @@ def test_a_pasted_dump_says_what_the_text_lacked():
     assert not CODES.search(result.stdout)
 
 
+@pytest.mark.parametrize("fmt", ["terminal", "markdown", "html"])
+def test_a_paste_without_a_topology_matrix_says_so_in_words(fmt):
+    # the host summary's topology line once read "GPU pairs: not_in_input (h100-sxm-x8-565.txt): no
+    # topology matrix (nvidia-smi topo -m) pasted" in every format
+    dump = ROOT / "tests" / "fixtures" / "dumps" / "smi" / "h100-sxm-x8-565.txt"
+    text = gpubal("doctor", "--from", str(dump), "-v", "--format", fmt).stdout
+    text = re.sub(r'<script type="application/json".*?</script>', "", text, flags=re.S).split("<details>")[0]
+    assert "links between GPUs unknown" in text and "GPU pairs: not in the pasted text" in text
+    assert not CODES.search(text), CODES.search(text).group(0)
+
+
+def test_a_labelled_reason_reads_as_words_and_other_text_stays():
+    assert words.described("GPU pairs: not_found (/sys/bus/pci): no such directory") == \
+        "GPU pairs: not found (/sys/bus/pci): no such directory"
+    assert words.described("skipped by site policy: lab.toml") == "skipped by site policy: lab.toml"
+
+
 @pytest.mark.parametrize("name", ["both-busy", "one-busy", "restricted", "throttled", "h200x1-idle"])
 def test_the_balance_report_has_no_codes_and_no_sentence_around_unknown(name):
     report = analyze(replay_balance(name))

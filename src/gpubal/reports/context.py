@@ -232,7 +232,8 @@ def _host_lines(report: Report) -> Tuple[Tuple[str, str], ...]:
         ("Driver", driver_text),
     )
     if report.topology_class is not None:
-        lines += (("Topology", f"{report.topology_class.text()} ({'; '.join(report.topology_class.evidence)})"),)
+        evidence = "; ".join(words.described(line) for line in report.topology_class.evidence)
+        lines += (("Topology", f"{report.topology_class.text()} ({evidence})"),)
     return lines
 
 

@@ -86,7 +86,7 @@ def _header(report: Report, console: Console) -> None:
     if report.topology_class is not None:
         _line(console, Text(f"Topology {report.topology_class.text()}", style="bold"))
         for line in report.topology_class.evidence:
-            _line(console, f"         {line}")
+            _line(console, f"         {words.described(line)}")
     console.print()
 
 

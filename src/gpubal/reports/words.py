@@ -81,6 +81,7 @@ def _codes_in_words(text: str) -> str:
 
 _DESCRIBED = re.compile(r"(?P<reason>" + "|".join(r.value for r in Reason) + r") \((?P<source>[^()]*(?:\([^()]*\)[^()]*)*)\)"
                         r"(?:: (?P<detail>.*))?", re.DOTALL)
+_LABELLED = re.compile(r"(?P<label>[^:()\n]{1,60}): (?P<rest>.+)", re.DOTALL)
 
 
 def described(text: str) -> str:
@@ -88,6 +89,9 @@ def described(text: str) -> str:
     other text (a policy's "skipped by site policy X") is already words and stays as it is."""
     match = _DESCRIBED.fullmatch(text)
     if match is None:
+        labelled = _LABELLED.fullmatch(text)  # "GPU pairs: not_in_input (dump.txt): ..." in the topology's evidence
+        if labelled is not None and _DESCRIBED.fullmatch(labelled["rest"]):
+            return f"{labelled['label']}: {described(labelled['rest'])}"
         return _codes_in_words(text)
     return phrase(Unavailable(Reason(match["reason"]), match["source"], match["detail"] or ""))
 

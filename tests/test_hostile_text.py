@@ -135,12 +135,15 @@ def test_any_console_a_renderer_is_given_shows_host_text_plainly(snapshot_file):
     assert RAW_CONTROL.search(text) is None and "🆎" not in text and MARKUP in text and LSPCI in text
 
 
-def test_terminal_golden(snapshot_file, update_goldens):
-    text = "\n".join(line.rstrip() for line in doctor(snapshot_file).splitlines()) + "\n"
-    path = GOLDENS / "hostile.txt"
+@pytest.mark.parametrize("output_format, name", [("terminal", "hostile.txt"), ("markdown", "hostile.md"),
+                                                 ("html", "hostile.html"), ("junit", "hostile.junit.xml"),
+                                                 ("json", "hostile.json")])
+def test_golden(snapshot_file, update_goldens, output_format, name):
+    text = "\n".join(line.rstrip() for line in doctor(snapshot_file, "--format", output_format).splitlines()) + "\n"
+    path = GOLDENS / name
     if update_goldens:
         path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), "hostile.txt differs from the golden: review, then --update-goldens"
+    assert text == path.read_text(encoding="utf-8"), f"{name} differs from the golden: review, then --update-goldens"
 
 
 # --- balance: process names come from /proc/PID/comm, which any user sets ---------------------------------

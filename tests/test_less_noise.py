@@ -143,3 +143,18 @@ def test_junit_keeps_one_testcase_per_gpu():
     for index in range(8):
         assert f'name="persistence-mode-off [gpu:{index}]"' in xml
     assert xml.count('<failure type="warning"') == 17
+
+
+def test_an_ignored_rule_leaves_one_line_per_rule_in_every_report():
+    # --ignore on both GPUs: the terminal counts it (and -v names it), Markdown and HTML list the rule once
+    # with its subjects, not once per GPU
+    terminal = gpubal("doctor", "--snapshot", "example", "--ignore", "persistence-mode-off").stdout
+    assert "Does not apply: 4 checks of 2 rules (-v lists them)" in terminal
+    listed = gpubal("doctor", "--snapshot", "example", "--ignore", "persistence-mode-off", "-v").stdout
+    assert "  ..  persistence-mode-off (gpu:0, gpu:1): ignored on the command line (--ignore)" in listed
+    markdown = gpubal("doctor", "--snapshot", "example", "--ignore", "persistence-mode-off", "-f", "markdown").stdout
+    assert markdown.count("- `persistence-mode-off` (gpu:0, gpu:1) does not apply: ignored on the command line "
+                          "(--ignore)") == 1
+    page = gpubal("doctor", "--snapshot", "example", "--ignore", "persistence-mode-off", "-f", "html").stdout
+    assert page.count("<li><code>persistence-mode-off</code> <span class=\"muted\">(gpu:0, gpu:1)</span> does not "
+                      "apply: ignored on the command line (--ignore)</li>") == 1

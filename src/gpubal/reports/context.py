@@ -15,7 +15,7 @@ from ..snapshot_file import to_jsonable
 from . import summary as s
 from . import words
 from .facts import FactRow, fact_rows
-from .style import OUTCOME_LABEL, SEVERITY_LABEL
+from .style import SEVERITY_LABEL
 
 # The comment that marks the embedded snapshot in a Markdown report, and the id of the <script> element
 # that holds it in an HTML report; gpubal.snapshot_file.snapshot_from_text looks for both.
@@ -155,7 +155,7 @@ class ReportContext:
     areas: Tuple[str, ...]
     topology: Optional[Topology]
     passed: Tuple[Tuple[str, str], ...]  # (rule id, subjects)
-    not_applicable: Tuple[Tuple[str, str], ...]  # (rule id, why)
+    not_applicable: Tuple[Tuple[str, str, str], ...]  # (rule id, its subjects or "" for the host, why)
     missing: Tuple[s.MissingFact, ...]
     facts: Tuple[FactRow, ...] = field(default=())
     snapshot_json: str = ""
@@ -244,8 +244,8 @@ def build_context(report: Report, redacted: bool, collapse_links: bool = False,
     views = tuple(FindingView(f, area_of(area, f.rule_id), SEVERITY_LABEL[f.severity],
                               f"finding-{number}") for number, f in enumerate(findings, 1))
     verdict = s.verdict(report)
-    not_applicable = tuple((r.rule_id, words.described(r.missing_reason) or OUTCOME_LABEL[r.outcome]) for r in report.results
-                           if r.outcome.value == "not_applicable")
+    not_applicable = tuple((rule_id, "" if subjects == ["host"] else ", ".join(subjects), why)
+                           for rule_id, subjects, why in s.not_applicable_by_rule(report))
     gpu_summary, gpu_headings, gpu_rows = _gpu_table(report)
     return ReportContext(
         gpubal_version=__version__,

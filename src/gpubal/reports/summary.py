@@ -9,6 +9,7 @@ from ..model import (Fact, Finding, Gpu, GpuPair, GpuProcess, Known, Outcome, Re
                      Unavailable)
 from ..common.visibility import process_visibility
 from . import words
+from .style import OUTCOME_LABEL
 
 
 def show(fact: Fact[Any], unit: str = "") -> str:
@@ -170,6 +171,17 @@ def passed_by_rule(report: Report) -> List[Tuple[str, List[str]]]:
         if result.outcome is Outcome.PASSED:
             grouped.setdefault(result.rule_id, []).append(result.subject)
     return sorted(grouped.items())
+
+
+def not_applicable_by_rule(report: Report) -> List[Tuple[str, List[str], str]]:
+    """(rule id, subjects, why in words) for the checks that do not apply, one entry per rule and reason:
+    a rule ignored with --ignore on 8 GPUs is one line, not eight."""
+    grouped: Dict[Tuple[str, str], List[str]] = {}
+    for result in report.results:
+        if result.outcome is Outcome.NOT_APPLICABLE:
+            grouped.setdefault((result.rule_id, words.described(result.missing_reason) or OUTCOME_LABEL[Outcome.NOT_APPLICABLE]),
+                               []).append(result.subject)
+    return [(rule_id, subjects, why) for (rule_id, why), subjects in grouped.items()]
 
 
 def not_evaluated(report: Report) -> List[RuleResult]:

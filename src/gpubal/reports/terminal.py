@@ -31,6 +31,7 @@ def render_terminal(report: Report, console: Console, verbose: bool = False) -> 
     _processes(report, console)
     _passed(report, console, verbose)
     _not_evaluated(report, console)
+    _not_applicable(report, console, verbose)
     verdict = s.verdict(report)
     style = "bold red" if verdict.errors else "yellow" if verdict.warnings else "bold green"
     _line(console, Text(f"Verdict: {verdict.headline}", style=style))
@@ -225,4 +226,23 @@ def _not_evaluated(report: Report, console: Console) -> None:
         # The list of checks is wrapped between ids (never inside one), under a hanging indent.
         checks = _shown(f"needed by {_plural(len(group.checks), 'check')}: {group.checks_text}")
         console.print(Padding(checks, (0, 0, 0, 6), expand=False), highlight=False)
+    console.print()
+
+
+def _not_applicable(report: Report, console: Console, verbose: bool = False) -> None:
+    """Checks that do not apply here (a rule --ignore'd, skipped by site policy, vLLM not installed): one
+    line, listed with -v, so an ignored rule still leaves a trace."""
+    groups = s.not_applicable_by_rule(report)
+    if not groups:
+        return
+    count = sum(len(subjects) for _, subjects, _ in groups)
+    rules = len({rule_id for rule_id, _, _ in groups})
+    if not verbose:
+        _line(console, Text(f"Does not apply: {_plural(count, 'check')} of {_plural(rules, 'rule')} (-v lists them)",
+                            style="bold"))
+        console.print()
+        return
+    _line(console, Text(f"Does not apply: {_plural(count, 'check')}", style="bold"))
+    for rule_id, subjects, why in groups:
+        _line(console, f"  ..  {rule_id} ({s.subjects_text(subjects)}): {why}")
     console.print()

@@ -185,6 +185,21 @@ def test_topo_reads_pasted_dumps():
     assert len(json.loads(result.stdout)["gpus"]) == 2
 
 
+def test_topo_on_a_topology_paste_alone_says_in_words_what_to_add():
+    # topo -m names no UUID: the 8 GPUs are left out for one reason, said once in words (it once printed
+    # eight notes, each with the code "not_in_input"), with the dump that names the UUIDs
+    dump = FIXTURES / "dumps" / "topo" / "aws-p4d-8xa100-nv12-nvswitch.txt"
+    result = gpubal("topo", "--from", str(dump))
+    assert result.exit_code == 1
+    assert "note: GPUs 0, 1, 2, 3, 4, 5, 6, 7 are left out, each because its UUID is unknown: not in the pasted " \
+           "text." in result.stdout
+    assert "note: nvidia-smi -L (or nvidia-smi -q) names each GPU's UUID: paste it with the topology." in result.stdout
+    assert "not_in_input" not in result.stdout and result.stdout.count("left out") == 1
+    assert result.stderr.strip() == "gpubal: no GPU to place: every GPU listed (8) is left out; the notes say why"
+    as_json = json.loads(gpubal("topo", "--from", str(dump), "-f", "json").stdout)
+    assert len(as_json["excluded"]) == 8 and "not_in_input" in as_json["excluded"][0]["why"]  # codes for programs
+
+
 def test_topo_redacts_the_uuids():
     shown = gpubal("topo", *H200X2, "-f", "json").stdout
     hidden = gpubal("topo", *H200X2, "-f", "json", "--redact").stdout

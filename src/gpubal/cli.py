@@ -533,6 +533,8 @@ def topo(
 
         status = facts.driver.nvml_status
         why = f": NVML {phrase(status)}" if isinstance(status, Unavailable) else ""
+        if advice.topology.excluded:  # GPUs were listed, none could be named (the notes say why)
+            why = f": every GPU listed ({len(advice.topology.excluded)}) is left out; the notes say why"
         typer.echo(f"gpubal: no GPU to place{why}", err=True)
         raise typer.Exit(EXIT_FINDINGS)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Dict, List
 
 from rich.console import Console
 from rich.text import Text
@@ -13,6 +14,7 @@ from ..placement.advice import Layout, TopoAdvice
 from .style import LINK_STYLE
 from .tables import uncut_table
 from .visible import visible
+from . import words
 
 
 def _gib(size: int) -> str:
@@ -55,12 +57,31 @@ def render_topo_terminal(advice: TopoAdvice, console: Console) -> None:
     _line(console, "  NUMA domains: " + ("; ".join(
         f"node {node}: GPU {', '.join(map(str, gpus))} (CPUs {cpus or 'unknown'})"
         for node, gpus, cpus in topology.numa_domains) or "unknown"))
-    for note in advice.notes:
+    for note in _notes_for_people(advice):
         _line(console, Text.assemble("  ", ("note", "yellow"), f": {visible(note)}"))
     for layout in advice.layouts:
         _print_layout(layout, console)
     console.print()
     _line(console, Text.assemble(("GPU order", "bold"), ": " + visible(advice.cuda_order_note)))
+
+
+def _notes_for_people(advice: TopoAdvice) -> List[str]:
+    """The advice's notes as a person reads them: GPUs left out for one reason are one note, the reason in
+    words (JSON keeps one entry per GPU, with the code), and a paste without UUIDs says what to add."""
+    left_out = {f"GPU {index} is left out: {why}." for index, why in advice.topology.excluded}
+    by_reason: Dict[str, List[int]] = {}
+    for index, why in advice.topology.excluded:
+        by_reason.setdefault(why, []).append(index)
+    notes = []
+    for why, indices in by_reason.items():
+        said = words.described(why)
+        if len(indices) == 1:
+            notes.append(f"GPU {indices[0]} is left out: {said}.")
+        else:
+            notes.append(f"GPUs {', '.join(map(str, indices))} are left out, each because {said}.")
+    if any(why.startswith("its UUID is unknown: not_in_input") for why in by_reason):
+        notes.append("nvidia-smi -L (or nvidia-smi -q) names each GPU's UUID: paste it with the topology.")
+    return notes + [note for note in advice.notes if note not in left_out]
 
 
 def _sets(groups) -> str:

@@ -19,7 +19,8 @@ from gpubal.rules import all_rules
 from test_cli import DOWNTRAINED, FIXTURES, H200X1, H200X2, assert_one_line_error, gpubal
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ("doctor", "collect", "rules", "explain", "topo", "balance")
+COMMANDS = ("doctor", "collect", "rules", "explain", "topo", "balance", "fleet", "slurm-healthcheck")
+REPORT = str(ROOT / "tests" / "goldens" / "h200x2.json")  # a report for `gpubal fleet` to read
 
 
 @pytest.mark.parametrize("command", ("",) + COMMANDS)
@@ -75,7 +76,7 @@ def test_repeated_output_writes_each_format_in_one_run(tmp_path: Path):
 
 @pytest.mark.parametrize("command", [["doctor", *H200X1], ["topo", *H200X2], ["collect", *H200X1],
                                      ["balance", "--nvml-profile", str(FIXTURES / "balance" / "both-busy.json"),
-                                      "--seconds", "1"]])
+                                      "--seconds", "1"], ["fleet", REPORT]])
 def test_dash_is_standard_output_for_every_command(command):
     result = gpubal(*command, "-o", "-")
     assert result.exit_code in (0, 1), result.stderr
@@ -84,11 +85,22 @@ def test_dash_is_standard_output_for_every_command(command):
 
 @pytest.mark.parametrize("command", [["doctor", *H200X1], ["topo", *H200X2],
                                      ["balance", "--nvml-profile", str(FIXTURES / "balance" / "both-busy.json"),
-                                      "--seconds", "1"]])
+                                      "--seconds", "1"], ["fleet", REPORT]])
 def test_an_unknown_extension_is_bad_input(tmp_path: Path, command):
     output = tmp_path / "report.pdf"
     assert_one_line_error(gpubal(*command, "-o", str(output)), str(output), "--format")
     assert not output.exists()
+
+
+def test_fleet_writes_each_format_in_one_run(tmp_path: Path):
+    names = ["f.md", "f.html", "f.json", "f.txt"]
+    result = gpubal("fleet", REPORT, *[arg for name in names for arg in ("-o", str(tmp_path / name))])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    assert (tmp_path / "f.md").read_text().startswith("#")
+    assert (tmp_path / "f.html").read_text().startswith("<!DOCTYPE html>")
+    assert json.loads((tmp_path / "f.json").read_text())
+    assert (tmp_path / "f.txt").read_text().startswith(f"gpubal fleet {__version__}")
 
 
 def test_a_device_needs_no_extension():

@@ -681,14 +681,14 @@ def _sample_balance(nvml_profile: Optional[Path], root: str, seconds: float, int
 
 @app.command("slurm-healthcheck")
 def slurm_healthcheck(
-    node: Optional[str] = typer.Option(None, "--node", help="The Slurm NodeName. Default: `hostname -s`."),
+    node: Optional[str] = typer.Option(None, "--node", metavar="NAME", help="The Slurm NodeName. Default: `hostname -s`."),
     fail_on: FailOn = typer.Option(FailOn.error, "--fail-on",
                                    help="Drain when a finding has at least this severity."),
-    scontrol: str = typer.Option("scontrol", "--scontrol", help="The scontrol program to call."),
-    snapshot: Optional[Path] = typer.Option(None, "--snapshot", "-s", help=_SNAPSHOT_HELP),
-    policy: Optional[Path] = typer.Option(None, "--policy", help="Check this site policy (TOML) too."),
-    nvml_profile: Optional[Path] = typer.Option(None, "--nvml-profile", help=_PROFILE_HELP),
-    root: str = typer.Option("/", "--root", help=_ROOT_HELP),
+    scontrol: str = typer.Option("scontrol", "--scontrol", metavar="PROGRAM", help="The scontrol program to call."),
+    snapshot: Optional[Path] = typer.Option(None, "--snapshot", "-s", metavar="FILE", help=_SNAPSHOT_HELP),
+    policy: Optional[Path] = typer.Option(None, "--policy", metavar="FILE", help="Check this site policy (TOML) too."),
+    nvml_profile: Optional[Path] = typer.Option(None, "--nvml-profile", metavar="FILE", help=_PROFILE_HELP),
+    root: str = typer.Option("/", "--root", metavar="DIR", help=_ROOT_HELP),
 ) -> None:
     """For Slurm's HealthCheckProgram: check this node; when unhealthy, drain it with a reason that starts
     with `gpubal:` and names the rules and GPUs; when healthy again, resume it only if gpubal drained it.
@@ -718,22 +718,28 @@ class FleetFormat(str, enum.Enum):
     html = "html"
 
 
-@app.command()
+FLEET_FORMAT_BY_EXTENSION = {".json": FleetFormat.json, ".md": FleetFormat.markdown, ".markdown": FleetFormat.markdown,
+                             ".html": FleetFormat.html, ".htm": FleetFormat.html, ".txt": FleetFormat.terminal}
+
+
+@app.command(cls=_PlainArguments)
 def fleet(
-    inputs: List[str] = typer.Argument(..., help="Reports or snapshots: directories (every *.json below), files, "
-                                                 "tarballs, *.jsonl, globs, or - for JSON documents on stdin."),
+    inputs: List[str] = typer.Argument(..., metavar="REPORT...",
+                                       help="Reports or snapshots: directories (every *.json below), files, "
+                                            "tarballs, *.jsonl, globs, or - for JSON documents on stdin."),
     output_format: Optional[FleetFormat] = typer.Option(
-        None, "--format", "-f", help="terminal, json, markdown or html. Default: from -o's extension, else terminal."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the fleet report to this file."),
-    stale_after: str = typer.Option("24h", "--stale-after",
+        None, "--format", "-f", help="terminal, json, markdown or html. Default: from -o's extension (.json .md "
+                                     ".html .txt), else terminal."),
+    output: Optional[List[Path]] = typer.Option(None, "--output", "-o", metavar="FILE", help=_OUTPUT_HELP),
+    stale_after: str = typer.Option("24h", "--stale-after", metavar="AGE",
                                     help="A report this much older than the newest one is stale (90m, 6h, 2d)."),
-    expect_hosts: Optional[Path] = typer.Option(None, "--expect-hosts",
+    expect_hosts: Optional[Path] = typer.Option(None, "--expect-hosts", metavar="FILE",
                                                 help="A file of host names, one a line: those without a report "
                                                      "are listed as missing."),
     fail_on: FailOn = typer.Option(FailOn.error, "--fail-on",
                                    help="Exit 1 when a host has a finding of at least this severity, or a host "
                                         "is missing, or an input is unreadable; never: always exit 0."),
-    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, metavar="N",
                                        help="Processes that parse reports at once. Default: the CPUs this "
                                             "process may use (at most 8)."),
 ) -> None:
@@ -743,6 +749,7 @@ def fleet(
     from .fleet.aggregate import FleetBuilder, parse_duration, read_expected_hosts
     from .fleet.sources import SourceError, default_jobs, read_all
 
+    targets = _targets(output, output_format, FLEET_FORMAT_BY_EXTENSION, FleetFormat.terminal)
     try:
         stale_seconds = parse_duration(stale_after)
     except ValueError as error:
@@ -759,17 +766,14 @@ def fleet(
     report = builder.finish(stale_seconds, expected)
     from .reports import fleet as renderers
 
-    if output_format is None:
-        by_extension = {OutputFormat.markdown: FleetFormat.markdown, OutputFormat.html: FleetFormat.html,
-                        OutputFormat.json: FleetFormat.json}
-        chosen = FORMAT_BY_EXTENSION.get(output.suffix.lower()) if output is not None else None
-        output_format = by_extension.get(chosen, FleetFormat.terminal)
-    if output_format is FleetFormat.terminal:
-        _write(_console_text(lambda console: renderers.render_fleet_terminal(report, console), output), output)
-    else:
-        render = {FleetFormat.json: renderers.render_fleet_json, FleetFormat.markdown: renderers.render_fleet_markdown,
-                  FleetFormat.html: renderers.render_fleet_html}[output_format]
-        _write(render(report), output)
+    for target, chosen in targets:
+        if chosen is FleetFormat.terminal:
+            _write(_console_text(lambda console: renderers.render_fleet_terminal(report, console), target), target)
+        else:
+            render = {FleetFormat.json: renderers.render_fleet_json,
+                      FleetFormat.markdown: renderers.render_fleet_markdown,
+                      FleetFormat.html: renderers.render_fleet_html}[chosen]
+            _write(render(report), target)
     for item in report.unreadable[:5]:
         typer.echo(f"gpubal: unreadable: {item.source}: {item.reason}", err=True)
     if fail_on is FailOn.never:

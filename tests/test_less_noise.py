@@ -136,6 +136,19 @@ def test_a_group_whose_evidence_differs_in_shape_keeps_every_key():
     assert group.same_commands
 
 
+def test_a_key_that_would_read_like_another_stays_whole():
+    from gpubal.model import Finding, Fix, Severity
+    from gpubal.reports.context import _finding_group
+
+    fix = Fix("Do the thing")
+    group = _finding_group([
+        Finding("some-rule", Severity.INFO, "gpu:0", "zero", {"gpu:0.a": 1, "a": 2}, fix),
+        Finding("some-rule", Severity.INFO, "gpu:1", "one", {"gpu:1.a": 3, "a": 4}, fix),
+    ], 1)
+    assert [row.evidence for row in group.rows] == [(("gpu:0.a", 1), ("a", 2)), (("gpu:1.a", 3), ("a", 4))]
+    assert group.evidence_keys == ()  # the keys differ per row: each row lists its own
+
+
 def test_junit_keeps_one_testcase_per_gpu():
     from gpubal.reports.junit import render_junit
 
@@ -158,3 +171,25 @@ def test_an_ignored_rule_leaves_one_line_per_rule_in_every_report():
     page = gpubal("doctor", "--snapshot", "example", "--ignore", "persistence-mode-off", "-f", "html").stdout
     assert page.count("<li><code>persistence-mode-off</code> <span class=\"muted\">(gpu:0, gpu:1)</span> does not "
                       "apply: ignored on the command line (--ignore)</li>") == 1
+
+
+def test_a_group_with_its_own_keys_per_row_shows_every_key_and_value_in_markdown_and_html():
+    import dataclasses
+
+    from gpubal.model import Finding, Fix, Outcome, RuleResult, Severity
+    from gpubal.reports.html import render_html
+    from gpubal.reports.markdown import render_markdown
+
+    fix = Fix("Do the thing", ("thing --all",))
+    report = _persistence_off_on_eight_gpus()
+    odd = [Finding("some-rule", Severity.ERROR, "gpu:0", "zero <b>", {"gpu:0.a": 1, "host.b": "x|y"}, fix),
+           Finding("some-rule", Severity.ERROR, "gpu:1", "one", {"gpu:1.a": 3, "gpu:0.c": 4}, fix)]
+    report = dataclasses.replace(report, results=report.results + tuple(
+        RuleResult("some-rule", f.subject, Outcome.FINDING, (f,)) for f in odd))
+    markdown = render_markdown(report, redact=False)
+    assert "| Subject | Message | Evidence |" in markdown
+    assert "| `gpu:0` | zero &lt;b&gt; | `a` = `1`; `host.b` = `x\\|y` |" in markdown
+    assert "| `gpu:1` | one | `a` = `3`; `gpu:0.c` = `4` |" in markdown
+    page = render_html(report, redact=False)
+    assert ('<td class="mono" data-label="Evidence"><div>a = 1</div><div>host.b = x|y</div></td>' in page)
+    assert "<td data-label=\"Message\">zero &lt;b&gt;</td>" in page

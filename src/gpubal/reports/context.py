@@ -89,15 +89,20 @@ class FindingGroup:
         return any(row.evidence for row in self.rows)
 
 
-def _without_subject(key: str, subject: str) -> str:
-    return key[len(subject) + 1:] if key.startswith(subject + ".") and len(key) > len(subject) + 1 else key
+def _row_evidence(finding: Finding) -> Tuple[Tuple[str, Any], ...]:
+    """The evidence with the finding's own subject cut from the front of its keys, unless two keys would
+    then read the same (then every key stays whole)."""
+    prefix = finding.subject + "."
+    cut = tuple((key[len(prefix):] if key.startswith(prefix) and len(key) > len(prefix) else key, value)
+                for key, value in finding.evidence.items())
+    if len({key for key, _ in cut}) < len(cut):
+        return tuple(finding.evidence.items())
+    return cut
 
 
 def _finding_group(findings: List[Finding], number: int) -> FindingGroup:
     first = findings[0]
-    rows = tuple(GroupRow(f.subject, f.message,
-                          tuple((_without_subject(key, f.subject), value) for key, value in f.evidence.items()),
-                          f.fix.commands) for f in findings)
+    rows = tuple(GroupRow(f.subject, f.message, _row_evidence(f), f.fix.commands) for f in findings)
     messages = {row.message for row in rows}
     shapes = {tuple(key for key, _ in row.evidence) for row in rows}
     message = first.message if len(messages) == 1 else ""

@@ -95,8 +95,11 @@ def test_markdown_groups_one_problem_on_eight_gpus_and_keeps_each_finding():
         # each GPU's own count, uncut, and its own command (the commands differ, so each is shown)
         assert f"| `gpu:{index}` | GPU {index} PCIe link retransmitted 1000000{index} packets" in findings
         assert f"| `1000000{index}` | `86400` |" in findings
-        assert findings.count(f"nvidia-smi -q -d PCIE -i {index}\n") == 1
-        assert f"For `gpu:{index}`:\n\n```sh\nnvidia-smi -q -d PCIE -i {index}\nsudo dmesg" in findings
+        assert f"For `gpu:{index}`:\n\n```sh\nnvidia-smi -q -d PCIE -i {index}\n```" in findings
+    # what every GPU's fix has in common is said once, where the fix says it: after each GPU's own
+    assert "For `gpu:7`:\n\n```sh\nnvidia-smi -q -d PCIE -i 7\n```\n\nThen, once for all 8:\n\n```sh\n" \
+           "sudo dmesg | grep -iE 'AER|Xid'\n```" in findings
+    assert findings.count("sudo dmesg") == 1
     assert findings.count("sudo systemctl enable --now nvidia-persistenced") == 1  # the same for all: once
     assert "0 errors, 17 warnings, 0 info" in text  # the counts still count each GPU
 
@@ -118,7 +121,9 @@ def test_html_groups_one_problem_on_eight_gpus_and_keeps_each_finding():
     for index in range(8):
         assert f'<td class="mono" data-label="pcie_replay_count">1000000{index}</td>' in replays
         assert replays.count(f"<code>nvidia-smi -q -d PCIE -i {index}</code>") == 1
-    assert replays.count("<code>sudo dmesg | grep -iE &#39;AER|Xid&#39;</code>") == 8  # once with each GPU's
+    assert replays.count("<code>sudo dmesg | grep -iE &#39;AER|Xid&#39;</code>") == 1  # the same for all: once
+    assert replays.index("For <span class=\"mono\">gpu:7</span>") < replays.index("Then, once for all 8:") \
+        < replays.index("sudo dmesg")
 
 
 def test_a_group_whose_evidence_differs_in_shape_keeps_every_key():
@@ -193,3 +198,20 @@ def test_a_group_with_its_own_keys_per_row_shows_every_key_and_value_in_markdown
     page = render_html(report, redact=False)
     assert ('<td class="mono" data-label="Evidence"><div>a = 1</div><div>host.b = x|y</div></td>' in page)
     assert "<td data-label=\"Message\">zero &lt;b&gt;</td>" in page
+
+
+def test_commands_shared_at_the_start_and_the_end_are_said_once_in_their_place():
+    from gpubal.model import Finding, Fix, Severity
+    from gpubal.reports.context import _finding_group
+
+    def fix(index):
+        return Fix("Drain, reset, check", ("drain --all", f"reset -i {index}", f"check -i {index}", "undrain --all"))
+
+    group = _finding_group([Finding("some-rule", Severity.ERROR, f"gpu:{index}", "m", {}, fix(index))
+                            for index in range(3)], 1)
+    assert group.commands_first == ("drain --all",) and group.commands_last == ("undrain --all",)
+    assert [row.commands for row in group.rows] == [(f"reset -i {i}", f"check -i {i}") for i in range(3)]
+    assert not group.same_commands
+    same = _finding_group([Finding("some-rule", Severity.ERROR, f"gpu:{index}", "m", {}, Fix("x", ("a", "b")))
+                           for index in range(3)], 1)
+    assert same.same_commands and same.commands_first == ("a", "b") and same.commands_last == ()

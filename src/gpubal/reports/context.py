@@ -60,14 +60,16 @@ class GroupRow:
     subject: str
     message: str
     evidence: Tuple[Tuple[str, Any], ...]
-    commands: Tuple[str, ...]
+    commands: Tuple[str, ...]  # this subject's own commands, between the group's shared ones
 
 
 @dataclass(frozen=True)
 class FindingGroup:
     """Findings of one rule and severity with the same fix summary and docs (summary.grouped_findings),
     shown as one entry in Markdown and HTML. Nothing is dropped: every subject, message and evidence value
-    has its row; the commands are shown once when they are the same for every subject, else per subject."""
+    has its row; a command every subject's fix has at the same place (`sudo dmesg | grep ...` after each
+    GPU's `nvidia-smi -q -i N`) is shown once, and the commands that differ are shown per subject, in the
+    order the fix gives them: commands_first, then each subject's own, then commands_last."""
 
     first: Finding  # rule id, severity, fix summary and docs are the same for the whole group
     area: str
@@ -78,7 +80,13 @@ class FindingGroup:
     message: str  # the message every finding gives, or "" when they differ (then each row has its own)
     overview: str  # one line for the findings table: the message, or the first one and how many more
     evidence_keys: Tuple[str, ...]  # the columns when every row has the same keys, else () and one cell each
-    same_commands: bool  # every subject's fix has the same commands: printed once
+    commands_first: Tuple[str, ...]  # the commands every subject's fix starts with
+    commands_last: Tuple[str, ...]  # the commands every subject's fix ends with (after its own)
+
+    @property
+    def same_commands(self) -> bool:
+        """Every subject's fix has the same commands: they are printed once, with no subject named."""
+        return not any(row.commands for row in self.rows)
 
     @property
     def count(self) -> int:
@@ -100,9 +108,24 @@ def _row_evidence(finding: Finding) -> Tuple[Tuple[str, Any], ...]:
     return cut
 
 
+def _shared_ends(lists: List[Tuple[str, ...]]) -> Tuple[int, int]:
+    """How many commands every list starts with, and how many of the rest every list ends with."""
+    first = 0
+    while all(len(commands) > first for commands in lists) and len({c[first] for c in lists}) == 1:
+        first += 1
+    last = 0
+    while (all(len(commands) > first + last for commands in lists)
+           and len({c[len(c) - 1 - last] for c in lists}) == 1):
+        last += 1
+    return first, last
+
+
 def _finding_group(findings: List[Finding], number: int) -> FindingGroup:
     first = findings[0]
-    rows = tuple(GroupRow(f.subject, f.message, _row_evidence(f), f.fix.commands) for f in findings)
+    lists = [f.fix.commands for f in findings]
+    starts, ends = _shared_ends(lists) if len(set(lists)) > 1 else (len(first.fix.commands), 0)
+    rows = tuple(GroupRow(f.subject, f.message, _row_evidence(f), f.fix.commands[starts:len(f.fix.commands) - ends])
+                 for f in findings)
     messages = {row.message for row in rows}
     shapes = {tuple(key for key, _ in row.evidence) for row in rows}
     message = first.message if len(messages) == 1 else ""
@@ -112,7 +135,7 @@ def _finding_group(findings: List[Finding], number: int) -> FindingGroup:
     return FindingGroup(first, area_of(first.rule_id), SEVERITY_LABEL[first.severity], f"finding-{number}", rows,
                         s.subjects_text(subjects) if len(subjects) > 4 else "", message, overview,
                         next(iter(shapes)) if len(shapes) == 1 else (),
-                        len({f.fix.commands for f in findings}) == 1)
+                        first.fix.commands[:starts], first.fix.commands[len(first.fix.commands) - ends:])
 
 
 @dataclass(frozen=True)

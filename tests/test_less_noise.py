@@ -215,3 +215,16 @@ def test_commands_shared_at_the_start_and_the_end_are_said_once_in_their_place()
     same = _finding_group([Finding("some-rule", Severity.ERROR, f"gpu:{index}", "m", {}, Fix("x", ("a", "b")))
                            for index in range(3)], 1)
     assert same.same_commands and same.commands_first == ("a", "b") and same.commands_last == ()
+
+
+def test_the_terminal_groups_findings_whose_commands_name_their_gpu():
+    # PCIe replays on 8 GPUs: one entry; each GPU's own command marked with its subject (a shell comment,
+    # so the line still runs when copied), the command the same for all once, where the fix puts it
+    text = _text(_replays_and_persistence_off_on_eight_gpus())
+    assert text.count("WARNING pcie-replay-errors  gpu:0, gpu:1, gpu:2, gpu:3, gpu:4, gpu:5, gpu:6, gpu:7") == 1
+    commands = text.split("WARNING pcie-replay-errors", 1)[1].split("docs:", 1)[0]
+    expected = [f"      $ nvidia-smi -q -d PCIE -i {index}  # gpu:{index}" for index in range(8)]
+    expected.append("      $ sudo dmesg | grep -iE 'AER|Xid'")
+    assert [line for line in commands.splitlines() if line.startswith("      $ ")] == expected
+    verbose = _text(_replays_and_persistence_off_on_eight_gpus(), verbose=True)
+    assert verbose.count("WARNING pcie-replay-errors  gpu:") == 8 and "# gpu:" not in verbose

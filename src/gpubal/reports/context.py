@@ -108,24 +108,10 @@ def _row_evidence(finding: Finding) -> Tuple[Tuple[str, Any], ...]:
     return cut
 
 
-def _shared_ends(lists: List[Tuple[str, ...]]) -> Tuple[int, int]:
-    """How many commands every list starts with, and how many of the rest every list ends with."""
-    first = 0
-    while all(len(commands) > first for commands in lists) and len({c[first] for c in lists}) == 1:
-        first += 1
-    last = 0
-    while (all(len(commands) > first + last for commands in lists)
-           and len({c[len(c) - 1 - last] for c in lists}) == 1):
-        last += 1
-    return first, last
-
-
 def _finding_group(findings: List[Finding], number: int) -> FindingGroup:
     first = findings[0]
-    lists = [f.fix.commands for f in findings]
-    starts, ends = _shared_ends(lists) if len(set(lists)) > 1 else (len(first.fix.commands), 0)
-    rows = tuple(GroupRow(f.subject, f.message, _row_evidence(f), f.fix.commands[starts:len(f.fix.commands) - ends])
-                 for f in findings)
+    commands_first, own, commands_last = s.split_commands(findings)
+    rows = tuple(GroupRow(f.subject, f.message, _row_evidence(f), commands) for f, (_, commands) in zip(findings, own))
     messages = {row.message for row in rows}
     shapes = {tuple(key for key, _ in row.evidence) for row in rows}
     message = first.message if len(messages) == 1 else ""
@@ -135,7 +121,7 @@ def _finding_group(findings: List[Finding], number: int) -> FindingGroup:
     return FindingGroup(first, area_of(first.rule_id), SEVERITY_LABEL[first.severity], f"finding-{number}", rows,
                         s.subjects_text(subjects) if len(subjects) > 4 else "", message, overview,
                         next(iter(shapes)) if len(shapes) == 1 else (),
-                        first.fix.commands[:starts], first.fix.commands[len(first.fix.commands) - ends:])
+                        commands_first, commands_last)
 
 
 @dataclass(frozen=True)

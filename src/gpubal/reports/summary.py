@@ -165,6 +165,25 @@ def grouped_findings(report: Report, commands_may_differ: bool = False) -> List[
     return groups
 
 
+def split_commands(group: List[Finding]) -> Tuple[Tuple[str, ...], List[Tuple[str, Tuple[str, ...]]],
+                                                 Tuple[str, ...]]:
+    """A group's fix commands as (those every finding's fix starts with, each subject's own that follow,
+    those every fix ends with): what is the same for all is said once, in the place the fix says it
+    (`sudo dmesg | grep ...` after each GPU's own `nvidia-smi -q -i N`). The same commands throughout:
+    all of them first, none per subject."""
+    lists = [finding.fix.commands for finding in group]
+    if len(set(lists)) == 1:
+        return lists[0], [(finding.subject, ()) for finding in group], ()
+    first = 0
+    while all(len(commands) > first for commands in lists) and len({c[first] for c in lists}) == 1:
+        first += 1
+    last = 0
+    while all(len(commands) > first + last for commands in lists) and len({c[-1 - last] for c in lists}) == 1:
+        last += 1
+    own = [(finding.subject, finding.fix.commands[first:len(finding.fix.commands) - last]) for finding in group]
+    return lists[0][:first], own, lists[0][len(lists[0]) - last:]
+
+
 def passed_by_rule(report: Report) -> List[Tuple[str, List[str]]]:
     grouped: Dict[str, List[str]] = {}
     for result in report.results:

@@ -180,7 +180,7 @@ def _findings(report: Report, console: Console, verbose: bool = False) -> None:
         _line(console, "  none")
         console.print()
         return
-    groups = [[finding] for finding in findings] if verbose else s.grouped_findings(report)
+    groups = [[finding] for finding in findings] if verbose else s.grouped_findings(report, commands_may_differ=True)
     for group in groups:
         finding = group[0]
         label = Text(f"  {SEVERITY_LABEL[finding.severity]:<8}", style=SEVERITY_STYLE[finding.severity])
@@ -193,7 +193,13 @@ def _findings(report: Report, console: Console, verbose: bool = False) -> None:
         if len(group) > 1:
             _line(console, f"    (the same on the other {len(group) - 1}, with their own evidence: -v shows each)")
         _line(console, f"    fix: {finding.fix.summary}")
-        for command in finding.fix.commands:
+        first, own, last = s.split_commands(group)
+        for command in first:
+            _line(console, f"      $ {command}")
+        for subject, commands in own:  # a command that names its GPU, marked with a shell comment
+            for command in commands:
+                _line(console, f"      $ {command}  # {subject}")
+        for command in last:
             _line(console, f"      $ {command}")
         if finding.fix.url:
             _line(console, f"      docs: {finding.fix.url}")

@@ -278,7 +278,7 @@ def build_context(report: Report, redacted: bool, collapse_links: bool = False,
         gpu_rows=gpu_rows,
         findings=views,
         groups=tuple(_finding_group(group, number) for number, group
-                     in enumerate(s.grouped_findings(report, commands_may_differ=True), 1)),
+                     in enumerate(s.grouped_findings(report), 1)),
         areas=tuple(sorted({view.area for view in views})),
         topology=_topology(report, findings),
         passed=tuple((rule_id, s.subjects_text(subjects)) for rule_id, subjects in s.passed_by_rule(report)),

@@ -143,22 +143,16 @@ def verdict(report: Report) -> Verdict:
     )
 
 
-def grouped_findings(report: Report, commands_may_differ: bool = False) -> List[List[Finding]]:
-    """Findings in report order, those of one rule and severity with the same fix side by side in one
-    group: eight GPUs with persistence mode off are one problem with one fix, not eight screens.
-
-    With `commands_may_differ`, findings whose fixes differ only in their commands (`-i 3` for GPU 3)
-    group too: Markdown and HTML show every finding of a group, with each subject's own commands, where
-    the terminal shows the first one."""
+def grouped_findings(report: Report) -> List[List[Finding]]:
+    """Findings in report order, those of one rule and severity with the same fix summary and docs side by
+    side in one group: eight GPUs with persistence mode off are one problem with one fix, not eight
+    screens. Their commands may differ (`-i 3` for GPU 3): split_commands says which are whose."""
     def key(finding: Finding) -> Tuple[Any, ...]:
-        fix = finding.fix
-        return (finding.rule_id, finding.severity, fix.summary, fix.url) + (() if commands_may_differ else
-                                                                           (fix.commands,))
+        return finding.rule_id, finding.severity, finding.fix.summary, finding.fix.url
 
     groups: List[List[Finding]] = []
     for finding in report.findings():
-        last = groups[-1][0] if groups else None
-        if last is not None and key(last) == key(finding):
+        if groups and key(groups[-1][0]) == key(finding):
             groups[-1].append(finding)
         else:
             groups.append([finding])

@@ -180,7 +180,7 @@ def _findings(report: Report, console: Console, verbose: bool = False) -> None:
         _line(console, "  none")
         console.print()
         return
-    groups = [[finding] for finding in findings] if verbose else s.grouped_findings(report, commands_may_differ=True)
+    groups = [[finding] for finding in findings] if verbose else s.grouped_findings(report)
     for group in groups:
         finding = group[0]
         label = Text(f"  {SEVERITY_LABEL[finding.severity]:<8}", style=SEVERITY_STYLE[finding.severity])

@@ -134,7 +134,7 @@ def test_a_group_whose_evidence_differs_in_shape_keeps_every_key():
     group = _finding_group([
         Finding("some-rule", Severity.INFO, "gpu:0", "zero", {"gpu:0.a": 1, "host.b": 2}, fix),
         Finding("some-rule", Severity.INFO, "gpu:1", "one", {"gpu:1.a": 3, "gpu:0.c": 4}, fix),
-    ], 1)
+    ], 1, {})
     assert group.evidence_keys == ()  # no common columns: each row lists its own keys
     assert [row.evidence for row in group.rows] == [(("a", 1), ("host.b", 2)), (("a", 3), ("gpu:0.c", 4))]
     assert group.message == "" and group.overview == "zero (and 1 more like it, each below)"
@@ -149,7 +149,7 @@ def test_a_key_that_would_read_like_another_stays_whole():
     group = _finding_group([
         Finding("some-rule", Severity.INFO, "gpu:0", "zero", {"gpu:0.a": 1, "a": 2}, fix),
         Finding("some-rule", Severity.INFO, "gpu:1", "one", {"gpu:1.a": 3, "a": 4}, fix),
-    ], 1)
+    ], 1, {})
     assert [row.evidence for row in group.rows] == [(("gpu:0.a", 1), ("a", 2)), (("gpu:1.a", 3), ("a", 4))]
     assert group.evidence_keys == ()  # the keys differ per row: each row lists its own
 
@@ -208,12 +208,12 @@ def test_commands_shared_at_the_start_and_the_end_are_said_once_in_their_place()
         return Fix("Drain, reset, check", ("drain --all", f"reset -i {index}", f"check -i {index}", "undrain --all"))
 
     group = _finding_group([Finding("some-rule", Severity.ERROR, f"gpu:{index}", "m", {}, fix(index))
-                            for index in range(3)], 1)
+                            for index in range(3)], 1, {})
     assert group.commands_first == ("drain --all",) and group.commands_last == ("undrain --all",)
     assert [row.commands for row in group.rows] == [(f"reset -i {i}", f"check -i {i}") for i in range(3)]
     assert not group.same_commands
     same = _finding_group([Finding("some-rule", Severity.ERROR, f"gpu:{index}", "m", {}, Fix("x", ("a", "b")))
-                           for index in range(3)], 1)
+                           for index in range(3)], 1, {})
     assert same.same_commands and same.commands_first == ("a", "b") and same.commands_last == ()
 
 

@@ -108,7 +108,7 @@ def _row_evidence(finding: Finding) -> Tuple[Tuple[str, Any], ...]:
     return cut
 
 
-def _finding_group(findings: List[Finding], number: int) -> FindingGroup:
+def _finding_group(findings: List[Finding], number: int, area: Dict[str, str]) -> FindingGroup:
     first = findings[0]
     commands_first, own, commands_last = s.split_commands(findings)
     rows = tuple(GroupRow(f.subject, f.message, _row_evidence(f), commands) for f, (_, commands) in zip(findings, own))
@@ -118,7 +118,7 @@ def _finding_group(findings: List[Finding], number: int) -> FindingGroup:
     more = len(findings) - 1
     subjects = [f.subject for f in findings]
     overview = message or f"{first.message} (and {more} more like it, each below)"
-    return FindingGroup(first, area_of(first.rule_id), SEVERITY_LABEL[first.severity], f"finding-{number}", rows,
+    return FindingGroup(first, area_of(area, first.rule_id), SEVERITY_LABEL[first.severity], f"finding-{number}", rows,
                         s.subjects_text(subjects) if len(subjects) > 4 else "", message, overview,
                         next(iter(shapes)) if len(shapes) == 1 else (),
                         commands_first, commands_last)
@@ -277,7 +277,7 @@ def build_context(report: Report, redacted: bool, collapse_links: bool = False,
         gpu_headings=gpu_headings,
         gpu_rows=gpu_rows,
         findings=views,
-        groups=tuple(_finding_group(group, number) for number, group
+        groups=tuple(_finding_group(group, number, area) for number, group
                      in enumerate(s.grouped_findings(report), 1)),
         areas=tuple(sorted({view.area for view in views})),
         topology=_topology(report, findings),

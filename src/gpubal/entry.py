@@ -15,7 +15,7 @@ from typing import Callable, List, Optional
 
 _EARLY_COMMANDS = ("doctor", "collect", "topo")
 # Options that mean "not this host's live facts": the early collection would be wasted.
-_NOT_LIVE = ("--snapshot", "-s", "--nvml-profile", "--root", "--ollama-log", "--help", "-h")
+_NOT_LIVE = ("--snapshot", "-s", "--nvml-profile", "--root", "--ollama-log", "--lspci", "--from", "--help", "-h")
 
 
 def start_early_collection(argv: List[str]) -> Optional["Future"]:
@@ -53,7 +53,7 @@ def main(argv: Optional[List[str]] = None, fast: bool = True) -> None:
             return
     from . import cli
 
-    cli.main(early)
+    cli.main(early, argv)
 
 
 def _as_typer_would(run: Callable[[], int]) -> None:

@@ -26,7 +26,8 @@ def run_balance(seconds: float, interval_ms: int, output_format: Optional[str], 
     check_window(seconds, interval_ms)
     if max_imbalance is not None and not (math.isfinite(max_imbalance) and max_imbalance >= 0):
         # NaN compares false with everything, so it would let every imbalance pass the gate
-        raise InputError(f"--max-imbalance must be a finite number of percentage points, 0 or more (got {max_imbalance})")
+        raise InputError("--max-imbalance must be a finite number of percentage points, 0 or more "
+                         f"(got {max_imbalance})")
     targets = outputs.targets(list(output), output_format, outputs.BALANCE_FORMAT_BY_EXTENSION, "terminal")
     report = analyze(_sample(nvml_profile, root, seconds, interval_ms / 1000.0))
     if prometheus is not None:

@@ -1,0 +1,150 @@
+"""`gpubal doctor`'s fast path (gpubal.doctor_argv, taken by gpubal.entry without building the typer app)
+must be invisible: for every command line it takes, the same bytes on stdout and stderr, the same files
+and the same exit status as the typer command line; every other command line goes to typer."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import List, Tuple
+
+import pytest
+import typer.main
+
+from gpubal import entry
+from gpubal.cli import app
+from gpubal.doctor_argv import OPTIONS, parse_doctor_argv
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PROFILE = ["--nvml-profile", str(FIXTURES / "nvml" / "h200x1.json"), "--root", str(FIXTURES / "roots" / "h200x1")]
+SMI = str(FIXTURES / "dumps" / "smi" / "h100-sxm-x8-565.txt")
+TOPO = str(FIXTURES / "dumps" / "topo" / "aws-g6e12xl-4gpu-node.txt")
+
+# (argv after `gpubal`, files it writes, relative to the test's folder)
+PLAIN: List[Tuple[List[str], List[str]]] = [
+    (["doctor", "--snapshot", "example"], []),
+    (["doctor", "-s", "example", "--fail-on", "never", "-v"], []),
+    (["doctor", "--snapshot=example", "--format=json"], []),
+    (["doctor", "-s", "example", "-f", "markdown", "--no-redact"], []),
+    (["doctor", "-s", "example", "-f", "junit", "--redact"], []),
+    (["doctor", "-s", "example", "-o", "r.md", "-o", "r.html", "-o", "r.xml", "-o", "r.json", "-o", "-"],
+     ["r.md", "r.html", "r.xml", "r.json"]),
+    (["doctor", "-s", "example", "--ignore", "persistence-mode-off", "--fail-on", "warning"], []),
+    (["doctor", "-s", "example", "--prometheus", "g.prom", "-f", "json"], ["g.prom"]),
+    (["doctor", "-s", "example", "--policy", "policy.toml"], []),
+    (["doctor", *PROFILE, "--fail-on", "info"], []),
+    (["doctor", *PROFILE, "--lspci", str(FIXTURES / "lspci" / "comet-lake-root-ports.txt"), "-f", "json"], []),
+    (["doctor", "--from", SMI, "--from", TOPO], []),
+    (["doctor", "--from", SMI, "-o", "r.txt"], ["r.txt"]),
+    # bad input: the same one line and exit 2 on both paths
+    (["doctor", "--snapshot", "missing.json"], []),
+    (["doctor", "--snapshot", "policy.toml"], []),
+    (["doctor", "-s", "example", "-o", "report.pdf"], []),
+    (["doctor", "-s", "example", "--ignore", "persistence-mode-of"], []),
+    (["doctor", "-s", "example", "--policy", "bad.toml"], []),
+    (["doctor", "--from", "missing.txt"], []),
+    (["doctor", "--nvml-profile", "missing.json", "--root", str(FIXTURES / "roots" / "h200x1")], []),
+    (["doctor", "-s", "example", "-o", "no-such-folder/r.md"], []),
+]
+
+# typer reads these itself: help, options the fast path does not know, invalid or attached values
+TO_TYPER = [
+    ["doctor", "-h"], ["doctor", "--help"], ["doctor", "-s", "example", "-f", "pdf"], ["doctor", "--fail-on", "Error"],
+    ["doctor", "-s", "example", "--npd"], ["doctor", "-vs", "example"], ["doctor", "-fjson"],
+    ["doctor", "-s", "example", "-s", "example"], ["doctor", "--redact", "--no-redact"], ["doctor", "-s"],
+    ["doctor", "--verbose=yes"], ["doctor", "extra"], ["doctor", "--", "-v"], ["doctor", "-o", ""],
+    ["doctor", "--root", "--verbose"], ["topo"], ["-V"], [], ["doctor", "--version"],
+]
+
+
+# a replayed profile is collected now: its time is the one thing two runs may not share
+_NOW = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)?")
+
+
+def _run(argv: List[str], fast: bool, capfd) -> Tuple[int, str, str]:
+    with pytest.raises(SystemExit) as leaving:
+        entry.main(list(argv), fast=fast)
+    out, err = capfd.readouterr()
+    return leaving.value.code, _NOW.sub("TIME", out), err
+
+
+def _written(path: Path) -> str:
+    return _NOW.sub("TIME", path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture()
+def folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    (tmp_path / "policy.toml").write_text("[expect]\ngpu_count = 8\n", encoding="utf-8")
+    (tmp_path / "bad.toml").write_text("[expect]\ngpu_cont = 2\n", encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize("argv,written", PLAIN, ids=[" ".join(a[1:4]) for a, _ in PLAIN])
+def test_the_fast_path_prints_what_typer_prints(argv, written, folder, capfd):
+    assert parse_doctor_argv(argv) is not None, "the fast path should take this command line"
+    results = []
+    for fast in (True, False):
+        for name in written:
+            (folder / name).unlink(missing_ok=True)
+        code, out, err = _run(argv, fast, capfd)
+        results.append((code, out, err, {name: _written(folder / name) for name in written}))
+    assert results[0] == results[1]
+    assert results[0][1] or results[0][2] or written  # something was said
+
+
+@pytest.mark.parametrize("argv", TO_TYPER, ids=[" ".join(a) or "nothing" for a in TO_TYPER])
+def test_other_command_lines_go_to_typer(argv):
+    assert parse_doctor_argv(argv) is None
+
+
+def test_an_existing_path_typer_cannot_read_goes_to_typer(folder):
+    unreadable = folder / "secret.json"
+    shutil.copy(folder / "policy.toml", unreadable)
+    unreadable.chmod(0)
+    try:
+        import os
+
+        if os.access(unreadable, os.R_OK):
+            pytest.skip("running as root: every file is readable")
+        assert parse_doctor_argv(["doctor", "--snapshot", str(unreadable)]) is None
+    finally:
+        unreadable.chmod(0o600)
+
+
+def test_the_fast_path_knows_the_doctor_command_s_options():
+    """Every option of `gpubal doctor` but the --npd ones, with the same names, repeatability, choices and
+    value kind; a new option in gpubal.cli fails here until doctor_argv reads it (or leaves it to typer)."""
+    command = typer.main.get_command(app).commands["doctor"]
+    seen = set()
+    for param in command.params:
+        names = [n for n in param.opts + param.secondary_opts]
+        if not names or names[0].startswith("--npd"):
+            continue
+        for name in names:
+            assert name in OPTIONS, f"{name} of `gpubal doctor` is not known to gpubal.doctor_argv"
+            field, kind, repeatable, extra = OPTIONS[name]
+            seen.add(name)
+            assert repeatable == bool(param.multiple), name
+            if param.is_flag:
+                assert kind == "flag", name
+            else:
+                assert kind != "flag", name
+                choices = getattr(param.type, "choices", None)
+                if choices is not None:
+                    assert tuple(str(getattr(c, "value", c)) for c in choices) == extra, name
+                assert (kind == "path") == (param.type.name == "path"), name
+    assert seen == set(OPTIONS)
+
+
+def test_the_fast_path_defaults_are_the_typer_command_s():
+    from gpubal.commands.doctor import DoctorOptions
+
+    options = parse_doctor_argv(["doctor"])
+    assert options == DoctorOptions(options.source)
+    command = typer.main.get_command(app).commands["doctor"]
+    defaults = {param.name: param.default for param in command.params}
+    assert defaults["fail_on"].value == options.fail_on and defaults["root"] == options.source.root
+    assert defaults["verbose"] is options.verbose and defaults["redact"] is options.redact

@@ -46,7 +46,7 @@ PENDING: Dict[Tuple[str, str], str] = {
 }
 
 _CLI_MODULES = {"cli", "cli_options", "entry", "__main__", "output_file", "sources", "outputs", "commands",
-                "doctor_argv"}
+                "plain_argv"}
 
 
 def room_of(module: str) -> str:

@@ -1,6 +1,7 @@
-"""`gpubal doctor`'s fast path (gpubal.doctor_argv, taken by gpubal.entry without building the typer app)
-must be invisible: for every command line it takes, the same bytes on stdout and stderr, the same files
-and the same exit status as the typer command line; every other command line goes to typer."""
+"""The fast path of `gpubal doctor` and `gpubal topo` (gpubal.plain_argv, taken by gpubal.entry without
+building the typer app) must be invisible: for every command line it takes, the same bytes on stdout and
+stderr, the same files and the same exit status as the typer command line; every other command line goes
+to typer."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import typer.main
 
 from gpubal import entry
 from gpubal.cli import app
-from gpubal.doctor_argv import OPTIONS, parse_doctor_argv
+from gpubal.plain_argv import DOCTOR_OPTIONS, TOPO_OPTIONS, plain_command
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROFILE = ["--nvml-profile", str(FIXTURES / "nvml" / "h200x1.json"), "--root", str(FIXTURES / "roots" / "h200x1")]
@@ -46,6 +47,13 @@ PLAIN: List[Tuple[List[str], List[str]]] = [
     (["doctor", "--from", "missing.txt"], []),
     (["doctor", "--nvml-profile", "missing.json", "--root", str(FIXTURES / "roots" / "h200x1")], []),
     (["doctor", "-s", "example", "-o", "no-such-folder/r.md"], []),
+    (["topo", "--snapshot", "example"], []),
+    (["topo", "-s", "example", "-k", "1", "--group-size", "2", "-f", "json", "--redact"], []),
+    (["topo", *PROFILE, "-o", "g.json", "-o", "g.txt", "-o", "-"], ["g.json", "g.txt"]),
+    (["topo", "--from", TOPO], []),
+    (["topo", "-s", "example", "-k", "3"], []),
+    (["topo", "--root", str(FIXTURES / "roots" / "no-driver"), "--nvml-profile", "missing.json"], []),
+    (["topo", "-s", "example", "-o", "groups.md"], []),
 ]
 
 # typer reads these itself: help, options the fast path does not know, invalid or attached values
@@ -54,7 +62,9 @@ TO_TYPER = [
     ["doctor", "-s", "example", "--npd"], ["doctor", "-vs", "example"], ["doctor", "-fjson"],
     ["doctor", "-s", "example", "-s", "example"], ["doctor", "--redact", "--no-redact"], ["doctor", "-s"],
     ["doctor", "--verbose=yes"], ["doctor", "extra"], ["doctor", "--", "-v"], ["doctor", "-o", ""],
-    ["doctor", "--root", "--verbose"], ["topo"], ["-V"], [], ["doctor", "--version"],
+    ["doctor", "--root", "--verbose"], ["-V"], [], ["doctor", "--version"], ["collect", "-o", "-"],
+    ["topo", "-k", "two"], ["topo", "-k", "-1"], ["topo", "-k", "+2"], ["topo", "--no-redact"], ["topo", "-f", "html"],
+    ["topo", "-v"], ["topo", "-h"],
 ]
 
 
@@ -84,7 +94,7 @@ def folder(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("argv,written", PLAIN, ids=[" ".join(a[1:4]) for a, _ in PLAIN])
 def test_the_fast_path_prints_what_typer_prints(argv, written, folder, capfd):
-    assert parse_doctor_argv(argv) is not None, "the fast path should take this command line"
+    assert plain_command(argv) is not None, "the fast path should take this command line"
     results = []
     for fast in (True, False):
         for name in written:
@@ -97,7 +107,7 @@ def test_the_fast_path_prints_what_typer_prints(argv, written, folder, capfd):
 
 @pytest.mark.parametrize("argv", TO_TYPER, ids=[" ".join(a) or "nothing" for a in TO_TYPER])
 def test_other_command_lines_go_to_typer(argv):
-    assert parse_doctor_argv(argv) is None
+    assert plain_command(argv) is None
 
 
 def test_an_existing_path_typer_cannot_read_goes_to_typer(folder):
@@ -109,42 +119,46 @@ def test_an_existing_path_typer_cannot_read_goes_to_typer(folder):
 
         if os.access(unreadable, os.R_OK):
             pytest.skip("running as root: every file is readable")
-        assert parse_doctor_argv(["doctor", "--snapshot", str(unreadable)]) is None
+        assert plain_command(["doctor", "--snapshot", str(unreadable)]) is None
     finally:
         unreadable.chmod(0o600)
 
 
-def test_the_fast_path_knows_the_doctor_command_s_options():
-    """Every option of `gpubal doctor` but the --npd ones, with the same names, repeatability, choices and
-    value kind; a new option in gpubal.cli fails here until doctor_argv reads it (or leaves it to typer)."""
-    command = typer.main.get_command(app).commands["doctor"]
+@pytest.mark.parametrize("name,table", [("doctor", DOCTOR_OPTIONS), ("topo", TOPO_OPTIONS)])
+def test_the_fast_path_knows_the_command_s_options(name, table):
+    """Every option of the command but the --npd ones, with the same names, repeatability, choices and
+    value kind; a new option in gpubal.cli fails here until plain_argv reads it (or leaves it to typer)."""
+    command = typer.main.get_command(app).commands[name]
     seen = set()
     for param in command.params:
         names = [n for n in param.opts + param.secondary_opts]
         if not names or names[0].startswith("--npd"):
             continue
-        for name in names:
-            assert name in OPTIONS, f"{name} of `gpubal doctor` is not known to gpubal.doctor_argv"
-            field, kind, repeatable, extra = OPTIONS[name]
-            seen.add(name)
-            assert repeatable == bool(param.multiple), name
+        for option in names:
+            assert option in table, f"{option} of `gpubal {name}` is not known to gpubal.plain_argv"
+            field, kind, repeatable, extra = table[option]
+            seen.add(option)
+            assert repeatable == bool(param.multiple), option
             if param.is_flag:
-                assert kind == "flag", name
-            else:
-                assert kind != "flag", name
-                choices = getattr(param.type, "choices", None)
-                if choices is not None:
-                    assert tuple(str(getattr(c, "value", c)) for c in choices) == extra, name
-                assert (kind == "path") == (param.type.name == "path"), name
-    assert seen == set(OPTIONS)
+                assert kind == "flag", option
+                continue
+            assert kind != "flag", option
+            choices = getattr(param.type, "choices", None)
+            if choices is not None:
+                assert tuple(str(getattr(c, "value", c)) for c in choices) == extra, option
+            assert {"path": "path", "int": "int"}.get(param.type.name, "text") == kind, option
+    assert seen == set(table)
 
 
 def test_the_fast_path_defaults_are_the_typer_command_s():
     from gpubal.commands.doctor import DoctorOptions
+    from gpubal.plain_argv import parse
 
-    options = parse_doctor_argv(["doctor"])
-    assert options == DoctorOptions(options.source)
+    values = parse([], DOCTOR_OPTIONS)
+    assert values == {}  # nothing given: DoctorOptions' and Source's defaults, which must be typer's
     command = typer.main.get_command(app).commands["doctor"]
     defaults = {param.name: param.default for param in command.params}
+    options = DoctorOptions(__import__("gpubal.sources").sources.Source())
     assert defaults["fail_on"].value == options.fail_on and defaults["root"] == options.source.root
     assert defaults["verbose"] is options.verbose and defaults["redact"] is options.redact
+    assert defaults["npd_max_length"] == options.npd_max_length

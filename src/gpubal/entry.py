@@ -3,8 +3,9 @@ collecting facts in a background thread *before* importing the command-line mach
 rules): NVML calls release the GIL and wait on the GPU for milliseconds, so that wait overlaps with the
 imports instead of adding to them. The collection is handed to the command that asked for it.
 
-`gpubal doctor` with plain options (gpubal.doctor_argv) does not build the typer app at all: it runs the
-same command body with the same options. Everything else goes to the typer command line."""
+`gpubal doctor` and `gpubal topo` with plain options (gpubal.plain_argv) do not build the typer app at
+all: they run the same command body with the same options. Everything else goes to the typer command
+line."""
 
 from __future__ import annotations
 
@@ -43,13 +44,11 @@ def main(argv: Optional[List[str]] = None, fast: bool = True) -> None:
     argv = sys.argv[1:] if argv is None else argv
     early = start_early_collection(argv)
     if fast:
-        from .doctor_argv import parse_doctor_argv
+        from .plain_argv import plain_command
 
-        options = parse_doctor_argv(argv)
-        if options is not None:
-            from .commands.doctor import run_doctor
-
-            run_guarded(lambda: _as_typer_would(lambda: run_doctor(options, early)))
+        command = plain_command(argv)
+        if command is not None:
+            run_guarded(lambda: _as_typer_would(lambda: command(early)))
             return
     from . import cli
 

@@ -26,6 +26,16 @@ PLAIN_WIDTH = 100  # plain text (a file, a pipe, NO_COLOR) is laid out for 100 c
 class Renderer(NamedTuple):
     function: str  # "module:function" under gpubal
     draws: bool = False  # draws on a rich console (else returns text)
+    needs: Tuple[str, ...] = ()  # modules under gpubal the function imports when it runs
+
+    def prepare(self) -> None:
+        """Import what rendering will need, ahead: on a live host this overlaps the wait for NVML."""
+        from importlib import import_module
+
+        for module in (self.function.split(":")[0],) + self.needs + (("reports.visible",) if self.draws else ()):
+            import_module(f"gpubal.{module}")
+        if self.draws:
+            import_module("rich.console")
 
     def render(self, report: Any, output: Optional[Path], *arguments: Any) -> str:
         """The text to write to `output`: "" when it was drawn on the colour terminal already."""
@@ -40,9 +50,11 @@ class Renderer(NamedTuple):
 
 # Each command's formats, in the order --help lists them; the first is the default.
 DOCTOR_RENDERERS: Dict[str, Renderer] = {
-    "terminal": Renderer("outputs:doctor_terminal", draws=True), "json": Renderer("outputs:doctor_json"),
-    "markdown": Renderer("outputs:doctor_markdown"), "html": Renderer("outputs:doctor_html"),
-    "junit": Renderer("outputs:doctor_junit"),
+    "terminal": Renderer("outputs:doctor_terminal", True, ("common.redact", "reports.terminal")),
+    "json": Renderer("outputs:doctor_json", False, ("common.redact", "reports.json_report")),
+    "markdown": Renderer("outputs:doctor_markdown", False, ("reports.markdown",)),
+    "html": Renderer("outputs:doctor_html", False, ("reports.html",)),
+    "junit": Renderer("outputs:doctor_junit", False, ("reports.junit",)),
 }
 TOPO_RENDERERS = {"terminal": Renderer("reports.topo:render_topo_terminal", draws=True),
                   "json": Renderer("reports.topo:render_topo_json")}
@@ -124,6 +136,11 @@ def write(text: str, output: Optional[Path]) -> None:
         write_text_file(output, text)
     except OSError as error:
         raise InputError(f"cannot write {output}: {error.strerror or error}")
+
+
+def prepare(renderers: Mapping[str, Renderer], targets: List[Tuple[Optional[Path], str]]) -> None:
+    for _, chosen in targets:
+        renderers[chosen].prepare()
 
 
 def render_to(renderers: Mapping[str, Renderer], targets: List[Tuple[Optional[Path], str]], report: Any,

@@ -8,7 +8,7 @@ import dataclasses
 import os
 import sys
 from pathlib import Path
-from typing import List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 from .. import outputs
 from ..sources import InputError, Source, load_policy, say, snapshot_of
@@ -29,19 +29,27 @@ class DoctorOptions(NamedTuple):
     npd_max_length: int = 80
 
 
-def evaluate_source(source: Source, policy: Optional[Path], early=None):
+def evaluate_source(source: Source, policy: Optional[Path], early=None, ahead: Callable[[], None] = lambda: None):
+    """The report on `source`'s facts. What does not need the facts (the rules, `ahead`) is done first:
+    on a live host, the early collection is still waiting for NVML meanwhile."""
     from ..doctor.engine import evaluate
     from ..rules import all_rules
 
+    rules = all_rules()
+    ahead()
     facts = snapshot_of(source, early)
-    return evaluate(facts, all_rules(), load_policy(policy) if policy is not None else None)
+    return evaluate(facts, rules, load_policy(policy) if policy is not None else None)
 
 
 def run_doctor(options: DoctorOptions, early=None) -> int:
     """Print and write the report; the exit status it earns."""
     targets = outputs.targets(list(options.outputs), options.output_format, outputs.FORMAT_BY_EXTENSION, "terminal")
     ignored = resolve_ignored(options.ignore)
-    report = evaluate_source(options.source, options.policy, early)
+    def ahead() -> None:  # while the early collection waits for NVML; --npd prints no report
+        if early is not None and not options.npd:
+            outputs.prepare(outputs.DOCTOR_RENDERERS, targets)
+
+    report = evaluate_source(options.source, options.policy, early, ahead)
     if ignored:
         from ..doctor.policy import ignore_rules
 

@@ -15,6 +15,8 @@ def run_topo(source: Source, group_sizes: Optional[List[int]], output_format: Op
     from ..placement.advice import advise
 
     targets = outputs.targets(list(output), output_format, outputs.TOPO_FORMAT_BY_EXTENSION, "terminal")
+    if early is not None:  # while the early collection waits for NVML
+        outputs.prepare(outputs.TOPO_RENDERERS, targets)
     facts = redact_snapshot(snapshot_of(source, early), redact)
     try:
         advice = advise(facts, group_sizes)

@@ -162,3 +162,22 @@ def test_the_fast_path_defaults_are_the_typer_command_s():
     assert defaults["fail_on"].value == options.fail_on and defaults["root"] == options.source.root
     assert defaults["verbose"] is options.verbose and defaults["redact"] is options.redact
     assert defaults["npd_max_length"] == options.npd_max_length
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast path", "typer"])
+@pytest.mark.parametrize("command", ["doctor", "topo", "collect"])
+def test_the_early_collection_is_handed_to_the_command(command, fast, folder, capfd, monkeypatch):
+    """gpubal.entry passes the collection it started to the command as an argument (no module state): a
+    command on this host's live facts reports what the early collection found."""
+    from concurrent.futures import Future
+
+    from gpubal.sources import load_snapshot
+
+    early: Future = Future()
+    early.set_result(load_snapshot(Path("example")))
+    monkeypatch.setattr(entry, "start_early_collection", lambda argv: early)
+    argv = {"doctor": ["doctor", "-f", "json"], "topo": ["topo", "-f", "json"], "collect": ["collect", "-o", "-"]}
+    code, out, err = _run(argv[command], fast, capfd)
+    assert code in (0, 1), err
+    # the example snapshot's GPU: this host (no GPU) was not asked
+    assert "GPU-07f4a309-9680-b6ff-3e0f-c7623199c4cc" in out

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import sys
-from concurrent.futures import Future
-from typing import Callable, List, Optional
+from typing import TYPE_CHECKING, Callable, List, Optional
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 _EARLY_COMMANDS = ("doctor", "collect", "topo")
 # Options that mean "not this host's live facts": the early collection would be wasted.
@@ -25,6 +27,7 @@ def start_early_collection(argv: List[str]) -> Optional["Future"]:
     if any(arg.split("=", 1)[0] in _NOT_LIVE for arg in argv[1:]):
         return None
     import threading
+    from concurrent.futures import Future  # here: commands that collect nothing start without it
 
     future: Future = Future()
 

@@ -45,7 +45,8 @@ PENDING: Dict[Tuple[str, str], str] = {
     ("doctor.probes", "doctor.collect"): "the NVML deadline reuses collection's answer type",
 }
 
-_CLI_MODULES = {"cli", "entry", "__main__", "output_file", "sources"}
+_CLI_MODULES = {"cli", "cli_options", "entry", "__main__", "output_file", "sources", "outputs", "commands",
+                "plain_argv"}
 
 
 def room_of(module: str) -> str:

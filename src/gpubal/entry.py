@@ -1,17 +1,24 @@
 """The console script's entry point. For `gpubal doctor` and `gpubal collect` on the live host it starts
 collecting facts in a background thread *before* importing the command-line machinery (typer, rich, the
 rules): NVML calls release the GIL and wait on the GPU for milliseconds, so that wait overlaps with the
-imports instead of adding to them. Everything else goes straight to the CLI."""
+imports instead of adding to them. The collection is handed to the command that asked for it.
+
+`gpubal doctor` and `gpubal topo` with plain options (gpubal.plain_argv) do not build the typer app at
+all: they run the same command body with the same options. Everything else goes to the typer command
+line."""
 
 from __future__ import annotations
 
+import os
 import sys
-from concurrent.futures import Future
-from typing import List, Optional
+from typing import TYPE_CHECKING, Callable, List, Optional
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 _EARLY_COMMANDS = ("doctor", "collect", "topo")
 # Options that mean "not this host's live facts": the early collection would be wasted.
-_NOT_LIVE = ("--snapshot", "-s", "--nvml-profile", "--root", "--ollama-log", "--help", "-h")
+_NOT_LIVE = ("--snapshot", "-s", "--nvml-profile", "--root", "--ollama-log", "--lspci", "--from", "--help", "-h")
 
 
 def start_early_collection(argv: List[str]) -> Optional["Future"]:
@@ -20,6 +27,7 @@ def start_early_collection(argv: List[str]) -> Optional["Future"]:
     if any(arg.split("=", 1)[0] in _NOT_LIVE for arg in argv[1:]):
         return None
     import threading
+    from concurrent.futures import Future  # here: commands that collect nothing start without it
 
     future: Future = Future()
 
@@ -35,9 +43,94 @@ def start_early_collection(argv: List[str]) -> Optional["Future"]:
     return future
 
 
-def main() -> None:
-    early = start_early_collection(sys.argv[1:])
+def main(argv: Optional[List[str]] = None, fast: bool = True) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    early = start_early_collection(argv)
+    if fast:
+        from .plain_argv import plain_command
+
+        command = plain_command(argv)
+        if command is not None:
+            run_guarded(lambda: _as_typer_would(lambda: command(early)))
+            return
     from . import cli
 
-    cli.EARLY_COLLECTION = early
-    cli.main()
+    cli.main(early, argv)
+
+
+def _as_typer_would(run: Callable[[], int]) -> None:
+    """What the typer command line does around a command: bad input is one line and exit 2, Ctrl-C exit
+    130, end of input "Aborted!" and 1, a closed pipe exit 1."""
+    import errno
+
+    from .outputs import EXIT_BAD_INPUT
+    from .sources import InputError, say
+
+    try:
+        code = run()
+    except InputError as error:
+        say(str(error))
+        code = EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        code = 130
+    except EOFError:
+        sys.stderr.write("\nAborted!\n")
+        code = 1
+    except OSError as error:
+        if error.errno != errno.EPIPE:
+            raise
+        sys.stdout, sys.stderr = _QuietFlush(sys.stdout), _QuietFlush(sys.stderr)
+        code = 1
+    sys.exit(code)
+
+
+class _QuietFlush:
+    """A stream whose reader has gone: flushing it at exit says nothing (click's PacifyFlushWrapper)."""
+
+    def __init__(self, wrapped) -> None:
+        self.wrapped = wrapped
+
+    def flush(self) -> None:
+        try:
+            self.wrapped.flush()
+        except OSError as error:
+            import errno
+
+            if error.errno != errno.EPIPE:
+                raise
+
+    def __getattr__(self, name: str):
+        return getattr(self.wrapped, name)
+
+
+def run_guarded(run: Callable[[], None]) -> None:
+    """Run a command: an interrupt, a hung NVML thread or a bug in gpubal ends it with one line, not a
+    traceback (GPUBAL_TRACEBACK=1 shows it)."""
+    from .outputs import EXIT_INTERNAL
+    from .sources import say
+
+    try:
+        run()
+    except KeyboardInterrupt:
+        say("interrupted")
+        sys.exit(130)
+    except SystemExit as leaving:
+        _leave_now_if_nvml_hung(leaving.code)
+        raise
+    except Exception as error:  # noqa: BLE001 - last resort: one line, not a traceback
+        say(f"internal error: {type(error).__name__}: {error} (this is a bug; set GPUBAL_TRACEBACK=1 to see where)")
+        if os.environ.get("GPUBAL_TRACEBACK"):
+            raise
+        sys.exit(EXIT_INTERNAL)
+
+
+def _leave_now_if_nvml_hung(code) -> None:
+    """An NVML call abandoned past its deadline still holds its thread, which Python would wait for at
+    exit forever; once the report is out, leave without waiting."""
+    collect = sys.modules.get("gpubal.doctor.collect")  # not imported: no NVML call was made
+    if collect is not None and collect.abandoned_threads.is_set():
+        from .outputs import EXIT_INTERNAL
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code if isinstance(code, int) else EXIT_INTERNAL)

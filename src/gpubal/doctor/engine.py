@@ -20,10 +20,10 @@ from packaging.version import InvalidVersion
 from ..rules import SNAPSHOT_SCOPES, Rule
 from .. import matrix as _matrix
 from ..model import (FactMissing, Finding, Fix, NotApplicable, Outcome, Reason, Report, RuleResult, Severity, Snapshot, Unavailable, need)
-from ..model.balance import BalanceReport
 from ..common.topology_class import classify_topology
 
 if TYPE_CHECKING:
+    from ..model.balance import BalanceReport  # an annotation only: a doctor run never loads it
     from .policy import Policy, PolicyFile
 
 

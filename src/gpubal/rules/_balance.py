@@ -4,10 +4,12 @@ gpubal.balance uses the same thresholds for its idle/busy lists, so the figures 
 
 from __future__ import annotations
 
-from typing import Any, Dict, Sequence
+from typing import TYPE_CHECKING, Any, Dict, Sequence
 
 from ..model import Fact, Known
-from ..model.balance import BalanceReport
+
+if TYPE_CHECKING:  # an annotation only: `gpubal doctor` loads these rules without the balance model
+    from ..model.balance import BalanceReport
 
 BUSY_PERCENT = 30.0  # a GPU whose mean utilization reaches this is busy
 IDLE_PERCENT = 5.0  # below this it is idle

@@ -1,10 +1,14 @@
-from typing import Any, Dict
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict
 
 from ..model import Fix, Known, Severity
-from ..model.balance import BalanceReport
 from . import finding, rule
 from ..common import links as _links
 from ._balance import HARMFUL_REASONS, POWER_CAP_REASON, THROTTLE_SHARE
+
+if TYPE_CHECKING:  # an annotation only: `gpubal doctor` loads these rules without the balance model
+    from ..model.balance import BalanceReport
 
 
 @rule("balance-gpu-throttled", scope="balance", area="balance",

@@ -1,8 +1,14 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from ..model import Fix, Known, Severity
-from ..model.balance import BalanceReport
 from . import finding, rule
 from ..common import links as _links
 from ._balance import MEMORY_SPREAD_SHARE
+
+if TYPE_CHECKING:  # an annotation only: `gpubal doctor` loads these rules without the balance model
+    from ..model.balance import BalanceReport
 
 
 @rule("balance-memory-imbalance", scope="balance", area="balance",

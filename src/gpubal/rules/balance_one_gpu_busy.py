@@ -1,10 +1,14 @@
-from typing import Any, Dict
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict
 
 from ..model import Fix, Known, Severity
-from ..model.balance import BalanceReport
 from . import finding, rule
 from ..common import links as _links
 from ._balance import BUSY_PERCENT, IDLE_PERCENT, ollama_involved, text, utilization_means
+
+if TYPE_CHECKING:  # an annotation only: `gpubal doctor` loads these rules without the balance model
+    from ..model.balance import BalanceReport
 
 
 @rule("balance-one-gpu-busy", scope="balance", area="balance",

@@ -7,15 +7,18 @@ from __future__ import annotations
 import re
 import shlex
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
-from ..ingest.ollama_log import OllamaLog, parse_ollama_log
 from ...model import Fact, Known, Ollama, OllamaModel, Reason, Unavailable
 from ..probes.commands import CommandRunner
 from ..probes.files import HostFiles
 from ..probes.http import HttpGetter
 from ...common.secret_values import looks_secret
 from .ollama_host import DEFAULT_URL, api_url, client_url, server_url
+
+if TYPE_CHECKING:
+    from ..ingest.ollama_log import OllamaLog
+
 UNIT_PATHS = ("/etc/systemd/system/ollama.service", "/usr/lib/systemd/system/ollama.service",
               "/lib/systemd/system/ollama.service")
 DROP_IN_DIR = "/etc/systemd/system/ollama.service.d"
@@ -221,6 +224,8 @@ def _process_environment(files: HostFiles, processes: Fact[Dict[int, str]]) -> F
 def _log(files: HostFiles, run: CommandRunner, log_file: Optional[str], unit_path: Optional[str],
          binary: Fact[str]) -> Tuple[Fact[str], Optional[OllamaLog]]:
     if log_file is not None:
+        from ..ingest.ollama_log import parse_ollama_log  # imported for a log only: most hosts have none
+
         try:
             with open(log_file, encoding="utf-8", errors="replace") as handle:
                 return Known(log_file, "--ollama-log"), parse_ollama_log(handle)
@@ -234,6 +239,8 @@ def _log(files: HostFiles, run: CommandRunner, log_file: Optional[str], unit_pat
     output = run(argv, TIMEOUT_S)
     if isinstance(output, Unavailable):
         return output, None
+    from ..ingest.ollama_log import parse_ollama_log
+
     return Known(" ".join(argv), " ".join(argv)), parse_ollama_log(output.splitlines())
 
 

@@ -2,11 +2,11 @@
 answer cites it, and so does the reason the probe gives when NVML says no, so a fact names the same
 function whether or not the GPU answered."""
 
-import inspect
+import ast
+from pathlib import Path
 
 import pytest
 
-from gpubal.doctor.collect import gpus as collect_gpus
 from gpubal.doctor.probes import nvml
 from gpubal.model import Unavailable
 
@@ -52,7 +52,17 @@ def test_every_device_query_has_a_source():
     assert all(source.startswith("nvmlDevice") for source in nvml.DEVICE_QUERY_SOURCES.values())
 
 
-def test_collection_keeps_no_table_of_nvml_function_names_of_its_own():
-    source = inspect.getsource(collect_gpus)
-    assert "DEVICE_QUERY_SOURCES" in source
-    assert '"nvmlDeviceGetName"' not in source and '"nvmlDeviceGetUUID"' not in source
+def _string_constants(path):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            yield node.lineno, node.value
+
+
+def test_collectors_cite_the_table_instead_of_writing_the_names_again():
+    # the modules that turn device-query answers into facts (the doctor's collection, balance's sampler)
+    package = Path(nvml.__file__).parents[2]
+    collectors = sorted((package / "doctor" / "collect").glob("*.py")) + [package / "balance" / "sampler.py"]
+    names = set(nvml.DEVICE_QUERY_SOURCES.values())
+    written = [f"{path.relative_to(package)}:{line}: {value}"
+               for path in collectors for line, value in _string_constants(path) if value in names]
+    assert written == [], "use DEVICE_QUERY_SOURCES[query]:\n" + "\n".join(written)

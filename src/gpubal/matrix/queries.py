@@ -8,21 +8,9 @@ from typing import Optional, Tuple
 
 from packaging.version import Version
 
-from .rows import (
-    DRIVER_BRANCH_NAME,
-    CudaRelease,
-    CudnnBuild,
-    CudnnVariant,
-    DriverBranch,
-    GpuArch,
-    Matrix,
-    MinorVersionCompat,
-    NcclRelease,
-    OllamaNonexistent,
-    OllamaRequirement,
-    OllamaSetting,
-    ReleaseBranch,
-)
+from .rows import (DRIVER_BRANCH_NAME, CudaRelease, CudnnBuild, CudnnVariant, DriverBranch, GpuArch, Matrix,
+                   MinorVersionCompat, NcclRelease, OllamaNonexistent, OllamaRequirement, OllamaSetting,
+                   ReleaseBranch)
 
 
 def _v(value: str) -> Version:

@@ -10,26 +10,10 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from packaging.version import InvalidVersion, Version
 
-from .rows import (
-    DRIVER_BRANCH_NAME,
-    CudaRelease,
-    CudnnBuild,
-    CudnnVariant,
-    DriverBranch,
-    GpuArch,
-    Matrix,
-    MinorVersionCompat,
-    NcclRelease,
-    OllamaBundle,
-    OllamaChange,
-    OllamaDriverOverride,
-    OllamaNonexistent,
-    OllamaRequirement,
-    OllamaSetting,
-    OtherEngineFlag,
-    PytorchNcclPin,
-    ReleaseBranch,
-)
+from .rows import (DRIVER_BRANCH_NAME, CudaRelease, CudnnBuild, CudnnVariant, DriverBranch, GpuArch, Matrix,
+                   MinorVersionCompat, NcclRelease, OllamaBundle, OllamaChange, OllamaDriverOverride,
+                   OllamaNonexistent, OllamaRequirement, OllamaSetting, OtherEngineFlag, PytorchNcclPin,
+                   ReleaseBranch)
 
 
 MATRIX_FILES: Tuple[str, ...] = (

@@ -59,3 +59,12 @@ def test_no_code_writes_a_documentation_url_that_links_holds():
             if value in wanted:
                 repeated.append(f"{path.relative_to(PACKAGE)}:{line}: {value}")
     assert repeated == [], "use the constant in gpubal.common.links:\n" + "\n".join(repeated)
+
+
+@pytest.mark.parametrize("name", sorted(URLS))
+def test_redaction_leaves_a_documentation_page_as_it_is(name, h200x2_snapshot):
+    # a message or a pasted log may quote one of gpubal's own pages; its host names no site
+    from gpubal.common.redact import Redactor
+
+    text = f"see {URLS[name]} for the fix"
+    assert Redactor(h200x2_snapshot).text(text) == text

@@ -42,6 +42,15 @@ DATA_CENTER_DRIVERS = "https://docs.nvidia.com/datacenter/tesla/drivers/index.ht
 CUDA_C_ENVIRONMENT_VARIABLES = "https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#env-vars"
 KERNEL_NUMA_MEMORY_POLICY = "https://docs.kernel.org/admin-guide/mm/numa_memory_policy.html"
 
+
+
+def documentation_hosts() -> "tuple[str, ...]":
+    """The host of every page here: public documentation, whose name says nothing about a site, so
+    redaction leaves it as it is."""
+    urls = [value for name, value in globals().items() if name.isupper() and isinstance(value, str)]
+    return tuple(sorted({url.split("/")[2] for url in urls if url.startswith("https://")}))
+
+
 _NAME = re.compile(r"\blinks\.([A-Za-z_][A-Za-z0-9_]*)")
 
 

@@ -20,10 +20,7 @@ def _v(value: str) -> Version:
 def cuda_release(matrix: Matrix, version: str) -> Optional[CudaRelease]:
     """The row for an exact toolkit release ("12.4.1"); "12.4" means "12.4.0"."""
     want = _v(version)
-    for r in matrix.cuda_releases:
-        if _v(r.version) == want:
-            return r
-    return None
+    return next((r for r in matrix.cuda_releases if _v(r.version) == want), None)
 
 
 def cuda_minor_releases(matrix: Matrix, major: int, minor: int) -> Tuple[CudaRelease, ...]:
@@ -45,27 +42,18 @@ def min_driver_for_cuda(matrix: Matrix, version: str) -> Optional[str]:
 
 
 def minor_compat(matrix: Matrix, major: int) -> Optional[MinorVersionCompat]:
-    for c in matrix.minor_version_compat:
-        if c.major == major:
-            return c
-    return None
+    return next((c for c in matrix.minor_version_compat if c.major == major), None)
 
 
 def release_branch(matrix: Matrix, cuda: str) -> Optional[ReleaseBranch]:
     """The driver branch NVIDIA lists for a CUDA minor release ("13.4" or "13.4.1")."""
     rel = _v(cuda).release
-    for b in matrix.release_branches:
-        if _v(b.cuda).release[:2] == rel[:2]:
-            return b
-    return None
+    return next((b for b in matrix.release_branches if _v(b.cuda).release[:2] == rel[:2]), None)
 
 
 def arch_for_compute_capability(matrix: Matrix, cc: str) -> Optional[GpuArch]:
     want = _v(cc)
-    for a in matrix.gpu_archs:
-        if any(_v(x) == want for x in a.compute_capabilities):
-            return a
-    return None
+    return next((a for a in matrix.gpu_archs if any(_v(x) == want for x in a.compute_capabilities)), None)
 
 
 def cuda_supports_compute_capability(matrix: Matrix, cuda: str, cc: str) -> Optional[bool]:
@@ -90,10 +78,7 @@ def driver_branch_name(driver_version: str) -> str:
 
 def driver_branch(matrix: Matrix, branch_or_version: str) -> Optional[DriverBranch]:
     name = branch_or_version if DRIVER_BRANCH_NAME.match(branch_or_version) else driver_branch_name(branch_or_version)
-    for b in matrix.driver_branches:
-        if b.branch == name:
-            return b
-    return None
+    return next((b for b in matrix.driver_branches if b.branch == name), None)
 
 
 def branch_is_end_of_life(branch: DriverBranch, on: _dt.date) -> Optional[bool]:
@@ -120,10 +105,7 @@ def cudnn_variant(matrix: Matrix, version: str) -> Optional[CudnnVariant]:
 
 def nccl_release(matrix: Matrix, version: str) -> Optional[NcclRelease]:
     want = _v(version)
-    for r in matrix.nccl_releases:
-        if _v(r.version) == want:
-            return r
-    return None
+    return next((r for r in matrix.nccl_releases if _v(r.version) == want), None)
 
 
 def ollama_min_driver(requirement: OllamaRequirement, cc: str) -> str:
@@ -137,15 +119,10 @@ def ollama_min_driver(requirement: OllamaRequirement, cc: str) -> str:
 
 
 def ollama_setting(matrix: Matrix, name: str) -> Optional[OllamaSetting]:
-    for setting in matrix.ollama_settings:
-        if setting.name == name:
-            return setting
-    return None
+    return next((setting for setting in matrix.ollama_settings if setting.name == name), None)
 
 
 def ollama_nonexistent(matrix: Matrix, name: str) -> Optional[OllamaNonexistent]:
     """A setting ("OLLAMA_SCHEDULER") or a flag of `ollama serve` ("--gpus") that Ollama does not have."""
-    for entry in matrix.ollama_nonexistent:
-        if entry.name == name or (entry.kind == "flag" and entry.name.split()[-1] == name):
-            return entry
-    return None
+    return next((entry for entry in matrix.ollama_nonexistent
+                 if entry.name == name or (entry.kind == "flag" and entry.name.split()[-1] == name)), None)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, Mapping, Optional, Tuple
 
 from packaging.version import InvalidVersion, Version
 
@@ -76,6 +76,19 @@ _SCHEMA: Dict[Tuple[str, str], Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
     ),
     ("ollama_settings", "other_engine_flag"): (("engine", "flag", "meaning", "source"), ("aliases", "evidence", "notes")),
 }
+# How each row field is read from the TOML key of the same name (fields that need more are given to build).
+_READ_AS: Dict[str, str] = {
+    **dict.fromkeys(("label", "not_supported", "arch", "released", "package", "edition", "wording", "summary",
+                     "ollama_version", "platform", "log_text", "name", "description", "seen_in_version",
+                     "explanation", "engine", "flag", "meaning", "note"), "text"),
+    **dict.fromkeys(("version", "min_linux_driver", "cuda", "upper_branch_exclusive", "first_cuda", "last_cuda",
+                     "removed_in", "torch", "nccl", "min_compute_capability", "absent_in_version",
+                     "first_version"), "version"),
+    **dict.fromkeys(("compute_capabilities", "cuda_versions", "cuda_builds"), "versions"),
+    **dict.fromkeys(("runners", "lib_dirs", "exists_instead", "aliases"), "strings"),
+    **dict.fromkeys(("major", "max_cuda_major"), "integer"),
+    **dict.fromkeys(("source", "error_source"), "url"),
+}
 _SETTING_CATEGORIES = ("ollama", "gpu_selection", "proxy")
 _NONEXISTENT_KINDS = ("env", "flag", "capability")
 _OVERRIDE_KEYS = ("compute_capability_min", "compute_capability_max", "min_linux_driver")
@@ -133,12 +146,9 @@ class _Row:
             _check_version(value, lambda why: self.fail(key, why))
         return value
 
-    def req_version(self, key: str) -> str:
-        value = self.version(key)
-        assert value is not None
-        return value
-
-    def versions(self, key: str) -> Tuple[str, ...]:
+    def versions(self, key: str, optional: bool = False) -> Tuple[str, ...]:
+        if key not in self.data and optional:
+            return ()
         value = self.data[key]
         if not isinstance(value, list) or not value:
             raise self.fail(key, f"expected a non-empty list of version strings, got {value!r}")
@@ -174,6 +184,17 @@ class _Row:
             raise self.fail(key, f"expected a non-negative integer, got {value!r}")
         return value
 
+    def build(self, row_type: Any, **given: Any) -> Any:
+        """A row of `row_type`: the fields in `given` as they are (checked by the caller), `source` always,
+        and every other field read from the key of its name by the reader `_READ_AS` names for it;
+        optional where the row has a default."""
+        values = dict(given)
+        for name in row_type._fields:
+            if name not in values:
+                read = getattr(self, _READ_AS[name])
+                values[name] = read(name) if name == "source" else read(name, name in row_type._field_defaults)
+        return row_type(**values)
+
 
 def _check_version(value: str, fail: Any) -> None:
     try:
@@ -182,11 +203,13 @@ def _check_version(value: str, fail: Any) -> None:
         raise fail(f"{value!r} is not a version") from None
 
 
-def _tables(doc: Mapping[str, Any], stem: str, table: str) -> List[Any]:
+def _rows(doc: Mapping[str, Any], stem: str, table: str) -> Iterator[_Row]:
+    """Each row of one array of tables, its keys checked against the schema as it comes."""
     rows = doc.get(table, [])
     if not isinstance(rows, list):
         raise MatrixError(f"{stem}.toml: {table} must be an array of tables ([[{table}]])")
-    return rows
+    for index, data in enumerate(rows):
+        yield _Row(stem, table, index, data)
 
 
 def _check_header(stem: str, doc: Mapping[str, Any]) -> Tuple[str, str]:
@@ -215,62 +238,35 @@ def _unique(items: Iterable[Any], what: str) -> None:
         seen.add(item)
 
 
+def _branch_name(r: _Row, key: str) -> str:
+    name = r.req_text(key)
+    if not DRIVER_BRANCH_NAME.match(name):
+        raise r.fail(key, f"expected 'R' and three digits, got {name!r}")
+    return name
+
+
+def _one_of(r: _Row, key: str, allowed: Tuple[str, ...], optional: bool = False) -> Optional[str]:
+    value = r.text(key, optional)
+    if value is not None and value not in allowed:
+        raise r.fail(key, f"expected one of {allowed}, got {value!r}")
+    return value
+
+
 def _parse_cuda_driver(doc: Mapping[str, Any]) -> Tuple[Tuple[CudaRelease, ...], Tuple[ReleaseBranch, ...], Tuple[MinorVersionCompat, ...]]:
-    releases = []
-    for i, data in enumerate(_tables(doc, "cuda_driver", "release")):
-        r = _Row("cuda_driver", "release", i, data)
-        releases.append(
-            CudaRelease(
-                version=r.req_version("version"),
-                label=r.req_text("label"),
-                min_linux_driver=r.req_version("min_linux_driver"),
-                source=r.source(),
-            )
-        )
+    releases = [r.build(CudaRelease) for r in _rows(doc, "cuda_driver", "release")]
     _unique((Version(x.version) for x in releases), "CUDA release version")
-
-    branches = []
-    for i, data in enumerate(_tables(doc, "cuda_driver", "release_branch")):
-        r = _Row("cuda_driver", "release_branch", i, data)
-        name = r.req_text("driver_branch")
-        if not DRIVER_BRANCH_NAME.match(name):
-            raise r.fail("driver_branch", f"expected 'R' and three digits, got {name!r}")
-        branches.append(ReleaseBranch(cuda=r.req_version("cuda"), driver_branch=name, source=r.source(), note=r.text("note", True)))
+    branches = [r.build(ReleaseBranch, driver_branch=_branch_name(r, "driver_branch"))
+                for r in _rows(doc, "cuda_driver", "release_branch")]
     _unique((Version(x.cuda) for x in branches), "release_branch cuda")
-
-    compat = []
-    for i, data in enumerate(_tables(doc, "cuda_driver", "minor_version_compatibility")):
-        r = _Row("cuda_driver", "minor_version_compatibility", i, data)
-        major = r.integer("major")
-        assert major is not None
-        compat.append(
-            MinorVersionCompat(
-                major=major,
-                min_linux_driver=r.req_version("min_linux_driver"),
-                not_supported=r.req_text("not_supported"),
-                source=r.source(),
-                upper_branch_exclusive=r.version("upper_branch_exclusive", True),
-                note=r.text("note", True),
-                error_source=r.url("error_source", True),
-            )
-        )
+    compat = [r.build(MinorVersionCompat) for r in _rows(doc, "cuda_driver", "minor_version_compatibility")]
     _unique((x.major for x in compat), "minor_version_compatibility major")
     return tuple(releases), tuple(branches), tuple(compat)
 
 
 def _parse_archs(doc: Mapping[str, Any]) -> Tuple[GpuArch, ...]:
     archs = []
-    for i, data in enumerate(_tables(doc, "gpu_arch_cuda", "arch")):
-        r = _Row("gpu_arch_cuda", "arch", i, data)
-        arch = GpuArch(
-            arch=r.req_text("arch"),
-            compute_capabilities=r.versions("compute_capabilities"),
-            source=r.source(),
-            first_cuda=r.version("first_cuda", True),
-            last_cuda=r.version("last_cuda", True),
-            removed_in=r.version("removed_in", True),
-            note=r.text("note", True),
-        )
+    for r in _rows(doc, "gpu_arch_cuda", "arch"):
+        arch = r.build(GpuArch)
         if arch.first_cuda and arch.last_cuda and Version(arch.first_cuda) > Version(arch.last_cuda):
             raise r.fail("first_cuda", "is newer than last_cuda")
         if arch.last_cuda and arch.removed_in and Version(arch.last_cuda) >= Version(arch.removed_in):
@@ -282,55 +278,27 @@ def _parse_archs(doc: Mapping[str, Any]) -> Tuple[GpuArch, ...]:
 
 def _parse_branches(doc: Mapping[str, Any]) -> Tuple[DriverBranch, ...]:
     branches = []
-    for i, data in enumerate(_tables(doc, "driver_branches", "branch")):
-        r = _Row("driver_branches", "branch", i, data)
-        name = r.req_text("branch")
-        if not DRIVER_BRANCH_NAME.match(name):
-            raise r.fail("branch", f"expected 'R' and three digits, got {name!r}")
-        kind = r.text("type", True)
-        if kind is not None and kind not in _BRANCH_TYPES:
-            raise r.fail("type", f"expected one of {_BRANCH_TYPES}, got {kind!r}")
+    for r in _rows(doc, "driver_branches", "branch"):
+        name = _branch_name(r, "branch")
+        kind = _one_of(r, "type", _BRANCH_TYPES, optional=True)
         eol = r.text("end_of_life", True)
         if eol is not None and not _MONTH_RE.match(eol):
             raise r.fail("end_of_life", f"expected 'YYYY-MM', got {eol!r}")
-        status = r.text("status", True)
-        if status is not None and status not in _BRANCH_STATUSES:
-            raise r.fail("status", f"expected one of {_BRANCH_STATUSES}, got {status!r}")
+        status = _one_of(r, "status", _BRANCH_STATUSES, optional=True)
         if eol is None and status is None:
             raise r.fail("end_of_life", "a branch needs an end_of_life date or status = \"end_of_life\"")
-        branches.append(
-            DriverBranch(
-                branch=name,
-                source=r.source(),
-                type=kind,
-                end_of_life=eol,
-                max_cuda_major=r.integer("max_cuda_major", True),
-                status=status,
-                note=r.text("note", True),
-            )
-        )
+        branches.append(r.build(DriverBranch, branch=name, type=kind, end_of_life=eol, status=status))
     _unique((b.branch for b in branches), "driver branch")
     return tuple(branches)
 
 
 def _parse_cudnn(doc: Mapping[str, Any]) -> Tuple[CudnnBuild, ...]:
     builds = []
-    for i, data in enumerate(_tables(doc, "cudnn", "build")):
-        r = _Row("cudnn", "build", i, data)
-        major = r.integer("cuda_major")
-        assert major is not None
-        build = CudnnBuild(
-            version=r.req_version("version"),
-            cuda_major=major,
-            cuda_versions=r.versions("cuda_versions"),
-            min_linux_driver=r.req_version("min_linux_driver"),
-            compute_capabilities=r.versions("compute_capabilities"),
-            source=r.source(),
-            note=r.text("note", True),
-        )
-        wrong = [v for v in build.cuda_versions if Version(v).major != major]
+    for r in _rows(doc, "cudnn", "build"):
+        build = r.build(CudnnBuild, cuda_major=r.integer("cuda_major"))
+        wrong = [v for v in build.cuda_versions if Version(v).major != build.cuda_major]
         if wrong:
-            raise r.fail("cuda_versions", f"{wrong} are not CUDA {major}.x")
+            raise r.fail("cuda_versions", f"{wrong} are not CUDA {build.cuda_major}.x")
         builds.append(build)
     _unique(((Version(b.version), b.cuda_major, b.cuda_versions) for b in builds), "cuDNN build")
     return tuple(builds)
@@ -338,91 +306,55 @@ def _parse_cudnn(doc: Mapping[str, Any]) -> Tuple[CudnnBuild, ...]:
 
 def _parse_cudnn_variants(doc: Mapping[str, Any]) -> Tuple[CudnnVariant, ...]:
     variants = []
-    for i, data in enumerate(_tables(doc, "cudnn", "variant")):
-        r = _Row("cudnn", "variant", i, data)
-        majors = data.get("cuda_majors")
+    for r in _rows(doc, "cudnn", "variant"):
+        majors = r.data.get("cuda_majors")
         if not isinstance(majors, list) or not majors or not all(isinstance(m, int) and m > 0 for m in majors):
             raise r.fail("cuda_majors", "must be a non-empty list of CUDA major numbers")
-        variants.append(CudnnVariant(version=r.req_version("version"), cuda_majors=tuple(majors),
-                                     released=r.req_text("released"), source=r.source(), note=r.text("note", True)))
+        variants.append(r.build(CudnnVariant, cuda_majors=tuple(majors)))
     _unique((Version(v.version) for v in variants), "cuDNN variant")
     return tuple(variants)
 
 
 def _parse_nccl(doc: Mapping[str, Any]) -> Tuple[Tuple[NcclRelease, ...], Tuple[PytorchNcclPin, ...]]:
-    releases = []
-    for i, data in enumerate(_tables(doc, "nccl", "release")):
-        r = _Row("nccl", "release", i, data)
-        releases.append(
-            NcclRelease(version=r.req_version("version"), cuda_builds=r.versions("cuda_builds"), source=r.source(), note=r.text("note", True))
-        )
+    releases = [r.build(NcclRelease) for r in _rows(doc, "nccl", "release")]
     _unique((Version(x.version) for x in releases), "NCCL release")
-    pins = []
-    for i, data in enumerate(_tables(doc, "nccl", "pytorch_pin")):
-        r = _Row("nccl", "pytorch_pin", i, data)
-        pins.append(
-            PytorchNcclPin(
-                torch=r.req_version("torch"),
-                cuda=r.req_version("cuda"),
-                package=r.req_text("package"),
-                nccl=r.req_version("nccl"),
-                source=r.source(),
-                note=r.text("note", True),
-            )
-        )
+    pins = [r.build(PytorchNcclPin) for r in _rows(doc, "nccl", "pytorch_pin")]
     _unique(((Version(p.torch), Version(p.cuda)) for p in pins), "PyTorch NCCL pin")
     return tuple(releases), tuple(pins)
 
 
+def _overrides(r: _Row) -> Tuple[OllamaDriverOverride, ...]:
+    raw = r.data.get("override", [])
+    if not isinstance(raw, list):
+        raise r.fail("override", "must be an array of tables ([[requirement.override]])")
+    overrides = []
+    for o in raw:
+        if not isinstance(o, Mapping) or set(o) != set(_OVERRIDE_KEYS):
+            raise r.fail("override", f"each override needs exactly {', '.join(_OVERRIDE_KEYS)}")
+        for k in _OVERRIDE_KEYS:
+            if not isinstance(o[k], str):
+                raise r.fail("override", f"{k} must be a version string")
+            _check_version(o[k], lambda why: r.fail("override", why))
+        overrides.append(OllamaDriverOverride(**{k: o[k] for k in _OVERRIDE_KEYS}))
+    return tuple(overrides)
+
+
 def _parse_ollama(doc: Mapping[str, Any]) -> Tuple[Tuple[OllamaRequirement, ...], Tuple[OllamaChange, ...]]:
-    reqs = []
-    for i, data in enumerate(_tables(doc, "ollama", "requirement")):
-        r = _Row("ollama", "requirement", i, data)
-        overrides = []
-        raw = data.get("override", [])
-        if not isinstance(raw, list):
-            raise r.fail("override", "must be an array of tables ([[requirement.override]])")
-        for o in raw:
-            if not isinstance(o, Mapping) or set(o) != set(_OVERRIDE_KEYS):
-                raise r.fail("override", f"each override needs exactly {', '.join(_OVERRIDE_KEYS)}")
-            for k in _OVERRIDE_KEYS:
-                if not isinstance(o[k], str):
-                    raise r.fail("override", f"{k} must be a version string")
-                _check_version(o[k], lambda why: r.fail("override", why))
-            overrides.append(OllamaDriverOverride(**{k: o[k] for k in _OVERRIDE_KEYS}))
-        reqs.append(
-            OllamaRequirement(
-                edition=r.req_text("edition"),
-                min_compute_capability=r.req_version("min_compute_capability"),
-                min_linux_driver=r.req_version("min_linux_driver"),
-                wording=r.req_text("wording"),
-                source=r.source(),
-                overrides=tuple(overrides),
-            )
-        )
+    reqs = [r.build(OllamaRequirement, overrides=_overrides(r)) for r in _rows(doc, "ollama", "requirement")]
     _unique((x.edition for x in reqs), "Ollama requirement edition")
     changes = []
-    for i, data in enumerate(_tables(doc, "ollama", "change")):
-        r = _Row("ollama", "change", i, data)
+    for r in _rows(doc, "ollama", "change"):
         date = r.req_text("date")
         if not _DATE_RE.match(date):
             raise r.fail("date", f"expected 'YYYY-MM-DD', got {date!r}")
-        kind = r.req_text("kind")
-        if kind not in _OLLAMA_CHANGE_KINDS:
-            raise r.fail("kind", f"expected one of {_OLLAMA_CHANGE_KINDS}, got {kind!r}")
-        changes.append(OllamaChange(date=date, kind=kind, summary=r.req_text("summary"), source=r.source()))
+        changes.append(r.build(OllamaChange, date=date, kind=_one_of(r, "kind", _OLLAMA_CHANGE_KINDS)))
     return tuple(reqs), tuple(changes)
 
 
 def _parse_ollama_bundles(doc: Mapping[str, Any]) -> Tuple[OllamaBundle, ...]:
     bundles = []
-    for i, data in enumerate(_tables(doc, "ollama", "bundle_observed")):
-        r = _Row("ollama", "bundle_observed", i, data)
-        bundle = OllamaBundle(
-            ollama_version=r.req_text("ollama_version"), platform=r.req_text("platform"),
-            log_text=r.req_text("log_text"), source=r.source(), runners=r.strings("runners", True),
-            lib_dirs=r.strings("lib_dirs", True), note=r.text("note", True),
-        )
+    for r in _rows(doc, "ollama", "bundle_observed"):
+        bundle = r.build(OllamaBundle)
         if not bundle.runners and not bundle.lib_dirs:
             raise r.fail("runners", "a bundle row names its runners or its lib_dirs")
         bundles.append(bundle)
@@ -431,46 +363,31 @@ def _parse_ollama_bundles(doc: Mapping[str, Any]) -> Tuple[OllamaBundle, ...]:
 
 def _parse_ollama_settings(doc: Mapping[str, Any]) -> Tuple[Tuple[OllamaSetting, ...], Tuple[OllamaNonexistent, ...], Tuple[OtherEngineFlag, ...]]:
     settings = []
-    for i, data in enumerate(_tables(doc, "ollama_settings", "setting")):
-        r = _Row("ollama_settings", "setting", i, data)
-        category = r.req_text("category")
-        if category not in _SETTING_CATEGORIES:
-            raise r.fail("category", f"expected one of {_SETTING_CATEGORIES}, got {category!r}")
+    for r in _rows(doc, "ollama_settings", "setting"):
+        category = _one_of(r, "category", _SETTING_CATEGORIES)
         r.req_text("description_source")
         r.boolean("description_verified")
         for key in ("seen_in_source", "absent_in_source", "first_version_source", "notes_source"):
             r.url(key, True)
         r.strings("first_version_evidence", True, urls=True)
-        if ("absent_in_version" in data) != ("absent_in_source" in data):
+        if ("absent_in_version" in r.data) != ("absent_in_source" in r.data):
             raise r.fail("absent_in_version", "absent_in_version and absent_in_source go together")
-        settings.append(OllamaSetting(
-            name=r.req_text("name"), category=category, description=r.req_text("description"), source=r.source(),
-            seen_in_version=r.text("seen_in_version", True), absent_in_version=r.version("absent_in_version", True),
-            first_version=r.version("first_version", True), note=r.text("notes", True),
-        ))
+        settings.append(r.build(OllamaSetting, category=category, note=r.text("notes", True)))
     _unique((s.name for s in settings), "Ollama setting")
     nonexistent = []
-    for i, data in enumerate(_tables(doc, "ollama_settings", "nonexistent")):
-        r = _Row("ollama_settings", "nonexistent", i, data)
-        kind = r.req_text("kind")
-        if kind not in _NONEXISTENT_KINDS:
-            raise r.fail("kind", f"expected one of {_NONEXISTENT_KINDS}, got {kind!r}")
+    for r in _rows(doc, "ollama_settings", "nonexistent"):
+        kind = _one_of(r, "kind", _NONEXISTENT_KINDS)
         r.strings("evidence", urls=True)
-        nonexistent.append(OllamaNonexistent(
-            name=r.req_text("name"), kind=kind, exists_instead=r.strings("exists_instead"),
-            explanation=r.req_text("explanation"), source=r.source(),
-        ))
+        nonexistent.append(r.build(OllamaNonexistent, kind=kind))
     _unique((n.name for n in nonexistent), "nonexistent Ollama setting")
     known = {s.name for s in settings}
     for n in nonexistent:
         if n.kind == "env" and n.name in known:
             raise MatrixError(f"ollama_settings.toml: {n.name} is listed both as a setting and as nonexistent")
     flags = []
-    for i, data in enumerate(_tables(doc, "ollama_settings", "other_engine_flag")):
-        r = _Row("ollama_settings", "other_engine_flag", i, data)
+    for r in _rows(doc, "ollama_settings", "other_engine_flag"):
         r.strings("evidence", True, urls=True)
-        flags.append(OtherEngineFlag(engine=r.req_text("engine"), flag=r.req_text("flag"), meaning=r.req_text("meaning"),
-                                     source=r.source(), aliases=r.strings("aliases", True)))
+        flags.append(r.build(OtherEngineFlag))
     return tuple(settings), tuple(nonexistent), tuple(flags)
 
 

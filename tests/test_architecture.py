@@ -41,9 +41,7 @@ MAY_IMPORT: Dict[str, Tuple[str, ...]] = {
 }
 
 # Arrows that go the wrong way today and are being removed (issue 12); the list may only shrink.
-PENDING: Dict[Tuple[str, str], str] = {
-    ("doctor.probes", "doctor.collect"): "the NVML deadline reuses collection's answer type",
-}
+PENDING: Dict[Tuple[str, str], str] = {}
 
 _CLI_MODULES = {"cli", "cli_options", "entry", "__main__", "output_file", "sources", "outputs", "commands",
                 "plain_argv"}

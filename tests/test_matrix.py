@@ -242,7 +242,7 @@ def test_the_parsed_cache_is_fresh_and_equal_to_the_toml():
     # data/matrix-cache.json must be regenerated (`python -m gpubal.matrix`) after a TOML edit
     import json
 
-    from gpubal import matrix
+    from gpubal.matrix import loading as matrix
 
     with open(matrix.CACHE_FILE, encoding="utf-8") as handle:
         cache = json.load(handle)
@@ -252,10 +252,27 @@ def test_the_parsed_cache_is_fresh_and_equal_to_the_toml():
 
 
 def test_a_stale_cache_falls_back_to_the_toml(tmp_path, monkeypatch):
-    from gpubal import matrix
+    from gpubal.matrix import loading as matrix
 
     stale = tmp_path / "matrix-cache.json"
     stale.write_text('{"crc32": {}, "documents": {}}')
     monkeypatch.setattr(matrix, "CACHE_FILE", str(stale))
     assert matrix.read_matrix_documents() == matrix._parse_documents(
         {stem: matrix._read_data(f"{stem}.toml") for stem in matrix.MATRIX_FILES})
+
+
+def test_every_public_name_is_importable_from_the_package():
+    # rules write `from gpubal import matrix` and `matrix.cuda_release(...)`; the split into
+    # rows/schema/loading/queries must not move a name out of their reach
+    from gpubal import matrix
+
+    missing = [name for name in matrix.__all__ if not hasattr(matrix, name)]
+    assert missing == []
+    assert matrix.MATRIX_VERSION == matrix.load_matrix().version
+
+
+def test_python_dash_m_gpubal_matrix_has_an_entry_point():
+    # the cache test above tells whoever edits a TOML file to run `python -m gpubal.matrix`
+    import importlib.util
+
+    assert importlib.util.find_spec("gpubal.matrix.__main__") is not None

@@ -205,7 +205,7 @@ def _from_jsonable(hint: Any, data: Any, path: str) -> Any:
         values = {}
         for f in dataclasses.fields(hint):
             if f.name not in data:
-                if f.default is not dataclasses.MISSING:  # a part added later; older files lack it
+                if f.default is not dataclasses.MISSING:  # a part with a default: a file without it still loads
                     values[f.name] = f.default
                     continue
                 if f.default_factory is not dataclasses.MISSING:

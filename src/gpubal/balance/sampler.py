@@ -22,7 +22,7 @@ from ..doctor.collect.ollama_host import api_url
 from ..model import Fact, Known, OllamaModel, Reason, Unavailable
 from ..doctor.probes.files import HostFiles
 from ..doctor.probes.http import HttpGetter
-from ..doctor.probes.nvml import NvmlAdapter
+from ..doctor.probes.nvml import DEVICE_QUERY_SOURCES as SOURCE, NvmlAdapter
 from ..model.balance import GpuReading, ProcessInfo, Recording, Sample, SampledGpu
 
 NVML_CLOCK_SM = 1
@@ -66,9 +66,9 @@ class Sampler:
             memory = self.nvml.device(index, "memory_info")
             found.append(SampledGpu(
                 index=index,
-                uuid=_fact(self.nvml.device(index, "uuid"), "nvmlDeviceGetUUID", as_str),
-                name=_fact(self.nvml.device(index, "name"), "nvmlDeviceGetName", as_str),
-                memory_total_bytes=_fact(memory, "nvmlDeviceGetMemoryInfo", lambda m: int(m["total"])),
+                uuid=_fact(self.nvml.device(index, "uuid"), SOURCE["uuid"], as_str),
+                name=_fact(self.nvml.device(index, "name"), SOURCE["name"], as_str),
+                memory_total_bytes=_fact(memory, SOURCE["memory_info"], lambda m: int(m["total"])),
             ))
         return found
 
@@ -81,13 +81,13 @@ class Sampler:
             self._counters_due[index] = now + COUNTERS_EVERY_S
             counters = ask(index, "throughput_counters")
         else:
-            counters = Unavailable(Reason.NOT_ASKED, "nvmlDeviceGetFieldValues",
+            counters = Unavailable(Reason.NOT_ASKED, SOURCE["throughput_counters"],
                                    f"read once every {COUNTERS_EVERY_S:g} s, not at every sample")
         processes = ask(index, "compute_processes")
-        pcie_tx: Fact = Unavailable(Reason.NOT_SUPPORTED, "nvmlDeviceGetPcieThroughput", "counters offered instead")
+        pcie_tx: Fact = Unavailable(Reason.NOT_SUPPORTED, SOURCE["pcie_throughput"], "counters offered instead")
         pcie_rx: Fact = pcie_tx
         if not isinstance(counters, (dict, Unavailable)):
-            counters = Unavailable(Reason.ERROR, "nvmlDeviceGetFieldValues", f"unexpected answer {counters!r:.200}")
+            counters = Unavailable(Reason.ERROR, SOURCE["throughput_counters"], f"unexpected answer {counters!r:.200}")
         not_asked = isinstance(counters, Unavailable) and counters.reason is Reason.NOT_ASKED
         if (not_asked and index in self._pcie_last) or (not not_asked and (
                 isinstance(counters, Unavailable) or "pcie_tx_bytes" not in counters)):
@@ -97,25 +97,25 @@ class Sampler:
             if isinstance(counters, Unavailable):
                 return counters
             if name not in counters:
-                return Unavailable(Reason.NOT_SUPPORTED, "nvmlDeviceGetFieldValues", f"no {name} counter")
-            return Known(int(counters[name]) * scale, "nvmlDeviceGetFieldValues")
+                return Unavailable(Reason.NOT_SUPPORTED, SOURCE["throughput_counters"], f"no {name} counter")
+            return Known(int(counters[name]) * scale, SOURCE["throughput_counters"])
 
         return GpuReading(
-            utilization_percent=_fact(utilization, "nvmlDeviceGetUtilizationRates", lambda u: int(u["gpu"])),
-            memory_utilization_percent=_fact(utilization, "nvmlDeviceGetUtilizationRates",
+            utilization_percent=_fact(utilization, SOURCE["utilization_rates"], lambda u: int(u["gpu"])),
+            memory_utilization_percent=_fact(utilization, SOURCE["utilization_rates"],
                                              lambda u: int(u["memory"])),
-            memory_used_bytes=_fact(memory, "nvmlDeviceGetMemoryInfo", lambda m: int(m["used"])),
-            power_watts=_fact(power, "nvmlDeviceGetPowerUsage", lambda mw: mw / 1000.0),
-            sm_clock_mhz=_fact(ask(index, "clock_info", NVML_CLOCK_SM), "nvmlDeviceGetClockInfo(SM)", int),
+            memory_used_bytes=_fact(memory, SOURCE["memory_info"], lambda m: int(m["used"])),
+            power_watts=_fact(power, SOURCE["power_usage"], lambda mw: mw / 1000.0),
+            sm_clock_mhz=_fact(ask(index, "clock_info", NVML_CLOCK_SM), f"{SOURCE['clock_info']}(SM)", int),
             clock_event_reasons=_fact(ask(index, "clock_event_reasons"),
-                                      "nvmlDeviceGetCurrentClocksEventReasons", _reasons),
+                                      SOURCE["clock_event_reasons"], _reasons),
             pcie_tx_bytes_total=counter("pcie_tx_bytes"),
             pcie_rx_bytes_total=counter("pcie_rx_bytes"),
             pcie_tx_bytes_per_s=pcie_tx,
             pcie_rx_bytes_per_s=pcie_rx,
             nvlink_tx_bytes_total=counter("nvlink_tx_kib", 1024),
             nvlink_rx_bytes_total=counter("nvlink_rx_kib", 1024),
-            processes=_fact(processes, "nvmlDeviceGetComputeRunningProcesses_v3", _process_list),
+            processes=_fact(processes, SOURCE["compute_processes"], _process_list),
         )
 
     def _readings(self, gpus: List[SampledGpu], now: float, last: bool) -> Tuple[GpuReading, ...]:
@@ -134,7 +134,7 @@ class Sampler:
         if now < self._pcie_fallback_due.get(index, 0.0):
             return self._pcie_last[index]
         self._pcie_fallback_due[index] = now + PCIE_FALLBACK_EVERY_S
-        source = "nvmlDeviceGetPcieThroughput"
+        source = SOURCE["pcie_throughput"]
         values = tuple(_fact(self.nvml.device(index, "pcie_throughput", counter), source, lambda kb: kb * 1000.0)
                        for counter in (0, 1))
         self._pcie_last[index] = values  # type: ignore[assignment]
@@ -218,8 +218,8 @@ class Sampler:
 def _process_list(answer) -> List[Tuple[int, Fact[int]]]:
     found = []
     for entry in answer:
-        memory: Fact[int] = Known(int(entry["used_bytes"]), "nvmlDeviceGetComputeRunningProcesses_v3") \
-            if "used_bytes" in entry else Unavailable(Reason.NOT_SUPPORTED, "nvmlDeviceGetComputeRunningProcesses_v3",
+        memory: Fact[int] = Known(int(entry["used_bytes"]), SOURCE["compute_processes"]) \
+            if "used_bytes" in entry else Unavailable(Reason.NOT_SUPPORTED, SOURCE["compute_processes"],
                                                       "NVML gives no per-process memory here")
         found.append((int(entry["pid"]), memory))
     return found

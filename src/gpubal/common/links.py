@@ -1,4 +1,11 @@
-"""Documentation that fixes point to, in one place so that a moved page is mended once."""
+"""Documentation that fixes point to, in one place so that a moved page is mended once.
+
+A fix names its page in code (``url=links.NVML_API``); a rule's docstring names the same page in its
+References section by the same name (``links.NVML_API``), and :func:`expand_names` writes the URL in when
+`gpubal explain`, `gpubal rules` and docs/rules.md render the docstring. So each URL is written here only.
+"""
+
+import re
 
 DRIVER_INSTALL = "https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/index.html"
 CONTAINER_TOOLKIT = "https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/install-guide.html"
@@ -33,3 +40,29 @@ VLLM_GPU_INSTALL = "https://docs.vllm.ai/en/v0.14.0/getting_started/installation
 PYTORCH_INSTALL = "https://pytorch.org/get-started/locally/"
 DATA_CENTER_DRIVERS = "https://docs.nvidia.com/datacenter/tesla/drivers/index.html"
 CUDA_C_ENVIRONMENT_VARIABLES = "https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#env-vars"
+KERNEL_NUMA_MEMORY_POLICY = "https://docs.kernel.org/admin-guide/mm/numa_memory_policy.html"
+
+
+
+def documentation_hosts() -> "tuple[str, ...]":
+    """The host of every page here: public documentation, whose name says nothing about a site, so
+    redaction leaves it as it is."""
+    urls = [value for name, value in globals().items() if name.isupper() and isinstance(value, str)]
+    return tuple(sorted({url.split("/")[2] for url in urls if url.startswith("https://")}))
+
+
+_NAME = re.compile(r"\blinks\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def expand_names(text: str) -> str:
+    """`text` with every ``links.NAME`` replaced by that constant's URL. A name this module does not define
+    raises ``LookupError``, so a misspelt reference fails the rule-documentation tests instead of being
+    printed."""
+
+    def url(match: "re.Match[str]") -> str:
+        value = globals().get(match.group(1))
+        if not isinstance(value, str) or not value.startswith("https://"):
+            raise LookupError(f"links.{match.group(1)} is not a documentation URL in gpubal.common.links")
+        return value
+
+    return _NAME.sub(url, text)

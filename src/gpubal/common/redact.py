@@ -25,6 +25,7 @@ import re
 from typing import Any, Dict, List, Tuple
 
 from ..model import Known, Report, Snapshot, value_or
+from .links import documentation_hosts
 from .secret_values import drop_secret_values, looks_secret  # one list for collect, ingest and reports
 
 _UUID = re.compile(r"\b(?:GPU|MIG)-[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b")
@@ -40,11 +41,12 @@ _ASSIGNMENT = re.compile(r"(?<![\w.-])(?P<name>[A-Za-z_][\w.-]*)=(?P<value>\"[^\
 # variable names whose values name other hosts: proxies, registries, gateways, servers, endpoints
 HOST_WORDS = ("HOST", "PROXY", "REGISTRY", "GATEWAY", "ENDPOINT", "URL", "URI", "ADDR", "SERVER", "MIRROR",
               "DOMAIN", "REMOTE", "MASTER", "PEER")
-# public hosts whose names say nothing about the site: the documentation and services gpubal itself cites
-PUBLIC_HOSTS = ("localhost", "docs.nvidia.com", "developer.nvidia.com", "download.nvidia.com", "nvidia.com",
+# public hosts whose names say nothing about the site: the services gpubal itself cites, and the host of
+# every documentation page in links.py (so a page added there is never taken for a site's own host)
+PUBLIC_HOSTS = ("localhost", "developer.nvidia.com", "download.nvidia.com", "nvidia.com",
                 "github.com", "raw.githubusercontent.com", "ollama.com", "registry.ollama.ai", "huggingface.co",
-                "pytorch.org", "download.pytorch.org", "docs.vllm.ai", "pypi.org", "docs.sglang.ai",
-                "docs.docker.com", "docs.kernel.org", "www.kernel.org", "man7.org", "docs.python.org")
+                "download.pytorch.org", "pypi.org", "docs.sglang.ai",
+                "docs.docker.com", "www.kernel.org", "docs.python.org") + documentation_hosts()
 _PUBLIC_SUFFIXES = tuple("." + public for public in PUBLIC_HOSTS)
 _HOST_LIST_WORD = re.compile(r"[^\s,;\"'\[\]]+")
 _HAS_LETTER = re.compile(r"[A-Za-z]")

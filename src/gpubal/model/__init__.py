@@ -198,8 +198,8 @@ class Gpu(_Facts):
     cpu_affinity_nvml: Fact[str]
     cpu_affinity_sysfs: Fact[str]
     cpu_affinity: Fact[str]  # the two reconciled, kernel cpulist notation
-    # Added after the first snapshots were written (older ones load with the default). Percent of the last
-    # sample period (1/6 s to 1 s by product) in which a kernel ran: whether the GPU is busy now.
+    # Percent of the last sample period (1/6 s to 1 s by product) in which a kernel ran: whether the GPU is
+    # busy now. It has a default so that a snapshot file without it (pasted text, an older gpubal) still loads.
     utilization_gpu_percent: Fact[int] = field(default=Unavailable(
         Reason.NOT_IN_INPUT, "snapshot", "not in this snapshot (pasted text, or made before gpubal read it)"))
 
@@ -440,7 +440,7 @@ class Ollama(_Facts):
     log_events: Fact[List[OllamaLogEvent]]  # discovery failures, CPU fallback, out-of-memory, as logged
     log_cuda_libraries: Fact[List[str]]  # libcuda copies Ollama's GPU discovery found (debug log), by path
     # Environment= of each unit file and drop-in, in the order systemd applies them (the last wins);
-    # added after the first snapshots were written
+    # it has a default so that a snapshot file without it (pasted text, an older gpubal) still loads
     service_environment_by_file: Fact[Dict[str, Dict[str, str]]] = field(default=Unavailable(
         Reason.NOT_IN_INPUT, "snapshot", "not in this snapshot (pasted text, or made before gpubal kept it)"))
 

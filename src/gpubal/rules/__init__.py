@@ -49,7 +49,9 @@ class Rule:
     def documentation(self) -> str:
         import inspect  # only `gpubal explain` and the docs need it; not every start
 
-        return inspect.cleandoc(self.check.__doc__ or "")
+        from ..common.links import expand_names  # References name their pages as links.NAME
+
+        return expand_names(inspect.cleandoc(self.check.__doc__ or ""))
 
 
 def rule(id: str, scope: str, area: str, summary: str, inputs: Tuple[str, ...] = (),

@@ -32,7 +32,7 @@ def balance_gpu_throttled(observation: BalanceReport):
         and with the other GPUs' (`nvidia-smi -i N -q -d POWER`).
 
     References
-        https://docs.nvidia.com/deploy/nvml-api/group__nvmlClocksEventReasons.html
+        links.NVML_CLOCK_EVENT_REASONS
     """
     found = []
     for gpu in observation.gpus:

@@ -33,8 +33,8 @@ def balance_layer_split_takes_turns(observation: BalanceReport):
         carries more work.
 
     References
-        https://docs.vllm.ai/en/latest/serving/distributed_serving.html
-        https://docs.ollama.com/faq
+        links.VLLM_PARALLELISM
+        links.OLLAMA_FAQ
     """
     means = utilization_means(observation)
     taking_part = [index for index, mean in means.items() if mean >= PARTICIPATING_PERCENT]

@@ -31,7 +31,7 @@ def balance_memory_imbalance(observation: BalanceReport):
         holds its own copy.
 
     References
-        https://docs.ollama.com/faq
+        links.OLLAMA_FAQ
     """
     shares = {}
     for gpu in observation.gpus:

@@ -33,8 +33,8 @@ def balance_one_gpu_busy(observation: BalanceReport):
         use a tensor-parallel engine (vLLM, SGLang) over an NVLink group.
 
     References
-        https://docs.ollama.com/faq
-        https://docs.vllm.ai/en/latest/serving/distributed_serving.html
+        links.OLLAMA_FAQ
+        links.VLLM_PARALLELISM
     """
     means = utilization_means(observation)
     if len(means) < 2:

@@ -34,8 +34,8 @@ def cuda_runtime_exceeds_driver(snapshot: Snapshot, matrix: Matrix):
         CUDA variant on pytorch.org).
 
     References
-        https://docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html
-        https://docs.nvidia.com/cuda/cuda-toolkit-release-notes/index.html
+        links.CUDA_COMPATIBILITY
+        links.CUDA_RELEASE_NOTES
     """
     driver_cuda = snapshot.driver.need("cuda_driver_version")
     driver_version = snapshot.driver.need("version")

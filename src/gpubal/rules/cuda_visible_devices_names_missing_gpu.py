@@ -29,7 +29,7 @@ def cuda_visible_devices_names_missing_gpu(snapshot: Snapshot):
         and restart it.
 
     References
-        https://docs.nvidia.com/cuda/cuda-programming-guide/05-appendices/environment-variables.html
+        links.CUDA_ENVIRONMENT
     """
     # Ollama has ollama-hidden-gpus, which judges it from its unit and log as well
     for process, environment, seen in processes_choosing_gpus(snapshot, skip=_is_ollama):

@@ -29,7 +29,7 @@ def cudnn_cuda_mismatch(snapshot: Snapshot, matrix: Matrix):
         build's minimum.
 
     References
-        https://docs.nvidia.com/deeplearning/cudnn/latest/support-matrix/index.html
+        links.CUDNN_SUPPORT_MATRIX
     """
     driver_version = snapshot.driver.need("version")
     copies = [copy for copy in snapshot.stack.need("libraries") if copy.name == "cudnn"]

@@ -27,7 +27,7 @@ def dev_shm_too_small(snapshot: Snapshot):
         emptyDir volume mounted at /dev/shm.
 
     References
-        https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/troubleshooting/runtime_and_mpi_issues.html
+        links.NCCL_SHARED_MEMORY
         https://docs.docker.com/reference/cli/docker/container/run/
     """
     container = snapshot.host.need("container")

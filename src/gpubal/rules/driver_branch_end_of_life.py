@@ -28,7 +28,7 @@ def driver_branch_end_of_life(snapshot: Snapshot, matrix: Matrix):
         your distribution or NVIDIA's repository, and reboot.
 
     References
-        https://docs.nvidia.com/datacenter/tesla/drivers/supported-drivers-and-cuda-toolkit-versions.html
+        links.DRIVER_LIFECYCLE
     """
     version = snapshot.driver.need("version")
     branch = driver_branch(matrix, version)

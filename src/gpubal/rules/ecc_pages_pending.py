@@ -19,8 +19,8 @@ def ecc_pages_pending(gpu: Gpu, snapshot: Snapshot):
         Drain the GPU and reset it (or reboot) so that the retirement or remapping takes effect.
 
     References
-        https://docs.nvidia.com/deploy/a100-gpu-mem-error-mgmt/index.html
-        https://docs.nvidia.com/deploy/dynamic-page-retirement/index.html
+        links.MEMORY_ERRORS
+        links.PAGE_RETIREMENT
     """
     retired = gpu.retired_pages_pending
     remapped = gpu.remapped_rows_pending

@@ -20,7 +20,7 @@ def ecc_row_remapping_failed(gpu: Gpu, snapshot: Snapshot):
         replacement.
 
     References
-        https://docs.nvidia.com/deploy/a100-gpu-mem-error-mgmt/index.html
+        links.MEMORY_ERRORS
     """
     if not gpu.need("remapped_rows_failed"):
         return

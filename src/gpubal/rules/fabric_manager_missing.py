@@ -23,7 +23,7 @@ def fabric_manager_missing(snapshot: Snapshot):
         Install the Fabric Manager package of exactly the driver's version and enable its service.
 
     References
-        https://docs.nvidia.com/datacenter/tesla/fabric-manager-user-guide/index.html
+        links.FABRIC_MANAGER
     """
     gpus = nvswitch_gpus(snapshot)
     if not gpus:

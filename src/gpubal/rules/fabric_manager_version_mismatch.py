@@ -23,7 +23,7 @@ def fabric_manager_version_mismatch(snapshot: Snapshot):
         Hold both packages together so that one is never upgraded without the other.
 
     References
-        https://docs.nvidia.com/datacenter/tesla/fabric-manager-user-guide/index.html
+        links.FABRIC_MANAGER
     """
     if not nvswitch_gpus(snapshot) or not snapshot.stack.need("fabric_manager_installed"):
         return

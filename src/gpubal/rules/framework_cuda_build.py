@@ -31,8 +31,8 @@ def framework_cuda_build(snapshot: Snapshot, matrix: Matrix):
         URL per variant), or upgrade the driver.
 
     References
-        https://pytorch.org/get-started/locally/
-        https://docs.nvidia.com/cuda/cuda-toolkit-release-notes/index.html
+        links.PYTORCH_INSTALL
+        links.CUDA_RELEASE_NOTES
     """
     packages: Dict[str, PythonPackage] = {p.name: p for p in snapshot.stack.need("python_packages")}
     torch = packages.get("torch")

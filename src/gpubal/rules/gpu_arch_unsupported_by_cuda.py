@@ -29,7 +29,7 @@ def gpu_arch_unsupported_by_cuda(gpu: Gpu, snapshot: Snapshot, matrix: Matrix):
         CUDA release at least as new as the first one that supports it.
 
     References
-        https://docs.nvidia.com/cuda/cuda-toolkit-release-notes/index.html
+        links.CUDA_RELEASE_NOTES
         https://developer.nvidia.com/cuda-gpus
     """
     compute_capability = gpu.need("compute_capability")

@@ -19,7 +19,7 @@ def gpu_lost(gpu: Gpu, snapshot: Snapshot):
         cooling and seating, then contact the vendor.
 
     References
-        https://docs.nvidia.com/deploy/xid-errors/analyzing-xid-catalog.html
+        links.XID_ERRORS
     """
     facts = {"name": gpu.name, "uuid": gpu.uuid, "memory_total_bytes": gpu.memory_total_bytes}
     lost = {name: fact.describe() for name, fact in facts.items()

@@ -1,4 +1,5 @@
 from ..model import Fix, Gpu, Severity, Snapshot
+from ..common import links as _links
 from . import finding, rule
 from ._gpu import short_bus_id
 
@@ -23,7 +24,7 @@ def gpu_numa_affinity_unknown(gpu: Gpu, snapshot: Snapshot):
         `<numa>` with a pcie-expander-bus tied to a node).
 
     References
-        https://docs.kernel.org/admin-guide/mm/numa_memory_policy.html
+        links.KERNEL_NUMA_MEMORY_POLICY
     """
     nodes = snapshot.host.need("numa_nodes")
     if len(nodes) <= 1:
@@ -38,6 +39,6 @@ def gpu_numa_affinity_unknown(gpu: Gpu, snapshot: Snapshot):
         Fix(
             summary="Have the firmware (or the hypervisor) report the GPU's NUMA node",
             commands=(f"cat /sys/bus/pci/devices/{short_bus_id(gpu)}/numa_node", "nvidia-smi topo -m"),
-            url="https://docs.kernel.org/admin-guide/mm/numa_memory_policy.html",
+            url=_links.KERNEL_NUMA_MEMORY_POLICY,
         ),
     )

@@ -22,7 +22,7 @@ def gpu_pair_crosses_numa(pair: GpuPair, snapshot: Snapshot):
         numactl.
 
     References
-        https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/troubleshooting.html
+        links.NCCL_TROUBLESHOOTING
     """
     if pair.need("nvlink_count") > 0:
         return  # NVLink carries the traffic; the PCIe path does not matter

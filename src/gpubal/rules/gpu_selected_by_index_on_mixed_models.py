@@ -24,7 +24,7 @@ def gpu_selected_by_index_on_mixed_models(snapshot: Snapshot):
         CUDA_VISIBLE_DEVICES so that CUDA's indexes are nvidia-smi's.
 
     References
-        https://docs.nvidia.com/cuda/cuda-programming-guide/05-appendices/environment-variables.html
+        links.CUDA_ENVIRONMENT
     """
     models = {(gpu.name.value if isinstance(gpu.name, Known) else None,
                gpu.compute_capability.value if isinstance(gpu.compute_capability, Known) else None)

@@ -29,7 +29,7 @@ def gpu_throttled_while_busy(gpu: Gpu, snapshot: Snapshot):
         (nvidia-smi -q -d POWER) and raise a lowered limit with nvidia-smi -pl.
 
     References
-        https://docs.nvidia.com/deploy/nvml-api/group__nvmlClocksEventReasons.html
+        links.NVML_CLOCK_EVENT_REASONS
     """
     reasons = gpu.need("clock_event_reasons")
     slowed = [reason for reason in reasons if reason in HEAT_OR_POWER_EMERGENCY + (POWER_LIMIT,)]

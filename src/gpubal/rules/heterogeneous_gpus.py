@@ -22,7 +22,7 @@ def heterogeneous_gpus(snapshot: Snapshot):
         odd GPU, selected with CUDA_VISIBLE_DEVICES.
 
     References
-        https://docs.ollama.com/gpu
+        links.OLLAMA_GPU
     """
     gpus = snapshot.gpu_list()
     models = {gpu.index: gpu.need("name") for gpu in gpus}

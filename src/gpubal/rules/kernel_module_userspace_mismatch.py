@@ -23,7 +23,7 @@ def kernel_module_userspace_mismatch(snapshot: Snapshot):
         stop every process that uses the GPUs and reload the modules.
 
     References
-        https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/index.html
+        links.DRIVER_INSTALL
     """
     driver = snapshot.driver
     status = driver.nvml_status

@@ -28,7 +28,7 @@ def libcuda_unusable(snapshot: Snapshot):
         reinstall the driver's user-space libraries so that libcuda.so.1 is on the loader path.
 
     References
-        https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/docker-specialized.html
+        links.CONTAINER_CAPABILITIES
     """
     cuda = snapshot.driver.cuda_driver_version
     if not (isinstance(cuda, Unavailable) and cuda.detail.startswith(CUDA_NA)):

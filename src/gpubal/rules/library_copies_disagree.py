@@ -30,7 +30,7 @@ def library_copies_disagree(snapshot: Snapshot):
         mapped in /proc/PID/maps.
 
     References
-        https://man7.org/linux/man-pages/man8/ld.so.8.html
+        links.LD_SO
     """
     copies = snapshot.stack.need("libraries")
     for library, label in LIBRARY_NAMES.items():

@@ -21,7 +21,7 @@ def mig_enabled_without_instances(gpu: Gpu, snapshot: Snapshot):
         MIG off and reset the GPU.
 
     References
-        https://docs.nvidia.com/datacenter/tesla/mig-user-guide/index.html
+        links.MIG_GUIDE
     """
     if not gpu.need("mig_enabled_current"):
         return

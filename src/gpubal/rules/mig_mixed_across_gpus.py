@@ -20,7 +20,7 @@ def mig_mixed_across_gpus(snapshot: Snapshot):
         intended, address MIG devices by their MIG UUIDs (`nvidia-smi -L`) rather than by index.
 
     References
-        https://docs.nvidia.com/datacenter/tesla/mig-user-guide/index.html
+        links.MIG_GUIDE
     """
     modes = {gpu.index: gpu.need("mig_enabled_current") for gpu in snapshot.gpu_list()}
     enabled = sorted(index for index, on in modes.items() if on)

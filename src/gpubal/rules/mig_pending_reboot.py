@@ -19,7 +19,7 @@ def mig_pending_reboot(gpu: Gpu, snapshot: Snapshot):
         Reset the GPU while nothing runs on it, or reboot the host.
 
     References
-        https://docs.nvidia.com/datacenter/tesla/mig-user-guide/index.html
+        links.MIG_GUIDE
     """
     current = gpu.need("mig_enabled_current")
     pending = gpu.need("mig_enabled_pending")

@@ -22,7 +22,7 @@ def nccl_p2p_disabled_with_nvlink(snapshot: Snapshot):
         container images and systemd units.
 
     References
-        https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/env.html
+        links.NCCL_ENVIRONMENT
     """
     environment = snapshot.stack.need("environment")
     disable = environment.get("NCCL_P2P_DISABLE", "").strip()

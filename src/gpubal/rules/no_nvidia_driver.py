@@ -22,8 +22,8 @@ def no_nvidia_driver(snapshot: Snapshot):
         with `--gpus all` (Docker) or the equivalent device request of your orchestrator.
 
     References
-        https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/index.html
-        https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/install-guide.html
+        links.DRIVER_INSTALL
+        links.CONTAINER_TOOLKIT
     """
     status = snapshot.driver.nvml_status
     if isinstance(status, Known):

@@ -1,7 +1,6 @@
 from ..model import Fix, Severity, Snapshot
+from ..common import links as _links
 from . import finding, rule
-
-_MODPROBE_DOC = "https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/index.html"
 
 
 @rule("nvidia-uvm-missing", scope="host", area="driver",
@@ -24,7 +23,7 @@ def nvidia_uvm_missing(snapshot: Snapshot):
         Container Toolkit.
 
     References
-        https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/index.html
+        links.DRIVER_INSTALL
     """
     snapshot.driver.need("nvml_status")  # without a driver, the module question does not arise
     loaded = snapshot.driver.need("uvm_module_loaded")
@@ -39,6 +38,6 @@ def nvidia_uvm_missing(snapshot: Snapshot):
         Fix(
             summary="Load nvidia_uvm and create /dev/nvidia-uvm",
             commands=("sudo modprobe nvidia-uvm", "sudo nvidia-modprobe -u -c=0"),
-            url=_MODPROBE_DOC,
+            url=_links.DRIVER_INSTALL,
         ),
     )

@@ -22,7 +22,7 @@ def nvlink_asymmetric(snapshot: Snapshot):
         tray checked, and keep it out of tensor-parallel groups until then.
 
     References
-        https://docs.nvidia.com/datacenter/tesla/fabric-manager-user-guide/index.html
+        links.FABRIC_MANAGER
     """
     by_model = defaultdict(dict)
     for gpu in snapshot.gpu_list():

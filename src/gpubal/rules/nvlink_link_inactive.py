@@ -23,7 +23,7 @@ def nvlink_link_inactive(gpu: Gpu, snapshot: Snapshot):
         check Fabric Manager's log; persistent failures need the vendor.
 
     References
-        https://docs.nvidia.com/datacenter/tesla/fabric-manager-user-guide/index.html
+        links.FABRIC_MANAGER
     """
     links = gpu.need("nvlinks")
     states = {link.link: link.need("active") for link in links}

@@ -30,7 +30,7 @@ def nvlink_pair_fewer_links(snapshot: Snapshot):
         tensor-parallel groups until its links are back.
 
     References
-        https://docs.nvidia.com/datacenter/tesla/fabric-manager-user-guide/index.html
+        links.FABRIC_MANAGER
         https://docs.nvidia.com/deploy/nvidia-smi/index.html
     """
     indices = [gpu.index for gpu in snapshot.gpu_list()]

@@ -21,7 +21,7 @@ def nvml_unresponsive(snapshot: Snapshot):
         timeouts), check whether `nvidia-smi` itself returns, and reboot the host if it does not.
 
     References
-        https://docs.nvidia.com/deploy/xid-errors/analyzing-xid-catalog.html
+        links.XID_ERRORS
     """
     status = snapshot.driver.nvml_status
     if isinstance(status, Known):

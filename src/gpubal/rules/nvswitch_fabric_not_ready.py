@@ -23,7 +23,7 @@ def nvswitch_fabric_not_ready(gpu: Gpu, snapshot: Snapshot):
         through, Fabric Manager runs where the NVSwitches are (the host or a service VM).
 
     References
-        https://docs.nvidia.com/datacenter/tesla/fabric-manager-user-guide/index.html
+        links.FABRIC_MANAGER
     """
     state = gpu.need("fabric_state")
     if state == "not_supported":

@@ -44,9 +44,9 @@ def ollama_cuda_init_failed(snapshot: Snapshot):
         package of exactly the driver's version and start nvidia-fabricmanager; then restart Ollama.
 
     References
-        https://docs.nvidia.com/cuda/cuda-driver-api/group__CUDA__TYPES.html
-        https://docs.nvidia.com/datacenter/tesla/fabric-manager-user-guide/index.html
-        https://docs.ollama.com/gpu
+        links.CUDA_DRIVER_ERRORS
+        links.FABRIC_MANAGER
+        links.OLLAMA_GPU
     """
     ollama = require_ollama(snapshot)
     events = [event for event in ollama.need("log_events") if event.kind == "cuda_init_failed"]

@@ -25,7 +25,7 @@ def ollama_driver_too_old(snapshot: Snapshot, matrix: Matrix):
         Upgrade the NVIDIA driver to at least the floor, then restart Ollama.
 
     References
-        https://docs.ollama.com/gpu
+        links.OLLAMA_GPU
     """
     ollama = require_ollama(snapshot)
     driver = snapshot.driver.need("version")

@@ -26,8 +26,8 @@ def ollama_gpu_memory_in_use(snapshot: Snapshot):
         its own with CUDA_VISIBLE_DEVICES.
 
     References
-        https://docs.ollama.com/faq
-        https://docs.ollama.com/gpu
+        links.OLLAMA_FAQ
+        links.OLLAMA_GPU
     """
     ollama = require_ollama(snapshot)
     for number, gpu in enumerate(ollama.need("log_gpus")):

@@ -24,7 +24,7 @@ def ollama_gpu_unsupported(gpu: Gpu, snapshot: Snapshot, matrix: Matrix):
         architecture (Ollama's development documentation describes it).
 
     References
-        https://docs.ollama.com/gpu
+        links.OLLAMA_GPU
     """
     require_ollama(snapshot)
     compute_capability = gpu.need("compute_capability")

@@ -51,8 +51,8 @@ def ollama_hidden_gpus(snapshot: Snapshot):
         If hiding some GPUs is intended (one Ollama server per GPU), skip this rule in the site policy.
 
     References
-        https://docs.nvidia.com/cuda/cuda-programming-guide/05-appendices/environment-variables.html
-        https://docs.ollama.com/gpu
+        links.CUDA_ENVIRONMENT
+        links.OLLAMA_GPU
     """
     ollama = require_ollama(snapshot)
     value, where = setting(ollama, "CUDA_VISIBLE_DEVICES")

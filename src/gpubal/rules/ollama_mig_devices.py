@@ -23,8 +23,8 @@ def ollama_mig_devices(snapshot: Snapshot):
         CUDA_VISIBLE_DEVICES and OLLAMA_HOST port.
 
     References
-        https://docs.nvidia.com/datacenter/tesla/mig-user-guide/index.html
-        https://docs.ollama.com/gpu
+        links.MIG_GUIDE
+        links.OLLAMA_GPU
     """
     ollama = require_ollama(snapshot)
     mig_gpus = [gpu for gpu in snapshot.gpu_list() if value_or(gpu.mig_enabled_current, False)]

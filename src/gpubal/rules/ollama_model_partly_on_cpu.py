@@ -34,8 +34,8 @@ def ollama_model_partly_on_cpu(snapshot: Snapshot):
         shows the CPU/GPU split afterwards.
 
     References
-        https://docs.ollama.com/faq
-        https://docs.ollama.com/gpu
+        links.OLLAMA_FAQ
+        links.OLLAMA_GPU
     """
     ollama = require_ollama(snapshot)
     current = {}

@@ -25,8 +25,8 @@ def ollama_runs_on_cpu(snapshot: Snapshot):
         nvidia_uvm as Ollama's GPU documentation describes.
 
     References
-        https://docs.ollama.com/gpu
-        https://docs.ollama.com/faq
+        links.OLLAMA_GPU
+        links.OLLAMA_FAQ
     """
     ollama = require_ollama(snapshot)
     # a failed cuInit leaves Ollama without GPUs as surely as "no compatible GPUs" does

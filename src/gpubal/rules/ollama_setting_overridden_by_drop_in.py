@@ -29,8 +29,8 @@ def ollama_setting_overridden_by_drop_in(snapshot: Snapshot):
         `systemctl show ollama -p Environment` prints what systemd will pass.
 
     References
-        https://www.freedesktop.org/software/systemd/man/latest/systemd.unit.html
-        https://docs.ollama.com/faq
+        links.SYSTEMD_UNIT
+        links.OLLAMA_FAQ
     """
     ollama = require_ollama(snapshot)
     unit = ollama.service_environment_by_file

@@ -29,8 +29,8 @@ def ollama_several_libcuda_versions(snapshot: Snapshot):
         the image: the NVIDIA Container Toolkit mounts the host's.
 
     References
-        https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/docker-specialized.html
-        https://man7.org/linux/man-pages/man8/ld.so.8.html
+        links.CONTAINER_CAPABILITIES
+        links.LD_SO
     """
     ollama = require_ollama(snapshot)
     paths = ollama.need("log_cuda_libraries")

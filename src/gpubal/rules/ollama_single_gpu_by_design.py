@@ -30,7 +30,7 @@ def ollama_single_gpu_by_design(snapshot: Snapshot):
         (`--tensor-parallel-size`).
 
     References
-        https://docs.ollama.com/faq
+        links.OLLAMA_FAQ
     """
     ollama = require_ollama(snapshot)
     gpus = snapshot.gpu_list()

@@ -38,7 +38,7 @@ def ollama_unknown_setting(snapshot: Snapshot, matrix: Matrix):
         (`--tensor-parallel-size`).
 
     References
-        https://docs.ollama.com/faq
+        links.OLLAMA_FAQ
         https://github.com/ollama/ollama/blob/main/envconfig/config.go
     """
     ollama = require_ollama(snapshot)

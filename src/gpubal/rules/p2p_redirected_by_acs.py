@@ -29,7 +29,7 @@ def p2p_redirected_by_acs(pair: GpuPair, snapshot: Snapshot):
         ECAP_ACS+0x6.w=0000. Virtual machines passing GPUs through need ACS: fix it there on the host.
 
     References
-        https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/troubleshooting.html#pci-access-control-services-acs
+        links.NCCL_ACS
     """
     if pair.need("nvlink_count") > 0:
         return  # NVLink carries their peer traffic

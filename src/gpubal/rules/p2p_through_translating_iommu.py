@@ -24,8 +24,8 @@ def p2p_through_translating_iommu(pair: GpuPair, snapshot: Snapshot):
         passes GPU traffic through), or turn the IOMMU off in the BIOS where nothing needs it; then reboot.
 
     References
-        https://docs.nvidia.com/nim/maxine/lipsync/latest/advanced-usage/multi-gpu.html
-        https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/troubleshooting.html#pci-access-control-services-acs
+        links.NVIDIA_IOMMU_PASSTHROUGH
+        links.NCCL_ACS
     """
     if pair.need("nvlink_count") > 0:
         return  # NVLink carries their peer traffic

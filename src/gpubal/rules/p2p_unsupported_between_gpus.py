@@ -37,7 +37,7 @@ def p2p_unsupported_between_gpus(pair: GpuPair, snapshot: Snapshot):
         to: keep tightly coupled work on one GPU or on NVLink-connected ones.
 
     References
-        https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/troubleshooting.html
+        links.NCCL_TROUBLESHOOTING
     """
     paths = ("p2p_nvlink", "p2p_read", "p2p_write")
     if any(value_or(getattr(pair, name), "") == "ok" for name in paths):

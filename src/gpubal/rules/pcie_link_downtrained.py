@@ -24,7 +24,7 @@ def pcie_link_downtrained(gpu: Gpu, snapshot: Snapshot):
         compare with `nvidia-smi -q -d PCIE` under load.
 
     References
-        https://docs.nvidia.com/deploy/nvml-api/index.html
+        links.NVML_API
     """
     width = gpu.need("pcie_link_width_current")
     width_max = gpu.need("pcie_link_width_max")

@@ -29,7 +29,7 @@ def pcie_replay_errors(gpu: Gpu, snapshot: Snapshot):
 
     References
         https://github.com/NVIDIA/DCGM
-        https://docs.nvidia.com/deploy/xid-errors/analyzing-xid-catalog.html
+        links.XID_ERRORS
     """
     replays = gpu.need("pcie_replay_count")
     if replays == 0:

@@ -22,7 +22,7 @@ def persistence_mode_off(gpu: Gpu, snapshot: Snapshot):
         Enable and start the nvidia-persistenced service that ships with the driver.
 
     References
-        https://docs.nvidia.com/deploy/driver-persistence/index.html
+        links.PERSISTENCE
     """
     if gpu.need("persistence_mode"):
         return

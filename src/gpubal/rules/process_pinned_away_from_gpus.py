@@ -27,9 +27,9 @@ def process_pinned_away_from_gpus(snapshot: Snapshot):
         its container that node's cpuset (docker run --cpuset-cpus --cpuset-mems).
 
     References
-        https://www.freedesktop.org/software/systemd/man/latest/systemd.exec.html
+        links.SYSTEMD_EXEC
         https://manpages.ubuntu.com/manpages/oracular/man8/numactl.8.html
-        https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/troubleshooting.html
+        links.NCCL_TROUBLESHOOTING
     """
     nodes = need(snapshot.host.numa_nodes, "host.numa_nodes")
     if len(nodes) < 2:

@@ -24,7 +24,7 @@ def site_policy_gpu_count(snapshot: Snapshot, policy):
         `[[host]]` sections instead.
 
     References
-        https://docs.nvidia.com/deploy/xid-errors/analyzing-xid-catalog.html
+        links.XID_ERRORS
     """
     wanted = policy.expect["gpu_count"]
     actual = len(need(snapshot.gpus, "gpus"))

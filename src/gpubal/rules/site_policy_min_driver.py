@@ -25,7 +25,7 @@ def site_policy_min_driver(snapshot: Snapshot, policy):
         repository, and reboot.
 
     References
-        https://docs.nvidia.com/datacenter/tesla/drivers/index.html
+        links.DATA_CENTER_DRIVERS
     """
     wanted = policy.expect["min_driver"]
     actual = snapshot.driver.need("version")

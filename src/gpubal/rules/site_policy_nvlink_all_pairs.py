@@ -24,7 +24,7 @@ def site_policy_nvlink_all_pairs(pair: GpuPair, snapshot: Snapshot, policy):
         leave a pair without NVLink.
 
     References
-        https://docs.nvidia.com/datacenter/tesla/fabric-manager-user-guide/index.html
+        links.FABRIC_MANAGER
     """
     actual = pair.need("nvlink_count")
     if actual > 0:

@@ -35,8 +35,8 @@ def tensor_parallel_size_does_not_fit(snapshot: Snapshot):
         CUDA_VISIBLE_DEVICES, or start one server per group of GPUs.
 
     References
-        https://docs.vllm.ai/en/latest/serving/distributed_serving.html
-        https://docs.sglang.io/advanced_features/server_arguments.html
+        links.VLLM_PARALLELISM
+        links.SGLANG_SERVER_ARGUMENTS
     """
     missing: Optional[FactMissing] = None
     for process in need(snapshot.processes, "processes"):

@@ -24,8 +24,8 @@ def vllm_gpu_unsupported(gpu: Gpu, snapshot: Snapshot):
         GPU (Ollama supports 5.0 and newer).
 
     References
-        https://docs.vllm.ai/en/v0.14.0/getting_started/installation/gpu/
-        https://docs.ollama.com/gpu
+        links.VLLM_GPU_INSTALL
+        links.OLLAMA_GPU
     """
     packages = snapshot.stack.need("python_packages")
     if not any(package.name == "vllm" for package in packages):

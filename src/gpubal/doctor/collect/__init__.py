@@ -12,6 +12,7 @@ from ... import __version__
 from ...model import SCHEMA_VERSION, Driver, Gpu, Known, Reason, Snapshot, Unavailable
 from ..probes.files import HostFiles
 from ..probes.commands import CommandRunner
+from ..probes.deadline import abandoned_threads, nvml_hung
 from ..probes.http import HttpGetter
 from ..probes.nvml import NvmlAdapter
 from .driver import collect_driver
@@ -36,10 +37,6 @@ def _nothing_answers(url, timeout_s):
 # A healthy 8-GPU sweep takes well under a second; a GPU or driver that stopped answering can block an
 # NVML call for minutes. Past this, the NVML facts are reported as timed out and the rest still reported.
 NVML_DEADLINE_S = 20.0
-
-# Set when an NVML call was abandoned past its deadline: its thread cannot be stopped or joined, so the
-# CLI leaves with os._exit once its report is out (see gpubal.cli.main).
-abandoned_threads = threading.Event()
 
 
 def collect_snapshot(nvml: NvmlAdapter, files: HostFiles, origin: str = "live",
@@ -87,8 +84,7 @@ def _nvml_part_within(deadline_s: float, nvml, files, host, processes, origin, s
                                           host.container)
         return _snapshot(origin, host, parts.driver, parts.gpus, parts.pairs, stack, gpu_processes)
     abandoned_threads.set()
-    hung = Unavailable(Reason.TIMEOUT, "NVML", f"no answer within {deadline_s:g} s: a GPU or the driver may "
-                                               "be hung (look for Xid errors: sudo dmesg | grep -i xid)")
+    hung = nvml_hung("NVML", deadline_s)
     with parts.lock:
         driver, gpus_by_index, count = parts.driver, dict(parts.gpu_by_index), parts.gpu_count
     if driver is None:

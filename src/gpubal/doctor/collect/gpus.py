@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 from ...common.cpulist import bitmask_words_to_numbers, format_cpulist, parse_cpulist
 from ...model import Fact, Gpu, Known, MigInstance, NumaNode, NvLink, Reason, Unavailable
 from ..probes.files import HostFiles
-from ..probes.nvml import NVLINK_MAX_LINKS, NVML_RETURN_NAMES, NvmlAdapter
+from ..probes.nvml import DEVICE_QUERY_SOURCES, NVLINK_MAX_LINKS, NVML_RETURN_NAMES, NvmlAdapter
 from .answers import as_int, as_int_list, as_str, to_fact
 
 ARCHITECTURES = {
@@ -24,26 +24,6 @@ CLOCK_EVENT_REASONS = {
     0x10: "sync_boost", 0x20: "sw_thermal_slowdown", 0x40: "hw_thermal_slowdown",
     0x80: "hw_power_brake_slowdown", 0x100: "display_clock_setting",
 }
-
-_SOURCES = {
-    "name": "nvmlDeviceGetName", "uuid": "nvmlDeviceGetUUID", "serial": "nvmlDeviceGetSerial",
-    "pci_info": "nvmlDeviceGetPciInfo_v3", "memory_info": "nvmlDeviceGetMemoryInfo",
-    "architecture": "nvmlDeviceGetArchitecture", "cuda_compute_capability": "nvmlDeviceGetCudaComputeCapability",
-    "persistence_mode": "nvmlDeviceGetPersistenceMode", "compute_mode": "nvmlDeviceGetComputeMode",
-    "ecc_mode": "nvmlDeviceGetEccMode", "virtualization_mode": "nvmlDeviceGetVirtualizationMode",
-    "mig_mode": "nvmlDeviceGetMigMode", "mig_devices": "nvmlDeviceGetMigDeviceHandleByIndex",
-    "pcie_link_gen_current": "nvmlDeviceGetCurrPcieLinkGeneration",
-    "pcie_link_gen_max": "nvmlDeviceGetMaxPcieLinkGeneration",
-    "pcie_link_gen_device_max": "nvmlDeviceGetGpuMaxPcieLinkGeneration",
-    "pcie_link_width_current": "nvmlDeviceGetCurrPcieLinkWidth",
-    "pcie_link_width_max": "nvmlDeviceGetMaxPcieLinkWidth",
-    "pcie_replay_counter": "nvmlDeviceGetPcieReplayCounter", "fabric_info": "nvmlDeviceGetGpuFabricInfoV",
-    "clock_event_reasons": "nvmlDeviceGetCurrentClocksEventReasons",
-    "retired_pages_pending": "nvmlDeviceGetRetiredPagesPendingStatus",
-    "remapped_rows": "nvmlDeviceGetRemappedRows", "memory_affinity_nodes": "nvmlDeviceGetMemoryAffinity",
-    "cpu_affinity": "nvmlDeviceGetCpuAffinity", "utilization_now": "nvmlDeviceGetUtilizationRates",
-}
-
 
 class _GpuReader:
     """Asks NVML each question once and turns answers into facts.
@@ -67,7 +47,7 @@ class _GpuReader:
         return self.answers[query]
 
     def fact(self, query: str, convert: Callable[[Any], Any] = lambda value: value) -> Fact[Any]:
-        return to_fact(self.ask(query), _SOURCES[query], convert)
+        return to_fact(self.ask(query), DEVICE_QUERY_SOURCES[query], convert)
 
 
 def collect_gpu(nvml: NvmlAdapter, files: HostFiles, index: int, numa_nodes: Fact[List[NumaNode]]) -> Gpu:
@@ -134,7 +114,7 @@ def _mig_instances(read: _GpuReader, mig_enabled: Fact[bool]) -> Fact[List[MigIn
     if isinstance(mig_enabled, Unavailable):
         return mig_enabled
     if not mig_enabled.value:  # MIG off: there are no instances, and asking would only fail
-        return Known([], "nvmlDeviceGetMigMode (MIG disabled)")
+        return Known([], f"{DEVICE_QUERY_SOURCES['mig_mode']} (MIG disabled)")
     return read.fact("mig_devices", lambda devices: [_mig_instance(device) for device in devices])
 
 
@@ -166,17 +146,18 @@ def nvlinks_from_states(nvml: NvmlAdapter, index: int, states: List[Any], note: 
         links.append(NvLink(
             gpu_index=index,
             link=link,
-            active=to_fact(state, "nvmlDeviceGetNvLinkState", lambda value: as_int(value) == 1),
-            version=_link_fact(nvml.device(index, "nvlink_version", link), "nvmlDeviceGetNvLinkVersion", as_int),
+            active=to_fact(state, DEVICE_QUERY_SOURCES["nvlink_state"], lambda value: as_int(value) == 1),
+            version=_link_fact(nvml.device(index, "nvlink_version", link), DEVICE_QUERY_SOURCES["nvlink_version"],
+                               as_int),
             remote_pci_bus_id=_link_fact(nvml.device(index, "nvlink_remote_pci", link),
-                                         "nvmlDeviceGetNvLinkRemotePciInfo_v2", as_str),
+                                         DEVICE_QUERY_SOURCES["nvlink_remote_pci"], as_str),
             remote_device_type=_link_fact(nvml.device(index, "nvlink_remote_device_type", link),
-                                          "nvmlDeviceGetNvLinkRemoteDeviceType",
+                                          DEVICE_QUERY_SOURCES["nvlink_remote_device_type"],
                                           lambda code: NVLINK_DEVICE_TYPES.get(as_int(code), f"unknown ({code})")),
         ))
     if not links and first_failure is not None:
         return first_failure
-    return Known(links, f"nvmlDeviceGetNvLinkState (links 0-{NVLINK_MAX_LINKS - 1}){note}")
+    return Known(links, f"{DEVICE_QUERY_SOURCES['nvlink_state']} (links 0-{NVLINK_MAX_LINKS - 1}){note}")
 
 
 def link_absent(state: Any) -> bool:

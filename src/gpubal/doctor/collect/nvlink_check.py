@@ -23,7 +23,7 @@ import time
 from typing import Any, Callable, List, Optional
 
 from ...model import Gpu, Known, NvLink, Reason, Unavailable
-from ..probes.nvml import NVLINK_MAX_LINKS, NvmlAdapter
+from ..probes.nvml import DEVICE_QUERY_SOURCES, NVLINK_MAX_LINKS, NvmlAdapter
 from .gpus import link_absent, nvlinks_from_states
 
 # NVLinks per GPU, by the name NVML gives. Hopper SXM parts have 18 fourth-generation links (900 GB/s):
@@ -133,7 +133,8 @@ def _reask(nvml: NvmlAdapter, gpu: Gpu, why: str, sleep: Callable[[float], None]
             doubt = "still " + "; ".join(still)
     if doubt:
         detail = f"NVML's NVLink answers are doubtful ({why}): {asked}; {doubt}, so they are not judged"
-        return dataclasses.replace(gpu, nvlinks=Unavailable(Reason.INCONSISTENT, "nvmlDeviceGetNvLinkState", detail))
+        doubtful = Unavailable(Reason.INCONSISTENT, DEVICE_QUERY_SOURCES["nvlink_state"], detail)
+        return dataclasses.replace(gpu, nvlinks=doubtful)
     note = f"; asked again alone because {why}: {asked}"
     return dataclasses.replace(gpu, nvlinks=nvlinks_from_states(nvml, gpu.index, answers[-1], note))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable, List, Optional, Tuple
 
 from ...model import Fact, Gpu, GpuPair, Known, NvLink, Reason, Unavailable
-from ..probes.nvml import P2P_INDEX, NvmlAdapter
+from ..probes.nvml import DEVICE_QUERY_SOURCES, P2P_INDEX, NvmlAdapter
 from .answers import as_int, to_fact
 
 # nvmlGpuTopologyLevel_t, in the words of `nvidia-smi topo -m`
@@ -134,5 +134,5 @@ def _unknown_end(link: NvLink, gpu: Gpu) -> Optional[Unavailable]:
 def _why_no_remote(link: NvLink) -> Unavailable:
     if isinstance(link.remote_pci_bus_id, Unavailable):
         return link.remote_pci_bus_id
-    return Unavailable(Reason.ERROR, "nvmlDeviceGetNvLinkRemotePciInfo_v2",
+    return Unavailable(Reason.ERROR, DEVICE_QUERY_SOURCES["nvlink_remote_pci"],
                        f"not a PCI bus id: {link.remote_pci_bus_id.value!r:.80}")

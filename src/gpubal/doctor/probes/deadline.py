@@ -5,6 +5,9 @@ Calls run one at a time on a worker thread; the caller waits at most `call_deadl
 does not return in time cannot be stopped: its thread is abandoned (`abandoned_threads`, so that the CLI
 leaves with os._exit once its report is out), and from then on every call answers the same timeout at
 once, because the driver that hung one call hangs the next.
+
+Collection puts one deadline around its whole NVML sweep and abandons its worker the same way; it uses
+`abandoned_threads` and `nvml_hung` from here, so the arrow runs from collect to probes only.
 """
 
 from __future__ import annotations
@@ -18,6 +21,16 @@ from .nvml import Answer, NvmlAdapter
 
 # A healthy call takes microseconds to 20 ms (nvmlDeviceGetPcieThroughput waits that long on the GPU).
 CALL_DEADLINE_S = 5.0
+
+# Set when an NVML call was abandoned past its deadline: its thread cannot be stopped or joined, so the
+# CLI leaves with os._exit once its report is out (see gpubal.cli.main).
+abandoned_threads = threading.Event()
+
+
+def nvml_hung(source: str, deadline_s: float) -> Unavailable:
+    """The reason every NVML fact gets once a call did not return within `deadline_s`."""
+    return Unavailable(Reason.TIMEOUT, source, f"no answer within {deadline_s:g} s: a GPU or the driver may be "
+                                               "hung (look for Xid errors: sudo dmesg | grep -i xid)")
 
 
 class DeadlineAdapter:
@@ -52,12 +65,8 @@ class DeadlineAdapter:
         done = threading.Event()
         self._requests.put((call, args, box, done))
         if not done.wait(self.call_deadline_s):
-            from ..collect import abandoned_threads
-
             abandoned_threads.set()
-            self.hung = Unavailable(Reason.TIMEOUT, f"NVML ({name})",
-                                    f"no answer within {self.call_deadline_s:g} s: a GPU or the driver may be hung "
-                                    "(look for Xid errors: sudo dmesg | grep -i xid)")
+            self.hung = nvml_hung(f"NVML ({name})", self.call_deadline_s)
             return self.hung
         if isinstance(box[0], BaseException):
             raise box[0]

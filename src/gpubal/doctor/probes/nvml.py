@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Protocol, Tuple, Union
 
 from ...model import Reason, Unavailable
 
@@ -163,7 +163,7 @@ class PynvmlAdapter:
         handle = self._handle(index)
         if isinstance(handle, Unavailable):
             return handle
-        reader = _DEVICE_QUERIES[query]
+        reader = _DEVICE_QUERIES[query].read
         return _converted(query, lambda: reader(self, handle, arg))
 
     def pair(self, index_a: int, index_b: int, query: str, arg: Optional[int] = None) -> Answer:
@@ -345,21 +345,29 @@ def _text(value: Any) -> str:
     raise TypeError(f"expected text, got {type(value).__name__}")
 
 
-def _simple(function_name: str, convert: Callable[[Any], Any] = lambda v: v) -> Callable[..., Answer]:
+class _Query(NamedTuple):
+    """How one device query is answered, and the NVML function a fact built from its answer cites (the
+    first one the reader tries, where it tries several)."""
+
+    source: str
+    read: Callable[["PynvmlAdapter", Any, Optional[int]], Answer]
+
+
+def _simple(function_name: str, convert: Callable[[Any], Any] = lambda v: v) -> _Query:
     def reader(adapter: PynvmlAdapter, handle: Any, arg: Optional[int]) -> Answer:
         args = (handle,) if arg is None else (handle, arg)
         answer = adapter._call(function_name, *args)
         return answer if isinstance(answer, Unavailable) else convert(answer)
 
-    return reader
+    return _Query(function_name, reader)
 
 
-def _versioned(*function_names: str, convert: Callable[[Any], Any] = lambda v: v) -> Callable[..., Answer]:
+def _versioned(*function_names: str, convert: Callable[[Any], Any] = lambda v: v) -> _Query:
     def reader(adapter: PynvmlAdapter, handle: Any, arg: Optional[int]) -> Answer:
         answer = adapter._first([(name, (handle,)) for name in function_names])
         return answer if isinstance(answer, Unavailable) else convert(answer)
 
-    return reader
+    return _Query(function_names[0], reader)
 
 
 # Codes that map to NOT_FOUND for the library, the driver or the GPU; asked of one link, they say nothing
@@ -387,12 +395,12 @@ def _remote_pci(adapter: PynvmlAdapter, handle: Any, link: Optional[int]) -> Ans
 _AFFINITY_WORDS = 16  # 16 x 64 bits: room for 1024 CPUs or NUMA nodes
 
 
-_DEVICE_QUERIES: Dict[str, Callable[[PynvmlAdapter, Any, Optional[int]], Answer]] = {
+_DEVICE_QUERIES: Dict[str, _Query] = {
     "name": _simple("nvmlDeviceGetName", _text),
     "uuid": _simple("nvmlDeviceGetUUID", _text),
     "serial": _simple("nvmlDeviceGetSerial", _text),
-    "pci_info": PynvmlAdapter._pci_info,
-    "memory_info": PynvmlAdapter._memory_info,
+    "pci_info": _Query("nvmlDeviceGetPciInfo_v3", PynvmlAdapter._pci_info),
+    "memory_info": _Query("nvmlDeviceGetMemoryInfo", PynvmlAdapter._memory_info),
     "architecture": _simple("nvmlDeviceGetArchitecture", _int),
     "cuda_compute_capability": _simple("nvmlDeviceGetCudaComputeCapability", _int_pair),
     "persistence_mode": _simple("nvmlDeviceGetPersistenceMode", _int),
@@ -400,37 +408,42 @@ _DEVICE_QUERIES: Dict[str, Callable[[PynvmlAdapter, Any, Optional[int]], Answer]
     "ecc_mode": _simple("nvmlDeviceGetEccMode", _int_pair),
     "virtualization_mode": _simple("nvmlDeviceGetVirtualizationMode", _int),
     "mig_mode": _simple("nvmlDeviceGetMigMode", _int_pair),
-    "mig_devices": PynvmlAdapter._mig_devices,
+    "mig_devices": _Query("nvmlDeviceGetMigDeviceHandleByIndex", PynvmlAdapter._mig_devices),
     "pcie_link_gen_current": _simple("nvmlDeviceGetCurrPcieLinkGeneration", _int),
     "pcie_link_gen_max": _simple("nvmlDeviceGetMaxPcieLinkGeneration", _int),
     "pcie_link_gen_device_max": _simple("nvmlDeviceGetGpuMaxPcieLinkGeneration", _int),
     "pcie_link_width_current": _simple("nvmlDeviceGetCurrPcieLinkWidth", _int),
     "pcie_link_width_max": _simple("nvmlDeviceGetMaxPcieLinkWidth", _int),
     "pcie_replay_counter": _simple("nvmlDeviceGetPcieReplayCounter", _int),
-    "nvlink_state": lambda adapter, handle, link: _link_state(adapter, handle, link),
+    "nvlink_state": _Query("nvmlDeviceGetNvLinkState", _link_state),
     "nvlink_version": _simple("nvmlDeviceGetNvLinkVersion", _int),
-    "nvlink_remote_pci": _remote_pci,
+    "nvlink_remote_pci": _Query("nvmlDeviceGetNvLinkRemotePciInfo_v2", _remote_pci),
     "nvlink_remote_device_type": _simple("nvmlDeviceGetNvLinkRemoteDeviceType", _int),
-    "fabric_info": PynvmlAdapter._fabric_info,
+    "fabric_info": _Query("nvmlDeviceGetGpuFabricInfoV", PynvmlAdapter._fabric_info),
     "clock_event_reasons": _versioned(
         "nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons", convert=_int
     ),
     "retired_pages_pending": _simple("nvmlDeviceGetRetiredPagesPendingStatus", _int),
     "remapped_rows": _simple("nvmlDeviceGetRemappedRows", lambda v: _ints(v, 4)),
-    "memory_affinity_nodes": lambda a, h, _: a._affinity("nvmlDeviceGetMemoryAffinity", h, _AFFINITY_WORDS, 0),
-    "cpu_affinity": lambda a, h, _: a._affinity("nvmlDeviceGetCpuAffinity", h, _AFFINITY_WORDS),
+    "memory_affinity_nodes": _Query("nvmlDeviceGetMemoryAffinity", lambda a, h, _: a._affinity(
+        "nvmlDeviceGetMemoryAffinity", h, _AFFINITY_WORDS, 0)),
+    "cpu_affinity": _Query("nvmlDeviceGetCpuAffinity", lambda a, h, _: a._affinity(
+        "nvmlDeviceGetCpuAffinity", h, _AFFINITY_WORDS)),
     # asked by `gpubal balance` at every sample
-    "utilization_rates": PynvmlAdapter._utilization,
+    "utilization_rates": _Query("nvmlDeviceGetUtilizationRates", PynvmlAdapter._utilization),
     "power_usage": _simple("nvmlDeviceGetPowerUsage", _int),  # milliwatts
     "clock_info": _simple("nvmlDeviceGetClockInfo", _int),  # arg: nvmlClockType_t, 1 = SM; MHz
     "pcie_throughput": _simple("nvmlDeviceGetPcieThroughput", _int),  # arg: 0 TX, 1 RX; KB/s over 20 ms
-    "throughput_counters": PynvmlAdapter._throughput_counters,
-    "compute_processes": PynvmlAdapter._compute_processes,
+    "throughput_counters": _Query("nvmlDeviceGetFieldValues", PynvmlAdapter._throughput_counters),
+    "compute_processes": _Query("nvmlDeviceGetComputeRunningProcesses_v3", PynvmlAdapter._compute_processes),
     # asked once by collect (the process table; whether a GPU is busy): the same calls under their own
     # names, so that a recording of `gpubal doctor` does not start a sample series as `gpubal balance` does
-    "running_processes": PynvmlAdapter._compute_processes,
-    "utilization_now": PynvmlAdapter._utilization,
+    "running_processes": _Query("nvmlDeviceGetComputeRunningProcesses_v3", PynvmlAdapter._compute_processes),
+    "utilization_now": _Query("nvmlDeviceGetUtilizationRates", PynvmlAdapter._utilization),
 }
+# The NVML function each device query's facts cite, read from the table above so that the name a fact
+# cites and the function actually called cannot drift apart.
+DEVICE_QUERY_SOURCES: Dict[str, str] = {query: entry.source for query, entry in _DEVICE_QUERIES.items()}
 SAMPLE_QUERIES = ("utilization_rates", "power_usage", "clock_info", "pcie_throughput", "throughput_counters",
                   "compute_processes")
 MOMENT_QUERIES = ("running_processes", "utilization_now")  # what runs now: a profile need not hold it

@@ -1,0 +1,240 @@
+"""The rows of the compatibility matrix: one immutable named tuple per kind of row, and the Matrix that holds them.
+
+Rows are named tuples, not frozen dataclasses: defining one costs a tenth as much (~2.5 ms each on a slow
+VM, paid at every start, since rule discovery imports the matrix). Every row carries the URL it was checked
+against in ``source``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, NamedTuple, Optional, Tuple
+
+from packaging.version import Version
+
+
+DRIVER_BRANCH_NAME = re.compile(r"^R\d{3}$")  # how NVIDIA names a driver branch: "R535"
+
+
+class CudaRelease(NamedTuple):
+    """A CUDA toolkit release and the Linux driver NVIDIA lists as corresponding to it."""
+
+    version: str
+    label: str
+    min_linux_driver: str
+    source: str
+
+    @property
+    def major(self) -> int:
+        return Version(self.version).major
+
+
+class ReleaseBranch(NamedTuple):
+    """A CUDA minor release (13.x) and the driver branch NVIDIA lists for it."""
+
+    cuda: str
+    driver_branch: str
+    source: str
+    note: Optional[str] = None
+
+
+class MinorVersionCompat(NamedTuple):
+    """The driver floor for CUDA minor version compatibility within one CUDA major."""
+
+    major: int
+    min_linux_driver: str
+    not_supported: str
+    source: str
+    upper_branch_exclusive: Optional[str] = None
+    note: Optional[str] = None
+    error_source: Optional[str] = None
+
+
+class GpuArch(NamedTuple):
+    """A GPU architecture (or part of one) and the toolkits that can compile for it."""
+
+    arch: str
+    compute_capabilities: Tuple[str, ...]
+    source: str
+    first_cuda: Optional[str] = None
+    last_cuda: Optional[str] = None
+    removed_in: Optional[str] = None
+    note: Optional[str] = None
+
+
+class DriverBranch(NamedTuple):
+    """An NVIDIA data-center driver branch (R535, R580, ...)."""
+
+    branch: str
+    source: str
+    type: Optional[str] = None
+    end_of_life: Optional[str] = None  # "YYYY-MM"
+    max_cuda_major: Optional[int] = None
+    status: Optional[str] = None  # "end_of_life" when NVIDIA says so without a date
+    note: Optional[str] = None
+
+    @property
+    def number(self) -> int:
+        return int(self.branch[1:])
+
+
+class CudnnBuild(NamedTuple):
+    """One cuDNN release built for one CUDA major ("cuDNN 9.5.1 for CUDA 12.x")."""
+
+    version: str
+    cuda_major: int
+    cuda_versions: Tuple[str, ...]
+    min_linux_driver: str
+    compute_capabilities: Tuple[str, ...]
+    source: str
+    note: Optional[str] = None
+
+
+class CudnnVariant(NamedTuple):
+    """The CUDA majors NVIDIA builds one cuDNN release for, from its redistrib manifest: enough to judge
+    the CUDA major where the release's support matrix (driver floor, compute capabilities) was not found."""
+
+    version: str
+    cuda_majors: Tuple[int, ...]
+    released: str
+    source: str
+    note: Optional[str] = None
+
+
+class NcclRelease(NamedTuple):
+    """An NCCL release and the CUDA versions NVIDIA builds it for."""
+
+    version: str
+    cuda_builds: Tuple[str, ...]
+    source: str
+    note: Optional[str] = None
+
+
+class PytorchNcclPin(NamedTuple):
+    """The NCCL wheel a PyTorch release pins for one CUDA variant."""
+
+    torch: str
+    cuda: str
+    package: str
+    nccl: str
+    source: str
+    note: Optional[str] = None
+
+
+class OllamaDriverOverride(NamedTuple):
+    """A higher driver floor Ollama's docs give for a range of compute capabilities."""
+
+    compute_capability_min: str
+    compute_capability_max: str
+    min_linux_driver: str
+
+
+class OllamaRequirement(NamedTuple):
+    """Ollama's stated NVIDIA requirements, as one edition of its docs words them."""
+
+    edition: str
+    min_compute_capability: str
+    min_linux_driver: str
+    wording: str
+    source: str
+    overrides: Tuple[OllamaDriverOverride, ...] = ()
+
+
+class OllamaChange(NamedTuple):
+    """A change to Ollama's NVIDIA support (a merged PR, a closed issue, a release)."""
+
+    date: str
+    kind: str
+    summary: str
+    source: str
+
+
+class OllamaBundle(NamedTuple):
+    """The runner or lib folders seen in one Ollama install or start-up log (what gpubal may find)."""
+
+    ollama_version: str  # free text: "0.2.7", or "unknown (...)" where the source does not say
+    platform: str
+    log_text: str
+    source: str
+    runners: Tuple[str, ...] = ()
+    lib_dirs: Tuple[str, ...] = ()
+    note: Optional[str] = None
+
+
+class OllamaSetting(NamedTuple):
+    """An environment variable the Ollama server reads (or reads no longer)."""
+
+    name: str
+    category: str  # "ollama", "gpu_selection", "proxy"
+    description: str
+    source: str
+    seen_in_version: Optional[str] = None  # earliest release seen reading it ("unknown" allowed)
+    absent_in_version: Optional[str] = None  # a later release whose server config no longer lists it
+    first_version: Optional[str] = None
+    note: Optional[str] = None
+
+
+class OllamaNonexistent(NamedTuple):
+    """A setting, flag or capability people expect of Ollama that it does not have, and what exists."""
+
+    name: str
+    kind: str  # "env", "flag", "capability"
+    exists_instead: Tuple[str, ...]
+    explanation: str
+    source: str
+
+
+class OtherEngineFlag(NamedTuple):
+    """A real multi-GPU flag of another serving engine (vLLM, SGLang)."""
+
+    engine: str
+    flag: str
+    meaning: str
+    source: str
+    aliases: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """The whole compatibility matrix."""
+
+    matrix_dates: Tuple[Tuple[str, str], ...]  # (file stem, matrix_date)
+    descriptions: Tuple[Tuple[str, str], ...]  # (file stem, [meta] description)
+    cuda_releases: Tuple[CudaRelease, ...]
+    release_branches: Tuple[ReleaseBranch, ...]
+    minor_version_compat: Tuple[MinorVersionCompat, ...]
+    gpu_archs: Tuple[GpuArch, ...]
+    driver_branches: Tuple[DriverBranch, ...]
+    cudnn: Tuple[CudnnBuild, ...]
+    nccl_releases: Tuple[NcclRelease, ...]
+    pytorch_nccl_pins: Tuple[PytorchNcclPin, ...]
+    ollama_requirements: Tuple[OllamaRequirement, ...]
+    ollama_changes: Tuple[OllamaChange, ...]
+    ollama_bundles: Tuple[OllamaBundle, ...] = ()
+    ollama_settings: Tuple[OllamaSetting, ...] = ()
+    ollama_nonexistent: Tuple[OllamaNonexistent, ...] = ()
+    other_engine_flags: Tuple[OtherEngineFlag, ...] = ()
+    cudnn_variants: Tuple[CudnnVariant, ...] = ()
+
+    @property
+    def version(self) -> str:
+        """The newest matrix_date over all files."""
+        return max(d for _, d in self.matrix_dates)
+
+    def all_rows(self) -> Iterable[Any]:
+        yield from self.cuda_releases
+        yield from self.release_branches
+        yield from self.minor_version_compat
+        yield from self.gpu_archs
+        yield from self.driver_branches
+        yield from self.cudnn
+        yield from self.cudnn_variants
+        yield from self.nccl_releases
+        yield from self.pytorch_nccl_pins
+        yield from self.ollama_requirements
+        yield from self.ollama_changes
+        yield from self.ollama_bundles
+        yield from self.ollama_settings
+        yield from self.ollama_nonexistent
+        yield from self.other_engine_flags

@@ -67,6 +67,7 @@ __all__ = [
     "ollama_min_driver",
     "ollama_setting",
     "ollama_nonexistent",
+    "xid_entry",
 ]
 
 MATRIX_FILES: Tuple[str, ...] = (
@@ -77,6 +78,7 @@ MATRIX_FILES: Tuple[str, ...] = (
     "nccl",
     "ollama",
     "ollama_settings",
+    "xid_catalog",
 )
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -85,6 +87,7 @@ _BRANCH_RE = re.compile(r"^R\d{3}$")
 _BRANCH_TYPES = ("Long Term Support Branch", "Production Branch", "New Feature Branch")
 _BRANCH_STATUSES = ("end_of_life",)
 _OLLAMA_CHANGE_KINDS = ("pull_request", "issue", "release", "docs")
+_XID_SEVERITIES = ("error", "warning", "info")
 
 
 class MatrixError(ValueError):
@@ -272,6 +275,20 @@ class OtherEngineFlag(NamedTuple):
     aliases: Tuple[str, ...] = ()
 
 
+class XidEntry(NamedTuple):
+    """One row of NVIDIA's Xid catalog: what the Xid means and what to do about it."""
+
+    xid: int
+    mnemonic: str
+    description: str
+    immediate_action: str  # the catalog's "Resolution Bucket (Immediate Action)"
+    investigatory_action: str
+    severity: str  # gpubal's grade of that action: "error", "warning", "info"
+    catalog_says: str  # the catalog's words the grade rests on
+    source: str
+    note: Optional[str] = None
+
+
 @dataclass(frozen=True)
 class Matrix:
     """The whole compatibility matrix."""
@@ -293,6 +310,7 @@ class Matrix:
     ollama_nonexistent: Tuple[OllamaNonexistent, ...] = ()
     other_engine_flags: Tuple[OtherEngineFlag, ...] = ()
     cudnn_variants: Tuple[CudnnVariant, ...] = ()
+    xid_catalog: Tuple[XidEntry, ...] = ()
 
     @property
     def version(self) -> str:
@@ -315,6 +333,7 @@ class Matrix:
         yield from self.ollama_settings
         yield from self.ollama_nonexistent
         yield from self.other_engine_flags
+        yield from self.xid_catalog
 
 
 # ---------------------------------------------------------------------------------------- validation
@@ -357,6 +376,10 @@ _SCHEMA: Dict[Tuple[str, str], Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
         ("name", "kind", "exists_instead", "explanation", "source", "evidence"), ("serve_help_flags", "faq_quote"),
     ),
     ("ollama_settings", "other_engine_flag"): (("engine", "flag", "meaning", "source"), ("aliases", "evidence", "notes")),
+    ("xid_catalog", "xid"): (
+        ("xid", "mnemonic", "description", "immediate_action", "investigatory_action", "severity", "catalog_says",
+         "source"), ("note",),
+    ),
 }
 _SETTING_CATEGORIES = ("ollama", "gpu_selection", "proxy")
 _NONEXISTENT_KINDS = ("env", "flag", "capability")
@@ -756,6 +779,23 @@ def _parse_ollama_settings(doc: Mapping[str, Any]) -> Tuple[Tuple[OllamaSetting,
     return tuple(settings), tuple(nonexistent), tuple(flags)
 
 
+def _parse_xid_catalog(doc: Mapping[str, Any]) -> Tuple[XidEntry, ...]:
+    entries = []
+    for i, data in enumerate(_tables(doc, "xid_catalog", "xid")):
+        r = _Row("xid_catalog", "xid", i, data)
+        severity = r.req_text("severity")
+        if severity not in _XID_SEVERITIES:
+            raise r.fail("severity", f"expected one of {_XID_SEVERITIES}, got {severity!r}")
+        xid = r.integer("xid")
+        assert xid is not None
+        entries.append(XidEntry(
+            xid=xid, mnemonic=r.req_text("mnemonic"), description=r.req_text("description"),
+            immediate_action=r.req_text("immediate_action"), investigatory_action=r.req_text("investigatory_action"),
+            severity=severity, catalog_says=r.req_text("catalog_says"), source=r.source(), note=r.text("note", True)))
+    _unique((e.xid for e in entries), "Xid in xid_catalog.toml")
+    return tuple(sorted(entries, key=lambda e: e.xid))
+
+
 def parse_matrix(documents: Mapping[str, Mapping[str, Any]]) -> Matrix:
     """Validate parsed TOML documents (file stem -> document) and build the Matrix. Pure."""
     missing = [s for s in MATRIX_FILES if s not in documents]
@@ -787,6 +827,7 @@ def parse_matrix(documents: Mapping[str, Mapping[str, Any]]) -> Matrix:
         ollama_nonexistent=ollama_nonexistent,
         other_engine_flags=other_engine_flags,
         cudnn_variants=_parse_cudnn_variants(documents["cudnn"]),
+        xid_catalog=_parse_xid_catalog(documents["xid_catalog"]),
     )
 
 
@@ -998,6 +1039,14 @@ def ollama_setting(matrix: Matrix, name: str) -> Optional[OllamaSetting]:
     for setting in matrix.ollama_settings:
         if setting.name == name:
             return setting
+    return None
+
+
+def xid_entry(matrix: Matrix, xid: int) -> Optional[XidEntry]:
+    """The catalog row of an Xid, or None where gpubal has not verified its action."""
+    for entry in matrix.xid_catalog:
+        if entry.xid == xid:
+            return entry
     return None
 
 

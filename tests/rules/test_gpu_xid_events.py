@@ -15,7 +15,8 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "kernel_log"
 def logged(*lines):
     """The xid_events fact gpubal collects when journalctl answers these lines (each a real line, see
     tests/fixtures/kernel_log/README.md)."""
-    text = "\n".join(lines) + "\n"
+    boot_line = (FIXTURES / "journalctl-k.txt").read_text().splitlines()[0]  # a journal holds other kernel lines
+    text = "\n".join((boot_line,) + lines) + "\n"
     return collect_xid_events(HostFiles(str(FIXTURES / "no-such-root")), lambda argv, timeout_s: text)
 
 

@@ -15,7 +15,7 @@ _STOPPING_ACTIONS = ("Drain P2P", "Drain and Reset", "GPU Reset Required", "Node
 
 
 @rule("gpu-xid-events", scope="host", area="gpu",
-      summary="The kernel log since boot holds no Xid that NVIDIA's catalog says needs a GPU reset, a drain or a reboot")
+      summary="No Xid since boot that NVIDIA's Xid catalog says needs a GPU reset, a drain or a reboot")
 def gpu_xid_events(snapshot: Snapshot):
     """
     What it checks
@@ -40,7 +40,7 @@ def gpu_xid_events(snapshot: Snapshot):
 
     References
         https://docs.nvidia.com/deploy/xid-errors/analyzing-xid-catalog.html
-        https://docs.nvidia.com/deploy/xid-errors/archive/index.html (Volta and older GPUs)
+        https://docs.nvidia.com/deploy/xid-errors/archive/index.html
     """
     events: List[XidEvent] = need(snapshot.xid_events, "xid_events")
     catalog = matrix.load_matrix()

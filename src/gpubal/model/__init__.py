@@ -475,6 +475,9 @@ class GpuProcess(_Facts):
     # vLLM and SGLang servers: num_attention_heads, num_key_value_heads of the model's config.json
     model_config: Fact[Dict[str, int]] = field(default=Unavailable(
         Reason.NOT_FOUND, "command line", "not a vLLM or SGLang server"))
+    # the size of the /dev/shm the process sees (its own mount namespace: a container's own /dev/shm)
+    dev_shm_bytes: Fact[int] = field(default=Unavailable(
+        Reason.NOT_IN_INPUT, "snapshot", "not in this snapshot (made before gpubal read each process's /dev/shm)"))
 
     def subject(self) -> str:
         return f"process:{self.pid}"

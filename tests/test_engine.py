@@ -129,7 +129,7 @@ def test_the_healthy_h200x2_raises_no_alarm(h200x2_snapshot):
     assert {(r.rule_id.split("-")[0], r.missing_fact) for r in report.results
             if r.outcome is Outcome.NOT_EVALUATED} == {("ollama", "ollama"), ("cuda", "processes"),
                                                       ("tensor", "processes"), ("gpu", "xid_events"),
-                                                      ("dev", "processes")}
+                                                      ("dev", "processes"), ("nccl", "processes")}
 
 
 def test_the_real_h200x1_raises_nothing_and_says_what_it_could_not_check(h200x1_snapshot):
@@ -143,6 +143,7 @@ def test_the_real_h200x1_raises_nothing_and_says_what_it_could_not_check(h200x1_
         ("cuda-visible-devices-names-missing-gpu", "processes"),  # not in the profile, recorded before
         ("dev-shm-too-small", "processes"),  # each container process's own /dev/shm
         ("gpu-xid-events", "xid_events"),  # the recorded tree holds no kernel log
+        ("nccl-nvls-without-fabric", "processes"),  # which vLLM or SGLang runs
         ("pcie-replay-errors", "host.uptime_seconds"),
         ("tensor-parallel-size-does-not-fit", "processes")]
     assert {r.missing_fact for r in report.results if r.rule_id.startswith("ollama-")} == {"ollama"}

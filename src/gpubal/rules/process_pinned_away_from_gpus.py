@@ -28,6 +28,7 @@ def process_pinned_away_from_gpus(snapshot: Snapshot):
 
     References
         https://www.freedesktop.org/software/systemd/man/latest/systemd.exec.html
+        https://github.com/systemd/systemd/blob/main/NEWS
         https://manpages.ubuntu.com/manpages/oracular/man8/numactl.8.html
         https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/troubleshooting.html
     """

@@ -21,7 +21,8 @@ def gpu_xid_events(snapshot: Snapshot):
     What it checks
         The Xid reports NVIDIA's kernel driver logged since boot ("NVRM: Xid (PCI:0000:2b:00): 79, ..."),
         read from `journalctl -k -b` or, where that is missing or not permitted, from /dev/kmsg without
-        clearing it. Each GPU's Xid is looked up in NVIDIA's Xid catalog (Ampere and newer), whose
+        clearing it; from pasted journalctl or dmesg text (`gpubal doctor --from`), only the lines
+        pasted. Each GPU's Xid is looked up in NVIDIA's Xid catalog (Ampere and newer), whose
         "Resolution Bucket (Immediate Action)" says what brings the GPU back into service.
 
     Why it matters
@@ -73,7 +74,7 @@ def gpu_xid_events(snapshot: Snapshot):
             SEVERITY[entry.severity], subject,
             f"Xid {event.xid} ({entry.description}) on {which} {times}{who}; NVIDIA's catalog: "
             f"{entry.immediate_action}. As logged: {event.first_line}",
-            evidence, _fix(entry, gpu))
+            evidence, _fix(entry, gpu, event))
 
 
 def _gpus_by_bus_id(snapshot: Snapshot) -> Dict[Tuple[int, int, int], Gpu]:
@@ -92,23 +93,23 @@ def _bus_key(bus_id: str) -> Tuple[int, int, int]:
 
 
 def _times(event: XidEvent) -> str:
-    lines = "once" if event.count == 1 else f"{event.count} times"
+    lines = "logged once" if event.count == 1 else f"logged {event.count} times"
     when = event.first_logged_at if event.count == 1 or event.first_logged_at == event.last_logged_at \
         else f"{event.first_logged_at} to {event.last_logged_at}"
-    return f"{lines} since boot" + (f" ({when})" if when else "")
+    return lines + (f" ({when})" if when else "")
 
 
-def _fix(entry: matrix.XidEntry, gpu) -> Fix:
+def _fix(entry: matrix.XidEntry, gpu, event: XidEvent) -> Fix:
     action = entry.immediate_action
-    index = str(gpu.index) if gpu is not None else "N"
-    if action == "RESTART_BM" or (action == "RESET_GPU" and gpu is None):
+    # nvidia-smi -i takes an index or a PCI bus id (domain:bus:device.function); the Xid line gives the bus
+    index = str(gpu.index) if gpu is not None else f"{event.pci_bus_id}.0"
+    if action == "RESTART_BM":
         commands: Tuple[str, ...] = ("sudo reboot",)
-        summary = "Restart the host (the catalog's RESTART_BM)" if action == "RESTART_BM" else \
-            "Reset the GPU, or restart the host when the GPU is no longer listed"
+        summary = "Restart the host (the catalog's RESTART_BM)"
     elif action in ("RESET_GPU", "WORKFLOW_XID_48", "WORKFLOW_NVLINK_ERR"):
         commands = (f"nvidia-smi --query-compute-apps=pid,process_name --format=csv -i {index}",
                     f"sudo nvidia-smi --gpu-reset -i {index}")
-        summary = "Stop the programs on the GPU, then reset it (or restart the host)"
+        summary = "Stop the programs on the GPU, then reset it (or restart the host, when the GPU is gone)"
     elif action == "CHECK_MECHANICALS":
         commands = ()
         summary = "Check the GPU's seating and its auxiliary power connectors (the catalog's CHECK_MECHANICALS)"

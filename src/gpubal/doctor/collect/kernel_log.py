@@ -15,24 +15,17 @@ A line looks like this (NVIDIA's Xid catalog, and the real lines in tests/fixtur
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterable, List, Tuple, Union
+from typing import Iterable, List, Tuple, Union
 
 from ...model import Fact, Known, Reason, Unavailable, XidEvent
+from ..ingest.kernel_log import TIME, parse_xid_lines, time_of
 from ..probes.commands import CommandRunner
 from ..probes.files import HostFiles
 
 JOURNALCTL = ("journalctl", "-k", "-b", "--no-pager", "-o", "short-iso")
 JOURNALCTL_TIMEOUT_S = 3.0
 KMSG = "/dev/kmsg"
-LINE_LIMIT = 500  # characters of a line kept to quote; the count says how many there were
-PROCESSES_KEPT = 8
 
-_XID = re.compile(r"NVRM: Xid \((?:PCI:)?([0-9a-fA-F]{4,8}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2})(?:\.[0-7])?\): (\d+),?(.*)$")
-_PID_NAME = re.compile(r"^\s*pid=([^,]*),(?:\s*name=(.*?),)?")
-# The time stamp a line starts with: journalctl's short-iso ("2026-05-18T19:02:39+0000") or short ("May 18
-# 19:02:39"), dmesg's seconds since boot ("[ 5107.644336]") or its --ctime ("[Fri Aug 30 11:43:14 2024]").
-_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\S*|[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}"
-                   r"|\[\s*\d+\.\d+\]|\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}\])")
 _KMSG_RECORD = re.compile(r"^\d+,(\d+),(\d+),[^;]*;")
 # journalctl's notes when it may not read the system's messages (systemd, src/shared/journal-util.c)
 _NOT_PERMITTED = ("You are currently not seeing messages from", "insufficient permissions")
@@ -64,7 +57,7 @@ def _journal_answer(output: Union[str, Unavailable]) -> Union[Known, Unavailable
     if any(note in output for note in _NOT_PERMITTED):
         return Unavailable(Reason.NO_PERMISSION, source,
                            "journalctl shows the kernel's messages only to root and the systemd-journal and adm groups")
-    if not any(_TIME.match(line) for line in output.splitlines()):
+    if not any(TIME.match(line) for line in output.splitlines()):
         # A host's kernel logs from its first moment, so an empty answer means journald kept no kernel
         # messages of this boot (a container, ReadKMsg=no, "No journal files were found"), not that no
         # Xid happened: the ring buffer is asked instead.
@@ -75,16 +68,14 @@ def _journal_answer(output: Union[str, Unavailable]) -> Union[Known, Unavailable
 
 def _journal_lines(output: str) -> Iterable[Tuple[str, str]]:
     for line in output.splitlines():
-        time = _TIME.match(line)
-        yield (time.group(1) if time else "", line)
+        yield (time_of(line), line)
 
 
 def _kmsg_lines(records: List[str]) -> Iterable[Tuple[str, str]]:
     for record in records:
         head = _KMSG_RECORD.match(record)
         if head is None:  # a recorded ring buffer in dmesg's words rather than the device's records
-            time = _TIME.match(record)
-            yield (time.group(1) if time else "", record)
+            yield (time_of(record), record)
             continue
         microseconds = int(head.group(2))
         yield (f"{microseconds // 1_000_000}.{microseconds % 1_000_000:06d} s after boot",
@@ -97,35 +88,3 @@ def _kmsg_source(records: List[str]) -> str:
     if head is not None and int(head.group(1)) > 0:
         return f"{KMSG} (the ring buffer starts at record {head.group(1)}: older lines were overwritten)"
     return KMSG
-
-
-def parse_xid_lines(lines: Iterable[Tuple[str, str]]) -> List[XidEvent]:
-    """(time stamp, log line) pairs -> one XidEvent per GPU and Xid code, in the order first seen."""
-    groups: Dict[Tuple[str, int], dict] = {}
-    for logged_at, line in lines:
-        match = _XID.search(line)
-        if match is None:
-            continue
-        bus_id, xid, rest = match.group(1).lower(), int(match.group(2)), match.group(3)
-        entry = groups.setdefault((bus_id, xid), {"count": 0, "first": logged_at, "line": match.group(0)[:LINE_LIMIT],
-                                                  "processes": []})
-        entry["count"] += 1
-        entry["last"] = logged_at
-        process = _process(rest)
-        if process and process not in entry["processes"] and len(entry["processes"]) < PROCESSES_KEPT:
-            entry["processes"].append(process)
-    return [XidEvent(pci_bus_id=bus_id, xid=xid, count=entry["count"], first_logged_at=entry["first"],
-                     last_logged_at=entry["last"], first_line=entry["line"], processes=tuple(entry["processes"]))
-            for (bus_id, xid), entry in groups.items()]
-
-
-def _process(rest: str) -> str:
-    """"python3 (pid 1818990)" from "pid=1818990, name=python3, ..."; "" when the line names none (the
-    driver writes pid='<unknown>' for faults it cannot tie to a process, and pid=0 for the kernel)."""
-    match = _PID_NAME.match(rest)
-    if match is None:
-        return ""
-    pid, name = match.group(1).strip(), (match.group(2) or "").strip()
-    if not pid.isdigit() or pid == "0":
-        return ""
-    return f"{name} (pid {pid})" if name and name != "<unknown>" else f"pid {pid}"

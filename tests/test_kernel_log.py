@@ -120,3 +120,15 @@ def test_this_machines_kmsg_is_read_without_waiting():
 def test_a_character_device_that_answers_nothing_is_no_records(tmp_path):
     # /dev/null is a character device like /dev/kmsg; its first read answers end-of-file
     assert HostFiles("/").read_kernel_log("/dev/null") == []
+
+
+def test_a_hostile_line_is_read_in_linear_time():
+    from gpubal.doctor.ingest.kernel_log import parse_xid_lines
+
+    started = time.monotonic()
+    events = parse_xid_lines([("", "NVRM: Xid (PCI:0000:2b:00): " + "9" * 1_000_000 + ", x"),
+                              ("", "NVRM: Xid (PCI:0000:2b:00): 79, pid=" + "," * 1_000_000),
+                              ("", "NVRM: Xid (PCI:0000:2b:00): 79, pid=1, name=" + "a" * 1_000_000)])
+    assert time.monotonic() - started < 2
+    assert [(event.xid, event.count) for event in events] == [(79, 2)]
+    assert len(events[0].first_line) == 500  # kept to quote, bounded; the count says how many

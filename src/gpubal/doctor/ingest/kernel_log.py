@@ -19,7 +19,9 @@ SECTION = "kernel log"
 LINE_LIMIT = 500  # characters of a line kept to quote; the count says how many there were
 PROCESSES_KEPT = 8
 
-XID = re.compile(r"NVRM: Xid \((?:PCI:)?([0-9a-fA-F]{4,8}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2})(?:\.[0-7])?\): (\d+),?(.*)$")
+# An Xid code has at most 3 digits today; a run of digits longer than 6 is no code (and a million-digit
+# int() would take seconds, or fail past Python's digit limit)
+XID = re.compile(r"NVRM: Xid \((?:PCI:)?([0-9a-fA-F]{4,8}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2})(?:\.[0-7])?\): (\d{1,6})(?!\d),?(.*)$")
 _PID_NAME = re.compile(r"^\s*pid=([^,]*),(?:\s*name=(.*?),)?")
 # The time stamp a line starts with: journalctl's short-iso ("2026-05-18T19:02:39+0000") or short ("May 18
 # 19:02:39"), dmesg's seconds since boot ("[ 5107.644336]") or its --ctime ("[Fri Aug 30 11:43:14 2024]").

@@ -1,8 +1,8 @@
 import re
 from typing import Dict, List, Tuple
 
-from .. import matrix
 from ..common import links as _links
+from ..matrix import Matrix, XidEntry, xid_entry
 from ..model import Fix, Gpu, Known, Severity, Snapshot, XidEvent, need
 from . import finding, rule
 
@@ -15,8 +15,9 @@ _STOPPING_ACTIONS = ("Drain P2P", "Drain and Reset", "GPU Reset Required", "Node
 
 
 @rule("gpu-xid-events", scope="host", area="gpu",
-      summary="No Xid since boot that NVIDIA's Xid catalog says needs a GPU reset, a drain or a reboot")
-def gpu_xid_events(snapshot: Snapshot):
+      summary="No Xid since boot that NVIDIA's Xid catalog says needs a GPU reset, a drain or a reboot",
+      inputs=("matrix",))
+def gpu_xid_events(snapshot: Snapshot, matrix: Matrix):
     """
     What it checks
         The Xid reports NVIDIA's kernel driver logged since boot ("NVRM: Xid (PCI:0000:2b:00): 79, ..."),
@@ -44,7 +45,6 @@ def gpu_xid_events(snapshot: Snapshot):
         https://docs.nvidia.com/deploy/xid-errors/archive/index.html
     """
     events: List[XidEvent] = need(snapshot.xid_events, "xid_events")
-    catalog = matrix.load_matrix()
     gpus = _gpus_by_bus_id(snapshot)
     for event in events:
         gpu = gpus.get(_bus_key(event.pci_bus_id))
@@ -57,7 +57,7 @@ def gpu_xid_events(snapshot: Snapshot):
         if event.xid == XID_RECOVERY_ACTION:
             yield _recovery_action(event, subject, which, times, evidence)
             continue
-        entry = matrix.xid_entry(catalog, event.xid)
+        entry = xid_entry(matrix, event.xid)
         if entry is None:
             yield finding(
                 Severity.INFO, subject,
@@ -99,7 +99,7 @@ def _times(event: XidEvent) -> str:
     return lines + (f" ({when})" if when else "")
 
 
-def _fix(entry: matrix.XidEntry, gpu, event: XidEvent) -> Fix:
+def _fix(entry: XidEntry, gpu, event: XidEvent) -> Fix:
     action = entry.immediate_action
     # nvidia-smi -i takes an index or a PCI bus id (domain:bus:device.function); the Xid line gives the bus
     index = str(gpu.index) if gpu is not None else f"{event.pci_bus_id}.0"

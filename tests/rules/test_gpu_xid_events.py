@@ -97,3 +97,21 @@ def test_kmsg_events_are_judged_like_journal_ones(h200x2_snapshot):
     snapshot = with_snapshot(h200x2_snapshot, xid_events=events)
     severities = {f.evidence["xid_events"]["xid"]: f.severity for f in findings(snapshot)}
     assert severities == {3: Severity.INFO, 79: Severity.ERROR}  # Xid 3: no row (the catalog marks it unused)
+
+
+# NVIDIA's catalog gives the wording of Xid 154 ("Xid 154 GPU recovery action changed from 0x0 (None) to 0x2
+# (Node Reboot Required)"); the lines below put it in the driver's "NVRM: Xid (PCI:...): N, " frame
+XID_154 = "NVRM: Xid (PCI:0000:2b:00): 154, GPU recovery action changed from 0x0 (None) to 0x2 (Node Reboot Required)"
+
+
+def test_xid_154_naming_a_reboot_is_an_error_with_a_reboot(h200x2_snapshot):
+    snapshot = with_snapshot(on_gpu0_at(h200x2_snapshot, "00000000:2B:00.0"), xid_events=logged(XID_154))
+    (found,) = findings(snapshot)
+    assert found.severity is Severity.ERROR and "Node Reboot Required" in found.message
+    assert found.fix.commands == ("sudo reboot",)
+
+
+def test_xid_154_back_to_none_is_information(h200x2_snapshot):
+    back = XID_154.replace("from 0x0 (None) to 0x2 (Node Reboot Required)", "from 0x2 (Node Reboot Required) to 0x0 (None)")
+    (found,) = findings(with_snapshot(h200x2_snapshot, xid_events=logged(back)))
+    assert found.severity is Severity.INFO

@@ -7,11 +7,12 @@ from ..model import Fix, Gpu, Known, Severity, Snapshot, XidEvent, need
 from . import finding, rule
 
 SEVERITY = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
-# Xid 154 names the recovery action in its own line; these are the catalog's words for them
-# ("None", "Drain P2P", "Drain and Reset", "GPU Reset Required", "Node Reboot Required").
+# Xid 154 names the recovery action in its own line ("GPU recovery action changed from 0x0 (None) to 0x2
+# (Node Reboot Required)", the catalog's example). The catalog lists "None", "Drain P2P", "Drain and Reset",
+# "GPU Reset Required" and "Node Reboot Required"; drivers also write other words for them ("OS Reboot",
+# "PF FLR"), so every action but "None" stops the GPU until it is taken.
 XID_RECOVERY_ACTION = 154
-_RECOVERY_TO = re.compile(r"to 0x[0-9a-fA-F]+ \(([^)]*)\)")
-_STOPPING_ACTIONS = ("Drain P2P", "Drain and Reset", "GPU Reset Required", "Node Reboot Required")
+_RECOVERY_TO = re.compile(r"to 0x[0-9a-fA-F]{1,16} \(([^)]{0,100})\)")
 
 
 @rule("gpu-xid-events", scope="host", area="gpu",
@@ -127,7 +128,7 @@ def _fix(entry: XidEntry, gpu, event: XidEvent) -> Fix:
 def _recovery_action(event: XidEvent, subject: str, which: str, times: str, evidence: dict):
     match = _RECOVERY_TO.search(event.first_line)
     action = match.group(1) if match else ""
-    stopping = action in _STOPPING_ACTIONS
+    stopping = bool(action) and action.strip().lower() != "none"
     return finding(
         Severity.ERROR if stopping else Severity.INFO, subject,
         f"Xid 154 on {which} {times}: the driver says the recovery action is "
@@ -135,5 +136,5 @@ def _recovery_action(event: XidEvent, subject: str, which: str, times: str, evid
         evidence,
         Fix(summary=("Follow the driver's recovery action after handling the Xid it follows"
                      if stopping else "Xid 154 summarises another Xid's recovery; follow that one"),
-            commands=("sudo reboot",) if action == "Node Reboot Required" else (),
+            commands=("sudo reboot",) if "reboot" in action.lower() else (),
             url=_links.XID_ERRORS))

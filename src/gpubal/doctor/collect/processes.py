@@ -148,7 +148,8 @@ def _process(files: HostFiles, pid: int, program: Optional[str], comm: Optional[
         return GpuProcess(pid=pid, program=hidden, found_by=found_by, command_line=hidden, user=hidden,
                           cgroup=hidden, container=hidden, gpu_environment=hidden, cpus_allowed=hidden,
                           memory_nodes_allowed=hidden, gpus_held=gpus_held,
-                          gpu_numa_nodes=_gpu_numa_nodes(gpus_held, numa_by_gpu), gpu_libraries=hidden)
+                          gpu_numa_nodes=_gpu_numa_nodes(gpus_held, numa_by_gpu), gpu_libraries=hidden,
+                          dev_shm_bytes=hidden)
     if comm is None:  # a PID NVML gave that the first look at /proc did not list
         comm = files.read_line(f"{proc}/comm")
     cgroup_text = files.read_text(f"{proc}/cgroup")

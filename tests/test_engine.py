@@ -125,10 +125,11 @@ def test_the_healthy_h200x2_raises_no_alarm(h200x2_snapshot):
     # vLLM's GPU floor: the host's Python environment has no vLLM
     assert {r.rule_id for r in report.results if r.outcome is Outcome.NOT_APPLICABLE} == {"vllm-gpu-unsupported"}
     # only the Ollama checks, all on one fact: that host has no Ollama; and the checks of running
-    # processes, which the profile (recorded before gpubal read them) does not hold
+    # processes and the kernel log, which the profile (recorded before gpubal read them) does not hold
     assert {(r.rule_id.split("-")[0], r.missing_fact) for r in report.results
             if r.outcome is Outcome.NOT_EVALUATED} == {("ollama", "ollama"), ("cuda", "processes"),
-                                                      ("tensor", "processes")}
+                                                      ("tensor", "processes"), ("gpu", "xid_events"),
+                                                      ("dev", "processes"), ("nccl", "processes")}
 
 
 def test_the_real_h200x1_raises_nothing_and_says_what_it_could_not_check(h200x1_snapshot):
@@ -140,6 +141,9 @@ def test_the_real_h200x1_raises_nothing_and_says_what_it_could_not_check(h200x1_
     assert [(r.rule_id, r.missing_fact) for r in report.results if r.outcome is Outcome.NOT_EVALUATED
             and not r.rule_id.startswith("ollama-")] == [
         ("cuda-visible-devices-names-missing-gpu", "processes"),  # not in the profile, recorded before
+        ("dev-shm-too-small", "processes"),  # each container process's own /dev/shm
+        ("gpu-xid-events", "xid_events"),  # the recorded tree holds no kernel log
+        ("nccl-nvls-without-fabric", "processes"),  # which vLLM or SGLang runs
         ("pcie-replay-errors", "host.uptime_seconds"),
         ("tensor-parallel-size-does-not-fit", "processes")]
     assert {r.missing_fact for r in report.results if r.rule_id.startswith("ollama-")} == {"ollama"}

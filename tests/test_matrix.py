@@ -33,7 +33,7 @@ def test_every_file_loads_with_header(docs, m):
     for stem, doc in docs.items():
         assert re.fullmatch(r"20\d\d-\d\d-\d\d", doc["matrix_date"]), stem
         assert doc["meta"]["description"].strip(), stem
-    assert mx.MATRIX_VERSION == max(doc["matrix_date"] for doc in docs.values()) == "2026-11-30"
+    assert mx.MATRIX_VERSION == max(doc["matrix_date"] for doc in docs.values()) == "2026-12-01"
     assert m.version == mx.MATRIX_VERSION
 
 

@@ -1,4 +1,4 @@
-from conftest import assert_actionable, known, ollama_running, only_result, single_finding, unavailable, with_driver, with_gpu, with_host, with_ollama, with_stack
+from conftest import with_snapshot, assert_actionable, known, ollama_running, only_result, single_finding, unavailable, with_driver, with_gpu, with_host, with_ollama, with_stack
 
 from gpubal.doctor.engine import evaluate
 from gpubal.model import MigInstance, OllamaLogOffload, OllamaModel, Outcome, Reason, Severity
@@ -6,8 +6,9 @@ from gpubal.model import MigInstance, OllamaLogOffload, OllamaModel, Outcome, Re
 from gpubal.rules.dev_shm_too_small import dev_shm_too_small as rule
 
 
-def test_outside_a_container_passes(h200x2_full_snapshot):
-    assert only_result(evaluate(h200x2_full_snapshot, [rule]), "host").outcome is Outcome.PASSED
+def test_outside_a_container_with_no_gpu_process_passes(h200x2_full_snapshot):
+    snapshot = with_snapshot(h200x2_full_snapshot, processes=known([]))
+    assert only_result(evaluate(snapshot, [rule]), "host").outcome is Outcome.PASSED
 
 
 def test_docker_default_64_mib_with_two_gpus_is_a_warning(h200x2_full_snapshot):

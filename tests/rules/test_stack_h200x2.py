@@ -38,5 +38,7 @@ def test_rules_raise_nothing_false_on_the_h200x2_stack(h200x2_full_snapshot):
     passed = {r.rule_id for r in report.results if r.outcome is Outcome.PASSED}
     assert "cudnn-cuda-mismatch" in passed
     assert {"cuda-runtime-exceeds-driver", "gpu-arch-unsupported-by-cuda", "fabric-manager-missing",
-            "fabric-manager-version-mismatch", "driver-branch-end-of-life", "nccl-p2p-disabled-with-nvlink",
-            "dev-shm-too-small"} <= passed
+            "fabric-manager-version-mismatch", "driver-branch-end-of-life", "nccl-p2p-disabled-with-nvlink"} <= passed
+    # the host's /dev/shm is fine, but each container process's own could not be seen: the recording
+    # holds no process table
+    assert missing["dev-shm-too-small"] == "processes"

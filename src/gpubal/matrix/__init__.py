@@ -39,6 +39,7 @@ from .queries import (
     nccl_release,
     ollama_min_driver,
     ollama_nonexistent,
+    xid_entry,
     ollama_setting,
     release_branch,
 )
@@ -58,6 +59,7 @@ from .rows import (
     OllamaRequirement,
     OllamaSetting,
     OtherEngineFlag,
+    XidEntry,
     PytorchNcclPin,
     ReleaseBranch,
 )
@@ -83,6 +85,7 @@ __all__ = [
     "OllamaSetting",
     "OllamaNonexistent",
     "OtherEngineFlag",
+    "XidEntry",
     "Matrix",
     "load_matrix",
     "parse_matrix",
@@ -103,6 +106,7 @@ __all__ = [
     "ollama_min_driver",
     "ollama_setting",
     "ollama_nonexistent",
+    "xid_entry",
     "fingerprints",
     "write_cache",
     "DATA_DIR",

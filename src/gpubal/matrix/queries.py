@@ -10,7 +10,7 @@ from packaging.version import Version
 
 from .rows import (DRIVER_BRANCH_NAME, CudaRelease, CudnnBuild, CudnnVariant, DriverBranch, GpuArch, Matrix,
                    MinorVersionCompat, NcclRelease, OllamaNonexistent, OllamaRequirement, OllamaSetting,
-                   ReleaseBranch)
+                   ReleaseBranch, XidEntry)
 
 
 def _v(value: str) -> Version:
@@ -126,3 +126,8 @@ def ollama_nonexistent(matrix: Matrix, name: str) -> Optional[OllamaNonexistent]
     """A setting ("OLLAMA_SCHEDULER") or a flag of `ollama serve` ("--gpus") that Ollama does not have."""
     return next((entry for entry in matrix.ollama_nonexistent
                  if entry.name == name or (entry.kind == "flag" and entry.name.split()[-1] == name)), None)
+
+
+def xid_entry(matrix: Matrix, xid: int) -> Optional[XidEntry]:
+    """The catalog row of an Xid, or None where gpubal has not verified its action."""
+    return next((entry for entry in matrix.xid_catalog if entry.xid == xid), None)

@@ -195,6 +195,20 @@ class OtherEngineFlag(NamedTuple):
     aliases: Tuple[str, ...] = ()
 
 
+class XidEntry(NamedTuple):
+    """One row of NVIDIA's Xid catalog: what the Xid means and what to do about it."""
+
+    xid: int
+    mnemonic: str
+    description: str
+    immediate_action: str  # the catalog's "Resolution Bucket (Immediate Action)"
+    investigatory_action: str
+    severity: str  # gpubal's grade of that action: "error", "warning", "info"
+    catalog_says: str  # the catalog's words the grade rests on
+    source: str
+    note: Optional[str] = None
+
+
 @dataclass(frozen=True)
 class Matrix:
     """The whole compatibility matrix."""
@@ -216,6 +230,7 @@ class Matrix:
     ollama_nonexistent: Tuple[OllamaNonexistent, ...] = ()
     other_engine_flags: Tuple[OtherEngineFlag, ...] = ()
     cudnn_variants: Tuple[CudnnVariant, ...] = ()
+    xid_catalog: Tuple[XidEntry, ...] = ()
 
     @property
     def version(self) -> str:
@@ -238,3 +253,4 @@ class Matrix:
         yield from self.ollama_settings
         yield from self.ollama_nonexistent
         yield from self.other_engine_flags
+        yield from self.xid_catalog

@@ -13,7 +13,7 @@ from packaging.version import InvalidVersion, Version
 from .rows import (DRIVER_BRANCH_NAME, CudaRelease, CudnnBuild, CudnnVariant, DriverBranch, GpuArch, Matrix,
                    MinorVersionCompat, NcclRelease, OllamaBundle, OllamaChange, OllamaDriverOverride,
                    OllamaNonexistent, OllamaRequirement, OllamaSetting, OtherEngineFlag, PytorchNcclPin,
-                   ReleaseBranch)
+                   ReleaseBranch, XidEntry)
 
 
 MATRIX_FILES: Tuple[str, ...] = (
@@ -24,6 +24,7 @@ MATRIX_FILES: Tuple[str, ...] = (
     "nccl",
     "ollama",
     "ollama_settings",
+    "xid_catalog",
 )
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -31,6 +32,7 @@ _MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _BRANCH_TYPES = ("Long Term Support Branch", "Production Branch", "New Feature Branch")
 _BRANCH_STATUSES = ("end_of_life",)
 _OLLAMA_CHANGE_KINDS = ("pull_request", "issue", "release", "docs")
+_XID_SEVERITIES = ("error", "warning", "info")
 
 
 class MatrixError(ValueError):
@@ -75,12 +77,17 @@ _SCHEMA: Dict[Tuple[str, str], Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
         ("name", "kind", "exists_instead", "explanation", "source", "evidence"), ("serve_help_flags", "faq_quote"),
     ),
     ("ollama_settings", "other_engine_flag"): (("engine", "flag", "meaning", "source"), ("aliases", "evidence", "notes")),
+    ("xid_catalog", "xid"): (
+        ("xid", "mnemonic", "description", "immediate_action", "investigatory_action", "severity", "catalog_says",
+         "source"), ("note",),
+    ),
 }
 # How each row field is read from the TOML key of the same name (fields that need more are given to build).
 _READ_AS: Dict[str, str] = {
     **dict.fromkeys(("label", "not_supported", "arch", "released", "package", "edition", "wording", "summary",
                      "ollama_version", "platform", "log_text", "name", "description", "seen_in_version",
-                     "explanation", "engine", "flag", "meaning", "note"), "text"),
+                     "explanation", "engine", "flag", "meaning", "note", "mnemonic", "immediate_action",
+                     "investigatory_action", "catalog_says"), "text"),
     **dict.fromkeys(("version", "min_linux_driver", "cuda", "upper_branch_exclusive", "first_cuda", "last_cuda",
                      "removed_in", "torch", "nccl", "min_compute_capability", "absent_in_version",
                      "first_version"), "version"),
@@ -391,6 +398,19 @@ def _parse_ollama_settings(doc: Mapping[str, Any]) -> Tuple[Tuple[OllamaSetting,
     return tuple(settings), tuple(nonexistent), tuple(flags)
 
 
+def _parse_xid_catalog(doc: Mapping[str, Any]) -> Tuple[XidEntry, ...]:
+    entries = []
+    for r in _rows(doc, "xid_catalog", "xid"):
+        severity = r.req_text("severity")
+        if severity not in _XID_SEVERITIES:
+            raise r.fail("severity", f"expected one of {_XID_SEVERITIES}, got {severity!r}")
+        xid = r.integer("xid")
+        assert xid is not None
+        entries.append(r.build(XidEntry, xid=xid, severity=severity))
+    _unique((e.xid for e in entries), "Xid in xid_catalog.toml")
+    return tuple(sorted(entries, key=lambda e: e.xid))
+
+
 def parse_matrix(documents: Mapping[str, Mapping[str, Any]]) -> Matrix:
     """Validate parsed TOML documents (file stem -> document) and build the Matrix. Pure."""
     missing = [s for s in MATRIX_FILES if s not in documents]
@@ -422,4 +442,5 @@ def parse_matrix(documents: Mapping[str, Mapping[str, Any]]) -> Matrix:
         ollama_nonexistent=ollama_nonexistent,
         other_engine_flags=other_engine_flags,
         cudnn_variants=_parse_cudnn_variants(documents["cudnn"]),
+        xid_catalog=_parse_xid_catalog(documents["xid_catalog"]),
     )

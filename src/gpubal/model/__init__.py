@@ -240,6 +240,8 @@ class Snapshot:
     processes: Fact[List["GpuProcess"]] = field(default=Unavailable(
         Reason.NOT_IN_INPUT, "snapshot", "not in this snapshot (pasted text, or made before gpubal read processes)"))
     pci: "PciPlatform" = field(default_factory=lambda: PciPlatform.not_in_input())
+    xid_events: Fact[List["XidEvent"]] = field(default=Unavailable(
+        Reason.NOT_IN_INPUT, "snapshot", "not in this snapshot (pasted text, or made before gpubal read the kernel log)"))
 
     def gpu_list(self) -> List[Gpu]:
         """The GPUs, or FactMissing("gpus") when NVML could not list them."""
@@ -473,9 +475,30 @@ class GpuProcess(_Facts):
     # vLLM and SGLang servers: num_attention_heads, num_key_value_heads of the model's config.json
     model_config: Fact[Dict[str, int]] = field(default=Unavailable(
         Reason.NOT_FOUND, "command line", "not a vLLM or SGLang server"))
+    # the size of the /dev/shm the process sees (its own mount namespace: a container's own /dev/shm)
+    dev_shm_bytes: Fact[int] = field(default=Unavailable(
+        Reason.NOT_IN_INPUT, "snapshot", "not in this snapshot (made before gpubal read each process's /dev/shm)"))
 
     def subject(self) -> str:
         return f"process:{self.pid}"
+
+
+# --- the kernel's word on the GPUs ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class XidEvent:
+    """The Xid reports of one code for one GPU since boot, as NVIDIA's kernel driver logged them
+    ("NVRM: Xid (PCI:0000:2b:00): 79, pid=..., name=..., <text>"). Lines of the same code for the same GPU
+    are counted together: a single fault can log one line per SM."""
+
+    pci_bus_id: str  # as the line names the GPU, domain:bus:device ("0000:2b:00"), lower case
+    xid: int
+    count: int  # lines with this code for this GPU in the log read
+    first_logged_at: str  # the log's own time stamp of the first and the last such line
+    last_logged_at: str  # (journalctl's ISO time, or seconds since boot from /dev/kmsg)
+    first_line: str  # the first such line from "NVRM: Xid" on, as logged; at most 500 characters
+    processes: Tuple[str, ...]  # "python3 (pid 1818990)" as the lines name them, distinct, at most 8
 
 
 # --- the PCIe platform between GPUs: what decides whether peer-to-peer traffic flows ---------------------

@@ -144,7 +144,7 @@ def _group(topology: Topology, number: int, members: Tuple[int, ...], partition:
     env = [("CUDA_VISIBLE_DEVICES", uuids), ("OLLAMA_HOST", f"127.0.0.1:{port}")]
     ollama = " ".join(part for part in (_env_prefix(env), binding, "ollama serve") if part)
     drop_in = ["[Service]"] + [f'Environment="{name}={value}"' for name, value in env]
-    if numa_node >= 0 and not single_node:
+    if numa_node >= 0 and not single_node:  # NUMAPolicy= and NUMAMask= came with systemd 243 (its NEWS)
         drop_in += ["NUMAPolicy=bind", f"NUMAMask={numa_node}"]
     if cpu_list and not single_node:
         drop_in.append(f"CPUAffinity={cpu_list.replace(',', ' ')}")

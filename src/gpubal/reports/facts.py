@@ -68,6 +68,7 @@ def fact_rows(snapshot: Snapshot, collapse_links: bool = False) -> List[FactRow]
         _part_rows(rows, part.subject(), part, collapse_links)
     _fact_rows(rows, "processes", snapshot.processes, collapse_links)
     _part_rows(rows, snapshot.pci.subject(), snapshot.pci, collapse_links)
+    _fact_rows(rows, "xid_events", snapshot.xid_events, collapse_links)
     return rows
 
 

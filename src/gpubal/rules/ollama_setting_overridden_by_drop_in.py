@@ -11,9 +11,11 @@ from ._ollama import require_ollama
 def ollama_setting_overridden_by_drop_in(snapshot: Snapshot):
     """
     What it checks
-        The Environment= lines of the Ollama systemd unit and of each drop-in in
-        /etc/systemd/system/ollama.service.d, in the order systemd applies them (the unit, then the
-        drop-ins sorted by file name; a later assignment of a variable replaces an earlier one). It
+        The Environment= lines of the Ollama systemd unit and of each drop-in in ollama.service.d under
+        /etc/systemd/system, /run/systemd/system and /usr/lib/systemd/system (also /usr/local/lib and
+        /lib), in the order systemd applies them: the unit, then the drop-ins sorted by file name
+        whichever directory they are in, where a drop-in in /etc replaces a same-named one in /run,
+        which replaces one in /usr/lib. A later assignment of a variable replaces an earlier one. It
         reports every variable that two files set to different values.
 
     Why it matters

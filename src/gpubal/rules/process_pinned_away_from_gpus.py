@@ -28,6 +28,7 @@ def process_pinned_away_from_gpus(snapshot: Snapshot):
 
     References
         links.SYSTEMD_EXEC
+        https://github.com/systemd/systemd/blob/main/NEWS
         https://manpages.ubuntu.com/manpages/oracular/man8/numactl.8.html
         links.NCCL_TROUBLESHOOTING
     """

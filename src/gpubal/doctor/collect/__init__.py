@@ -19,6 +19,7 @@ from .driver import collect_driver
 from .gpus import collect_gpu
 from .nvlink_check import verify_nvlinks
 from .host import collect_host
+from .kernel_log import collect_xid_events
 from .ollama import collect_ollama
 from .pci import collect_pci
 from .processes import collect_processes, gpu_holders, process_names
@@ -49,12 +50,13 @@ def collect_snapshot(nvml: NvmlAdapter, files: HostFiles, origin: str = "live",
     passes the real ones; tests pass recorded ones (by default nothing runs and no server answers)."""
     host = collect_host(files)
     processes = process_names(files)
-    with ThreadPoolExecutor(max_workers=1) as ollama_pool:  # programs and HTTP wait; NVML goes on meanwhile
-        ollama_future = ollama_pool.submit(collect_ollama, files, environment, processes, run, get, ollama_log)
+    with ThreadPoolExecutor(max_workers=2) as waiting_pool:  # programs and HTTP wait; NVML goes on meanwhile
+        ollama_future = waiting_pool.submit(collect_ollama, files, environment, processes, run, get, ollama_log)
+        xid_future = waiting_pool.submit(collect_xid_events, files, run)
         stack = collect_stack(files, environment, site_dirs, processes, host.container)
         snapshot = _nvml_part_within(nvml_deadline_s, nvml, files, host, processes, origin, stack)
         pci = collect_pci(files, snapshot.gpus, snapshot.pairs, run, lspci)  # `lspci`: lspci -vvv text given
-        return dataclasses.replace(snapshot, ollama=ollama_future.result(), pci=pci)
+        return dataclasses.replace(snapshot, ollama=ollama_future.result(), pci=pci, xid_events=xid_future.result())
 
 
 def _nvml_part_within(deadline_s: float, nvml, files, host, processes, origin, stack) -> Snapshot:

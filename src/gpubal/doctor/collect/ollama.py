@@ -19,9 +19,12 @@ from .ollama_host import DEFAULT_URL, api_url, client_url, server_url
 if TYPE_CHECKING:
     from ..ingest.ollama_log import OllamaLog
 
-UNIT_PATHS = ("/etc/systemd/system/ollama.service", "/usr/lib/systemd/system/ollama.service",
-              "/lib/systemd/system/ollama.service")
-DROP_IN_DIR = "/etc/systemd/system/ollama.service.d"
+# systemd's system unit directories, the one that wins first (systemd.unit(5): files in /etc take
+# precedence over those in /run which in turn take precedence over those in /usr/lib; /usr/local/lib sits
+# between /run and /usr/lib in its unit search path, and /lib is where Debian's systemd installs units).
+UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
+             "/usr/lib/systemd/system", "/lib/systemd/system")
+UNIT_PATHS = tuple(f"{directory}/ollama.service" for directory in UNIT_DIRS)
 BINARY_DIRS = ("/usr/local/bin", "/usr/bin", "/bin", "/opt/ollama/bin", "/snap/bin")
 STEERING = ("OLLAMA_", "CUDA_", "GPU_DEVICE_ORDINAL", "HIP_", "ROCR_", "NVIDIA_", "LD_LIBRARY_PATH", "GGML_")
 TIMEOUT_S = 2.0
@@ -125,16 +128,35 @@ def _running_models(answer: Any, url: Fact[str]) -> Fact[List[OllamaModel]]:
     return Known(models, source)
 
 
+def unit_files(files: HostFiles) -> Tuple[Optional[str], List[str]]:
+    """The Ollama unit file systemd loads and its drop-ins in the order systemd applies them: of
+    same-named drop-ins the one in the directory that wins first; all of them sorted by file name,
+    whichever directory they are in (systemd.unit(5)). A drop-in linked to /dev/null masks its name."""
+    directories: List[str] = []
+    for directory in UNIT_DIRS:  # /lib is /usr/lib on merged-/usr systems: read each directory once
+        if files.exists(directory) and files.real_path(directory) not in {files.real_path(d) for d in directories}:
+            directories.append(directory)
+    unit_path = next((f"{directory}/ollama.service" for directory in directories
+                      if files.exists(f"{directory}/ollama.service")), None)
+    chosen: Dict[str, str] = {}
+    for directory in directories:
+        names = files.list_dir(f"{directory}/ollama.service.d")
+        for name in names if isinstance(names, list) else []:
+            if name.endswith(".conf") and name not in chosen:
+                chosen[name] = f"{directory}/ollama.service.d/{name}"
+    drop_ins = [chosen[name] for name in sorted(chosen) if files.link_target(chosen[name]) != "/dev/null"]
+    return unit_path, drop_ins
+
+
 def _unit(files: HostFiles) -> Tuple[Optional[str], Fact[Dict[str, str]], Fact[str], Fact[Dict[str, Dict[str, str]]]]:
-    unit_path = next((path for path in UNIT_PATHS if files.exists(path)), None)
+    unit_path, drop_ins = unit_files(files)
     if unit_path is None:
         missing = Unavailable(Reason.NOT_FOUND, UNIT_PATHS[0], "no ollama systemd unit")
         return None, missing, missing, missing
-    texts = [(unit_path, files.read_text(unit_path))]
-    drop_ins = files.list_dir(DROP_IN_DIR)
-    if isinstance(drop_ins, list):
-        texts += [(f"{DROP_IN_DIR}/{name}", files.read_text(f"{DROP_IN_DIR}/{name}"))
-                  for name in drop_ins if name.endswith(".conf")]
+    if files.link_target(unit_path) == "/dev/null":
+        masked = Unavailable(Reason.NOT_FOUND, unit_path, "the ollama unit is masked (a link to /dev/null)")
+        return None, masked, masked, masked
+    texts = [(unit_path, files.read_text(unit_path))] + [(path, files.read_text(path)) for path in drop_ins]
     environment: Dict[str, str] = {}
     by_file: Dict[str, Dict[str, str]] = {}
     exec_start = ""

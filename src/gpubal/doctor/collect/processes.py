@@ -148,12 +148,13 @@ def _process(files: HostFiles, pid: int, program: Optional[str], comm: Optional[
         return GpuProcess(pid=pid, program=hidden, found_by=found_by, command_line=hidden, user=hidden,
                           cgroup=hidden, container=hidden, gpu_environment=hidden, cpus_allowed=hidden,
                           memory_nodes_allowed=hidden, gpus_held=gpus_held,
-                          gpu_numa_nodes=_gpu_numa_nodes(gpus_held, numa_by_gpu), gpu_libraries=hidden)
+                          gpu_numa_nodes=_gpu_numa_nodes(gpus_held, numa_by_gpu), gpu_libraries=hidden,
+                          dev_shm_bytes=hidden)
     if comm is None:  # a PID NVML gave that the first look at /proc did not list
         comm = files.read_line(f"{proc}/comm")
     cgroup_text = files.read_text(f"{proc}/cgroup")
     environ = files.read_text(f"{proc}/environ")
-    extra = {}
+    extra = {"dev_shm_bytes": process_dev_shm_bytes(files, pid)}
     if program in MODEL_OPTIONS:
         extra["model_config"] = collect_model_config(files, pid, program, _argv(command_line), environ,
                                                      _home(files, status))
@@ -174,6 +175,35 @@ def _process(files: HostFiles, pid: int, program: Optional[str], comm: Optional[
         gpu_libraries=_libraries(maps, proc),
         **extra,
     )
+
+
+def process_dev_shm_bytes(files: HostFiles, pid: int) -> Fact[int]:
+    """The size of /dev/shm in the process's own mount namespace, from /proc/PID/mountinfo (readable by
+    every user, unlike /proc/PID/root): a container's /dev/shm is its own tmpfs, 64 MiB under Docker
+    unless --shm-size says otherwise."""
+    source = f"/proc/{pid}/mountinfo"
+    text = files.read_text(source)
+    if isinstance(text, Unavailable):
+        return text
+    size = None
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) > 4 and fields[4] == "/dev/shm" and " - " in line:
+            size = line.split(" - ", 1)[1].split()  # filesystem type, source, super options
+    if size is None:
+        return Unavailable(Reason.NOT_FOUND, source, "no /dev/shm mount in the process's mount namespace")
+    if not size or size[0] != "tmpfs":
+        return Unavailable(Reason.NOT_SUPPORTED, source, f"/dev/shm is {size[0] if size else 'of no type'}, not tmpfs")
+    match = re.search(r"(?:^|,)size=(\d+)([kmg]?)", size[2] if len(size) > 2 else "")
+    if match is None:
+        meminfo = files.read_text("/proc/meminfo")  # tmpfs without size=: half of the RAM
+        total = re.search(r"^MemTotal:\s+(\d+) kB", meminfo, re.MULTILINE) if isinstance(meminfo, str) else None
+        if total is None:
+            return meminfo if isinstance(meminfo, Unavailable) else Unavailable(Reason.ERROR, "/proc/meminfo",
+                                                                                "no MemTotal line")
+        return Known(int(total.group(1)) * 1024 // 2, f"{source} (no size=, tmpfs default: half of MemTotal)")
+    scale = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}[match.group(2)]
+    return Known(int(match.group(1)) * scale, f"{source} (size= of /dev/shm)")
 
 
 def _not_this_process(pid: int, status: Union[str, Unavailable], maps: Union[str, Unavailable], found_by: str,

@@ -62,6 +62,12 @@ def _merge(dumps: Sequence[DumpFacts]) -> Tuple[Dict[FactPath, Any], List[Confli
         if path[-1] == "environment" and path[0] == "stack":
             merged[path] = _merge_environment(path, found, conflicts)
             continue
+        if path == ("kernel", "xid_events"):  # each paste shows some Xid lines: all of them, once each
+            events: List[Any] = []
+            for _, value in found:
+                events += [event for event in value if event not in events]
+            merged[path] = Known(events, ", ".join(source for source, _ in found))
+            continue
         if path == ("dump", "date"):  # dumps pasted days apart are judged as of the latest of them
             source, latest = max(found, key=lambda item: item[1])
             merged[path] = Known(latest, source)
@@ -162,7 +168,8 @@ def build_snapshot(dumps: Sequence[DumpFacts]) -> Tuple[Snapshot, List[Conflict]
     everywhere = ", ".join(names)
     missing = Unavailable(Reason.NOT_IN_INPUT, everywhere, "none of the pasted dumps contains it")
 
-    scoped: Dict[str, Dict[str, Any]] = {"host": {}, "driver": {}, "stack": {}, "ollama": {}, "dump": {}}
+    scoped: Dict[str, Dict[str, Any]] = {"host": {}, "driver": {}, "stack": {}, "ollama": {}, "dump": {},
+                                         "kernel": {}}
     gpus: Dict[int, Dict[str, Any]] = {}
     pairs: Dict[Tuple[int, int], Dict[str, Any]] = {}
     for path, fact in merged.items():
@@ -203,6 +210,8 @@ def build_snapshot(dumps: Sequence[DumpFacts]) -> Tuple[Snapshot, List[Conflict]
         pairs=pairs_fact,
         stack=_part(Stack, scoped["stack"], missing),
         ollama=_part(Ollama, ollama, missing),
+        xid_events=scoped["kernel"].get("xid_events", Unavailable(Reason.NOT_IN_INPUT, everywhere,
+                                                                  "no dump holds an Xid line of the kernel log")),
     )
     return snapshot, conflicts
 

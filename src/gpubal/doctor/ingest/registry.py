@@ -14,6 +14,7 @@ from typing import Callable, Iterable, List, Tuple
 
 from .bug_report import BugReportParser
 from .collect_env import CollectEnvParser
+from .kernel_log import KernelLogParser
 from .common import Parser, clean, unquote
 from .nvlink_status import NvlinkStatusParser
 from .ollama_log import OllamaLogParser
@@ -72,6 +73,7 @@ FORMATS: Tuple[Format, ...] = (
     Format("nvidia-bug-report.log", _search(r"nvidia-bug-report\.sh|Start of NVIDIA bug report log file|"
                                             r"^NVRM version: NVIDIA "), BugReportParser),
     Format("Ollama log", lambda head: _OLLAMA.search(head) is not None, OllamaLogParser),
+    Format("kernel log", _search(r"NVRM: Xid \((?:PCI:)?[0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}"), KernelLogParser),
 )
 
 NAMES = tuple(fmt.name for fmt in FORMATS)
@@ -85,7 +87,7 @@ def detect(head: str) -> List[Format]:
     if "nvidia-bug-report.log" in names:
         # a bug report concatenates these outputs; the head shows only the first of them
         extra = [fmt for fmt in FORMATS if fmt.name in ("nvidia-smi", "nvidia-smi -q", "nvidia-smi -q -x",
-                                                        "nvidia-smi topo", "nvidia-smi nvlink -s")]
+                                                        "nvidia-smi topo", "nvidia-smi nvlink -s", "kernel log")]
         found += [fmt for fmt in extra if fmt.name not in names]
     return found
 

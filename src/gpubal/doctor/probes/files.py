@@ -40,6 +40,42 @@ class HostFiles:
         finally:
             os.close(descriptor)
 
+    def read_kernel_log(self, path: str = "/dev/kmsg", limit_bytes: int = 16 << 20) -> Union[List[str], Unavailable]:
+        """The records of the kernel's ring buffer, oldest first, read from /dev/kmsg without waiting and
+        without clearing anything: each read(2) of the device answers one record, and EAGAIN says that
+        none is left (it would wait for the next one). A record overwritten while reading answers EPIPE
+        and is skipped. A regular file at the path (a recorded ring buffer under a test root) is read
+        as one record per line; anything else (a FIFO planted there) is not read."""
+        try:
+            descriptor = os.open(self.path(path), os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+        except OSError as error:
+            return Unavailable(_reason(error), path, error.strerror or str(error))
+        try:
+            mode = os.fstat(descriptor).st_mode
+            if stat.S_ISREG(mode):
+                with os.fdopen(descriptor, "rb", closefd=False) as handle:
+                    return handle.read(limit_bytes).decode("utf-8", errors="replace").splitlines()
+            if not stat.S_ISCHR(mode):
+                return Unavailable(Reason.ERROR, path, "not the kernel's log device: not read, as reading it could block")
+            records: List[str] = []
+            total = 0
+            while total < limit_bytes:
+                try:
+                    chunk = os.read(descriptor, 8192)  # a record is at most 8 KiB (CONSOLE_EXT_LOG_MAX)
+                except BlockingIOError:
+                    break
+                except BrokenPipeError:
+                    continue
+                if not chunk:
+                    break
+                total += len(chunk)
+                records.append(chunk.decode("utf-8", errors="replace").rstrip("\n"))
+            return records
+        except OSError as error:
+            return Unavailable(_reason(error), path, error.strerror or str(error))
+        finally:
+            os.close(descriptor)
+
     def read_line(self, path: str) -> Union[str, Unavailable]:
         text = self.read_text(path, limit_bytes=64 * 1024)
         return text if isinstance(text, Unavailable) else text.strip()

@@ -191,7 +191,12 @@ class OllamaLogParser(Parser):
         if "server config" in raw and "map[" in raw and not raw.rstrip().endswith(("]\"", "]")):
             self._wrapped, self._wrapped_lines = raw.rstrip("\r\n"), 0
             return
-        if _read_line(log, raw):
+        at = raw.find("msg=")
+        if at >= 0:  # most lines of a log are slog lines: dispatched here, without _read_line's tests
+            log.last_slog_line = raw
+            if _slog_line(log, raw, at):
+                log.lines_recognised += 1
+        elif _other_line(log, raw):
             log.lines_recognised += 1
 
     def finish(self) -> OllamaLog:
@@ -203,11 +208,16 @@ class OllamaLogParser(Parser):
         return self.log
 
 
-def _read_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch over the known lines
-    # the cheap tests first: most lines of a busy log are [GIN] requests and model metadata
-    if "msg=" in raw:
+def _read_line(log: OllamaLog, raw: str) -> bool:
+    at = raw.find("msg=")
+    if at >= 0:
         log.last_slog_line = raw  # its `time=` dates the log (a log runs forward: the last line is the latest)
-        return _slog_line(log, raw)
+        return _slog_line(log, raw, at)
+    return _other_line(log, raw)
+
+
+def _other_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch over the known lines
+    # the cheap tests first: most lines of a busy log are [GIN] requests and model metadata
     if "load_tensors:" in raw:
         if "layers to GPU" in raw:
             match = _OFFLOADED.search(raw)
@@ -288,7 +298,9 @@ _INIT_MESSAGES = {"system not yet initialized": "802", "no CUDA-capable device i
 
 def _event(log: OllamaLog, kind: str, raw: str) -> None:
     line = _without_prefix(raw).strip()
-    match = _ERROR_CODE.search(line)
+    # each of _ERROR_CODE's words must be in the line for it to match: most lines have none
+    match = _ERROR_CODE.search(line) if ("error " in line or "cuInit " in line or "init failur" in line
+                                         or "code=" in line) else None
     code = match.group(1) if match else next((code for text, code in _INIT_MESSAGES.items() if text in line), "")
     if any(event.kind == kind and event.code == code for event in log.events) or len(log.events) >= _MAX_EVENTS:
         return  # a server retries discovery at every load: one event per kind and code says it
@@ -329,14 +341,32 @@ def _legacy_gpu(log: OllamaLog, raw: str) -> bool:
 def _libraries(log: OllamaLog, raw: str) -> bool:
     """Paths of the driver libraries discovery found; the version in a libcuda/libnvidia-ml file name
     is the driver's."""
-    paths = _LIBCUDA_PATH.findall(raw)
+    paths, versions = _library_names(raw)
     for path in paths:
         if path not in log.cuda_libraries and len(log.cuda_libraries) < 64:
             log.cuda_libraries.append(path)
-    versions = set(_LIBRARY_VERSION.findall(raw))
     if versions:  # the driver's version only while every copy named so far agrees (see _finish)
         log.extras.setdefault("_library_versions", set()).update(versions)
     return bool(paths or versions)
+
+
+_LIBRARY_CACHE: Dict[str, Any] = {}
+
+
+def _library_names(raw: str) -> Any:
+    """The libcuda paths and the driver versions in library names of a line. Discovery repeats the same
+    lines at every model load with only the time changed; a name cannot run across `msg=` (a path stops at
+    `=`), so when nothing before `msg=` looks like a library the answer is kept for the text from `msg=` on."""
+    at = raw.find("msg=")
+    key = raw[at:] if at >= 0 and "libcuda.so" not in raw[:at] and ".so." not in raw[:at] else raw
+    found = _LIBRARY_CACHE.get(key)
+    if found is None:
+        paths = _LIBCUDA_PATH.findall(raw) if "libcuda.so" in raw else []  # the scans cost more than the test
+        versions = frozenset(_LIBRARY_VERSION.findall(raw)) if ".so." in raw else frozenset()
+        if len(_LIBRARY_CACHE) >= 256:
+            _LIBRARY_CACHE.clear()
+        found = _LIBRARY_CACHE[key] = (tuple(paths), versions)
+    return found
 
 
 _GPU_COUNT = re.compile(r"gpu_count=(\d+)")
@@ -344,94 +374,60 @@ _MODEL_LAYERS = re.compile(r'"model layers"=(\d+)')
 _PATH_FIELD = re.compile(r"\b(?:path|file)=\"?([^\s\"]+)")
 
 
-def _message(raw: str) -> str:
-    """The msg= value of a slog line, quoted or not, without running the logfmt parser."""
-    at = raw.find("msg=") + 4
+def _slog_line(log: OllamaLog, raw: str, at: int) -> bool:
+    """One slog line (`msg=` at `at`). Most messages of a busy log are none that gpubal reads: what a message
+    can be is worked out once per message text, so that a line costs a dict lookup and two substring tests."""
+    at += 4
     if raw.startswith('"', at):
         end = raw.find('"', at + 1)
-        return raw[at + 1:end if end >= 0 else None]
-    end = raw.find(" ", at)
-    return raw[at:end if end >= 0 else None].rstrip()
-
-
-def _slog_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch over the known messages
-    msg = _message(raw)
-    if msg == "inference compute":
-        fields = _fields(raw)
-        gpu_id = fields.get("id", "")
-        if fields.get("library", "").lower() == "cpu" or gpu_id == "cpu":
-            _event(log, "cpu_only", raw)
-            return True
-        details = {key: fields[key] for key in ("id", "library", "variant", "compute", "driver", "name", "description",
-                                                "pci_id", "total", "available") if key in fields}
-        log.gpu_details[gpu_id] = {**details, **log.gpu_details.get(gpu_id, {})}
-        gpu = OllamaLogGpu(
-            gpu_id=gpu_id, library=fields.get("library", ""), name=fields.get("description") or fields.get("name", ""),
-            compute_capability=fields.get("compute", ""), total_bytes=parse_size(fields.get("total", "")),
-            available_bytes=parse_size(fields.get("available", "")),
-        )
-        # each server start lists its GPUs again: keep one entry per GPU, as the latest start saw it
-        position = next((i for i, seen in enumerate(log.gpus) if seen.gpu_id == gpu_id and gpu_id), None)
-        if position is None:
-            log.gpus.append(gpu)
-        else:
-            log.gpus[position] = gpu
-        return True
-    if msg == "offload" or msg.startswith("offload to "):
-        return _offload(log, raw)
-    if msg in ("starting llama server", "starting runner"):
-        _runner_command(log, raw)
-        return True
-    if msg == "server config":
-        return _server_config(log, raw)
-    if msg.startswith("Listening on"):
-        match = _VERSION.search(raw)
-        if match:
-            log.extras["listen"], log.version = match.group(1), match.group(2)
-            return True
-        return False
-    if msg == "enabling flash attention":
-        if log.loads:
-            log.loads[-1]["flash_attention"] = True
-        return True
-    if msg == "updating cuda memory data":
-        fields = _fields(raw)
-        gpu_id = fields.get("gpu", "")
-        if gpu_id:
-            known = log.gpu_details.setdefault(gpu_id, {"id": gpu_id})
-            known.setdefault("name", fields.get("name", ""))
-            known.setdefault("total", fields.get("now.total", fields.get("before.total", "")))
-            known.setdefault("free", fields.get("now.free", fields.get("before.free", "")))
-            return True
-        return False
+        msg = raw[at + 1:end if end >= 0 else None]
+    else:
+        end = raw.find(" ", at)
+        msg = raw[at:end if end >= 0 else None].rstrip()
+    kind = _MESSAGE_KINDS.get(msg)
+    if kind is None:
+        kind = _message_kind(msg)
+    first, later, rare = kind
+    if first is not None:
+        return first(log, raw)
     if "gpu_count=" in raw:
         match = _GPU_COUNT.search(raw)
         if match:
             log.extras["gpu_count"] = int(match.group(1))
             return True
         return False
-    if msg == "system":
-        if "CUDA." not in raw:
-            return False
-        log.extras["cuda_backend_count"] = len(set(_CUDA_BACKEND.findall(raw)))
-        return True
-    if msg == "system memory":
-        fields = _fields(raw)
-        log.extras["system_memory"] = {key: fields[key] for key in ("total", "free", "free_swap") if key in fields}
-        return True
-    if msg == "adding gpu library" or msg.startswith("availableServers"):
-        match = _PATH_FIELD.search(raw)
-        if not match:
-            return False
-        name = match.group(1).rstrip("/").rsplit("/", 1)[-1]
-        if msg == "adding gpu library":
-            log.extras["gpu_library"] = name
-        elif name not in log.extras.setdefault("available_runners", []):
-            log.extras["available_runners"].append(name)
-        return True
+    if later is not None:
+        return later(log, raw)
+    if rare or "error=" in raw:
+        return _rare_slog_line(log, raw, msg)
+    return False
+
+
+_MESSAGE_KINDS: Dict[str, Any] = {}
+
+
+def _message_kind(msg: str) -> Any:
+    """What a message can be, in the order messages are claimed: (the handler that claims it before a
+    `gpu_count=` field is looked at, the one after, whether it may be a discovery or runner message)."""
+    first = _FIRST_HANDLERS.get(msg)
+    if first is None and msg.startswith("offload to "):
+        first = _offload
+    elif first is None and msg.startswith("Listening on"):
+        first = _listening
+    rare = msg in _DISCOVERY_MESSAGES or "memory" in msg or msg.startswith(_LATER_PREFIXES)
+    kind = (first, _LATER_HANDLERS.get(msg), rare)
+    if len(_MESSAGE_KINDS) >= 4096:  # a real log has a few hundred message texts; a hostile one, any number
+        _MESSAGE_KINDS.clear()
+    _MESSAGE_KINDS[msg] = kind
+    return kind
+
+
+def _rare_slog_line(log: OllamaLog, raw: str, msg: str) -> bool:
+    if msg.startswith("availableServers"):
+        return _runner_library(log, raw, msg)
     if msg in _DISCOVERY_MESSAGES or msg.startswith(("Unable to load cudart", "Discovered GPU")) or "error=" in raw \
             or "memory" in msg:
-        handled = _discovery_line(log, raw, msg)  # most lines are none of these: one set lookup decides
+        handled = _discovery_line(log, raw, msg)
         if handled is not None:
             return handled
     if msg.startswith("CUDA Compute Capability detected"):
@@ -449,6 +445,114 @@ def _slog_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch o
             return True
         return False
     return False
+
+
+_INFERENCE_CACHE: Dict[str, Any] = {}
+
+
+def _inference_compute(log: OllamaLog, raw: str) -> bool:
+    fields = _fields(raw)
+    gpu_id = fields.get("id", "")
+    if fields.get("library", "").lower() == "cpu" or gpu_id == "cpu":
+        _event(log, "cpu_only", raw)
+        return True
+    # a server lists its GPUs at every start with only the time changed: what a line says is kept by its fields
+    known = _INFERENCE_CACHE.get(id(fields))
+    if known is None or known[0] is not fields:
+        if len(_INFERENCE_CACHE) >= 1024:
+            _INFERENCE_CACHE.clear()
+        details = {key: fields[key] for key in ("id", "library", "variant", "compute", "driver", "name", "description",
+                                                "pci_id", "total", "available") if key in fields}
+        gpu = OllamaLogGpu(
+            gpu_id=gpu_id, library=fields.get("library", ""), name=fields.get("description") or fields.get("name", ""),
+            compute_capability=fields.get("compute", ""), total_bytes=parse_size(fields.get("total", "")),
+            available_bytes=parse_size(fields.get("available", "")),
+        )
+        known = _INFERENCE_CACHE[id(fields)] = (fields, details, gpu)
+    _, details, gpu = known
+    log.gpu_details[gpu_id] = {**details, **log.gpu_details.get(gpu_id, {})}
+    # each server start lists its GPUs again: keep one entry per GPU, as the latest start saw it
+    position = next((i for i, seen in enumerate(log.gpus) if seen.gpu_id == gpu_id and gpu_id), None)
+    if position is None:
+        log.gpus.append(gpu)
+    else:
+        log.gpus[position] = gpu
+    return True
+
+
+def _runner_started(log: OllamaLog, raw: str) -> bool:
+    _runner_command(log, raw)
+    return True
+
+
+def _listening(log: OllamaLog, raw: str) -> bool:
+    match = _VERSION.search(raw)
+    if match:
+        log.extras["listen"], log.version = match.group(1), match.group(2)
+        return True
+    return False
+
+
+def _flash_attention(log: OllamaLog, raw: str) -> bool:
+    if log.loads:
+        log.loads[-1]["flash_attention"] = True
+    return True
+
+
+def _cuda_memory_update(log: OllamaLog, raw: str) -> bool:
+    fields = _fields(raw)
+    gpu_id = fields.get("gpu", "")
+    if gpu_id:
+        known = log.gpu_details.setdefault(gpu_id, {"id": gpu_id})
+        known.setdefault("name", fields.get("name", ""))
+        known.setdefault("total", fields.get("now.total", fields.get("before.total", "")))
+        known.setdefault("free", fields.get("now.free", fields.get("before.free", "")))
+        return True
+    return False
+
+
+def _system(log: OllamaLog, raw: str) -> bool:
+    if "CUDA." not in raw:
+        return False
+    log.extras["cuda_backend_count"] = len(set(_CUDA_BACKEND.findall(raw)))
+    return True
+
+
+def _system_memory(log: OllamaLog, raw: str) -> bool:
+    fields = _fields(raw)
+    log.extras["system_memory"] = {key: fields[key] for key in ("total", "free", "free_swap") if key in fields}
+    return True
+
+
+def _runner_library(log: OllamaLog, raw: str, msg: str) -> bool:
+    match = _PATH_FIELD.search(raw)
+    if not match:
+        return False
+    name = match.group(1).rstrip("/").rsplit("/", 1)[-1]
+    if msg == "adding gpu library":
+        log.extras["gpu_library"] = name
+    elif name not in log.extras.setdefault("available_runners", []):
+        log.extras["available_runners"].append(name)
+    return True
+
+
+# messages claimed before a line's `gpu_count=` is looked at, and those after it
+_FIRST_HANDLERS = {
+    "inference compute": _inference_compute,
+    "offload": lambda log, raw: _offload(log, raw),
+    "starting llama server": _runner_started,
+    "starting runner": _runner_started,
+    "server config": lambda log, raw: _server_config(log, raw),
+    "enabling flash attention": _flash_attention,
+    "updating cuda memory data": _cuda_memory_update,
+}
+_LATER_HANDLERS = {
+    "system": _system,
+    "system memory": _system_memory,
+    "adding gpu library": lambda log, raw: _runner_library(log, raw, "adding gpu library"),
+}
+_LATER_PREFIXES = ("availableServers", "Unable to load cudart", "Discovered GPU", "CUDA Compute Capability detected",
+                   "Loading Dynamic llm server")
 
 
 # messages about GPU discovery, its failures and memory (beside those carrying an error= field)
@@ -524,9 +628,17 @@ def _server_config(log: OllamaLog, raw: str) -> bool:
     if body is None:
         return False
     if body != log.extras.get("_server_config_body"):  # a restart logs the same line again: read it once
-        log.server_config = _config_entries(body)
+        entries = _CONFIG_CACHE.get(body)
+        if entries is None:  # a log of several servers or restarts repeats a few bodies, each ~2 KB to split
+            if len(_CONFIG_CACHE) >= 64:
+                _CONFIG_CACHE.clear()
+            entries = _CONFIG_CACHE[body] = _config_entries(body)
+        log.server_config = dict(entries)
         log.extras["_server_config_body"] = body
     return True
+
+
+_CONFIG_CACHE: Dict[str, Dict[str, str]] = {}
 
 
 def _server_config_body(raw: str) -> Optional[str]:

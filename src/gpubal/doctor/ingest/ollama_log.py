@@ -57,6 +57,7 @@ _CUDA_VERSION = re.compile(r"\d{1,2}\.\d{1,2}")
 _ERROR_CODE = re.compile(r"(?:cuInit err: |cuInit failed: |init failur\s*e: |error |code=)(\d+)")  # a paste may break "failure"
 _LEGACY_MEMORY = re.compile(r"\[(GPU-[\w-]+|\d+)\] CUDA (totalMem|freeMem|usedMem) (\d+)( mb)?\s*$")  # 0.1.2x: bytes
 _LEGACY_NAME = re.compile(r"\[(GPU-[\w-]+|\d+)\] CUDA device name: (.+?)\s*$")
+_CUDA_DEVICE_ID = re.compile(r"CUDA\d+")  # 0.12+ prints the device id as `name=`, the model as `description=`
 _LEGACY_COMPUTE = re.compile(r"\[(GPU-[\w-]+|\d+)\] Compute Capability (\d+\.\d+)")
 _OUT_OF_MEMORY = ("cudaMalloc failed: out of memory", "CUDA error: out of memory", "CUDA_ERROR_OUT_OF_MEMORY",
                   "failed to allocate CUDA", "out of memory")
@@ -150,7 +151,7 @@ class OllamaLog:
                 continue
             yield ("gpu", index, "present"), True, section
             name = details.get("description") or details.get("name", "")
-            if name and not re.fullmatch(r"CUDA\d+", name):
+            if name and not _CUDA_DEVICE_ID.fullmatch(name):
                 yield ("gpu", index, "name"), name, section
             if gpu_id.startswith("GPU-") and len(gpu_id) == 40:
                 yield ("gpu", index, "uuid"), gpu_id, section
@@ -247,7 +248,10 @@ def _other_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch 
             load["layers_offloaded"], load["layers_total"] = int(match.group(1)), int(match.group(2))
             return True
         return False
-    if "compute capability" in raw:
+    # the remaining marks share "CUDA" or "apability": two tests rule out most of them for most lines
+    cuda = "CUDA" in raw
+    capability = "apability" in raw
+    if capability and "compute capability" in raw:
         match = _DEVICE.search(raw)
         if match:
             device = {"index": int(match.group(1)), "name": match.group(2), "compute_capability": match.group(3)}
@@ -258,7 +262,7 @@ def _other_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch 
                 devices.append(device)
             return True
         return False
-    if "CUDA driver version:" in raw:
+    if cuda and "CUDA driver version:" in raw:
         version = raw.rsplit(":", 1)[1].strip()
         if _DRIVER_VERSION.fullmatch(version):  # before 0.1.33 the line printed NVML's driver version
             log.extras["driver_version"] = version
@@ -267,21 +271,22 @@ def _other_line(log: OllamaLog, raw: str) -> bool:  # noqa: C901 - one dispatch 
         else:
             return False
         return True
-    if raw.startswith("device count ") or "] device count " in raw or ": device count " in raw:
+    if "device count " in raw and (raw.startswith("device count ") or "] device count " in raw
+                                   or ": device count " in raw):
         count = raw.rsplit(" ", 1)[1].strip()
         if count.isdigit():
             log.extras["device_count"] = int(count)
             return True
         return False
-    if "loaded CUDA backend from" in raw:
+    if cuda and "loaded CUDA backend from" in raw:
         log.extras["cuda_backend_lib"] = raw.rsplit("from", 1)[1].strip()
         return True
     if "initializing " in raw and "libcuda.so" in raw:  # debug trace: the libcuda discovery opens
         return _libraries(log, raw)
-    if "cuInit err:" in raw or "failed to initialize CUDA:" in raw:
+    if "cuInit err:" in raw or (cuda and "failed to initialize CUDA:" in raw):
         _event(log, "cuda_init_failed", raw)
         return True
-    if "] CUDA " in raw or "] Compute Capability" in raw:
+    if (cuda and "] CUDA " in raw) or (capability and "] Compute Capability" in raw):
         return _legacy_gpu(log, raw)
     if "out of memory" in raw:
         return _out_of_memory(log, raw)
@@ -322,16 +327,17 @@ def _out_of_memory(log: OllamaLog, raw: str) -> bool:
 
 def _legacy_gpu(log: OllamaLog, raw: str) -> bool:
     """0.1.3x-0.2 debug lines: `[GPU-...] CUDA totalMem 80994 mb`, `[GPU-...] Compute Capability 8.0`."""
-    match = _LEGACY_MEMORY.search(raw)
+    # each pattern's own words are tested first: a line is one of the three, and most are neither
+    match = _LEGACY_MEMORY.search(raw) if "Mem " in raw and "] CUDA " in raw else None
     if match:
         details = log.gpu_details.setdefault(match.group(1), {"id": match.group(1)})
         details[match.group(2)] = match.group(3) + (match.group(4) or "")  # "80994 mb", or bytes before 0.1.3x
         return True
-    match = _LEGACY_NAME.search(raw)
+    match = _LEGACY_NAME.search(raw) if "] CUDA device name: " in raw else None
     if match:
         log.gpu_details.setdefault(match.group(1), {"id": match.group(1)})["name"] = match.group(2)
         return True
-    match = _LEGACY_COMPUTE.search(raw)
+    match = _LEGACY_COMPUTE.search(raw) if "] Compute Capability " in raw else None
     if match:
         log.gpu_details.setdefault(match.group(1), {"id": match.group(1)})["compute"] = match.group(2)
         return True
@@ -813,7 +819,10 @@ def _parse_fields(line: str) -> Dict[str, str]:
 
 def _size_list(text: str) -> List[str]:
     """"[22.0 GiB 22.0 GiB]" -> ["22.0 GiB", "22.0 GiB"]."""
-    return re.findall(r"(?<![\d.])[\d.]+ [KMGT]?i?B", text)
+    return _SIZE_IN_LIST.findall(text)
+
+
+_SIZE_IN_LIST = re.compile(r"(?<![\d.])[\d.]+ [KMGT]?i?B")
 
 
 def _int(text: str) -> int:

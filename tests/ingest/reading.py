@@ -14,7 +14,7 @@ def parse_file(path: str) -> Dict[str, Any]:
     dump = open_dump(path)
     try:
         formats = detect(dump.head)
-        results = run_parsers(formats, dump.lines())
+        results = run_parsers(formats, dump.chunks())
     finally:
         dump.close()
     return {result.format_name: result for result in results if result.found}

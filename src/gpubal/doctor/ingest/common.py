@@ -8,7 +8,7 @@ the value, and the section it came from ("nvidia-smi -q"), so the builder can ci
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Optional, Tuple
+from typing import Any, Iterable, List, Optional, Tuple
 
 # CSI sequences (colours, underline: `\x1b[4m`), OSC sequences, and a stray ESC left by a cut paste
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b")
@@ -33,6 +33,14 @@ class Parser:
 
     def feed(self, line: str) -> None:  # pragma: no cover - every parser overrides it
         raise NotImplementedError
+
+    def feed_lines(self, lines: List[str]) -> None:
+        """Many lines at once (a read's worth); a parser with a hot loop overrides it to save a call a line."""
+        feed = self.feed
+        for line in lines:
+            feed(line)
+            if self.refused:
+                return
 
     def finish(self) -> Any:  # pragma: no cover
         """The parse result: `format_name`, `found` (False when the format was not in the input after

@@ -34,7 +34,7 @@ def read_dump(name: str, stdin: Optional[BinaryIO] = None) -> DumpFacts:
             raise InputError(f"{shown}: unknown format: recognised none of {', '.join(NAMES)} "
                              f"(first line: {first!r})")
         try:
-            results = run_parsers(formats, dump.lines())
+            results = run_parsers(formats, dump.chunks())
         except InputError as error:
             raise InputError(f"{error} (recognised: {', '.join(fmt.name for fmt in formats)})") from None
     finally:

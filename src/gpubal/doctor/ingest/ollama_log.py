@@ -165,8 +165,7 @@ class OllamaLog:
 
 def parse_ollama_log(lines: Iterable[str]) -> OllamaLog:
     parser = OllamaLogParser()
-    for raw in lines:
-        parser.feed(raw)
+    parser.feed_lines(lines)
     return parser.finish()
 
 
@@ -199,6 +198,26 @@ class OllamaLogParser(Parser):
                 log.lines_recognised += 1
         elif _other_line(log, raw):
             log.lines_recognised += 1
+
+    def feed_lines(self, lines: Iterable[str]) -> None:
+        """`feed` for each line, in one loop: a 100 MB log has 800,000 lines, and a call a line is a tenth
+        of the time it takes to read them."""
+        log = self.log
+        read = recognised = 0
+        for raw in lines:
+            if self._wrapped is not None or ("server config" in raw and "map[" in raw):
+                self.feed(raw)  # a server config line a paste may have wrapped: feed joins the pieces
+                continue
+            read += 1
+            at = raw.find("msg=")
+            if at >= 0:
+                log.last_slog_line = raw
+                if _slog_line(log, raw, at):
+                    recognised += 1
+            elif _other_line(log, raw):
+                recognised += 1
+        log.lines_read += read
+        log.lines_recognised += recognised
 
     def finish(self) -> OllamaLog:
         if self._wrapped is not None:

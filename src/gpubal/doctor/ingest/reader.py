@@ -15,7 +15,7 @@ import gzip
 import io
 import sys
 import zlib
-from typing import BinaryIO, Iterator, Optional, Tuple
+from typing import BinaryIO, Iterator, List, Optional, Tuple
 
 HEAD_BYTES = 64 * 1024
 MAX_LINE_CHARS = 1 << 20  # the longest real line (an Ollama offload line) is a few KiB
@@ -58,6 +58,11 @@ class Dump:
 
     def lines(self) -> Iterator[str]:
         """Decoded lines; a corrupt or cut gzip stream raises InputError naming where it broke."""
+        for chunk in self.chunks():
+            yield from chunk
+
+    def chunks(self) -> Iterator[List[str]]:
+        """The decoded lines a read at a time (about a MiB of them), for parsers that take lines in bulk."""
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pending = ""
         chunk = self._head_bytes
@@ -80,8 +85,8 @@ class Dump:
             if self.lines_read > MAX_LINES:
                 raise InputError(f"{self.name}: more than {MAX_LINES:,} lines: not a dump gpubal reads (cut it to "
                                  "the part that matters)")
-            for part in parts:
-                yield part
+            if parts:
+                yield parts
             if not chunk:
                 break
             if at_end:
@@ -97,7 +102,7 @@ class Dump:
             self._check_size(total)
         if pending:
             self.lines_read += 1
-            yield pending
+            yield [pending]
 
     def _check_line(self, line: str, number: int) -> None:
         if len(line) > MAX_LINE_CHARS:

@@ -92,20 +92,23 @@ def detect(head: str) -> List[Format]:
     return found
 
 
-def run_parsers(formats: Iterable[Format], lines: Iterable[str]) -> list:
+def run_parsers(formats: Iterable[Format], chunks: Iterable[List[str]]) -> list:
+    """Every parser over the same lines, given a read (a list of lines) at a time."""
     parsers = [fmt.parser() for fmt in formats]
-    if len(parsers) == 1:  # the common case, and the 200 MB log's: no inner loop
+    if len(parsers) == 1:  # the common case, and the 200 MB log's: the parser loops over each read itself
         parser = parsers[0]
-        feed = parser.feed
-        for line in lines:
-            feed(line)
+        for lines in chunks:
+            parser.feed_lines(lines)
             if parser.refused:
                 break
     else:
         feeds = [parser.feed for parser in parsers]
-        for number, line in enumerate(lines):
-            for feed in feeds:
-                feed(line)
-            if not number & 1023 and any(parser.refused for parser in parsers):
-                break
+        number = 0
+        for lines in chunks:
+            for line in lines:
+                for feed in feeds:
+                    feed(line)
+                if not number & 1023 and any(parser.refused for parser in parsers):
+                    return [parser.finish() for parser in parsers]
+                number += 1
     return [parser.finish() for parser in parsers]

@@ -67,7 +67,10 @@ def test_pascal_under_vllm_is_an_error(h200x2_snapshot):
     snapshot = with_gpu(with_stack(h200x2_snapshot, python_packages=known([package("vllm", "0.6.3")])), 1,
                         compute_capability=known("6.1"))
     found = single_finding(evaluate(snapshot, [vllm_gpu]), "gpu:1")
-    assert found.evidence == {"gpu:1.compute_capability": "6.1", "vllm minimum compute capability": "7.0"}
+    assert found.evidence == {"gpu:1.compute_capability": "6.1", "vllm version": "0.6.3",
+                              "vllm minimum compute capability": "7.0",
+                              "vllm minimum compute capability source":
+                                  "https://docs.vllm.ai/en/v0.14.0/getting_started/installation/gpu/"}
     assert only_result(evaluate(snapshot, [vllm_gpu]), "gpu:0").outcome is Outcome.PASSED
     assert_actionable(found.fix)
 

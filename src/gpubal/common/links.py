@@ -37,6 +37,9 @@ SYSTEMD_UNIT = "https://www.freedesktop.org/software/systemd/man/latest/systemd.
 CUDA_DRIVER_ERRORS = "https://docs.nvidia.com/cuda/cuda-driver-api/group__CUDA__TYPES.html"
 CONTAINER_CAPABILITIES = "https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/docker-specialized.html"
 VLLM_GPU_INSTALL = "https://docs.vllm.ai/en/v0.14.0/getting_started/installation/gpu/"
+VLLM_GPU_REQUIREMENTS_0_21 = ("https://raw.githubusercontent.com/vllm-project/vllm/v0.21.0/docs/getting_started/"
+                              "installation/gpu.cuda.inc.md")
+NVIDIA_CUDA_GPUS = "https://developer.nvidia.com/cuda-gpus"
 PYTORCH_INSTALL = "https://pytorch.org/get-started/locally/"
 DATA_CENTER_DRIVERS = "https://docs.nvidia.com/datacenter/tesla/drivers/index.html"
 CUDA_C_ENVIRONMENT_VARIABLES = "https://docs.nvidia.com/cuda/cuda-c-programming-guide/index.html#env-vars"

@@ -31,6 +31,7 @@ from .queries import (
     cuda_release,
     cuda_supports_compute_capability,
     cudnn_builds,
+    compute_capability_for_name,
     cudnn_variant,
     driver_branch,
     driver_branch_name,
@@ -42,6 +43,7 @@ from .queries import (
     xid_entry,
     ollama_setting,
     release_branch,
+    vllm_compute_capability_floor,
 )
 from .rows import (
     CudaRelease,
@@ -49,6 +51,7 @@ from .rows import (
     CudnnVariant,
     DriverBranch,
     GpuArch,
+    GpuComputeCapability,
     Matrix,
     MinorVersionCompat,
     NcclRelease,
@@ -62,6 +65,7 @@ from .rows import (
     XidEntry,
     PytorchNcclPin,
     ReleaseBranch,
+    VllmRequirement,
 )
 from .schema import MATRIX_FILES, MatrixError, parse_matrix
 
@@ -107,6 +111,10 @@ __all__ = [
     "ollama_setting",
     "ollama_nonexistent",
     "xid_entry",
+    "compute_capability_for_name",
+    "vllm_compute_capability_floor",
+    "GpuComputeCapability",
+    "VllmRequirement",
     "fingerprints",
     "write_cache",
     "DATA_DIR",

@@ -4,13 +4,14 @@ row), so that a rule can be tested with a hand-built matrix."""
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from typing import Optional, Tuple
 
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
-from .rows import (DRIVER_BRANCH_NAME, CudaRelease, CudnnBuild, CudnnVariant, DriverBranch, GpuArch, Matrix,
-                   MinorVersionCompat, NcclRelease, OllamaNonexistent, OllamaRequirement, OllamaSetting,
-                   ReleaseBranch, XidEntry)
+from .rows import (DRIVER_BRANCH_NAME, CudaRelease, CudnnBuild, CudnnVariant, DriverBranch, GpuArch,
+                   GpuComputeCapability, Matrix, MinorVersionCompat, NcclRelease, OllamaNonexistent,
+                   OllamaRequirement, OllamaSetting, ReleaseBranch, VllmRequirement, XidEntry, model_key)
 
 
 def _v(value: str) -> Version:
@@ -131,3 +132,53 @@ def ollama_nonexistent(matrix: Matrix, name: str) -> Optional[OllamaNonexistent]
 def xid_entry(matrix: Matrix, xid: int) -> Optional[XidEntry]:
     """The catalog row of an Xid, or None where gpubal has not verified its action."""
     return next((entry for entry in matrix.xid_catalog if entry.xid == xid), None)
+
+
+# What nvidia-smi prints after a listed model name that does not make it another model: a form factor or
+# memory size after a dash ("-SXM2-16GB", "-PCIE-40GB") or after a space ("80GB HBM3", "PCIe", "NVL",
+# "Ada Generation"). Anything else ("Ti", "SUPER", "Laptop GPU", "D", "(Pascal)") may be another model.
+_VARIANT_SUFFIX = re.compile(r"(?:-[\w-]*|(?: (?:\d+ ?GB|PCIe|SXM\d?|NVL|HBM\d\w*|Generation))+)", re.IGNORECASE)
+
+
+def compute_capability_for_name(matrix: Matrix, name: str) -> Optional[Tuple[str, str, GpuComputeCapability]]:
+    """(compute capability, the name as NVIDIA lists it, its row) for a GPU name as nvidia-smi, NVML or a
+    log prints it; None when no listed name fits. A name nvidia-smi cut short ("Tesla V100-SXM2...") fits
+    only when the visible part goes past the model's name into its variant, so the cut hid no "Ti"."""
+    printed = name.strip()
+    truncated = printed.endswith("...")
+    key = model_key(printed[:-3].rstrip() if truncated else printed)
+    if not key:
+        return None
+    best = None
+    for row in matrix.gpu_compute_capabilities:
+        for listed in row.names:
+            listed_key = model_key(listed)
+            if key == listed_key:
+                match = "" if truncated else "exact"
+            elif key.startswith(listed_key) and _VARIANT_SUFFIX.fullmatch(key[len(listed_key):]):
+                match = "variant"
+            else:
+                continue
+            if match and (best is None or len(listed_key) > len(model_key(best[1]))):
+                best = (row.compute_capability, listed, row)
+    return best
+
+
+def vllm_compute_capability_floor(matrix: Matrix, vllm_version: Optional[str]) -> Tuple[Optional[VllmRequirement], Optional[VllmRequirement]]:
+    """The documented floors that bound an installed vLLM's: (the lowest it can be, the highest it can be).
+    A release at or before an edition's has at most that edition's floor; at or after, at least. Where
+    both are the same edition, the floor is known exactly. Unknown version: the first and the last edition."""
+    rows = matrix.vllm_requirements
+    if not rows:
+        return None, None
+    try:
+        version = Version(vllm_version) if vllm_version else None
+    except InvalidVersion:
+        version = None
+    if version is None:
+        return rows[0], rows[-1]
+    at_or_before = [row for row in rows if Version(row.documented_in) <= version]
+    at_or_after = [row for row in rows if Version(row.documented_in) >= version]
+    low = at_or_before[-1] if at_or_before else rows[0]
+    high = at_or_after[0] if at_or_after else rows[-1]
+    return low, high

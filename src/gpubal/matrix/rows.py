@@ -16,6 +16,19 @@ from packaging.version import Version
 
 DRIVER_BRANCH_NAME = re.compile(r"^R\d{3}$")  # how NVIDIA names a driver branch: "R535"
 
+# The words NVIDIA's pages and nvidia-smi put before a model name differently ("NVIDIA V100" on the page,
+# "Tesla V100-SXM2-16GB" from nvidia-smi; "GeForce RTX 3090" and "NVIDIA GeForce RTX 3090").
+_BRAND_PREFIXES = ("nvidia ", "tesla ")
+
+
+def model_key(name: str) -> str:
+    """A GPU model name compared without case, spacing or the brand word before it."""
+    key = " ".join(name.split()).lower()
+    for prefix in _BRAND_PREFIXES:
+        if key.startswith(prefix):
+            key = key[len(prefix):]
+    return key
+
 
 class CudaRelease(NamedTuple):
     """A CUDA toolkit release and the Linux driver NVIDIA lists as corresponding to it."""
@@ -209,6 +222,25 @@ class XidEntry(NamedTuple):
     note: Optional[str] = None
 
 
+class GpuComputeCapability(NamedTuple):
+    """GPU model names, as NVIDIA's CUDA GPUs pages list them, that share one compute capability."""
+
+    compute_capability: str
+    names: Tuple[str, ...]
+    source: str
+    note: Optional[str] = None
+
+
+class VllmRequirement(NamedTuple):
+    """The lowest compute capability one edition of vLLM's installation docs states for NVIDIA GPUs."""
+
+    documented_in: str  # the vLLM release whose docs say it
+    min_compute_capability: str
+    wording: str
+    source: str
+    note: Optional[str] = None
+
+
 @dataclass(frozen=True)
 class Matrix:
     """The whole compatibility matrix."""
@@ -231,6 +263,8 @@ class Matrix:
     other_engine_flags: Tuple[OtherEngineFlag, ...] = ()
     cudnn_variants: Tuple[CudnnVariant, ...] = ()
     xid_catalog: Tuple[XidEntry, ...] = ()
+    gpu_compute_capabilities: Tuple[GpuComputeCapability, ...] = ()
+    vllm_requirements: Tuple[VllmRequirement, ...] = ()
 
     @property
     def version(self) -> str:
@@ -254,3 +288,5 @@ class Matrix:
         yield from self.ollama_nonexistent
         yield from self.other_engine_flags
         yield from self.xid_catalog
+        yield from self.gpu_compute_capabilities
+        yield from self.vllm_requirements

@@ -10,10 +10,10 @@ from typing import Any, Dict, Iterable, Iterator, Mapping, Optional, Tuple
 
 from packaging.version import InvalidVersion, Version
 
-from .rows import (DRIVER_BRANCH_NAME, CudaRelease, CudnnBuild, CudnnVariant, DriverBranch, GpuArch, Matrix,
-                   MinorVersionCompat, NcclRelease, OllamaBundle, OllamaChange, OllamaDriverOverride,
-                   OllamaNonexistent, OllamaRequirement, OllamaSetting, OtherEngineFlag, PytorchNcclPin,
-                   ReleaseBranch, XidEntry)
+from .rows import (DRIVER_BRANCH_NAME, CudaRelease, CudnnBuild, CudnnVariant, DriverBranch, GpuArch,
+                   GpuComputeCapability, Matrix, MinorVersionCompat, NcclRelease, OllamaBundle, OllamaChange,
+                   OllamaDriverOverride, OllamaNonexistent, OllamaRequirement, OllamaSetting, OtherEngineFlag,
+                   PytorchNcclPin, ReleaseBranch, VllmRequirement, XidEntry, model_key)
 
 
 MATRIX_FILES: Tuple[str, ...] = (
@@ -25,6 +25,7 @@ MATRIX_FILES: Tuple[str, ...] = (
     "ollama",
     "ollama_settings",
     "xid_catalog",
+    "compute_capability",
 )
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -81,6 +82,9 @@ _SCHEMA: Dict[Tuple[str, str], Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
         ("xid", "mnemonic", "description", "immediate_action", "investigatory_action", "severity", "catalog_says",
          "source"), ("note",),
     ),
+    ("compute_capability", "gpu"): (("compute_capability", "names", "source"), ("note",)),
+    ("compute_capability", "vllm_requirement"): (
+        ("documented_in", "min_compute_capability", "wording", "source"), ("note",)),
 }
 # How each row field is read from the TOML key of the same name (fields that need more are given to build).
 _READ_AS: Dict[str, str] = {
@@ -90,9 +94,9 @@ _READ_AS: Dict[str, str] = {
                      "investigatory_action", "catalog_says"), "text"),
     **dict.fromkeys(("version", "min_linux_driver", "cuda", "upper_branch_exclusive", "first_cuda", "last_cuda",
                      "removed_in", "torch", "nccl", "min_compute_capability", "absent_in_version",
-                     "first_version"), "version"),
+                     "first_version", "compute_capability", "documented_in"), "version"),
     **dict.fromkeys(("compute_capabilities", "cuda_versions", "cuda_builds"), "versions"),
-    **dict.fromkeys(("runners", "lib_dirs", "exists_instead", "aliases"), "strings"),
+    **dict.fromkeys(("runners", "lib_dirs", "exists_instead", "aliases", "names"), "strings"),
     **dict.fromkeys(("major", "max_cuda_major"), "integer"),
     **dict.fromkeys(("source", "error_source"), "url"),
 }
@@ -443,4 +447,24 @@ def parse_matrix(documents: Mapping[str, Mapping[str, Any]]) -> Matrix:
         other_engine_flags=other_engine_flags,
         cudnn_variants=_parse_cudnn_variants(documents["cudnn"]),
         xid_catalog=_parse_xid_catalog(documents["xid_catalog"]),
+        gpu_compute_capabilities=_parse_gpu_compute_capabilities(documents["compute_capability"]),
+        vllm_requirements=_parse_vllm_requirements(documents["compute_capability"]),
     )
+
+
+def _parse_gpu_compute_capabilities(doc: Mapping[str, Any]) -> Tuple[GpuComputeCapability, ...]:
+    rows = tuple(r.build(GpuComputeCapability) for r in _rows(doc, "compute_capability", "gpu"))
+    seen: Dict[str, str] = {}
+    for row in rows:
+        for name in row.names:
+            key = model_key(name)
+            if seen.get(key, row.compute_capability) != row.compute_capability:
+                raise MatrixError(f"compute_capability.toml: {name!r} is listed with two compute capabilities")
+            seen[key] = row.compute_capability
+    return rows
+
+
+def _parse_vllm_requirements(doc: Mapping[str, Any]) -> Tuple[VllmRequirement, ...]:
+    rows = [r.build(VllmRequirement) for r in _rows(doc, "compute_capability", "vllm_requirement")]
+    _unique((Version(row.documented_in) for row in rows), "vLLM requirement edition")
+    return tuple(sorted(rows, key=lambda row: Version(row.documented_in)))

@@ -30,7 +30,7 @@ def gpu_arch_unsupported_by_cuda(gpu: Gpu, snapshot: Snapshot, matrix: Matrix):
 
     References
         links.CUDA_RELEASE_NOTES
-        https://developer.nvidia.com/cuda-gpus
+        links.NVIDIA_CUDA_GPUS
     """
     compute_capability = gpu.need("compute_capability")
     arch = arch_for_compute_capability(matrix, compute_capability)

@@ -167,3 +167,12 @@ def test_a_2024_log_on_driver_470_is_judged_as_of_its_date():
     assert report.snapshot.collected_at.startswith("2024-06-06")
     assert not any(rule == "driver-branch-end-of-life" for rule, _ in found)
     assert next(f for f in report.findings() if f.rule_id == "ollama-driver-too-old").severity.value == "info"
+
+
+def test_a_driver_library_that_will_not_load_is_said_without_an_invented_error_number():
+    # the 418 libcuda copies fail to load (wrong ELF class, a missing symbol): the log prints no CUDA error
+    report, _ = findings("ollama-log/jul2024-libcuda-418-elfclass32-undefined-symbol.txt")
+    found = [f for f in report.findings() if f.rule_id == "ollama-cuda-init-failed"]
+    assert len(found) == 1
+    assert "lists under this number" not in found[0].message and "error without" not in found[0].message
+    assert found[0].evidence["error"] == "none printed"

@@ -51,14 +51,17 @@ def ollama_cuda_init_failed(snapshot: Snapshot):
     ollama = require_ollama(snapshot)
     events = [event for event in ollama.need("log_events") if event.kind == "cuda_init_failed"]
     for event in events[:1] + [e for e in events[1:] if e.code != events[0].code]:
-        meaning, step = MEANINGS.get(event.code, ("an error the CUDA Driver API lists under this number", ""))
+        # a line without an error number (the driver library could not be loaded at all) says what it says
+        unnumbered = ("the log names no CUDA error number; its line says why", "")
+        meaning, step = MEANINGS.get(event.code, ("an error the CUDA Driver API lists under this number", "")) \
+            if event.code else unnumbered
         commands = ("systemctl status nvidia-fabricmanager", "nvidia-smi -q | grep -A2 Fabric",
                     "sudo systemctl enable --now nvidia-fabricmanager", "sudo systemctl restart ollama") \
             if event.code == "802" else ("nvidia-smi", "sudo dmesg | grep -i nvrm", "sudo systemctl restart ollama")
         yield finding(
             Severity.ERROR, "ollama",
-            f"Ollama could not initialize CUDA (error {event.code or 'without a number'}: {meaning}); it runs on "
-            "the CPU",
+            (f"Ollama could not initialize CUDA (error {event.code}: {meaning}); it runs on the CPU" if event.code else
+             f"Ollama could not initialize CUDA ({meaning}); it runs on the CPU"),
             {"ollama.log_events": event.line, "error": event.code or "none printed", "meaning": meaning},
             Fix(summary=(step or "Check the driver and the GPUs the process can see") + ", then restart Ollama",
                 commands=commands,

@@ -89,3 +89,19 @@ def test_every_format_detector_is_linear_on_a_hostile_head(head):
         started = time.process_time()
         fmt.detect(head)
         assert time.process_time() - started < 0.5, fmt.name
+
+
+def test_the_ollama_parser_caches_keep_no_long_text():
+    # answers are kept per text (a log repeats its lines); a hostile log of long distinct lines must not
+    # fill the caches with them: 300 server configs of 500 KB held 165 MB before the bound
+    from gpubal.doctor.ingest import ollama_log
+
+    lines = ['time=2024-01-01T00:00:00.000Z level=INFO source=routes.go:1 msg="server config" '
+             f'env="map[A:{i} B:{"x" * 100_000}]"\n' for i in range(3)]
+    lines += [f'time=2024-01-01T00:00:00.000Z level=INFO source=x.go:1 msg="{"m" * 100_000}{i}" '
+              f'paths=[/usr/lib/libcuda.so.535.1 {"y" * 100_000}]\n' for i in range(3)]
+    log = ollama_log.parse_ollama_log(lines)
+    assert log.server_config["A"] == "2"
+    caches = (ollama_log._CONFIG_CACHE, ollama_log._MESSAGE_KINDS, ollama_log._LIBRARY_CACHE,
+              ollama_log._FIELDS_CACHE, ollama_log._FLAGS_CACHE)
+    assert all(len(key) <= ollama_log._CACHED_TEXT_CHARS for cache in caches for key in cache)

@@ -64,6 +64,9 @@ _OUT_OF_MEMORY = ("cudaMalloc failed: out of memory", "CUDA error: out of memory
 _MAX_EVENTS = 50
 _MAX_WRAPPED_LINES = 8
 _MAX_LOADS = 10_000
+# The caches below keep answers by the text they were read from; a text longer than this (hostile input: a
+# line may hold up to a MiB) is read each time, so that no cache holds more than a few MiB.
+_CACHED_TEXT_CHARS = 16 * 1024
 MAX_OFFLOADS_KEPT = 100  # the snapshot keeps the latest model loads; the log may hold thousands  # a log of a busy server loads models all day; keep the latest ones
 
 
@@ -388,9 +391,11 @@ def _library_names(raw: str) -> Any:
     if found is None:
         paths = _LIBCUDA_PATH.findall(raw) if "libcuda.so" in raw else []  # the scans cost more than the test
         versions = frozenset(_LIBRARY_VERSION.findall(raw)) if ".so." in raw else frozenset()
-        if len(_LIBRARY_CACHE) >= 256:
-            _LIBRARY_CACHE.clear()
-        found = _LIBRARY_CACHE[key] = (tuple(paths), versions)
+        found = (tuple(paths), versions)
+        if len(key) <= _CACHED_TEXT_CHARS:
+            if len(_LIBRARY_CACHE) >= 256:
+                _LIBRARY_CACHE.clear()
+            _LIBRARY_CACHE[key] = found
     return found
 
 
@@ -441,9 +446,10 @@ def _message_kind(msg: str) -> Any:
         first = _listening
     rare = msg in _DISCOVERY_MESSAGES or "memory" in msg or msg.startswith(_LATER_PREFIXES)
     kind = (first, _LATER_HANDLERS.get(msg), rare)
-    if len(_MESSAGE_KINDS) >= 4096:  # a real log has a few hundred message texts; a hostile one, any number
-        _MESSAGE_KINDS.clear()
-    _MESSAGE_KINDS[msg] = kind
+    if len(msg) <= 256:  # message texts are short; a longer one is worked out each time
+        if len(_MESSAGE_KINDS) >= 4096:  # a real log has a few hundred message texts; a hostile one, any number
+            _MESSAGE_KINDS.clear()
+        _MESSAGE_KINDS[msg] = kind
     return kind
 
 
@@ -493,7 +499,9 @@ def _inference_compute(log: OllamaLog, raw: str) -> bool:
             compute_capability=fields.get("compute", ""), total_bytes=parse_size(fields.get("total", "")),
             available_bytes=parse_size(fields.get("available", "")),
         )
-        known = _INFERENCE_CACHE[id(fields)] = (fields, details, gpu)
+        known = (fields, details, gpu)
+        if len(raw) <= _CACHED_TEXT_CHARS:
+            _INFERENCE_CACHE[id(fields)] = known
     _, details, gpu = known
     log.gpu_details[gpu_id] = {**details, **log.gpu_details.get(gpu_id, {})}
     # each server start lists its GPUs again: keep one entry per GPU, as the latest start saw it
@@ -655,9 +663,11 @@ def _server_config(log: OllamaLog, raw: str) -> bool:
     if body != log.extras.get("_server_config_body"):  # a restart logs the same line again: read it once
         entries = _CONFIG_CACHE.get(body)
         if entries is None:  # a log of several servers or restarts repeats a few bodies, each ~2 KB to split
-            if len(_CONFIG_CACHE) >= 64:
-                _CONFIG_CACHE.clear()
-            entries = _CONFIG_CACHE[body] = _config_entries(body)
+            entries = _config_entries(body)
+            if len(body) <= _CACHED_TEXT_CHARS:
+                if len(_CONFIG_CACHE) >= 64:
+                    _CONFIG_CACHE.clear()
+                _CONFIG_CACHE[body] = entries
         log.server_config = dict(entries)
         log.extras["_server_config_body"] = body
     return True
@@ -692,9 +702,11 @@ def _runner_command(log: OllamaLog, raw: str) -> None:
     command = raw[at + 5:] if at >= 0 else raw
     flags = _FLAGS_CACHE.get(command)
     if flags is None:
-        if len(_FLAGS_CACHE) >= 256:
-            _FLAGS_CACHE.clear()
-        flags = _FLAGS_CACHE[command] = {name: value or "" for name, value in _FLAG.findall(command)}
+        flags = {name: value or "" for name, value in _FLAG.findall(command)}
+        if len(command) <= _CACHED_TEXT_CHARS:
+            if len(_FLAGS_CACHE) >= 256:
+                _FLAGS_CACHE.clear()
+            _FLAGS_CACHE[command] = flags
     load = log.loads[-1] if log.loads and "n_gpu_layers" not in log.loads[-1] \
         and "ctx_size" not in log.loads[-1] else None
     if load is None:
@@ -807,9 +819,11 @@ def _fields(line: str) -> Dict[str, str]:
     tail = line[line.find("msg="):]
     found = _FIELDS_CACHE.get(tail)
     if found is None:
-        if len(_FIELDS_CACHE) >= 1024:
-            _FIELDS_CACHE.clear()
-        found = _FIELDS_CACHE[tail] = _parse_fields(tail)
+        found = _parse_fields(tail)
+        if len(tail) <= _CACHED_TEXT_CHARS:
+            if len(_FIELDS_CACHE) >= 1024:
+                _FIELDS_CACHE.clear()
+            _FIELDS_CACHE[tail] = found
     return found
 
 

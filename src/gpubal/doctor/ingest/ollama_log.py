@@ -329,8 +329,10 @@ def _event(log: OllamaLog, kind: str, raw: str) -> None:
     match = _ERROR_CODE.search(line) if ("error " in line or "cuInit " in line or "init failur" in line
                                          or "code=" in line) else None
     code = match.group(1) if match else next((code for text, code in _INIT_MESSAGES.items() if text in line), "")
-    if any(event.kind == kind and event.code == code for event in log.events) or len(log.events) >= _MAX_EVENTS:
+    seen = log.extras.setdefault("_event_keys", set())
+    if (kind, code) in seen or len(log.events) >= _MAX_EVENTS:
         return  # a server retries discovery at every load: one event per kind and code says it
+    seen.add((kind, code))
     log.events.append(OllamaLogEvent(kind=kind, code=code, line=line[:500]))
 
 
@@ -766,6 +768,7 @@ def _free_bytes(details: Dict[str, str]) -> int:
 
 def _finish(log: OllamaLog) -> None:
     log.extras.pop("_server_config_body", None)
+    log.extras.pop("_event_keys", None)
     versions = log.extras.pop("_library_versions", set())
     if len(versions) == 1 and "driver_version" not in log.extras:
         log.extras["driver_version"] = versions.pop()
@@ -778,8 +781,10 @@ def _finish(log: OllamaLog) -> None:
             log.gpus.append(OllamaLogGpu(gpu_id=gpu_id, library="cuda", name=details.get("name", ""),
                                          compute_capability=details.get("compute", ""),
                                          total_bytes=_total_bytes(details), available_bytes=_free_bytes(details)))
-    offloads = []
-    for load in log.loads:
+    offloads = []  # the latest loads only, built from the end: a busy log keeps thousands of loads
+    for load in reversed(log.loads):
+        if len(offloads) >= MAX_OFFLOADS_KEPT:
+            break
         total = load.get("layers_model", load.get("layers_total"))
         on_gpu = load.get("layers_offload", load.get("layers_offloaded"))
         if total is None or on_gpu is None:
@@ -791,7 +796,7 @@ def _finish(log: OllamaLog) -> None:
             tensor_split=str(load.get("tensor_split", "")),
             memory_required_bytes=parse_size(str(load.get("memory_required_full", ""))),
         ))
-    log.offloads = offloads[-MAX_OFFLOADS_KEPT:]
+    log.offloads = offloads[::-1]
     buffers = next((load["buffers_mib"] for load in reversed(log.loads) if "buffers_mib" in load), None)
     if buffers:
         log.extras["cuda_devices_used"] = [name for name in buffers if name.startswith("CUDA") and name[4:].isdigit()]

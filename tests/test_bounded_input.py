@@ -10,7 +10,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from gpubal.common.bounded import MAX_DEPTH, TooLarge, check_depth, json_nesting_exceeds, parse_json_bounded
 from gpubal.doctor.collect.ollama import collect_ollama
 from gpubal.model import Known, Reason, Unavailable
 from gpubal.doctor.probes.files import HostFiles
@@ -123,3 +126,36 @@ def test_a_deep_report_in_a_fleet_is_an_unreadable_input_not_a_crash(tmp_path):
     result = gpubal("fleet", str(tmp_path))
     assert result.exit_code in (0, 1) and isinstance(result.exception, (type(None), SystemExit)), result.exception
     assert result.stderr.count("nested deeper than 64 levels") == 2  # one `unreadable:` line per input
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    # brackets, quotes and backslashes inside strings are the cases a text measure could get wrong
+    | st.text(alphabet=st.sampled_from('[]{}"\\ax\u00e9\u20ac\U0001f600\n'), max_size=12),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(
+        st.text(alphabet=st.sampled_from('[]{}"\\k'), max_size=4), children, max_size=4),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_JSON_VALUES, st.integers(min_value=0, max_value=8), st.booleans())
+def test_the_nesting_measured_on_the_text_is_the_nesting_of_the_parsed_values(value, max_depth, ascii_only):
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    try:
+        check_depth(value, max_depth)
+        deeper = False
+    except TooLarge:
+        deeper = True
+    assert json_nesting_exceeds(text, max_depth) is deeper
+    assert json_nesting_exceeds(text.encode(), max_depth) is deeper
+
+
+def test_the_fleet_refuses_nesting_one_past_the_bound_and_reads_it_at_the_bound():
+    at_bound = "[" * MAX_DEPTH + "]" * MAX_DEPTH
+    assert parse_json_bounded(json.loads, at_bound, 1 << 20) is not None
+    with pytest.raises(TooLarge, match="nested deeper than 64 levels"):
+        parse_json_bounded(json.loads, "[" + at_bound + "]", 1 << 20)
+    with pytest.raises(TooLarge, match="nested deeper than 64 levels"):  # the same, written inside a string
+        parse_json_bounded(json.loads, json.dumps({"a": "[" * 100, "b": json.loads("[" + at_bound + "]")}), 1 << 20)
+    assert parse_json_bounded(json.loads, json.dumps({"a": "[" * 100 + '\\"'}), 1 << 20) == {"a": "[" * 100 + '\\"'}

@@ -13,7 +13,7 @@ import tarfile
 from dataclasses import dataclass
 from typing import IO, Any, Callable, Iterable, Iterator, List, Optional, Union
 
-from ..common.bounded import parse_bounded  # depth and size bounds: another host's report is untrusted
+from ..common.bounded import parse_json_bounded  # depth and size bounds: another host's report is untrusted
 from ..snapshot_file import MAX_SNAPSHOT_BYTES
 from .digest import DigestError, HostDigest, digest_document
 
@@ -139,7 +139,7 @@ def digest_bytes(data: bytes, source: str, source_name: str) -> Read:
     try:
         if head.startswith((b"<", b"#")):  # a Markdown or HTML report carries its snapshot
             return _digest_embedded(data.decode("utf-8"), source, source_name)
-        return digest_document(parse_bounded(_loads, data, MAX_SNAPSHOT_BYTES), source, source_name)
+        return digest_document(parse_json_bounded(_loads, data, MAX_SNAPSHOT_BYTES), source, source_name)
     except UnicodeDecodeError:
         return Unreadable(source, "not UTF-8 text")
     except ValueError as error:  # DigestError and both parsers' JSON errors alike
@@ -262,7 +262,7 @@ def read_stream(stream: IO[str], label: str) -> Iterator[Read]:
 
 def _digest_text(text: str, source: str) -> Read:
     try:
-        return digest_document(parse_bounded(json.loads, text, MAX_SNAPSHOT_BYTES), source, source)
+        return digest_document(parse_json_bounded(json.loads, text, MAX_SNAPSHOT_BYTES), source, source)
     except ValueError as error:
         message = str(error) if isinstance(error, DigestError) else f"not JSON: {error}"
         return Unreadable(source, message)

@@ -187,11 +187,12 @@ def _digest_bytes_task(task: Any) -> Read:
     return task if isinstance(task, Unreadable) else digest_bytes(*task)
 
 
-BATCH = 256  # tasks handed to the workers at once: bounds what waits in memory (a tarball's members)
+BATCH = 256  # tasks handed to the workers at once; two batches at most wait in memory (a tarball's members)
 
 
 class _Workers:
-    """A process pool used in bounded batches, or plain calls in this process when jobs is 1. Order is kept."""
+    """A process pool used in bounded batches, or plain calls in this process when jobs is 1. Order is kept.
+    The workers parse the next batch while this process takes in the results of the one before."""
 
     def __init__(self, jobs: int):
         self.jobs = jobs
@@ -210,24 +211,31 @@ class _Workers:
             for task in tasks:
                 yield function(task)
             return
+        pending: Optional[Callable[[], List[Read]]] = None
         batch: List[Any] = []
         for task in tasks:
             batch.append(task)
             if len(batch) >= BATCH:
-                yield from self._run(function, batch)
-                batch = []
-        if batch:
-            yield from self._run(function, batch)
+                submitted = self._submit(function, batch)
+                if pending is not None:
+                    yield from pending()
+                pending, batch = submitted, []
+        submitted = self._submit(function, batch) if batch else None
+        if pending is not None:
+            yield from pending()
+        if submitted is not None:
+            yield from submitted()
 
-    def _run(self, function: Callable[[Any], Read], batch: List[Any]) -> List[Read]:
+    def _submit(self, function: Callable[[Any], Read], batch: List[Any]) -> Callable[[], List[Read]]:
+        """The batch started on the workers; calling the answer waits for its results, in order."""
         if len(batch) < 8:  # not worth a pool
-            return [function(task) for task in batch]
+            return lambda: [function(task) for task in batch]
         if self._pool is None:
             import multiprocessing
 
             context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
             self._pool = context.Pool(self.jobs)
-        return self._pool.map(function, batch, chunksize=max(1, len(batch) // (self.jobs * 4)))
+        return self._pool.map_async(function, batch, chunksize=max(1, len(batch) // (self.jobs * 4))).get
 
 
 def read_stream(stream: IO[str], label: str) -> Iterator[Read]:

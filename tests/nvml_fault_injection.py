@@ -38,8 +38,8 @@ WRONG_VALUES: Dict[str, Any] = {
 }
 READ_VALUES = ("wrong:negative",)
 # ... and text is what these answer anyway
-TEXT_FUNCTIONS = ("nvmlDeviceGetName", "nvmlDeviceGetUUID", "nvmlDeviceGetSerial", "nvmlSystemGetDriverVersion",
-                  "nvmlSystemGetNVMLVersion")
+TEXT_FUNCTIONS = ("nvmlDeviceGetName", "nvmlDeviceGetUUID", "nvmlDeviceGetSerial", "nvmlDeviceGetVbiosVersion",
+                  "nvmlSystemGetDriverVersion", "nvmlSystemGetNVMLVersion")
 READ_TEXT = ("wrong:text", "wrong:bytes")
 # Error codes that are answers of these functions: NOT_SUPPORTED or NOT_FOUND for a link says the GPU has
 # no such link; NOT_FOUND for a MIG slot says the slot is empty.
@@ -226,6 +226,7 @@ def _tuple(value: Any) -> Any:
 _DEVICE_FUNCTIONS = {
     "nvmlDeviceGetName": ("name", lambda v: v, False),
     "nvmlDeviceGetSerial": ("serial", lambda v: v, False),
+    "nvmlDeviceGetVbiosVersion": ("vbios_version", lambda v: v, False),
     "nvmlDeviceGetPciInfo_v3": ("pci_info", lambda v: _Struct(busId=v["bus_id"].encode()), False),
     "nvmlDeviceGetArchitecture": ("architecture", lambda v: v, False),
     "nvmlDeviceGetCudaComputeCapability": ("cuda_compute_capability", _tuple, False),

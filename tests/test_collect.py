@@ -18,7 +18,7 @@ from gpubal.doctor.collect import collect_snapshot
 from gpubal.model import GpuPair, Known, Reason, Snapshot, Unavailable
 from gpubal.snapshot_file import snapshot_from_json, snapshot_to_json, to_jsonable
 from gpubal.doctor.probes.files import HostFiles
-from gpubal.doctor.probes.nvml import DEVICE_QUERIES, NVLINK_MAX_LINKS, PynvmlAdapter, RecordingAdapter, ReplayAdapter
+from gpubal.doctor.probes.nvml import DEVICE_QUERIES, LATER_QUERIES, NVLINK_MAX_LINKS, PynvmlAdapter, RecordingAdapter, ReplayAdapter
 from gpubal.reports.summary import link_label
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
@@ -104,8 +104,9 @@ def test_hand_written_profile_answers_every_device_query(name):
     for device in json.load(open(profile_path(name)))["devices"]:
         if "handle" in device:
             continue
-        plain = {q for q in DEVICE_QUERIES if not q.startswith("nvlink_")}
+        plain = {q for q in DEVICE_QUERIES if not q.startswith("nvlink_")} - set(LATER_QUERIES)
         assert plain <= set(device)
+        assert not set(LATER_QUERIES) & set(device)  # no host gave them: the replay says not recorded
         assert {f"nvlink_state:{n}" for n in range(NVLINK_MAX_LINKS)} <= set(device)
         for n in range(NVLINK_MAX_LINKS):
             if not isinstance(device[f"nvlink_state:{n}"], dict):
@@ -126,15 +127,39 @@ def test_make_profiles_output_is_committed_as_generated():
 @pytest.mark.parametrize("name", list(ROOTS))
 def test_no_fact_is_missing_from_the_profile(name):
     """Nothing reads 'not recorded': every query the collectors ask is in the profile (but what ran on the
-    host at that moment: MOMENT_QUERIES, which profiles need not hold)."""
+    host at that moment: MOMENT_QUERIES, which profiles need not hold; and LATER_QUERIES, which profiles
+    recorded or written before gpubal asked them lack)."""
     data = json.loads(snapshot_to_json(snap(name)))
     data.pop("processes")
     for gpu in data["gpus"].get("value", []):
         gpu.pop("utilization_gpu_percent")
+        gpu.pop("vbios_version")
     assert "not recorded in" not in json.dumps(data)
 
 
 # --- real hosts --------------------------------------------------------------------------------------
+
+
+def test_the_vbios_version_is_the_one_the_h200x2_host_gave():
+    # nvml-dump.json's nvmlDeviceGetVbiosVersion, the same as its nvidia-smi -q "VBIOS Version"
+    assert [(value(gpu.vbios_version), gpu.vbios_version.source) for gpu in gpus("h200x2")] == \
+        [("96.00.A5.00.1A", "nvmlDeviceGetVbiosVersion")] * 2
+
+
+@pytest.mark.parametrize("name", ["h200x1", "h200x2-live", "hgx8-h100-nvswitch"])
+def test_a_profile_made_before_gpubal_read_the_vbios_says_it_was_not_recorded(name):
+    for gpu in value(collect_snapshot(ReplayAdapter.from_file(profile_path(name)), files("h200x1")).gpus):
+        fact = gpu.vbios_version
+        assert isinstance(fact, Unavailable) and fact.reason is Reason.NOT_FOUND, fact
+        assert fact.detail == f"not recorded in {name}.json"
+
+
+def test_a_snapshot_written_before_the_vbios_version_loads_with_it_not_in_input():
+    data = json.loads(snapshot_to_json(snap("h200x2")))
+    for gpu in data["gpus"]["value"]:
+        del gpu["vbios_version"]
+    fact = snapshot_from_json(json.dumps(data)).gpu_list()[0].vbios_version
+    assert isinstance(fact, Unavailable) and fact.reason is Reason.NOT_IN_INPUT
 
 
 def test_h200x1_one_h200_with_141_gb():

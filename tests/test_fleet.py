@@ -127,6 +127,23 @@ def test_hosts_that_could_not_read_a_fact_are_not_drift():
     assert agreed.hosts == 2 and agreed.unknown_hosts == 1
 
 
+def test_a_host_on_another_vbios_is_drift_and_a_report_without_one_is_unknown_not_drift():
+    # the h200x2 golden's VBIOS is the real host's (96.00.A5.00.1A); the other build is an edit, as a
+    # reflashed board would report it
+    reflashed = host_report("n3")
+    reflashed["snapshot"]["gpus"]["value"][1]["vbios_version"]["value"] = "96.00.A5.00.1B"
+    older = host_report("n4")  # written before gpubal read the VBIOS
+    for gpu in older["snapshot"]["gpus"]["value"]:
+        del gpu["vbios_version"]
+    fleet = build([host_report("n1"), host_report("n2"), reflashed, older])
+    (drift,) = [d for d in fleet.drift if d.fact == "vbios_version"]
+    assert (drift.label, drift.majority.value, drift.majority.hosts) == ("VBIOS", "96.00.A5.00.1A", ("n1", "n2"))
+    assert [(o.value, o.hosts) for o in drift.outliers] == \
+        [("96.00.A5.00.1A (1 GPU); 96.00.A5.00.1B (gpu:1)", ("n3",))]
+    assert [(u.value, u.hosts) for u in drift.unknown] == [("unknown (absent)", ("n4",))]
+    assert "vbios_version" in {row.host: row.drift for row in fleet.hosts}["n3"]
+
+
 def test_hosts_of_different_gpu_models_are_not_compared():
     other = host_report("l40s")
     for gpu in other["snapshot"]["gpus"]["value"]:

@@ -122,7 +122,8 @@ def test_a_number_wider_than_nvml_sends_is_not_read():
     assert isinstance(adapter.device(0, "pcie_link_gen_current"), Unavailable)
 
 
-@pytest.mark.parametrize("query,function", [("name", "nvmlDeviceGetName"), ("uuid", "nvmlDeviceGetUUID")])
+@pytest.mark.parametrize("query,function", [("name", "nvmlDeviceGetName"), ("uuid", "nvmlDeviceGetUUID"),
+                                            ("vbios_version", "nvmlDeviceGetVbiosVersion")])
 def test_none_for_a_name_or_uuid_is_not_the_text_none(query, function):
     adapter = _adapter(faults.Fault(function, None, "wrong:none"))
     assert isinstance(adapter.device(0, query), Unavailable)
@@ -254,3 +255,11 @@ def test_a_replayed_none_name_is_not_the_text_none_in_balance():
 def test_faults_the_full_sweep_found_claim_nothing(fault):
     result = faults.run_combo("h200x2", fault, every_format=False)
     assert not result.crash and not result.violations, (result.crash, result.violations[:3])
+
+
+def test_the_vbios_version_comes_through_the_choke_point_as_text_or_a_reason():
+    adapter = _adapter(None, "h200x2")
+    assert adapter.device(1, "vbios_version") == "96.00.A5.00.1A"
+    refused = _adapter(faults.Fault("nvmlDeviceGetVbiosVersion", 1, "error:3"), "h200x2").device(1, "vbios_version")
+    assert isinstance(refused, Unavailable) and refused.reason is Reason.NOT_SUPPORTED
+    assert refused.source == "nvmlDeviceGetVbiosVersion"

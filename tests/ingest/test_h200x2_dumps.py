@@ -57,3 +57,19 @@ def test_doctor_from_the_h200x2_dumps_exits_0_by_default():
     result = _doctor()
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "Findings: 0 errors, 0 warnings" in result.stdout
+
+
+def test_the_vbios_version_is_read_from_smi_q_text_and_xml():
+    gpus = snapshot_from_dumps([str(SMI_Q)]).snapshot.gpu_list()
+    assert [gpu.vbios_version.value for gpu in gpus] == ["96.00.A5.00.1A"] * 2  # VBIOS Version, as printed
+    xml = DUMPS / "smi-q-xml" / "netdata-a100-sxm4-mig-2x3g.txt"
+    (gpu,) = snapshot_from_dumps([str(xml)]).snapshot.gpu_list()
+    assert gpu.vbios_version.value == "92.00.45.00.03"  # <vbios_version>
+
+
+def test_a_dump_without_a_vbios_line_leaves_the_vbios_version_unknown():
+    from gpubal.doctor.model import Reason, Unavailable
+
+    gpus = snapshot_from_dumps([str(TOPO)]).snapshot.gpu_list()
+    assert all(isinstance(gpu.vbios_version, Unavailable) and gpu.vbios_version.reason is Reason.NOT_IN_INPUT
+               for gpu in gpus)

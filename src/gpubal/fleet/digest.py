@@ -242,6 +242,7 @@ DRIFT_FACTS: Tuple[DriftFact, ...] = (
     DriftFact("cudnn_copies", "cuDNN copies", _library("cudnn")),
     DriftFact("nccl_copies", "NCCL copies", _library("nccl")),
     DriftFact("fabric_manager", "Fabric Manager", _fabric_manager),
+    DriftFact("vbios_version", "VBIOS", _per_gpu(lambda gpu: _text(_fact(gpu, "vbios_version")))),
     DriftFact("gpu_count", "GPU count", _gpu_count),
     DriftFact("nvlinks_per_pair", "NVLinks per GPU pair", _nvlinks_per_pair),
     DriftFact("nvlinks_up", "NVLinks up per GPU", _per_gpu(_nvlinks_up)),

@@ -202,6 +202,10 @@ class Gpu(_Facts):
     # busy now. It has a default so that a snapshot file without it (pasted text, an older gpubal) still loads.
     utilization_gpu_percent: Fact[int] = field(default=Unavailable(
         Reason.NOT_IN_INPUT, "snapshot", "not in this snapshot (pasted text, or made before gpubal read it)"))
+    # Added later too. The video BIOS as NVML and nvidia-smi print it ("96.00.A5.00.1A"): hosts of one GPU
+    # model on different VBIOS builds behave differently (NVLink training, power limits), so fleets compare it.
+    vbios_version: Fact[str] = field(default=Unavailable(
+        Reason.NOT_IN_INPUT, "snapshot", "not in this snapshot (made before gpubal read the VBIOS version)"))
 
     def subject(self) -> str:
         return f"gpu:{self.index}"

@@ -98,6 +98,7 @@ def collect_gpu(nvml: NvmlAdapter, files: HostFiles, index: int, numa_nodes: Fac
         cpu_affinity_sysfs=cpus_sysfs,
         cpu_affinity=_reconcile_cpus(cpus_nvml, cpus_sysfs),
         utilization_gpu_percent=read.fact("utilization_now", lambda rates: as_int(rates["gpu"])),
+        vbios_version=read.fact("vbios_version", as_str),
     )
 
 

@@ -130,6 +130,7 @@ def gpu_observations(index: int, gpu: Dict[str, str], migs: List[Dict[str, str]]
 
     yield put("present", True)
     for key, name in (("Product Name", "name"), ("GPU UUID", "uuid"), ("Serial Number", "serial"),
+                      ("VBIOS Version", "vbios_version"),
                       ("PCI/Bus Id", "pci_bus_id")):
         value = gpu.get(key, "")
         if value and value != "N/A":

@@ -22,6 +22,7 @@ _DOCTYPE = re.compile(r"<!DOCTYPE\s+nvidia_smi_log\s+SYSTEM\s+\"([\w.-]+)\"\s*>"
 # XML tag path (below <gpu>) -> the key the text parser uses, so both feed the same picker
 _KEYS = {
     "product_name": "Product Name", "uuid": "GPU UUID", "serial": "Serial Number",
+    "vbios_version": "VBIOS Version",
     "product_architecture": "Product Architecture", "persistence_mode": "Persistence Mode",
     "mig_mode/current_mig": "MIG Mode/Current", "mig_mode/pending_mig": "MIG Mode/Pending",
     "ecc_mode/current_ecc": "ECC Mode/Current", "ecc_mode/pending_ecc": "ECC Mode/Pending",

@@ -399,6 +399,7 @@ _DEVICE_QUERIES: Dict[str, _Query] = {
     "name": _simple("nvmlDeviceGetName", _text),
     "uuid": _simple("nvmlDeviceGetUUID", _text),
     "serial": _simple("nvmlDeviceGetSerial", _text),
+    "vbios_version": _simple("nvmlDeviceGetVbiosVersion", _text),
     "pci_info": _Query("nvmlDeviceGetPciInfo_v3", PynvmlAdapter._pci_info),
     "memory_info": _Query("nvmlDeviceGetMemoryInfo", PynvmlAdapter._memory_info),
     "architecture": _simple("nvmlDeviceGetArchitecture", _int),
@@ -449,6 +450,9 @@ SAMPLE_QUERIES = ("utilization_rates", "power_usage", "clock_info", "pcie_throug
 MOMENT_QUERIES = ("running_processes", "utilization_now")  # what runs now: a profile need not hold it
 DEVICE_QUERIES = tuple(query for query in _DEVICE_QUERIES  # what collect asks of every GPU
                        if query not in SAMPLE_QUERIES + MOMENT_QUERIES)
+# Asked since the first profiles were recorded: a profile made before may lack them, and its replay then
+# answers not_found "not recorded in ...", never a value the host did not give.
+LATER_QUERIES = ("vbios_version",)
 
 
 def _reason(code: Optional[int]) -> Reason:

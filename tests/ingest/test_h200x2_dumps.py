@@ -68,7 +68,7 @@ def test_the_vbios_version_is_read_from_smi_q_text_and_xml():
 
 
 def test_a_dump_without_a_vbios_line_leaves_the_vbios_version_unknown():
-    from gpubal.doctor.model import Reason, Unavailable
+    from gpubal.model import Reason, Unavailable
 
     gpus = snapshot_from_dumps([str(TOPO)]).snapshot.gpu_list()
     assert all(isinstance(gpu.vbios_version, Unavailable) and gpu.vbios_version.reason is Reason.NOT_IN_INPUT

@@ -136,3 +136,62 @@ def test_long_summaries_count_what_does_not_fit():
     assert fit("gpubal: 3 errors:", parts, 44) == "gpubal: 3 errors: first-rule gpu:0,1 +2 more"
     assert fit("gpubal: 3 errors:", parts, 43) == "gpubal: 3 errors: +3 more"
     assert fit("gpubal: 3 errors:", parts, 200) == "gpubal: 3 errors: first-rule gpu:0,1; second-rule; third-rule gpu:2"
+
+
+# --- the node-problem-detector image ---------------------------------------------------------------------
+
+NPD_DOCKERFILE = DEPLOY / "npd.Dockerfile"
+
+
+def dockerfile_instructions(path: Path):
+    """(INSTRUCTION, arguments) per instruction, continuation lines joined and comments dropped."""
+    instructions, pending = [], ""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not pending and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        pending += line.rstrip("\\").strip() + " " if line.endswith("\\") else line.strip()
+        if not line.endswith("\\"):
+            keyword, _, arguments = pending.partition(" ")
+            instructions.append((keyword.upper(), arguments.strip()))
+            pending = ""
+    return instructions
+
+
+def test_the_npd_image_builds_on_npds_own_image_and_copies_only_paths_that_exist():
+    instructions = dockerfile_instructions(NPD_DOCKERFILE)
+    (default,) = [args for keyword, args in instructions if keyword == "ARG" and args.startswith("NPD_IMAGE=")]
+    assert default.startswith("NPD_IMAGE=registry.k8s.io/node-problem-detector/node-problem-detector:v")
+    assert ("FROM", "${NPD_IMAGE}") in instructions
+    copies = [args.split() for keyword, args in instructions if keyword == "COPY"]
+    assert copies, "the image installs gpubal from the checkout"
+    for *sources, _destination in copies:
+        for source in sources:
+            assert (REPO / source).exists(), f"npd.Dockerfile copies {source}, which the repository lacks"
+
+
+def test_the_npd_image_copies_what_the_package_build_reads():
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        import tomli as tomllib
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    copied = {source for keyword, args in dockerfile_instructions(NPD_DOCKERFILE) if keyword == "COPY"
+              for source in args.split()[:-1]}
+    # the build reads pyproject.toml and its readme; packages and their data all live under the package root
+    assert {"pyproject.toml", project["project"]["readme"]} <= copied
+    assert project["tool"]["setuptools"]["packages"]["find"]["where"] == ["src"] and "src" in copied
+    run = " ".join(args for keyword, args in dockerfile_instructions(NPD_DOCKERFILE) if keyword == "RUN")
+    extras = set(project["project"]["optional-dependencies"])
+    assert "[fast]'" in run and "fast" in extras
+
+
+def test_the_npd_image_runs_gpubal_where_the_plugin_config_looks_and_loads_that_config():
+    instructions = dockerfile_instructions(NPD_DOCKERFILE)
+    run = " ".join(args for keyword, args in instructions if keyword == "RUN")
+    paths = {rule["path"] for rule in NPD_CONFIG["rules"]}
+    assert paths == {"/usr/local/bin/gpubal"} and "ln -s /opt/gpubal/bin/gpubal /usr/local/bin/gpubal" in run
+    (config_copy,) = [args.split() for keyword, args in instructions
+                      if keyword == "COPY" and "npd-gpubal-plugin.json" in args]
+    (entrypoint,) = [json.loads(args) for keyword, args in instructions if keyword == "ENTRYPOINT"]
+    assert entrypoint[0] == "/node-problem-detector"
+    assert f"--config.custom-plugin-monitor={config_copy[-1]}" in entrypoint

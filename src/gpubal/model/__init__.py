@@ -206,6 +206,10 @@ class Gpu(_Facts):
     # model on different VBIOS builds behave differently (NVLink training, power limits), so fleets compare it.
     vbios_version: Fact[str] = field(default=Unavailable(
         Reason.NOT_IN_INPUT, "snapshot", "not in this snapshot (made before gpubal read the VBIOS version)"))
+    # Whether a display is initialised on the GPU (a display server holds it open): NVML's display active,
+    # nvidia-smi's `Disp.A`. Defaulted so that a snapshot written before gpubal read it still loads.
+    display_active: Fact[bool] = field(default=Unavailable(
+        Reason.NOT_IN_INPUT, "snapshot", "not in this snapshot (made before gpubal read it, or not in the paste)"))
 
     def subject(self) -> str:
         return f"gpu:{self.index}"

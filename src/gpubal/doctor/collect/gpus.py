@@ -70,6 +70,7 @@ def collect_gpu(nvml: NvmlAdapter, files: HostFiles, index: int, numa_nodes: Fac
         memory_total_bytes=read.fact("memory_info", lambda info: as_int(info["total"])),
         memory_used_bytes=read.fact("memory_info", lambda info: as_int(info["used"])),
         persistence_mode=read.fact("persistence_mode", lambda mode: as_int(mode) == 1),
+        display_active=read.fact("display_active", lambda active: as_int(active) == 1),
         compute_mode=read.fact("compute_mode", lambda mode: COMPUTE_MODES.get(as_int(mode), f"unknown ({mode})")),
         ecc_enabled_current=read.fact("ecc_mode", lambda pair: as_int(pair[0]) == 1),
         ecc_enabled_pending=read.fact("ecc_mode", lambda pair: as_int(pair[1]) == 1),

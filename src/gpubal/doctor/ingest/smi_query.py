@@ -138,7 +138,8 @@ def gpu_observations(index: int, gpu: Dict[str, str], migs: List[Dict[str, str]]
     architecture = gpu.get("Product Architecture", "")
     if architecture and architecture != "N/A":
         yield put("architecture", architecture.lower())
-    for key, name in (("Persistence Mode", "persistence_mode"), ("MIG Mode/Current", "mig_enabled_current"),
+    for key, name in (("Persistence Mode", "persistence_mode"), ("Display Active", "display_active"),
+                      ("MIG Mode/Current", "mig_enabled_current"),
                       ("MIG Mode/Pending", "mig_enabled_pending"), ("ECC Mode/Current", "ecc_enabled_current"),
                       ("ECC Mode/Pending", "ecc_enabled_pending"),
                       ("Remapped Rows/Pending", "remapped_rows_pending"),

@@ -94,6 +94,8 @@ class SmiTable:
             yield ("gpu", index, "pci_bus_id"), gpu["bus_id"].upper(), SECTION
             if gpu["persistence"] in ("On", "Off"):
                 yield ("gpu", index, "persistence_mode"), gpu["persistence"] == "On", SECTION
+            if gpu["display_active"] in ("On", "Off"):  # `Disp.A`; N/A (a headless board) stays unknown
+                yield ("gpu", index, "display_active"), gpu["display_active"] == "On", SECTION
             if "memory_total_mib" in gpu:
                 yield ("gpu", index, "memory_total_bytes"), int(gpu["memory_total_mib"]) << 20, SECTION
                 yield ("gpu", index, "memory_used_bytes"), int(gpu["memory_used_mib"]) << 20, SECTION

@@ -24,6 +24,7 @@ _KEYS = {
     "product_name": "Product Name", "uuid": "GPU UUID", "serial": "Serial Number",
     "vbios_version": "VBIOS Version",
     "product_architecture": "Product Architecture", "persistence_mode": "Persistence Mode",
+    "display_active": "Display Active",
     "mig_mode/current_mig": "MIG Mode/Current", "mig_mode/pending_mig": "MIG Mode/Pending",
     "ecc_mode/current_ecc": "ECC Mode/Current", "ecc_mode/pending_ecc": "ECC Mode/Pending",
     "gpu_virtualization_mode/virtualization_mode": "GPU Virtualization Mode/Virtualization Mode",

@@ -405,6 +405,7 @@ _DEVICE_QUERIES: Dict[str, _Query] = {
     "architecture": _simple("nvmlDeviceGetArchitecture", _int),
     "cuda_compute_capability": _simple("nvmlDeviceGetCudaComputeCapability", _int_pair),
     "persistence_mode": _simple("nvmlDeviceGetPersistenceMode", _int),
+    "display_active": _simple("nvmlDeviceGetDisplayActive", _int),  # 1: a display is initialised on the GPU
     "compute_mode": _simple("nvmlDeviceGetComputeMode", _int),
     "ecc_mode": _simple("nvmlDeviceGetEccMode", _int_pair),
     "virtualization_mode": _simple("nvmlDeviceGetVirtualizationMode", _int),
@@ -452,7 +453,7 @@ DEVICE_QUERIES = tuple(query for query in _DEVICE_QUERIES  # what collect asks o
                        if query not in SAMPLE_QUERIES + MOMENT_QUERIES)
 # Asked since the first profiles were recorded: a profile made before may lack them, and its replay then
 # answers not_found "not recorded in ...", never a value the host did not give.
-LATER_QUERIES = ("vbios_version",)
+LATER_QUERIES = ("vbios_version", "display_active")
 
 
 def _reason(code: Optional[int]) -> Reason:

@@ -607,3 +607,10 @@ def test_pynvml_lost_handle_answers_every_query_gpu_lost():
     for query in ("name", "memory_info", "fabric_info"):
         assert adapter.device(1, query).reason is Reason.GPU_LOST
     assert adapter.pair(0, 1, "p2p_status", 0).reason is Reason.GPU_LOST
+
+
+def test_display_active_cites_nvml_and_real_recordings_that_predate_it_say_not_recorded():
+    headless = gpus("hgx8-h100-nvswitch")[0].display_active
+    assert headless == Known(False, "nvmlDeviceGetDisplayActive")
+    recorded = gpus("h200x1")[0].display_active
+    assert isinstance(recorded, Unavailable) and "not recorded in" in recorded.detail

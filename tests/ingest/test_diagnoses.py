@@ -8,7 +8,7 @@ import pytest
 
 from gpubal.doctor.engine import evaluate
 from gpubal.doctor.ingest.dumps import snapshot_from_dumps
-from gpubal.model import Outcome
+from gpubal.model import Known, Outcome, Unavailable
 from gpubal.rules import all_rules
 
 DUMPS = Path(__file__).parent.parent / "fixtures" / "dumps"
@@ -109,7 +109,6 @@ EXPERT_DIAGNOSES = [
     ("ollama-log/3gpu-pascal-inference-compute-redacted-ids.txt", "heterogeneous-gpus", "host"),
     ("collect-env/vllm15592-8xa100-pcie-driver-525-torch-cu124.txt", "framework-cuda-build", "host"),
     ("smi/rapidsai-v100-cuda-na-bold-shell-prompt.txt", "libcuda-unusable", "host"),
-    ("ollama-log/feb2024-wsl-mx130-legacy-bytes-memory-used.txt", "ollama-gpu-memory-in-use", "ollama"),
     ("ollama-log/jul2024-libcuda-418-elfclass32-undefined-symbol.txt", "ollama-cuda-init-failed", "ollama"),
     ("ollama-log/jul2024-libcuda-418-elfclass32-undefined-symbol.txt", "ollama-runs-on-cpu", "ollama"),
     ("ollama-log/jul2024-libcuda-418-elfclass32-undefined-symbol.txt", "driver-branch-end-of-life", "host"),
@@ -176,3 +175,59 @@ def test_a_driver_library_that_will_not_load_is_said_without_an_invented_error_n
     assert len(found) == 1
     assert "lists under this number" not in found[0].message and "error without" not in found[0].message
     assert found[0].evidence["error"] == "none printed"
+
+
+# Desktop GPUs that drive the screen (`Disp.A On`, `Display Active : Enabled`): persistence off is no fault
+# there, the display server keeps the GPU initialised (NVIDIA, Driver Persistence)
+DISPLAY_DRIVING = ["smi/frogging-rtx4070-550.40.07-prompt.txt", "smi/mistralrs-rtx5070-r610-name-cut.txt",
+                   "smi-q/nvct-gtx1080ti-440-smi-a-fenced.txt", "smi-q/nvidia-docker-gtx1080-396-no-cuda-line.txt",
+                   "smi-q/nvidia-docker-quadro-m1000m-375-4digit-domain.txt"]
+
+
+@pytest.mark.parametrize("sample", DISPLAY_DRIVING, ids=lambda value: value.rsplit("/", 1)[-1])
+def test_persistence_off_on_a_gpu_driving_a_display_is_not_a_finding(sample):
+    report, found = findings(sample)
+    assert not any(rule == "persistence-mode-off" for rule, _ in found)
+    assert only(report, "persistence-mode-off", "gpu:0").outcome is Outcome.PASSED
+
+
+@pytest.mark.parametrize("sample", ["smi/rapidsai-v100-cuda-na-bold-shell-prompt.txt",  # Disp.A Off
+                                    "smi-q-xml/netdata-a100-sxm4-mig-2x3g.txt",  # <display_active>Disabled
+                                    "smi/cbio-gtx680-331-bracket-prompt.txt"],  # Disp.A N/A: unknown
+                         ids=lambda value: value.rsplit("/", 1)[-1])
+def test_persistence_off_on_a_headless_gpu_is_still_a_finding(sample):
+    _, found = findings(sample)
+    assert ("persistence-mode-off", "gpu:0") in found
+
+
+def only(report, rule_id, subject):
+    return next(r for r in report.results if r.rule_id == rule_id and r.subject == subject)
+
+
+def test_ollama_0_1_2x_used_mem_line_holds_free_memory():
+    # 0.1.21-0.1.27 logged NVML's free memory as `usedMem`; the log's own CheckVRAM line (977M = free less
+    # the 1 GiB Ollama keeps back) agrees, so the MX130 had 2.0 of 2.0 GiB *free*: nothing held by others
+    report, found = findings("ollama-log/feb2024-wsl-mx130-legacy-bytes-memory-used.txt")
+    gpu = report.snapshot.ollama.log_gpus.value[0]
+    assert (gpu.total_bytes, gpu.available_bytes) == (2147483648, 2098724864)
+    assert not any(rule == "ollama-gpu-memory-in-use" for rule, _ in found)
+    assert only(report, "ollama-gpu-memory-in-use", "host").outcome is Outcome.PASSED
+
+
+@pytest.mark.parametrize("sample, shown", [
+    ("smi/frogging-rtx4070-550.40.07-prompt.txt", True),  # table, `Disp.A On`
+    ("smi/h100-sxm-x8-565.txt", False),  # table, `Disp.A Off`
+    ("smi-q/nvct-gtx1080ti-440-smi-a-fenced.txt", True),  # -q, `Display Active : Enabled`
+    ("smi-q-xml/netdata-a100-sxm4-mig-2x3g.txt", False),  # -q -x, `<display_active>Disabled`
+], ids=lambda value: value.rsplit("/", 1)[-1] if isinstance(value, str) else str(value))
+def test_display_active_is_read_from_each_nvidia_smi_form(sample, shown):
+    report, _ = findings(sample)
+    fact = report.snapshot.gpu_list()[0].display_active
+    assert isinstance(fact, Known) and fact.value is shown
+
+
+@pytest.mark.parametrize("sample", ["smi/cbio-gtx680-331-bracket-prompt.txt",  # `Disp.A N/A`
+                                    "smi-q/sysmon-gtx780-450-prompt.txt"])  # `Display Active : N/A`
+def test_display_active_n_a_stays_unknown(sample):
+    report, _ = findings(sample)
+    assert isinstance(report.snapshot.gpu_list()[0].display_active, Unavailable)

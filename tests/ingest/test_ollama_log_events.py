@@ -3,6 +3,7 @@ built from the format strings in Ollama's and ggml's source (quoted in each test
 the corpus under tests/fixtures/dumps/ollama-log holds the real pastes."""
 
 from gpubal.doctor.ingest.ollama_log import parse_ollama_log
+from gpubal.model import UNKNOWN_BYTES
 
 
 def events(*lines):
@@ -33,3 +34,29 @@ def test_a_healthy_discovery_has_no_event():
             'id=GPU-dd1f9e61-27e0-16ad-dd71-766641270fd6 library=cuda variant=v12 compute=8.6 driver=12.2 '
             'name="NVIDIA A10G" total="22.0 GiB" available="21.7 GiB"')
     assert events(line) == []
+
+
+MX130 = ["[0] CUDA device name: NVIDIA GeForce MX130", "[0] CUDA totalMem 2147483648", "[0] CUDA usedMem 2098724864"]
+CHECK_VRAM = ('time=2024-02-02T03:48:00.390-05:00 level=DEBUG source=gpu.go:231 '
+              'msg="cuda detected 1 devices with 977M available memory"')
+
+
+def log_gpu(*lines):
+    return parse_ollama_log(iter(lines)).gpus[0]
+
+
+def test_used_mem_is_free_memory_when_the_check_vram_line_agrees():
+    # 0.1.21-0.1.27 printed memInfo.free as usedMem; 2098724864 - 1 GiB reserve = 977 MiB, as the log says
+    assert log_gpu(*MX130, CHECK_VRAM).available_bytes == 2098724864
+
+
+def test_used_mem_is_used_memory_from_0_1_28():
+    # ollama/ollama fa2f2b3 (0.1.28) printed the used memory under the same label
+    asset = ('time=2024-03-05T10:00:00.000Z level=INFO source=dyn_ext_server.go:90 msg="Loading Dynamic llm server: '
+             '/tmp/ollama1/runners/cuda_v11/libext_server.so"')
+    version = 'time=2024-03-05T10:00:00.000Z level=INFO source=routes.go:1042 msg="Listening on 127.0.0.1:11434 (version 0.1.28)"'
+    assert log_gpu(version, asset, *MX130).available_bytes == 2147483648 - 2098724864
+
+
+def test_used_mem_of_unknown_meaning_leaves_free_memory_unknown():
+    assert log_gpu(*MX130).available_bytes == UNKNOWN_BYTES

@@ -33,3 +33,23 @@ def test_not_evaluated_when_persistence_mode_is_unavailable(h200x2_snapshot):
     result = only_result(evaluate(snapshot, [rule]), "gpu:0")
     assert result.outcome is Outcome.NOT_EVALUATED
     assert result.missing_fact == "gpu:0.persistence_mode"
+
+
+def test_a_gpu_that_drives_a_display_is_not_warned(h200x2_snapshot):
+    # the display server holds the device open, so the driver keeps the GPU initialised without persistence
+    snapshot = with_gpu(h200x2_snapshot, 0, persistence_mode=known(False), display_active=known(True))
+    assert only_result(evaluate(snapshot, [rule]), "gpu:0").outcome is Outcome.PASSED
+
+
+def test_a_headless_gpu_is_warned_and_the_evidence_says_no_display(h200x2_snapshot):
+    snapshot = with_gpu(h200x2_snapshot, 0, persistence_mode=known(False), display_active=known(False))
+    found = single_finding(evaluate(snapshot, [rule]), "gpu:0")
+    assert found.evidence["gpu:0.display_active"] is False
+
+
+def test_display_unknown_keeps_the_warning(h200x2_snapshot):
+    # a recording or paste that does not show the display: headless servers are what persistence is for
+    snapshot = with_gpu(h200x2_snapshot, 0, persistence_mode=known(False),
+                        display_active=unavailable(Reason.NOT_IN_INPUT))
+    found = single_finding(evaluate(snapshot, [rule]), "gpu:0")
+    assert "gpu:0.display_active" not in found.evidence

@@ -409,7 +409,10 @@ class OllamaLogGpu:
     name: str
     compute_capability: str  # "8.9", or "" when the line does not say
     total_bytes: int
-    available_bytes: int
+    available_bytes: int  # UNKNOWN_BYTES when the log does not say how much was free
+
+
+UNKNOWN_BYTES = -1  # an OllamaLogGpu's available memory that the log does not show
 
 
 @dataclass(frozen=True)

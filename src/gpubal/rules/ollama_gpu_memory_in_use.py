@@ -1,4 +1,4 @@
-from ..model import Fix, Severity, Snapshot
+from ..model import UNKNOWN_BYTES, Fix, Severity, Snapshot
 from . import finding, rule
 from ..common import links as _links
 from ._ollama import require_ollama
@@ -14,6 +14,13 @@ def ollama_gpu_memory_in_use(snapshot: Snapshot):
     What it checks
         Each GPU as Ollama's log reports it at discovery (`inference compute ... total= available=`,
         or the debug trace's totalMem/freeMem): how much memory other processes already held.
+
+        0.1.21 to 0.1.27 printed NVML's free memory under the label `usedMem` (gpu/gpu_info_cuda.c at
+        v0.1.23: `LOG(h.verbose, "[%d] CUDA usedMem %ld\n", i, memInfo.free)`; fixed in 0.1.28 by
+        ollama/ollama fa2f2b3, "fix: print usedMemory size right (#2827)"). The parser reads such a line
+        as the free memory Ollama sized loads by when the log names the release or its own
+        `cuda detected N devices with XM available memory` line (CheckVRAM: free less 10 %, at least
+        1 GiB per GPU) agrees; otherwise the GPU's free memory is unknown and not judged.
 
     Why it matters
         Ollama sizes each model load to the free memory it sees. Memory held by another server (a
@@ -31,8 +38,8 @@ def ollama_gpu_memory_in_use(snapshot: Snapshot):
     """
     ollama = require_ollama(snapshot)
     for number, gpu in enumerate(ollama.need("log_gpus")):
-        if not gpu.total_bytes or gpu.available_bytes > gpu.total_bytes:
-            continue
+        if not gpu.total_bytes or gpu.available_bytes > gpu.total_bytes or gpu.available_bytes == UNKNOWN_BYTES:
+            continue  # the log does not say how much was free
         used = gpu.total_bytes - gpu.available_bytes
         if used < IN_USE_MIN_BYTES or used < IN_USE_SHARE * gpu.total_bytes:
             continue

@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional
 
-from ...model import OllamaLogEvent, OllamaLogGpu, OllamaLogOffload
+from ...model import UNKNOWN_BYTES, OllamaLogEvent, OllamaLogGpu, OllamaLogOffload
 from .common import Observation, Parser, parse_size
 
 SECTION = "Ollama log"
@@ -56,6 +56,9 @@ _DRIVER_VERSION = re.compile(r"\d{3}\.\d+(?:\.\d+)?")  # 535.104.05: a driver; 1
 _CUDA_VERSION = re.compile(r"\d{1,2}\.\d{1,2}")
 _ERROR_CODE = re.compile(r"(?:cuInit err: |cuInit failed: |init failur\s*e: |error |code=)(\d+)")  # a paste may break "failure"
 _LEGACY_MEMORY = re.compile(r"\[(GPU-[\w-]+|\d+)\] CUDA (totalMem|freeMem|usedMem) (\d+)( mb)?\s*$")  # 0.1.2x: bytes
+# `cuda detected 1 devices with 977M available memory`: 0.1.2x's CheckVRAM (gpu/gpu.go), the free memory of
+# all GPUs less what Ollama keeps back (10 %, at least 1 GiB per GPU), in MiB
+_VRAM_AVAILABLE = re.compile(r"cuda detected (\d{1,4}) devices with (-?\d{1,12})M available memory")
 _LEGACY_NAME = re.compile(r"\[(GPU-[\w-]+|\d+)\] CUDA device name: (.+?)\s*$")
 _CUDA_DEVICE_ID = re.compile(r"CUDA\d+")  # 0.12+ prints the device id as `name=`, the model as `description=`
 _LEGACY_COMPUTE = re.compile(r"\[(GPU-[\w-]+|\d+)\] Compute Capability (\d+\.\d+)")
@@ -499,7 +502,7 @@ def _inference_compute(log: OllamaLog, raw: str) -> bool:
         gpu = OllamaLogGpu(
             gpu_id=gpu_id, library=fields.get("library", ""), name=fields.get("description") or fields.get("name", ""),
             compute_capability=fields.get("compute", ""), total_bytes=parse_size(fields.get("total", "")),
-            available_bytes=parse_size(fields.get("available", "")),
+            available_bytes=parse_size(fields["available"]) if fields.get("available") else UNKNOWN_BYTES,
         )
         known = (fields, details, gpu)
         if len(raw) <= _CACHED_TEXT_CHARS:
@@ -603,6 +606,12 @@ def _discovery_line(log: OllamaLog, raw: str, msg: str) -> Optional[bool]:
         gpu_id = fields.get("id", "")
         if gpu_id and "free" in fields:
             log.gpu_details.setdefault(gpu_id, {"id": gpu_id})["free"] = fields["free"]
+            return True
+        return False
+    if msg.endswith(" available memory") and " devices with " in msg:  # 0.1.2x CheckVRAM (OLLAMA_DEBUG)
+        match = _VRAM_AVAILABLE.fullmatch(msg)
+        if match:
+            log.extras["_vram_available"] = (int(match.group(1)), int(match.group(2)))
             return True
         return False
     if msg == "loading model":
@@ -758,12 +767,50 @@ def _total_bytes(details: Dict[str, str]) -> int:
     return _legacy_bytes(details.get("totalMem", "")) or parse_size(details.get("total", ""))
 
 
-def _free_bytes(details: Dict[str, str]) -> int:
+def _free_bytes(details: Dict[str, str], used_mem_is_free: Optional[bool] = False) -> int:
+    """The free memory the log shows for one GPU; UNKNOWN_BYTES when it shows none, or only a `usedMem`
+    whose meaning the log does not settle (see _used_mem_is_free)."""
     if "freeMem" in details:
         return _legacy_bytes(details["freeMem"])
     if "usedMem" in details and _total_bytes(details):
+        if used_mem_is_free is None:
+            return UNKNOWN_BYTES
+        if used_mem_is_free:
+            return _legacy_bytes(details["usedMem"])
         return max(_total_bytes(details) - _legacy_bytes(details["usedMem"]), 0)
-    return parse_size(details.get("available", details.get("free", "")))
+    size = details.get("available", details.get("free", ""))
+    return parse_size(size) if size else UNKNOWN_BYTES
+
+
+# 0.1.21 to 0.1.27 printed NVML's *free* memory under the label usedMem (gpu/gpu_info_cuda.c:
+# `LOG(h.verbose, "[%d] CUDA usedMem %ld\n", i, memInfo.free)`); 0.1.28 printed the used memory there
+# (ollama/ollama fa2f2b3, "fix: print usedMemory size right (#2827)"), and 0.1.30 renamed the line freeMem.
+_USED_MEM_PRINTS_FREE = ((0, 1, 21), (0, 1, 27))
+
+
+def _used_mem_is_free(log: "OllamaLog", cuda: List[Dict[str, str]]) -> Optional[bool]:
+    """Whether this log's `usedMem` lines hold free memory: from the release when the log names it, else from
+    the log's own CheckVRAM line (the free memory Ollama itself sized loads by, less its reserve), else None."""
+    release = tuple(int(part) for part in re.findall(r"\d+", log.version or "")[:3])
+    if len(release) == 3:
+        return _USED_MEM_PRINTS_FREE[0] <= release <= _USED_MEM_PRINTS_FREE[1]
+    vram = log.extras.get("_vram_available")
+    readings = [details for details in cuda if "usedMem" in details and _total_bytes(details)]
+    if vram is None or not readings or len(readings) != vram[0]:
+        return None
+    devices, available_mib = vram
+
+    def available(free: int) -> int:  # CheckVRAM's own arithmetic (gpu/gpu.go, 0.1.2x); Go's / truncates
+        reserve = max(free // 10, devices << 30)
+        return int((free - reserve) / (1 << 20))
+
+    as_free = available(sum(_legacy_bytes(details["usedMem"]) for details in readings))
+    as_used = available(sum(max(_total_bytes(details) - _legacy_bytes(details["usedMem"]), 0) for details in readings))
+    if abs(as_free - available_mib) <= 1 < abs(as_used - available_mib):
+        return True
+    if abs(as_used - available_mib) <= 1 < abs(as_free - available_mib):
+        return False
+    return None
 
 
 def _finish(log: OllamaLog) -> None:
@@ -776,11 +823,14 @@ def _finish(log: OllamaLog) -> None:
     if len(cuda) == 1 and "compute" not in cuda[0] and "compute_capability" in log.extras:
         cuda[0]["compute"] = log.extras["compute_capability"]  # 0.1.2x logs it once, apart from the GPU's lines
     listed = {gpu.gpu_id for gpu in log.gpus}
+    used_mem_is_free = _used_mem_is_free(log, cuda)
+    log.extras.pop("_vram_available", None)
     for gpu_id, details in log.gpu_details.items():  # GPUs only a debug trace or an older release lists
         if gpu_id not in listed and gpu_id and _total_bytes(details):
             log.gpus.append(OllamaLogGpu(gpu_id=gpu_id, library="cuda", name=details.get("name", ""),
                                          compute_capability=details.get("compute", ""),
-                                         total_bytes=_total_bytes(details), available_bytes=_free_bytes(details)))
+                                         total_bytes=_total_bytes(details),
+                                         available_bytes=_free_bytes(details, used_mem_is_free)))
     offloads = []  # the latest loads only, built from the end: a busy log keeps thousands of loads
     for load in reversed(log.loads):
         if len(offloads) >= MAX_OFFLOADS_KEPT:

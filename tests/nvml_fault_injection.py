@@ -231,6 +231,7 @@ _DEVICE_FUNCTIONS = {
     "nvmlDeviceGetArchitecture": ("architecture", lambda v: v, False),
     "nvmlDeviceGetCudaComputeCapability": ("cuda_compute_capability", _tuple, False),
     "nvmlDeviceGetPersistenceMode": ("persistence_mode", lambda v: v, False),
+    "nvmlDeviceGetDisplayActive": ("display_active", lambda v: v, False),
     "nvmlDeviceGetComputeMode": ("compute_mode", lambda v: v, False),
     "nvmlDeviceGetEccMode": ("ecc_mode", _tuple, False),
     "nvmlDeviceGetVirtualizationMode": ("virtualization_mode", lambda v: v, False),

@@ -609,8 +609,11 @@ def test_pynvml_lost_handle_answers_every_query_gpu_lost():
     assert adapter.pair(0, 1, "p2p_status", 0).reason is Reason.GPU_LOST
 
 
-def test_display_active_cites_nvml_and_real_recordings_that_predate_it_say_not_recorded():
-    headless = gpus("hgx8-h100-nvswitch")[0].display_active
-    assert headless == Known(False, "nvmlDeviceGetDisplayActive")
-    recorded = gpus("h200x1")[0].display_active
-    assert isinstance(recorded, Unavailable) and "not recorded in" in recorded.detail
+def test_display_active_cites_nvml_and_profiles_that_predate_it_say_not_recorded():
+    answers = json.load(open(profile_path("pcie4-l40s-2numa")))
+    answers["devices"][0]["display_active"] = 1  # the answer a GPU that drives a screen gives
+    gpu = value(collect_snapshot(ReplayAdapter(answers, "desktop.json"), files("pcie4-l40s-2numa")).gpus)[0]
+    assert gpu.display_active == Known(True, "nvmlDeviceGetDisplayActive")
+    for name in ("h200x1", "h200x2", "hgx8-h100-nvswitch"):
+        fact = gpus(name)[0].display_active
+        assert isinstance(fact, Unavailable) and fact.detail == f"not recorded in {name}.json"

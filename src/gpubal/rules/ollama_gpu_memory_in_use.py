@@ -16,11 +16,11 @@ def ollama_gpu_memory_in_use(snapshot: Snapshot):
         or the debug trace's totalMem/freeMem): how much memory other processes already held.
 
         0.1.21 to 0.1.27 printed NVML's free memory under the label `usedMem` (gpu/gpu_info_cuda.c at
-        v0.1.23: `LOG(h.verbose, "[%d] CUDA usedMem %ld\n", i, memInfo.free)`; fixed in 0.1.28 by
-        ollama/ollama fa2f2b3, "fix: print usedMemory size right (#2827)"). The parser reads such a line
-        as the free memory Ollama sized loads by when the log names the release or its own
-        `cuda detected N devices with XM available memory` line (CheckVRAM: free less 10 %, at least
-        1 GiB per GPU) agrees; otherwise the GPU's free memory is unknown and not judged.
+        v0.1.23 logs memInfo.free there; fixed in 0.1.28 by ollama/ollama commit fa2f2b3, "fix: print
+        usedMemory size right (#2827)"). The parser reads such a line as the free memory Ollama sized loads
+        by when the log names the release or its own `cuda detected N devices with XM available memory`
+        line (CheckVRAM: free less 10 %, at least 1 GiB per GPU) agrees; otherwise the GPU's free memory is
+        unknown and not judged.
 
     Why it matters
         Ollama sizes each model load to the free memory it sees. Memory held by another server (a

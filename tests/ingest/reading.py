@@ -196,11 +196,13 @@ def read_snapshot(path: str) -> Dict[str, Any]:
         gpus = snapshot.gpus.value
         reading["gpu_count"] = len(gpus)
         reading["gpu_source"] = snapshot.gpus.source.split(": ", 1)[-1]
-        for name in ("name", "compute_capability", "memory_total_bytes", "uuid"):
+        for name in ("name", "compute_capability", "memory_total_bytes", "uuid", "display_active"):
             reading[f"gpu.{name}"] = [gpu_fact.value if isinstance(gpu_fact := getattr(gpu, name), Known) else None
                                       for gpu in gpus]
     if isinstance(snapshot.ollama.log_events, Known):
         reading["ollama.log_events"] = [[event.kind, event.code] for event in snapshot.ollama.log_events.value]
+    if isinstance(snapshot.ollama.log_gpus, Known):
+        reading["ollama.log_gpus.available_bytes"] = [gpu.available_bytes for gpu in snapshot.ollama.log_gpus.value]
     if isinstance(snapshot.ollama.log_cuda_libraries, Known):
         reading["ollama.log_cuda_libraries"] = snapshot.ollama.log_cuda_libraries.value
     if isinstance(snapshot.stack.python_packages, Known):

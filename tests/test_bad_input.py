@@ -5,20 +5,19 @@ profiles, and balance options that are not numbers (inf, nan)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from gpubal.cli import app
+from helpers.paths import FIXTURES, REPO
 
 try:
     RUNNER = CliRunner(mix_stderr=False)
 except TypeError:
     RUNNER = CliRunner()
 
-ROOT = Path(__file__).parent.parent
-FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = REPO
 EXAMPLE = json.loads((ROOT / "examples" / "h200x2-snapshot.json").read_text(encoding="utf-8"))
 PROFILE = json.loads((FIXTURES / "nvml" / "h200x1.json").read_text(encoding="utf-8"))
 

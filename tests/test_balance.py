@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import types
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from conftest import replay_balance
+from helpers import replay_balance
 from gpubal.balance import sampler as sampler_module
 from gpubal.balance.analysis import analyze
 from gpubal.balance.sampler import Sampler, VirtualClock
@@ -21,8 +20,8 @@ from gpubal.doctor.probes.files import HostFiles
 from gpubal.doctor.probes.nvml import PynvmlAdapter, RecordingAdapter, ReplayAdapter
 from gpubal.reports.balance import (render_balance_html, render_balance_json, render_balance_markdown,
                                     render_balance_prometheus)
+from helpers.paths import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 try:
     RUNNER = CliRunner(mix_stderr=False)
 except TypeError:

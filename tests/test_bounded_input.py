@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -18,9 +17,9 @@ from gpubal.doctor.collect.ollama import collect_ollama
 from gpubal.model import Known, Reason, Unavailable
 from gpubal.doctor.probes.files import HostFiles
 from gpubal.doctor.probes.http import MAX_BODY_BYTES, get_json
-from test_cli import H200X2, assert_one_line_error, gpubal
+from helpers.cli import H200X2, assert_one_line_error, gpubal
+from helpers.paths import GOLDENS
 
-GOLDENS = Path(__file__).parent / "goldens"
 DEEP_JSON = "[" * 2000  # the audit's 2,000-byte body
 JUST_UNDER_THE_INTERPRETER = "[" * 900 + "]" * 900  # json.loads takes it; gpubal's own walks must not see it
 

@@ -10,42 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-try:  # click before 8.2 (what pip picks on Python 3.9) mixes stderr into stdout unless told not to
-    RUNNER = CliRunner(mix_stderr=False)
-except TypeError:  # click 8.2 and later always keep them apart and dropped the argument
-    RUNNER = CliRunner()
 
 from gpubal import __version__
-from gpubal.cli import app
 from gpubal.rules import DOC_SECTIONS, all_rules
-
-FIXTURES = Path(__file__).parent / "fixtures"
-H200X2 = ["--nvml-profile", str(FIXTURES / "nvml" / "h200x2.json"), "--root", str(FIXTURES / "roots" / "h200x2")]
-H200X1 = ["--nvml-profile", str(FIXTURES / "nvml" / "h200x1.json"), "--root", str(FIXTURES / "roots" / "h200x1")]
-DOWNTRAINED = ["--nvml-profile", str(FIXTURES / "nvml" / "downtrained.json"), "--root", str(FIXTURES / "roots" / "downtrained")]
-NO_DRIVER_PROFILE = {
-    "format": "gpubal-nvml-profile",
-    "version": 1,
-    "init": {"error": "not_found", "source": "nvmlInit",
-             "detail": "NVML Shared Library Not Found (NVML_ERROR_LIBRARY_NOT_FOUND)"},
-}
-
-
-def gpubal(*args: str):
-    return RUNNER.invoke(app, list(args))
-
-
-def assert_one_line_error(result, *names: str) -> None:
-    """Bad input: exit 2, one `gpubal: ...` line on stderr naming the file, nothing on stdout, no traceback."""
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("gpubal: "), result.stderr
-    for name in names:
-        assert name in lines[0]
-    assert "Traceback" not in result.stdout + result.stderr
-    assert result.stdout == ""
+from helpers.cli import DOWNTRAINED, H200X1, H200X2, NO_DRIVER_PROFILE, assert_one_line_error, gpubal
+from helpers.paths import FIXTURES
 
 
 @pytest.fixture

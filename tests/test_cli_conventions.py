@@ -16,9 +16,10 @@ import pytest
 from gpubal import __version__
 from gpubal.rules import all_rules
 
-from test_cli import DOWNTRAINED, FIXTURES, H200X1, H200X2, assert_one_line_error, gpubal
+from helpers.cli import DOWNTRAINED, FIXTURES, H200X1, H200X2, assert_one_line_error, gpubal
+from helpers.paths import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 COMMANDS = ("doctor", "collect", "rules", "explain", "topo", "balance", "fleet", "slurm-healthcheck")
 REPORT = str(ROOT / "tests" / "goldens" / "h200x2.json")  # a report for `gpubal fleet` to read
 
@@ -179,7 +180,7 @@ def test_rules_as_json():
 
 
 def test_topo_with_no_driver_exits_1_and_says_why(tmp_path: Path):
-    from test_cli import NO_DRIVER_PROFILE
+    from helpers.cli import NO_DRIVER_PROFILE
 
     profile = tmp_path / "no-driver.json"
     profile.write_text(json.dumps(NO_DRIVER_PROFILE))

@@ -20,8 +20,9 @@ from gpubal.snapshot_file import snapshot_from_json, snapshot_to_json, to_jsonab
 from gpubal.doctor.probes.files import HostFiles
 from gpubal.doctor.probes.nvml import DEVICE_QUERIES, LATER_QUERIES, NVLINK_MAX_LINKS, PynvmlAdapter, RecordingAdapter, ReplayAdapter
 from gpubal.reports.summary import link_label
+from helpers.paths import FIXTURES
 
-FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+FIXTURES = str(FIXTURES)
 MIB = 1 << 20
 
 # profile -> host file tree

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,8 +14,8 @@ from gpubal.doctor.collect import collect_snapshot
 from gpubal.snapshot_file import snapshot_from_json, snapshot_to_json
 from gpubal.doctor.probes.files import HostFiles
 from gpubal.doctor.probes.nvml import ProfileError, ReplayAdapter
+from helpers.paths import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 PROFILES = {name: json.loads((FIXTURES / "nvml" / f"{name}.json").read_text()) for name in
             ("h200x2", "h200x1", "hgx8-h100-nvswitch", "a100-mig-instances", "rtx3090x2-nvlink-bridge")}
 ROOTS = {"h200x2": "h200x2", "h200x1": "h200x1", "hgx8-h100-nvswitch": "hgx8-h100-nvswitch",

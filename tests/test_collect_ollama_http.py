@@ -8,7 +8,6 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +15,9 @@ from gpubal.doctor.collect.ollama import collect_ollama
 from gpubal.model import Known, Reason, Unavailable
 from gpubal.doctor.probes.files import HostFiles
 from gpubal.doctor.probes.http import get_json
+from helpers.paths import FIXTURES
 
-RESPONSES = Path(__file__).parent / "fixtures" / "ollama" / "responses"
+RESPONSES = FIXTURES / "ollama" / "responses"
 
 
 def body(name):

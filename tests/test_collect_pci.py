@@ -6,13 +6,14 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import known
+from helpers import known
 
 from gpubal.doctor.collect.pci import collect_pci, parse_acs_controls
 from gpubal.model import Known, Reason, Unavailable
 from gpubal.doctor.probes.files import HostFiles
+from helpers.paths import FIXTURES
 
-LSPCI = Path(__file__).parent / "fixtures" / "lspci" / "comet-lake-root-ports.txt"
+LSPCI = FIXTURES / "lspci" / "comet-lake-root-ports.txt"
 
 
 def test_acs_controls_of_a_real_lspci_are_read_per_bridge():
@@ -46,7 +47,7 @@ def _device(root: Path, chain, iommu_type=None):
 @pytest.fixture
 def pcie_only_host(h200x2_snapshot, tmp_path):
     """The recorded 2x H200 GPUs moved behind a PCIe switch (no NVLink), IOMMU in translated mode on one."""
-    from conftest import with_gpu, with_pair
+    from helpers import with_gpu, with_pair
 
     snapshot = with_gpu(h200x2_snapshot, 0, pci_bus_id=known("00000000:06:00.0"))
     snapshot = with_gpu(snapshot, 1, pci_bus_id=known("00000000:07:00.0"))

@@ -25,8 +25,8 @@ from gpubal.model import GpuProcess, Known, Reason, Unavailable
 from gpubal.snapshot_file import snapshot_from_json, snapshot_to_json
 from gpubal.doctor.probes.files import HostFiles
 from gpubal.doctor.probes.nvml import ReplayAdapter
+from helpers.paths import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 LIVE = HostFiles("/")
 NOT_IN_CONTAINER = Known("none", "test")
 

@@ -25,11 +25,12 @@ from gpubal.reports.json_report import render_json
 from gpubal.reports.junit import render_junit
 from gpubal.rules import all_rules
 
-from conftest import real_snapshot
-from test_cli import gpubal
+from helpers import real_snapshot
+from helpers.cli import gpubal
+from helpers.paths import REPO
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 SCHEMA_DIR = ROOT / "docs" / "schema"
 GOLDENS = ROOT / "tests" / "goldens"
 PROFILES = sorted(path.stem for path in (ROOT / "tests" / "fixtures" / "nvml").glob("*.json")

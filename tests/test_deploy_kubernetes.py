@@ -6,7 +6,6 @@ plugin mode keeps NPD's contract: exit 0 OK, 1 problem, other unknown; one line 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import kubernetes_validate  # noqa: F401 - imported at the top on purpose: missing means failing, not skipping
 import pytest
@@ -15,8 +14,8 @@ from typer.testing import CliRunner
 
 from gpubal.cli import app
 from gpubal.rules import all_rules
+from helpers.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy" / "kubernetes"
 FIXTURES = REPO / "tests" / "fixtures"
 KUBERNETES_VERSION = "1.30.0"  # the oldest release gpubal's manifests promise to work on

@@ -3,7 +3,7 @@ the real healthy host raises no alarm."""
 
 from pathlib import Path
 
-from conftest import known, only_result, outcomes, unavailable, with_driver, with_gpu, with_host, with_snapshot
+from helpers import known, only_result, outcomes, unavailable, with_driver, with_gpu, with_host, with_snapshot
 
 from gpubal.doctor.engine import evaluate
 from gpubal.model import Fix, MigInstance, Outcome, Reason, Severity

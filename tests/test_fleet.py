@@ -20,8 +20,8 @@ from gpubal.fleet.digest import DRIFT_KEYS, Unknown, digest_document
 from gpubal.fleet.sources import SourceError, Unreadable, read_all, read_stream
 from gpubal.reports.fleet import (render_fleet_html, render_fleet_json, render_fleet_markdown,
                                   render_fleet_terminal)
+from helpers.paths import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 GOLDENS = REPO / "tests" / "goldens"
 H200X2 = json.loads((GOLDENS / "h200x2.json").read_text(encoding="utf-8"))
 NO_DRIVER = json.loads((GOLDENS / "no-driver.json").read_text(encoding="utf-8"))

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import importlib.util
 import random
-from pathlib import Path
 
 import pytest
+from helpers.paths import REPO
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "fuzz_all.py"
+BENCH = REPO / "bench" / "fuzz_all.py"
 spec = importlib.util.spec_from_file_location("fuzz_all", BENCH)
 fuzz_all = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(fuzz_all)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import known, unavailable, with_gpu, with_host
+from helpers import known, unavailable, with_gpu, with_host
 from gpubal.cli import app
 from gpubal.doctor.engine import evaluate
 from gpubal.model import OllamaModel, Reason
@@ -26,13 +26,13 @@ from gpubal.snapshot_file import snapshot_from_text, snapshot_to_json
 from gpubal.reports.terminal import render_terminal
 from gpubal.reports.visible import safe_console, visible
 from gpubal.rules import all_rules
+from helpers.paths import FIXTURES, GOLDENS
 
 try:
     RUNNER = CliRunner(mix_stderr=False)
 except TypeError:
     RUNNER = CliRunner()
 
-GOLDENS = Path(__file__).parent / "goldens"
 
 MARKUP = "[bold]B[/bold] [/] [link=https://evil.example]click[/link] :ab: :smile:"
 ESCAPES = ("\x1b[2J\x1b[H"  # clear the screen
@@ -148,7 +148,6 @@ def test_golden(snapshot_file, update_goldens, output_format, name):
 
 # --- balance: process names come from /proc/PID/comm, which any user sets ---------------------------------
 
-FIXTURES = Path(__file__).parent / "fixtures"
 PROCESS_NAME = f"train[/] [link=https://evil.example]x[/link] <img src=x> {ESCAPES}"
 
 
@@ -186,7 +185,7 @@ def test_balance_shows_a_hostile_process_name_as_text(hostile_proc_root, output_
 def test_balance_on_any_console_reads_no_markup():
     from rich.console import Console
 
-    from conftest import replay_balance
+    from helpers import replay_balance
     from gpubal.balance.analysis import analyze
     from gpubal.reports.balance import render_balance_terminal
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 
-from conftest import known, with_gpu, with_host
-from test_cli import H200X1, H200X2, gpubal
-from test_report_formats import report_of
+from helpers import known, with_gpu, with_host
+from helpers.cli import H200X1, H200X2, gpubal
+from helpers.goldens import report_of
 
 from gpubal.doctor.engine import evaluate
 from gpubal.model import Outcome, Severity
@@ -22,8 +21,9 @@ from gpubal.reports.junit import render_junit
 from gpubal.common.secret_values import looks_secret
 from gpubal.common.redact import Redactor, redact_report
 from gpubal.rules import all_rules
+from helpers.paths import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 POLICIES = ROOT / "examples" / "policies"
 
 
@@ -191,7 +191,7 @@ def test_policy_passes_what_matches(h200x2_snapshot):
 
 
 def test_nvlink_required_flags_a_pcie_only_pair(h200x2_snapshot):
-    from conftest import with_pair
+    from helpers import with_pair
 
     snapshot = with_pair(h200x2_snapshot, 0, 1, nvlink_count=known(0))
     finding = next(f for f in policy_report(snapshot, "[expect]\nnvlink_all_pairs = true\n").findings()

@@ -11,8 +11,8 @@ from gpubal.doctor.engine import evaluate
 from gpubal.reports.terminal import render_terminal
 from gpubal.rules import all_rules
 
-from conftest import known, real_snapshot, with_gpu
-from test_cli import H200X2, gpubal
+from helpers import known, real_snapshot, with_gpu
+from helpers.cli import H200X2, gpubal
 
 
 def _text(report, verbose: bool = False) -> str:

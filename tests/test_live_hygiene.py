@@ -4,7 +4,6 @@ host's server is not the tree's); `--from -` on a terminal says it is waiting.""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import List
 
 import pytest
@@ -12,13 +11,13 @@ from typer.testing import CliRunner
 
 from gpubal.cli import app
 from gpubal.model import Reason, Unavailable
+from helpers.paths import FIXTURES
 
 try:
     RUNNER = CliRunner(mix_stderr=False)
 except TypeError:
     RUNNER = CliRunner()
 
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 class Host:

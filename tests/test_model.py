@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import known, unavailable, with_driver, with_gpu
+from helpers import known, unavailable, with_driver, with_gpu
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -18,7 +18,7 @@ from gpubal.reports.terminal import render_terminal
 from gpubal.reports.topo import render_topo_terminal
 from gpubal.rules import all_rules
 
-from conftest import real_snapshot, replay_balance
+from helpers import real_snapshot, replay_balance
 
 PROFILES = ["h200x1", "h200x2", "hgx8-h100-nvswitch", "pcie4-l40s-2numa", "rtx3090x2-nvlink-bridge",
             "mixed-h100-a100", "lost-gpu", "old-driver-470", "downtrained"]

@@ -20,8 +20,9 @@ from gpubal.doctor.probes.files import HostFiles
 from gpubal.doctor.probes.nvml import NVLINK_MAX_LINKS, ReplayAdapter
 from gpubal.rules import all_rules
 from nvml_faults import OverlapFaultAdapter, ScriptedLinkStates
+from helpers.paths import FIXTURES
 
-FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+FIXTURES = str(FIXTURES)
 GOOD = os.path.join(FIXTURES, "nvml", "h200x2.json")
 BAD_RUN = os.path.join(FIXTURES, "nvml", "h200x2-live-bad-run.json")
 ROOT = HostFiles(os.path.join(FIXTURES, "roots", "h200x2"))

@@ -8,14 +8,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 from gpubal.doctor.collect import collect_snapshot
 from gpubal.model import Known, Reason, Unavailable
 from gpubal.doctor.probes.files import HostFiles
 from gpubal.doctor.probes.nvml import ReplayAdapter
+from helpers.paths import FIXTURES, TESTS
 
-FIXTURES = Path(__file__).parent / "fixtures"
 PROFILE = json.loads((FIXTURES / "nvml" / "h200x1.json").read_text())
 
 
@@ -153,7 +152,7 @@ def test_gpubal_balance_ends_when_an_nvml_call_hangs():
     # the live path (no --nvml-profile), over a fake library whose utilization call never returns
     script = textwrap.dedent(f"""
         import sys
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        sys.path.insert(0, {str(TESTS)!r})
         import nvml_fault_injection as nvml_faults
         from gpubal.doctor.probes import deadline
         deadline.DeadlineAdapter.__init__.__defaults__ = (0.5,)

@@ -155,7 +155,7 @@ def test_a_failed_fabric_query_with_unknown_remote_types_leaves_the_nvlink_count
 
 
 def test_nccl_p2p_rule_is_not_passed_when_nvlink_is_unknown(h200x2_snapshot):
-    from conftest import unavailable, with_pair, with_stack
+    from helpers import unavailable, with_pair, with_stack
 
     from gpubal.rules.nccl_p2p_disabled_with_nvlink import nccl_p2p_disabled_with_nvlink
 
@@ -180,7 +180,7 @@ def _topo_text(snapshot):
 
 
 def test_topo_does_not_call_an_unreadable_nvlink_count_none(h200x2_snapshot):
-    from conftest import unavailable, with_pair
+    from helpers import unavailable, with_pair
 
     text = _topo_text(with_pair(h200x2_snapshot, 0, 1, nvlink_count=unavailable(Reason.ERROR)))
     assert "no two GPUs share NVLink" not in text
@@ -189,7 +189,7 @@ def test_topo_does_not_call_an_unreadable_nvlink_count_none(h200x2_snapshot):
 
 
 def test_topo_does_not_warn_of_crossing_sockets_over_an_unknown_path(h200x2_snapshot):
-    from conftest import unavailable, with_pair
+    from helpers import unavailable, with_pair
 
     snapshot = with_pair(h200x2_snapshot, 0, 1, pcie_path=unavailable(Reason.ERROR),
                          nvlink_count=Known(0, "test"), nvlink_route=Known("none", "test"))

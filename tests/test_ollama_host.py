@@ -180,7 +180,7 @@ def _free_port():
 @pytest.mark.parametrize("ollama_host", ["http://127.0.0.1:{port}/api", "http://127.0.0.1:{port}/?a=1",
                                          "http://admin:hunter2@127.0.0.1:{port}", "https://127.0.0.1"])
 def test_live_commands_take_every_value_ollama_accepts(tmp_path, monkeypatch, command, ollama_host):
-    from test_cli import gpubal
+    from helpers.cli import gpubal
 
     monkeypatch.setenv("OLLAMA_HOST", ollama_host.format(port=_free_port()))
     result = gpubal(*[word.format(out=tmp_path / "out") for word in command], "--root", str(tmp_path))

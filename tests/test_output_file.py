@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from gpubal.cli import app
 from gpubal.output_file import write_text_file
+from helpers.paths import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 H200X2 = ["--nvml-profile", str(FIXTURES / "nvml" / "h200x2.json"), "--root", str(FIXTURES / "roots" / "h200x2")]
 
 try:

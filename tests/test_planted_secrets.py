@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from conftest import known
-from test_cli import gpubal
+from helpers import known
+from helpers.cli import gpubal
 
 from gpubal.snapshot_file import snapshot_from_text, snapshot_to_json
 from gpubal.common.secret_values import drop_secret_values, looks_secret
@@ -40,7 +40,7 @@ SERVICE_ENVIRONMENT = {"OLLAMA_HOST": "http://admin:s3cr3turl012@gateway2.pl4nte
 
 @pytest.fixture(scope="module")
 def planted_snapshot_file(tmp_path_factory):
-    from conftest import real_snapshot
+    from helpers import real_snapshot
 
     snapshot = real_snapshot("h200x2")
     stack = dataclasses.replace(snapshot.stack, environment=known(ENVIRONMENT))

@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families  # in the test extra: missing means failing
 from typer.testing import CliRunner
 
-from conftest import replay_balance
+from helpers import replay_balance
 from gpubal.balance.analysis import analyze
 from gpubal.cli import app
 from gpubal.output_file import write_text_file
 from gpubal.reports import prometheus
 from gpubal.reports.balance import render_balance_prometheus
+from helpers.paths import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 RUNNER = CliRunner()
 BASE_UNIT_SUFFIXES = ("_seconds", "_bytes", "_hertz", "_watts", "_ratio", "_info", "_bytes_per_second", "_lanes")
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import re
 import shlex
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from gpubal.cli import app
+from helpers.paths import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 SAMPLES = re.findall(r"<!-- sample: (.+?) -->\n```text\n(.*?)```", README, re.DOTALL)
 

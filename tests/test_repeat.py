@@ -10,8 +10,9 @@ import sys
 
 from gpubal.snapshot_file import snapshot_to_json
 from gpubal.doctor.repeat import differences, render, split_by_nature
+from helpers.paths import FIXTURES
 
-FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+FIXTURES = str(FIXTURES)
 
 
 def test_a_link_that_changed_between_runs_is_named_with_each_value(h200x2_snapshot):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from chromium import Browser, find_chromium
-from test_report_formats import report_of
+from helpers.goldens import report_of
 
 from gpubal.doctor.engine import evaluate
 from gpubal.reports.html import render_html

@@ -15,8 +15,8 @@ from xml.etree import ElementTree
 
 import pytest
 
-from conftest import HOSTILE, real_snapshot
-from test_reports import FROZEN_AT, check_golden, frozen, no_driver_snapshot
+from helpers import HOSTILE
+from helpers.goldens import FROZEN_AT, check_golden, frozen, report_of
 
 from gpubal import __version__
 from gpubal.doctor.engine import evaluate
@@ -30,11 +30,6 @@ from gpubal.common.redact import redact_report
 from gpubal.rules import all_rules
 
 CASES = ["h200x2", "h200x1", "no-driver", "pcie4-l40s-2numa"]
-
-
-def report_of(name: str) -> Report:
-    snapshot = no_driver_snapshot() if name == "no-driver" else real_snapshot(name)
-    return evaluate(frozen(snapshot), all_rules())
 
 
 @pytest.fixture(params=CASES)

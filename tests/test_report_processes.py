@@ -13,7 +13,7 @@ from gpubal.model import GpuProcess, Known, Reason, Unavailable
 from gpubal.reports.markdown import render_markdown
 from gpubal.reports.html import render_html
 from gpubal.reports.summary import process_table
-from test_reports import check_golden, terminal_text, without_trailing_spaces
+from helpers.goldens import check_golden, terminal_text, without_trailing_spaces
 
 
 def _k(value, source="/proc/4242/status"):

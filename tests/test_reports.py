@@ -9,43 +9,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from io import StringIO
-from pathlib import Path
 from typing import Callable
 
 import pytest
-from rich.console import Console
 
 from gpubal.doctor.collect import collect_snapshot
 from gpubal.doctor.engine import evaluate
-from gpubal.model import Report, Snapshot
 from gpubal.snapshot_file import snapshot_from_dict
 from gpubal.doctor.probes.files import HostFiles
 from gpubal.doctor.probes.nvml import ReplayAdapter
 from gpubal.reports.json_report import render_json
-from gpubal.reports.terminal import render_terminal
 from gpubal.rules import all_rules
 
-GOLDENS = Path(__file__).parent / "goldens"
-FIXTURES = Path(__file__).parent / "fixtures"
-FROZEN_AT = "2026-11-29T00:00:00+00:00"
-
-NO_DRIVER_PROFILE = {
-    "format": "gpubal-nvml-profile",
-    "version": 1,
-    "init": {"error": "not_found", "source": "nvmlInit",
-             "detail": "NVML Shared Library Not Found (NVML_ERROR_LIBRARY_NOT_FOUND)"},
-}
-
-
-def frozen(snapshot: Snapshot) -> Snapshot:
-    return dataclasses.replace(snapshot, collected_at=FROZEN_AT)
-
-
-def no_driver_snapshot() -> Snapshot:
-    """The 1x H200 container's host files, with NVML's library missing (the driver not mounted in)."""
-    return collect_snapshot(ReplayAdapter(NO_DRIVER_PROFILE, "no-driver"), HostFiles(FIXTURES / "roots" / "h200x1"),
-                            origin="nvml-profile:no-driver")
+from helpers.goldens import check_golden, frozen, terminal_text, without_trailing_spaces
+from helpers.paths import FIXTURES
+from helpers.snapshots import no_driver_snapshot
 
 
 @pytest.fixture(params=["h200x2", "h200x1", "no-driver"])
@@ -53,27 +31,6 @@ def case(request, h200x2_snapshot, h200x1_snapshot):
     snapshots = {"h200x2": lambda: h200x2_snapshot, "h200x1": lambda: h200x1_snapshot,
                  "no-driver": no_driver_snapshot}
     return request.param, evaluate(frozen(snapshots[request.param]()), all_rules())
-
-
-def terminal_text(report: Report, width: int = 100) -> str:
-    buffer = StringIO()
-    render_terminal(report, Console(file=buffer, width=width, no_color=True, highlight=False))
-    return buffer.getvalue()
-
-
-def without_trailing_spaces(text: str) -> str:
-    # rich pads table cells to the column width; the padding carries no meaning and editors strip it
-    return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
-
-
-def check_golden(name: str, text: str, update: bool) -> None:
-    path = GOLDENS / name
-    if update:
-        GOLDENS.mkdir(exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        return
-    assert path.exists(), f"{path} is missing: run pytest --update-goldens"
-    assert text == path.read_text(encoding="utf-8"), f"{name} differs from the golden: review, then --update-goldens"
 
 
 # --- goldens -------------------------------------------------------------------------------------------
@@ -113,7 +70,7 @@ def test_gpu_table_fits_100_columns_without_wrapping(h200x2_snapshot):
 
 
 def test_downtrained_link_shows_the_max_it_can_reach(h200x1_snapshot):
-    from conftest import known, with_gpu
+    from helpers import known, with_gpu
 
     slow = with_gpu(h200x1_snapshot, 0, pcie_link_gen_current=known(4), pcie_link_width_current=known(8))
     text = terminal_text(evaluate(frozen(slow), all_rules()))
@@ -121,7 +78,7 @@ def test_downtrained_link_shows_the_max_it_can_reach(h200x1_snapshot):
 
 
 def test_eight_gpus_fit_100_columns(h200x2_snapshot):
-    from conftest import known
+    from helpers import known
 
     gpu = h200x2_snapshot.gpu_list()[0]
     gpus = [dataclasses.replace(gpu, index=i, pci_bus_id=known(f"00000000:{0x18 + i:02X}:00.0")) for i in range(8)]
@@ -133,7 +90,7 @@ def test_eight_gpus_fit_100_columns(h200x2_snapshot):
 
 
 def test_a_gpu_that_does_not_answer_gets_one_line_not_a_row_of_unknowns(h200x2_snapshot):
-    from conftest import with_gpu
+    from helpers import with_gpu
 
     from gpubal.model import Reason, Unavailable
 
@@ -149,7 +106,7 @@ def test_a_gpu_that_does_not_answer_gets_one_line_not_a_row_of_unknowns(h200x2_s
 
 
 def test_mixed_models_say_which_gpu_is_which(h200x2_snapshot):
-    from conftest import known, with_gpu
+    from helpers import known, with_gpu
 
     mixed = with_gpu(h200x2_snapshot, 1, name=known("NVIDIA H100 80GB HBM3"), memory_total_bytes=known(80 * 2**30))
     section = terminal_text(evaluate(frozen(mixed), all_rules())).split("GPUs: ")[1].split("\n\n")[0]
@@ -161,7 +118,7 @@ def test_mixed_models_say_which_gpu_is_which(h200x2_snapshot):
 
 
 def test_unknown_facts_say_why(h200x1_snapshot):
-    from conftest import with_gpu
+    from helpers import with_gpu
 
     from gpubal.model import Reason, Unavailable
 

@@ -21,8 +21,8 @@ from gpubal.doctor.probes.nvml import ReplayAdapter
 from gpubal.integrations.slurm import (REASON_MAX_BYTES, REASON_PREFIX, NodeState, SlurmError, decide,
                                        health_check, parse_node)
 from gpubal.rules import all_rules
+from helpers.paths import REPO, TESTS
 
-REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
 GPUBAL = str(Path(sys.executable).parent / "gpubal")
 FAULTY = ("downtrained", "downtrained")  # a PCIe link at x8, replayed packets, pending ECC pages
@@ -127,7 +127,7 @@ def test_an_unknown_node_is_an_error_not_a_verdict():
 
 # --- against a real Slurm ----------------------------------------------------------------------------
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(TESTS))
 from slurm_cluster import SlurmCluster, missing_programs  # noqa: E402
 
 MISSING = missing_programs()

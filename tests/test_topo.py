@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from conftest import real_snapshot, synthetic_snapshot
+from helpers import real_snapshot, synthetic_snapshot
 from gpubal.cli import app
 from gpubal.placement.advice import advise
 from gpubal.placement.groups import EXACT_LIMIT, best_partition, partition_count
 from gpubal.placement.topology import TIER_NVLINK, TIER_SYS, build_topology
+from helpers.paths import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 try:
     RUNNER = CliRunner(mix_stderr=False)
 except TypeError:

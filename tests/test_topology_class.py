@@ -1,15 +1,15 @@
 """The topology class every report names: a pure function of the Snapshot, from real matrices in the corpus
 and synthetic hosts for the layouts no sample shows."""
 
-from pathlib import Path
 
-from conftest import known, synthetic_snapshot, unavailable, with_snapshot
+from helpers import known, synthetic_snapshot, unavailable, with_snapshot
 
 from gpubal.doctor.ingest.dumps import snapshot_from_dumps
 from gpubal.model import Reason
 from gpubal.common.topology_class import classify_topology
+from helpers.paths import FIXTURES
 
-DUMPS = Path(__file__).parent / "fixtures" / "dumps"
+DUMPS = FIXTURES / "dumps"
 
 
 def of_dump(name):

@@ -2,7 +2,7 @@
 Programming Guide's rules for CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER (cases from its examples)."""
 
 import pytest
-from conftest import real_snapshot
+from helpers import real_snapshot
 
 from gpubal.common.visibility import resolve_visibility
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import re
-from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -23,10 +22,11 @@ from gpubal.reports.markdown import render_markdown
 from gpubal.reports.terminal import render_terminal
 from gpubal.rules import all_rules
 
-from conftest import real_snapshot, replay_balance
-from test_cli import gpubal
+from helpers import real_snapshot, replay_balance
+from helpers.cli import gpubal
+from helpers.paths import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 CODES = re.compile(r"\b(?:" + "|".join(reason.value for reason in Reason if "_" in reason.value) + r")\b")
 PROFILES = ["h200x2", "pcie4-l40s-2numa", "lost-gpu", "old-driver-470", "a100-mig-pending", "no-driver",
             "downtrained", "mixed-h100-a100"]

@@ -45,8 +45,9 @@ from typing import Any, Dict, List, Union
 from gpubal.model import Finding, Known, Outcome, Report, Severity, Snapshot
 from gpubal.snapshot_file import snapshot_from_dict, to_jsonable
 
-TESTS = Path(__file__).resolve().parent.parent
-FIXTURES = TESTS / "fixtures"
+from .paths import FIXTURES, TESTS
+from .snapshots import h200x2_stack, real_snapshot
+
 SCENARIOS = TESTS / "rules" / "scenarios"
 PREFIX_OUTCOME = {"pass": Outcome.PASSED, "fail": Outcome.FINDING}
 _KEYS = {"about", "base", "set", "expect"}
@@ -132,30 +133,6 @@ def _matches(finding: Finding, expect: Dict[str, Any]) -> bool:
 
 
 # --- the bases: hosts recorded under tests/fixtures ------------------------------------------------------
-
-H200X2_STACK_ENVIRONMENT = {  # from ../shared/captures/h200x2/env.txt, the variables gpubal keeps
-    "CUDA_VERSION": "13.0.2", "LD_LIBRARY_PATH": "/usr/local/nvidia/lib64:/usr/local/nvidia/lib",
-    "NCCL_NVLS_ENABLE": "0", "PATH": "/opt/torch/.venv/bin:/usr/local/nvidia/bin:/usr/local/cuda/bin:/usr/bin",
-}
-
-
-def real_snapshot(name: str) -> Snapshot:
-    """The snapshot gpubal builds from the NVML profile and host files recorded on host `name`."""
-    from gpubal.doctor.collect import collect_snapshot
-    from gpubal.doctor.probes.files import HostFiles
-    from gpubal.doctor.probes.nvml import ReplayAdapter
-
-    return collect_snapshot(ReplayAdapter.from_file(str(FIXTURES / "nvml" / f"{name}.json")),
-                            HostFiles(str(FIXTURES / "roots" / name)), origin=f"nvml-profile:{name}.json")
-
-
-def h200x2_stack():
-    """The Stack collect_stack reads from roots/h200x2-stack (the 2x H200 host's CUDA, cuDNN, NCCL, torch)."""
-    from gpubal.doctor.collect.stack import collect_stack
-    from gpubal.doctor.probes.files import HostFiles
-
-    return collect_stack(HostFiles(str(FIXTURES / "roots" / "h200x2-stack")), H200X2_STACK_ENVIRONMENT, (),
-                         Known({}, "test"), Known("none", "test"))
 
 
 @functools.lru_cache(maxsize=None)

@@ -4,13 +4,13 @@ one line naming the file."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from typer.testing import CliRunner
 
 from gpubal.cli import EXIT_BAD_INPUT, app
+from helpers.paths import FIXTURES
 
-DUMPS = Path(__file__).parent.parent / "fixtures" / "dumps"
+DUMPS = FIXTURES / "dumps"
 SYS_TOPO = DUMPS / "topo" / "club3090-2x3090-sys-two-sockets-legend-cut.txt"
 
 

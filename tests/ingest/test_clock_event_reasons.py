@@ -12,9 +12,10 @@ from gpubal.doctor.engine import evaluate
 from gpubal.doctor.ingest.dumps import snapshot_from_dumps
 from gpubal.model import Known, Outcome, Reason, Unavailable
 from gpubal.rules.pcie_link_downtrained import pcie_link_downtrained as pcie_link_downtrained
+from helpers.paths import FIXTURES, REPO
 
-DUMPS = Path(__file__).parent.parent / "fixtures" / "dumps"
-CAPTURES = Path(__file__).parents[3] / "shared" / "captures" / "h200x2"
+DUMPS = FIXTURES / "dumps"
+CAPTURES = REPO.parent / "shared" / "captures" / "h200x2"
 if not CAPTURES.is_dir():
     CAPTURES = Path("/work/shared/captures/h200x2")
 needs_captures = pytest.mark.skipif(not CAPTURES.is_dir(), reason="the h200x2 captures are not here")

@@ -12,8 +12,9 @@ from gpubal.doctor.ingest.dumps import read_dump, snapshot_from_dumps
 from gpubal.snapshot_file import snapshot_from_json, snapshot_to_json
 
 from .reading import READERS, mismatches, parse_file, read_snapshot
+from helpers.paths import FIXTURES
 
-DUMPS = Path(__file__).parent.parent / "fixtures" / "dumps"
+DUMPS = FIXTURES / "dumps"
 SAMPLES = sorted(DUMPS.glob("*/*.txt"))
 
 

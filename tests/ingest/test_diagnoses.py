@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
@@ -10,8 +9,9 @@ from gpubal.doctor.engine import evaluate
 from gpubal.doctor.ingest.dumps import snapshot_from_dumps
 from gpubal.model import Known, Outcome, Unavailable
 from gpubal.rules import all_rules
+from helpers.paths import FIXTURES
 
-DUMPS = Path(__file__).parent.parent / "fixtures" / "dumps"
+DUMPS = FIXTURES / "dumps"
 
 
 def findings(*samples: str):

@@ -4,7 +4,6 @@ lines, terminal escapes, an old SOC legend, the p2p command line, XML attacks, g
 from __future__ import annotations
 
 import gzip
-from pathlib import Path
 
 import pytest
 
@@ -12,6 +11,7 @@ from gpubal.doctor.ingest.dumps import InputError, read_dump, snapshot_from_dump
 from gpubal.doctor.ingest.common import parse_lines
 from gpubal.doctor.ingest.smi_xml import SmiXmlParser
 from gpubal.doctor.ingest.topo import TopologyParser
+from helpers.paths import FIXTURES
 
 LEGEND = """
 Legend:
@@ -289,7 +289,7 @@ def test_a_grep_excerpt_of_two_gpus_fabric_sections_is_two_gpus(tmp_path):
 
 def test_several_commands_pasted_in_one_file_are_each_read(tmp_path):
     # the same lent H200's real outputs, pasted one after another behind their prompts, in a quoted reply
-    dumps = Path(__file__).parent.parent / "fixtures" / "dumps"
+    dumps = FIXTURES / "dumps"
     parts = [("nvidia-smi", "smi/h200x1-lent-vm-smi.txt"), ("nvidia-smi topo -m", "topo/h200x1-lent-vm-topo.txt"),
              ("nvidia-smi -L", "smi-L/h200x1-lent-vm-smi-L.txt"), ("nvidia-smi -q", "smi-q/h200x1-lent-vm-smi-q.txt")]
     text = "".join(f"user@h200:~$ {command}\n{(dumps / sample).read_text()}" for command, sample in parts)

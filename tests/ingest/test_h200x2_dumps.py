@@ -4,14 +4,14 @@ of two H200s joined by NV18 with the NVSwitch fabric up, and `gpubal doctor --fr
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from typer.testing import CliRunner
 
 from gpubal.cli import app
 from gpubal.doctor.ingest.dumps import snapshot_from_dumps
+from helpers.paths import FIXTURES
 
-DUMPS = Path(__file__).parent.parent / "fixtures" / "dumps"
+DUMPS = FIXTURES / "dumps"
 SMI_Q = DUMPS / "smi-q" / "h200x2-hgx-nvswitch-smi-q.txt"
 TOPO = DUMPS / "topo" / "h200x2-hgx-nvswitch-topo.txt"
 

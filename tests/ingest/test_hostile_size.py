@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.paths import FIXTURES
 
-FIXTURES = Path(__file__).parent.parent / "fixtures"
 OLLAMA_HEAD = (FIXTURES / "dumps" / "ollama-log" / "2x3060-inference-compute-debug-0.3.x.txt").read_bytes()
 XML_HEAD = b'<?xml version="1.0" ?>\n<nvidia_smi_log>\n<driver_version>580.95.05</driver_version>\n<gpu>\n'
 HANG_GUARD_S = 60  # far above the few seconds each takes; only a hang (or a quadratic path) reaches it

@@ -4,7 +4,6 @@ and each dump is judged as of its own date."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +11,9 @@ from gpubal.doctor.engine import evaluate
 from gpubal.doctor.ingest.dumps import snapshot_from_dumps
 from gpubal.model import Outcome, Reason, Unavailable
 from gpubal.rules import all_rules
+from helpers.paths import FIXTURES
 
-DUMPS = Path(__file__).parent.parent / "fixtures" / "dumps"
+DUMPS = FIXTURES / "dumps"
 
 
 def judge(*samples: str):

@@ -10,8 +10,9 @@ import pytest
 from gpubal.doctor.ingest.dumps import snapshot_from_dumps
 from gpubal.model import Known, Reason, Unavailable
 from gpubal.snapshot_file import snapshot_from_json, snapshot_to_json
+from helpers.paths import FIXTURES, REPO
 
-CAPTURES = Path(__file__).parents[3] / "shared" / "captures" / "h200x2"
+CAPTURES = REPO.parent / "shared" / "captures" / "h200x2"
 if not CAPTURES.is_dir():
     CAPTURES = Path("/work/shared/captures/h200x2")
 needs_captures = pytest.mark.skipif(not CAPTURES.is_dir(), reason="the h200x2 captures are not here")
@@ -112,7 +113,7 @@ def test_dumps_that_disagree_are_reported_not_overwritten(tmp_path):
 
 
 def test_ollama_log_facts_land_in_the_snapshot():
-    sample = Path(__file__).parent.parent / "fixtures" / "dumps" / "ollama-log" / "4xl4-offload-tensor-split-11x4.txt"
+    sample = FIXTURES / "dumps" / "ollama-log" / "4xl4-offload-tensor-split-11x4.txt"
     ollama = snapshot_from_dumps([str(sample)]).snapshot.ollama
     (offload,) = ollama.log_offloads.value
     assert (offload.layers_total, offload.layers_on_gpu, offload.layers_split) == (81, 44, (11, 11, 11, 11))

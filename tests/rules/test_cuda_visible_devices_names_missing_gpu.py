@@ -3,17 +3,11 @@ GPU-ef0d3f05...)."""
 
 import dataclasses
 
-from conftest import assert_actionable, known, only_result, unavailable
+from helpers import SERVER, assert_actionable, known, only_result, unavailable
 
 from gpubal.doctor.engine import evaluate
-from gpubal.model import GpuProcess, Known, Outcome, Reason, Severity
+from gpubal.model import Known, Outcome, Reason, Severity
 from gpubal.rules.cuda_visible_devices_names_missing_gpu import cuda_visible_devices_names_missing_gpu as rule
-
-SERVER = GpuProcess(
-    pid=4242, program=known("vllm"), found_by="nvml, name", command_line=known("vllm serve Qwen/Qwen3-8B"),
-    user=known("svc-llm"), cgroup=known("/system.slice/vllm.service"), container=known("none"),
-    gpu_environment=known({"CUDA_VISIBLE_DEVICES": "0,1"}), cpus_allowed=known("0-31"),
-    memory_nodes_allowed=known("0"), gpus_held=known([0, 1]), gpu_numa_nodes=known([0]), gpu_libraries=known([]))
 
 
 def _run(snapshot, **environment_or_changes):

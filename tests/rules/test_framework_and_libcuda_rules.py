@@ -1,7 +1,7 @@
 """Pass/fail cases for libcuda-unusable (nvidia-smi's `CUDA Version: N/A`), framework-cuda-build and
 vllm-gpu-unsupported, on hand-built snapshots."""
 
-from conftest import assert_actionable, known, only_result, single_finding, unavailable, with_driver, with_gpu, with_stack
+from helpers import assert_actionable, known, only_result, single_finding, unavailable, with_driver, with_gpu, with_stack
 
 from gpubal.doctor.engine import evaluate
 from gpubal.model import Outcome, PythonPackage, Reason, Severity

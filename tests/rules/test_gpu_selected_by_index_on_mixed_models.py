@@ -3,12 +3,12 @@
 import dataclasses
 
 import pytest
-from conftest import assert_actionable, known, only_result, real_snapshot
+from helpers import assert_actionable, known, only_result, real_snapshot
 
 from gpubal.doctor.engine import evaluate
 from gpubal.model import Known, Outcome, Severity
 from gpubal.rules.gpu_selected_by_index_on_mixed_models import gpu_selected_by_index_on_mixed_models as rule
-from rules.test_cuda_visible_devices_names_missing_gpu import SERVER
+from helpers import SERVER
 
 
 @pytest.fixture(scope="module")

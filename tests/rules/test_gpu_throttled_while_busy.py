@@ -1,7 +1,7 @@
 """Clock event reasons on the recorded 2x H200 host (idle when recorded: gpu_idle), made busy and hot."""
 
 import pytest
-from conftest import assert_actionable, known, only_result, unavailable, with_gpu
+from helpers import assert_actionable, known, only_result, unavailable, with_gpu
 
 from gpubal.doctor.engine import evaluate
 from gpubal.model import Outcome, Reason, Severity

@@ -2,7 +2,7 @@
 with the reason, one verdict shared by all of them. Where a trace could not be looked at (a recording
 that did not include Ollama, a server that timed out), they are not evaluated instead."""
 
-from conftest import unavailable, with_ollama
+from helpers import unavailable, with_ollama
 
 import pytest
 

@@ -1,4 +1,4 @@
-from conftest import assert_actionable, known, ollama_running, only_result, single_finding, unavailable, with_driver, with_gpu, with_host, with_ollama, with_stack
+from helpers import assert_actionable, known, ollama_running, only_result, single_finding, unavailable, with_driver, with_gpu, with_host, with_ollama, with_stack
 
 from gpubal.doctor.engine import evaluate
 from gpubal.model import MigInstance, OllamaLogOffload, OllamaModel, Outcome, Reason, Severity

@@ -2,7 +2,7 @@
 GPU memory held by other processes, several libcuda versions. The event lines are quoted from real logs
 (the corpus under tests/fixtures/dumps/ollama-log holds them with their issue URLs)."""
 
-from conftest import assert_actionable, known, ollama_running, only_result, single_finding, with_ollama
+from helpers import assert_actionable, known, ollama_running, only_result, single_finding, with_ollama
 
 from gpubal.doctor.engine import evaluate
 from gpubal.model import OllamaLogEvent, OllamaLogGpu, Outcome, Severity

@@ -1,4 +1,4 @@
-from conftest import assert_actionable, known, ollama_running, only_result, single_finding, unavailable, with_gpu, with_ollama
+from helpers import assert_actionable, known, ollama_running, only_result, single_finding, unavailable, with_gpu, with_ollama
 
 from gpubal.doctor.engine import evaluate
 from gpubal.model import MigInstance, OllamaLogOffload, OllamaModel, Outcome, Reason, Severity

@@ -1,7 +1,7 @@
 """A real unit tree under a fake root: the Ollama unit as its installer writes it, and drop-ins that set
 CUDA_VISIBLE_DEVICES again, collected by the Ollama collector and judged by the rule."""
 
-from conftest import assert_actionable, only_result
+from helpers import assert_actionable, only_result
 
 import dataclasses
 

@@ -6,7 +6,7 @@ the switch ports are those a PLX switch showed in https://github.com/HeyMeco/Roc
 import dataclasses
 
 import pytest
-from conftest import assert_actionable, known, only_result, unavailable, with_host, with_pair
+from helpers import assert_actionable, known, only_result, unavailable, with_host, with_pair
 
 from gpubal.doctor.engine import evaluate
 from gpubal.model import Known, Outcome, PciPlatform, Reason, Severity

@@ -1,4 +1,4 @@
-from conftest import assert_actionable, known, only_result, outcomes, single_finding, unavailable, with_pair
+from helpers import assert_actionable, known, only_result, outcomes, single_finding, unavailable, with_pair
 
 from gpubal.doctor.engine import evaluate
 from gpubal.model import Outcome, Reason, Severity

@@ -4,7 +4,7 @@ under node 1, CPUs 32-63,96-127), pinned here and there."""
 import dataclasses
 
 import pytest
-from conftest import assert_actionable, known, only_result, real_snapshot, unavailable
+from helpers import assert_actionable, known, only_result, real_snapshot, unavailable
 
 from gpubal.doctor.engine import evaluate
 from gpubal.model import GpuProcess, Known, Outcome, Reason, Severity

@@ -1,7 +1,7 @@
 """The Done means of issue 3: on the 2x H200 host's real stack, gpubal lists every copy, says who loads
 which, and raises nothing false."""
 
-from conftest import h200x2_stack
+from helpers import h200x2_stack
 
 from gpubal.doctor.engine import evaluate
 from gpubal.model import Outcome, Severity

@@ -2,12 +2,12 @@
 
 import dataclasses
 
-from conftest import assert_actionable, known, only_result, unavailable
+from helpers import assert_actionable, known, only_result, unavailable
 
 from gpubal.doctor.engine import evaluate
 from gpubal.model import Known, Outcome, Reason, Severity
 from gpubal.rules.tensor_parallel_size_does_not_fit import tensor_parallel_size_does_not_fit as rule
-from rules.test_cuda_visible_devices_names_missing_gpu import SERVER
+from helpers import SERVER
 
 QWEN3_8B = Known({"num_attention_heads": 32, "num_key_value_heads": 8}, "/models/Qwen3-8B/config.json")
 

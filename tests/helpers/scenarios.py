@@ -21,6 +21,8 @@ A scenario is a recorded host with a few facts changed, and what the rule must c
   (a process, a loaded model). A new key is allowed only in a mapping fact (`stack.environment.X`). The
   result is read back through the snapshot file codec, so a scenario that names a fact the model does
   not have, or gives it the wrong type, fails with a message naming the path.
+- `policy` (site-policy rules only): the tables of the `--policy` file, as JSON
+  (`{"expect": {"gpu_count": 8}}` is `[expect]` / `gpu_count = 8`).
 - `expect`: `outcome` (passed / finding / not_evaluated / not_applicable), and for a finding its
   `severity` and a fragment of its `message`, optionally a subset of its `evidence` (where the rule gives
   several findings for the subject, one of them must match all three). With a `subject`
@@ -40,7 +42,7 @@ import json
 import sys
 import typing
 from pathlib import Path
-from typing import Any, Dict, List, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
 from gpubal.model import Finding, Known, Outcome, Report, Severity, Snapshot
 from gpubal.snapshot_file import snapshot_from_dict, to_jsonable
@@ -48,9 +50,12 @@ from gpubal.snapshot_file import snapshot_from_dict, to_jsonable
 from .paths import FIXTURES, TESTS
 from .snapshots import h200x2_stack, real_snapshot
 
+if TYPE_CHECKING:
+    from gpubal.doctor.policy import PolicyFile
+
 SCENARIOS = TESTS / "rules" / "scenarios"
 PREFIX_OUTCOME = {"pass": Outcome.PASSED, "fail": Outcome.FINDING}
-_KEYS = {"about", "base", "set", "expect"}
+_KEYS = {"about", "base", "set", "policy", "expect"}
 _EXPECT_KEYS = {"subject", "outcome", "severity", "message", "evidence"}
 
 
@@ -67,6 +72,7 @@ class Scenario:
     base: str
     edits: Dict[str, Any]
     expect: Dict[str, Any]
+    policy_tables: Dict[str, Any]  # the site policy file's tables, {} for a run without --policy
 
     @property
     def kind(self) -> str:
@@ -85,6 +91,15 @@ class Scenario:
             raise ScenarioError(f"{self.path}: the edited snapshot does not load: {error}") from None
 
 
+    def policy(self) -> "Optional[PolicyFile]":
+        """The site policy of a `gpubal doctor --policy FILE` run, parsed from the TOML its tables make."""
+        if not self.policy_tables:
+            return None
+        from gpubal.doctor.policy import parse_policy
+
+        return parse_policy(_toml(self.policy_tables), f"{self.path.stem}.toml")
+
+
 def load(path: Path) -> Scenario:
     data = json.loads(path.read_text(encoding="utf-8"))
     unknown = set(data) - _KEYS
@@ -93,7 +108,8 @@ def load(path: Path) -> Scenario:
     if set(data["expect"]) - _EXPECT_KEYS or "outcome" not in data["expect"]:
         raise ScenarioError(f"{path}: expect takes {sorted(_EXPECT_KEYS)} and needs outcome")
     scenario = Scenario(rule_id=path.parent.name, name=path.stem, path=path, about=data["about"],
-                        base=data["base"], edits=data.get("set", {}), expect=data["expect"])
+                        base=data["base"], edits=data.get("set", {}), expect=data["expect"],
+                        policy_tables=data.get("policy", {}))
     wanted = PREFIX_OUTCOME.get(scenario.kind)
     if wanted is None or Outcome(scenario.expect["outcome"]) is not wanted:
         raise ScenarioError(f"{path}: a pass-* scenario expects 'passed' and a fail-* one 'finding'")
@@ -209,3 +225,17 @@ def _as_facts(hint: Any, data: Any, path: str) -> Any:
     if origin is dict and isinstance(data, dict):
         return {key: _as_facts(args[1], value, f"{path}.{key}") for key, value in data.items()}
     return data
+
+
+def _toml(tables: Dict[str, Any]) -> str:
+    """A policy file's text from its tables: `[name]` with `key = value` lines (a list of tables, such as
+    `host`, as `[[name]]` blocks). JSON strings, numbers, booleans and arrays of them are TOML as written."""
+    lines: List[str] = []
+    for name, table in tables.items():
+        if not isinstance(table, (dict, list)):
+            lines.append(f"{name} = {json.dumps(table)}")
+    for name, table in tables.items():
+        for block in (table if isinstance(table, list) else [table] if isinstance(table, dict) else []):
+            lines.append(f"[[{name}]]" if isinstance(table, list) else f"[{name}]")
+            lines += [f"{key} = {json.dumps(value)}" for key, value in block.items()]
+    return "\n".join(lines) + "\n"

@@ -23,7 +23,7 @@ PENDING: dict = {}
 def test_scenario(scenario):
     rule = find_rule(scenario.rule_id)
     assert rule is not None and rule.id == scenario.rule_id, f"{scenario.path}: no rule {scenario.rule_id}"
-    check(scenario, evaluate(scenario.snapshot(), [rule]))
+    check(scenario, evaluate(scenario.snapshot(), [rule], policy=scenario.policy()))
 
 
 def test_every_rule_has_a_pass_and_a_fail_scenario():
@@ -88,4 +88,4 @@ def test_an_expectation_the_rule_does_not_meet_fails(tmp_path):
                                                       "message": "Persistence is off"}})
     scenario = load(path)
     with pytest.raises(AssertionError, match="no finding matches"):
-        check(scenario, evaluate(scenario.snapshot(), [find_rule(scenario.rule_id)]))
+        check(scenario, evaluate(scenario.snapshot(), [find_rule(scenario.rule_id)], policy=scenario.policy()))

@@ -12,7 +12,9 @@ A scenario is a recorded host with a few facts changed, and what the rule must c
 
 - `base` names a host recorded under tests/fixtures: `<name>` is the snapshot gpubal collects from
   nvml/<name>.json and roots/<name>/ (h200x2, h200x1, mixed-h100-a100, ...); `h200x2-full` is h200x2 with
-  its real CUDA/cuDNN/NCCL/torch stack (roots/h200x2-stack).
+  its real CUDA/cuDNN/NCCL/torch stack (roots/h200x2-stack). For the balance diagnoses (rules of scope
+  "balance"), `balance:<name>` is what `gpubal balance` observes replaying balance/<name>.json; such a
+  scenario has no `set`: the recorded series is the case.
 - `set` maps dotted paths of the snapshot file (what `gpubal collect -o` writes) to new values, applied in
   order. A path steps through a fact's value by itself (`gpus.0.nvlinks.2.active`, not
   `gpus.value.0...`); list items are numbered from 0. Values are written plainly: wherever the model
@@ -42,11 +44,12 @@ import json
 import sys
 import typing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
-from gpubal.model import Finding, Known, Outcome, Report, Severity, Snapshot
+from gpubal.model import Finding, Known, Outcome, RuleResult, Severity, Snapshot
 from gpubal.snapshot_file import snapshot_from_dict, to_jsonable
 
+from .balance import replay_balance
 from .paths import FIXTURES, TESTS
 from .snapshots import h200x2_stack, real_snapshot
 
@@ -54,6 +57,7 @@ if TYPE_CHECKING:
     from gpubal.doctor.policy import PolicyFile
 
 SCENARIOS = TESTS / "rules" / "scenarios"
+BALANCE = "balance:"  # a base that is a recorded `gpubal balance` series, not a host snapshot
 PREFIX_OUTCOME = {"pass": Outcome.PASSED, "fail": Outcome.FINDING}
 _KEYS = {"about", "base", "set", "policy", "expect"}
 _EXPECT_KEYS = {"subject", "outcome", "severity", "message", "evidence"}
@@ -113,6 +117,8 @@ def load(path: Path) -> Scenario:
     wanted = PREFIX_OUTCOME.get(scenario.kind)
     if wanted is None or Outcome(scenario.expect["outcome"]) is not wanted:
         raise ScenarioError(f"{path}: a pass-* scenario expects 'passed' and a fail-* one 'finding'")
+    if scenario.base.startswith(BALANCE) and scenario.edits:
+        raise ScenarioError(f"{path}: a balance scenario is its recorded series as it stands; it has no 'set'")
     if scenario.kind == "fail" and not {"subject", "severity", "message"} <= set(scenario.expect):
         raise ScenarioError(f"{path}: a fail-* scenario names the subject, severity and message it expects")
     return scenario
@@ -122,10 +128,25 @@ def all_scenarios() -> List[Scenario]:
     return [load(path) for path in sorted(SCENARIOS.glob("*/*.json"))]
 
 
-def check(scenario: Scenario, report: Report) -> None:
-    """Assert that `report` (the rule run on the scenario's snapshot) concludes what the scenario expects."""
+def run(scenario: Scenario) -> List[RuleResult]:
+    """The scenario's rule run by the real engine on the scenario's snapshot (or balance observation)."""
+    from gpubal.doctor.engine import evaluate
+    from gpubal.rules import find_rule
+
+    rule = find_rule(scenario.rule_id)
+    assert rule is not None and rule.id == scenario.rule_id, f"{scenario.path}: no rule {scenario.rule_id}"
+    if scenario.base.startswith(BALANCE):
+        from gpubal.balance.analysis import analyze
+        from gpubal.doctor.engine import evaluate_balance
+
+        return list(evaluate_balance(analyze(replay_balance(scenario.base[len(BALANCE):])), [rule]))
+    return list(evaluate(scenario.snapshot(), [rule], policy=scenario.policy()).results)
+
+
+def check(scenario: Scenario, results: Sequence[RuleResult]) -> None:
+    """Assert that `results` (the rule run on the scenario's case) conclude what the scenario expects."""
     expect = scenario.expect
-    results = [result for result in report.results if result.rule_id == scenario.rule_id]
+    results = [result for result in results if result.rule_id == scenario.rule_id]
     assert results, f"{scenario.path}: the rule gave no result"
     subject = expect.get("subject")
     if subject is not None:

@@ -7,10 +7,9 @@ import json
 
 import pytest
 
-from helpers.scenarios import SCENARIOS, ScenarioError, all_scenarios, check, load
+from helpers.scenarios import SCENARIOS, ScenarioError, all_scenarios, check, load, run
 
-from gpubal.doctor.engine import evaluate
-from gpubal.rules import all_rules, find_rule
+from gpubal.rules import all_rules
 
 SCENARIO_LIST = all_scenarios()
 
@@ -21,9 +20,7 @@ PENDING: dict = {}
 
 @pytest.mark.parametrize("scenario", SCENARIO_LIST, ids=lambda s: f"{s.rule_id}/{s.name}")
 def test_scenario(scenario):
-    rule = find_rule(scenario.rule_id)
-    assert rule is not None and rule.id == scenario.rule_id, f"{scenario.path}: no rule {scenario.rule_id}"
-    check(scenario, evaluate(scenario.snapshot(), [rule], policy=scenario.policy()))
+    check(scenario, run(scenario))
 
 
 def test_every_rule_has_a_pass_and_a_fail_scenario():
@@ -88,4 +85,4 @@ def test_an_expectation_the_rule_does_not_meet_fails(tmp_path):
                                                       "message": "Persistence is off"}})
     scenario = load(path)
     with pytest.raises(AssertionError, match="no finding matches"):
-        check(scenario, evaluate(scenario.snapshot(), [find_rule(scenario.rule_id)], policy=scenario.policy()))
+        check(scenario, run(scenario))

@@ -259,7 +259,7 @@ def balance_crashes(observation):
 
 
 def test_balance_rules_run_through_the_engine_and_a_crash_is_a_finding(h200x2_snapshot):
-    from conftest import replay_balance
+    from helpers import replay_balance
 
     from gpubal.balance.analysis import analyze
     from gpubal.doctor.engine import evaluate_balance

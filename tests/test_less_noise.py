@@ -13,6 +13,7 @@ from gpubal.rules import all_rules
 
 from helpers import known, real_snapshot, with_gpu
 from helpers.cli import H200X2, gpubal
+from helpers.goldens import replays_and_persistence_off_on_eight_gpus
 
 
 def _text(report, verbose: bool = False) -> str:
@@ -66,23 +67,10 @@ def test_checks_that_missed_one_fact_name_each_rule_once():
 
 # --- Markdown and HTML: one entry per group, every finding still in it -----------------------------------
 
-def _replays_and_persistence_off_on_eight_gpus():
-    """The same two problems on all 8 GPUs: persistence off (one command for all) and PCIe replays (whose
-    first command names the GPU: `nvidia-smi -q -d PCIE -i 3`)."""
-    import dataclasses
-
-    snapshot = real_snapshot("hgx8-h100-nvswitch")
-    for index in range(8):
-        snapshot = with_gpu(snapshot, index, persistence_mode=known(False),
-                            pcie_replay_count=known(10_000_000 + index))
-    snapshot = dataclasses.replace(snapshot, host=dataclasses.replace(snapshot.host, uptime_seconds=known(86400)))
-    return evaluate(snapshot, all_rules())
-
-
 def test_markdown_groups_one_problem_on_eight_gpus_and_keeps_each_finding():
     from gpubal.reports.markdown import render_markdown
 
-    text = render_markdown(_replays_and_persistence_off_on_eight_gpus())
+    text = render_markdown(replays_and_persistence_off_on_eight_gpus())
     findings = text.split("### Findings", 1)[1].split("### Topology", 1)[0]
     assert findings.count("#### ") == 3  # the driver's end of life, then one entry per problem
     assert "#### 3. WARNING `persistence-mode-off` · 8 GPUs" in findings
@@ -107,7 +95,7 @@ def test_markdown_groups_one_problem_on_eight_gpus_and_keeps_each_finding():
 def test_html_groups_one_problem_on_eight_gpus_and_keeps_each_finding():
     from gpubal.reports.html import render_html
 
-    page = render_html(_replays_and_persistence_off_on_eight_gpus())
+    page = render_html(replays_and_persistence_off_on_eight_gpus())
     assert page.count("<article class=\"finding") == 3
     before, persistence = page.split('<code class="rule">persistence-mode-off</code>', 1)
     persistence = persistence.split("</article>", 1)[0]
@@ -157,7 +145,7 @@ def test_a_key_that_would_read_like_another_stays_whole():
 def test_junit_keeps_one_testcase_per_gpu():
     from gpubal.reports.junit import render_junit
 
-    xml = render_junit(_replays_and_persistence_off_on_eight_gpus())
+    xml = render_junit(replays_and_persistence_off_on_eight_gpus())
     for index in range(8):
         assert f'name="persistence-mode-off [gpu:{index}]"' in xml
     assert xml.count('<failure type="warning"') == 17
@@ -220,11 +208,11 @@ def test_commands_shared_at_the_start_and_the_end_are_said_once_in_their_place()
 def test_the_terminal_groups_findings_whose_commands_name_their_gpu():
     # PCIe replays on 8 GPUs: one entry; each GPU's own command marked with its subject (a shell comment,
     # so the line still runs when copied), the command the same for all once, where the fix puts it
-    text = _text(_replays_and_persistence_off_on_eight_gpus())
+    text = _text(replays_and_persistence_off_on_eight_gpus())
     assert text.count("WARNING pcie-replay-errors  gpu:0, gpu:1, gpu:2, gpu:3, gpu:4, gpu:5, gpu:6, gpu:7") == 1
     commands = text.split("WARNING pcie-replay-errors", 1)[1].split("docs:", 1)[0]
     expected = [f"      $ nvidia-smi -q -d PCIE -i {index}  # gpu:{index}" for index in range(8)]
     expected.append("      $ sudo dmesg | grep -iE 'AER|Xid'")
     assert [line for line in commands.splitlines() if line.startswith("      $ ")] == expected
-    verbose = _text(_replays_and_persistence_off_on_eight_gpus(), verbose=True)
+    verbose = _text(replays_and_persistence_off_on_eight_gpus(), verbose=True)
     assert verbose.count("WARNING pcie-replay-errors  gpu:") == 8 and "# gpu:" not in verbose

@@ -132,10 +132,10 @@ def test_every_fix_command_gets_a_copy_button(browser, tmp_path):
 def test_one_problem_on_eight_gpus_is_one_entry_with_every_gpu_visible(browser, tmp_path, width, mobile):
     # the same two findings on all 8 GPUs: one entry each, every GPU's row on screen without scrolling
     # sideways (a phone shows each row as a small card), and the filter's count counts each GPU
-    from test_less_noise import _replays_and_persistence_off_on_eight_gpus
+    from helpers.goldens import replays_and_persistence_off_on_eight_gpus
 
     page_file = tmp_path / "hgx8-grouped.html"
-    page_file.write_text(render_html(_replays_and_persistence_off_on_eight_gpus()), encoding="utf-8")
+    page_file.write_text(render_html(replays_and_persistence_off_on_eight_gpus()), encoding="utf-8")
     script = """(function () {
       var tables = Array.prototype.slice.call(document.querySelectorAll('table.each'));
       var rows = document.querySelectorAll('table.each tbody tr');

@@ -11,7 +11,7 @@ from rich.console import Console
 from gpubal.model import Report, Snapshot
 
 from .paths import GOLDENS
-from .snapshots import no_driver_snapshot, real_snapshot
+from .snapshots import known, no_driver_snapshot, real_snapshot, with_gpu
 
 FROZEN_AT = "2026-11-29T00:00:00+00:00"
 
@@ -27,6 +27,20 @@ def report_of(name: str) -> Report:
 
     snapshot = no_driver_snapshot() if name == "no-driver" else real_snapshot(name)
     return evaluate(frozen(snapshot), all_rules())
+
+
+def replays_and_persistence_off_on_eight_gpus() -> Report:
+    """Every rule on the recorded 8x H100 with the same two problems on all 8 GPUs: persistence off (one
+    command for all) and PCIe replays (whose first command names the GPU: `nvidia-smi -q -d PCIE -i 3`)."""
+    from gpubal.doctor.engine import evaluate
+    from gpubal.rules import all_rules
+
+    snapshot = real_snapshot("hgx8-h100-nvswitch")
+    for index in range(8):
+        snapshot = with_gpu(snapshot, index, persistence_mode=known(False),
+                            pcie_replay_count=known(10_000_000 + index))
+    snapshot = dataclasses.replace(snapshot, host=dataclasses.replace(snapshot.host, uptime_seconds=known(86400)))
+    return evaluate(snapshot, all_rules())
 
 
 def terminal_text(report: Report, width: int = 100) -> str:

@@ -16,8 +16,8 @@ import typer.main
 from gpubal import entry
 from gpubal.cli import app
 from gpubal.plain_argv import DOCTOR_OPTIONS, TOPO_OPTIONS, plain_command
+from helpers.paths import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures"
 PROFILE = ["--nvml-profile", str(FIXTURES / "nvml" / "h200x1.json"), "--root", str(FIXTURES / "roots" / "h200x1")]
 SMI = str(FIXTURES / "dumps" / "smi" / "h100-sxm-x8-565.txt")
 TOPO = str(FIXTURES / "dumps" / "topo" / "aws-g6e12xl-4gpu-node.txt")

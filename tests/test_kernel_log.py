@@ -4,13 +4,13 @@ public page of every line)."""
 
 import os
 import time
-from pathlib import Path
 
 from gpubal.doctor.collect.kernel_log import JOURNALCTL, collect_xid_events
 from gpubal.model import Known, Reason, Unavailable
 from gpubal.doctor.probes.files import HostFiles
+from helpers import paths
 
-FIXTURES = Path(__file__).parent / "fixtures" / "kernel_log"
+FIXTURES = paths.FIXTURES / "kernel_log"
 JOURNAL = (FIXTURES / "journalctl-k.txt").read_text(encoding="utf-8")
 NO_ROOT = HostFiles(str(FIXTURES / "no-such-root"))
 

@@ -6,7 +6,7 @@ they are in; a later Environment= of a variable replaces an earlier one."""
 import dataclasses
 import os
 
-from conftest import only_result
+from helpers import only_result
 
 from gpubal.doctor.collect.ollama import collect_ollama, unit_files
 from gpubal.doctor.engine import evaluate

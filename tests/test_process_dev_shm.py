@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from conftest import known, only_result, with_snapshot
+from helpers import known, only_result, with_snapshot
 
 from gpubal.doctor.collect.processes import collect_processes, process_dev_shm_bytes, process_names
 from gpubal.doctor.engine import evaluate

@@ -3,14 +3,14 @@ only those: a paste shows the lines its author chose. The lines are real (tests/
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from gpubal.doctor.engine import evaluate
 from gpubal.doctor.ingest.dumps import snapshot_from_dumps
 from gpubal.model import Known, Reason, Severity
 from gpubal.rules.gpu_xid_events import gpu_xid_events
+from helpers.paths import FIXTURES
 
-KERNEL_LOG = Path(__file__).parent.parent / "fixtures" / "kernel_log" / "journalctl-k.txt"
+KERNEL_LOG = FIXTURES / "kernel_log" / "journalctl-k.txt"
 LINES = KERNEL_LOG.read_text().splitlines()
 
 
@@ -45,7 +45,7 @@ def test_two_pastes_give_every_event_once(tmp_path):
 
 
 def test_a_paste_without_xid_lines_holds_no_kernel_log(tmp_path):
-    topo = Path(__file__).parent.parent / "fixtures" / "dumps" / "topo" / "club3090-2x3090-sys-two-sockets-legend-cut.txt"
+    topo = FIXTURES / "dumps" / "topo" / "club3090-2x3090-sys-two-sockets-legend-cut.txt"
     assert snapshot_from_dumps([str(topo)]).snapshot.xid_events.reason is Reason.NOT_IN_INPUT
 
 

@@ -1,6 +1,4 @@
-from pathlib import Path
-
-from conftest import known, only_result, with_gpu, with_snapshot
+from helpers import known, only_result, with_gpu, with_snapshot
 
 from gpubal.doctor.collect.kernel_log import JOURNALCTL, collect_xid_events
 from gpubal.doctor.engine import evaluate
@@ -8,8 +6,9 @@ from gpubal.model import Known, Outcome, Reason, Severity, Unavailable
 from gpubal.doctor.probes.files import HostFiles
 
 from gpubal.rules.gpu_xid_events import gpu_xid_events as rule
+from helpers import paths
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "kernel_log"
+FIXTURES = paths.FIXTURES / "kernel_log"
 
 
 def logged(*lines):

@@ -4,12 +4,12 @@ environment."""
 
 import dataclasses
 
-from conftest import assert_actionable, known, only_result, unavailable, with_gpu, with_stack
+from helpers import assert_actionable, known, only_result, unavailable, with_gpu, with_stack
 
 from gpubal.doctor.engine import evaluate
 from gpubal.model import Known, Outcome, PythonPackage, Reason, Severity
 from gpubal.rules.nccl_nvls_without_fabric import nccl_nvls_without_fabric as rule
-from rules.test_cuda_visible_devices_names_missing_gpu import SERVER
+from helpers import SERVER
 
 TP2 = "vllm serve /models/Qwen3-8B --tensor-parallel-size 2"
 

@@ -27,9 +27,10 @@ A scenario is a recorded host with a few facts changed, and what the rule must c
   (`{"expect": {"gpu_count": 8}}` is `[expect]` / `gpu_count = 8`).
 - `expect`: `outcome` (passed / finding / not_evaluated / not_applicable), and for a finding its
   `severity` and a fragment of its `message`, optionally a subset of its `evidence` (where the rule gives
-  several findings for the subject, one of them must match all three). With a `subject`
-  (host, gpu:0, gpu:0-gpu:1) the rule's one result for that subject must match; without one, every result
-  the rule gives must (a pass scenario: the rule passes on every GPU).
+  several findings for the subject, one of them must match all three). With a `subject` — the
+  result's, by the rule's scope: `host` (whose findings may name a GPU or a process), `gpu:0`,
+  `gpu:0-gpu:1` — the rule's one result for that subject must match; without one, every result the rule
+  gives must (a pass scenario: the rule passes on every GPU).
 
 A file named pass-* must expect `passed`; one named fail-* must expect `finding` and name its subject,
 severity and message.

@@ -2,7 +2,7 @@
 the compute capability comes from NVIDIA's CUDA GPUs pages (matrix/data/compute_capability.toml), and the
 floor from the vLLM release's own installation docs."""
 
-from conftest import FIXTURES, known, only_result, single_finding, unavailable, with_gpu, with_stack
+from helpers import FIXTURES, known, only_result, single_finding, unavailable, with_gpu, with_stack
 
 from gpubal import matrix
 from gpubal.doctor.engine import evaluate

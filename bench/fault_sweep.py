@@ -10,7 +10,7 @@ word that is definite where NVML gave no answer).
     python bench/fault_sweep.py --profile h200x2 --every-format
     python bench/fault_sweep.py --all                # every profile (tens of minutes)
 
-tests/test_nvml_fault_injection.py runs a seeded sample of the same combinations in CI.
+tests/doctor/probes/test_nvml_fault_injection.py runs a seeded sample of the same combinations in CI.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def main() -> int:
                         help="render the Markdown, HTML, JUnit and terminal reports too (slower)")
     parser.add_argument("--unavailable", action="store_true",
                         help="instead of faults in the library, every adapter query answering every Unavailable "
-                             "reason (the class test of tests/test_nvml_fault_injection.py, in full)")
+                             "reason (the class test of tests/doctor/probes/test_nvml_fault_injection.py, in full)")
     parser.add_argument("--limit", type=int, default=0, help="at most this many combinations per profile (a seeded sample)")
     options = parser.parse_args()
     profiles = faults.PROFILES if options.all else tuple(options.profile or DEFAULT_PROFILES)

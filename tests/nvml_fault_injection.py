@@ -9,7 +9,7 @@ Python exception, or never (a hang, released when the fault is over).
 report format, the exit code, `gpubal topo`, `gpubal balance`) and names what went wrong: a crash, a
 hang, or a fact, rule outcome or topology word that claims more than the faulted NVML said.
 
-Used by tests/test_nvml_fault_injection.py (a sample) and bench/fault_sweep.py (every combination).
+Used by tests/doctor/probes/test_nvml_fault_injection.py (a sample) and bench/fault_sweep.py (every combination).
 """
 
 from __future__ import annotations

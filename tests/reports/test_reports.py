@@ -2,7 +2,7 @@
 
 Each case renders a report of a real snapshot (its collection time frozen) and compares the text with
 tests/goldens/<case>.txt or .json. After a deliberate change to a renderer, regenerate them with
-`pytest tests/test_reports.py --update-goldens` and review the diff like code.
+`pytest tests/reports/test_reports.py --update-goldens` and review the diff like code.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The decision is a pure function of the report and the node's current state and reason (`decide`); the
 `scontrol` calls go through an injectable runner, so the logic is tested without Slurm, and the same code
-is tested against a real slurmctld and slurmd in tests/test_slurm.py.
+is tested against a real slurmctld and slurmd in tests/integrations/test_slurm.py.
 
 - Unhealthy: `scontrol update nodename=NODE state=drain reason="gpubal: ..."`. The reason names the rule
   ids and GPUs worst first, and always starts with REASON_PREFIX so automation can tell gpubal's drains

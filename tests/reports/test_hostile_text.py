@@ -40,7 +40,9 @@ ESCAPES = ("\x1b[2J\x1b[H"  # clear the screen
            "\x1b]52;c;ZWNobyBwd25lZA==\x07"  # OSC 52: write the reader's clipboard
            "\x9b31m\r\x08\x7f\u202eevil")  # C1 CSI, carriage return, backspace, DEL, bidi override
 HTML = "<img src=x onerror=alert(1)> | `x` **y**"
-HOSTILE = f"{MARKUP} {ESCAPES} {HTML}"
+# Markdown prose and HTML collapse a run of spaces, a tab may be expanded or folded: both must survive.
+SPACING = "two  spaces\tand a tab"
+HOSTILE = f"{MARKUP} {ESCAPES} {HTML} {SPACING}"
 LSPCI = "sudo lspci -vv -s 0000:ab:00.0 | grep -E 'LnkCap|LnkSta'"
 FROZEN_AT = "2026-11-29T00:00:00+00:00"
 
@@ -87,9 +89,17 @@ def test_the_fix_command_with_the_bus_id_prints_exactly(snapshot_file, output_fo
     assert LSPCI in text
 
 
+def terminal_form(text: str) -> "re.Pattern[str]":
+    """`text` as a terminal shows it: every character kept, a tab shown as the spaces to the next tab
+    stop (as `cat` shows it; rich expands tabs and has no way to print one raw)."""
+    return re.compile(" +".join(re.escape(part) for part in visible(text).split("\t")))
+
+
 def test_the_terminal_shows_markup_emoji_and_escapes_as_text(snapshot_file):
     text = doctor(snapshot_file)
-    assert f"Host     node{visible(HOSTILE)} · {visible(HOSTILE)}" in text
+    host = terminal_form(HOSTILE).pattern
+    assert re.search(f"Host     node{host} · {host}", text)
+    assert "two  spaces" in text
     assert MARKUP in text
     assert "\\u001b]52;c;ZWNobyBwd25lZA==\\u0007" in text
     assert "0000:ab:00.0" in text
@@ -100,6 +110,43 @@ def test_markdown_and_html_show_html_as_text(snapshot_file):
     outside_code_spans = re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", "", markdown)  # a code span shows HTML as written
     assert "<img" not in outside_code_spans and "&lt;img src=x onerror=alert(1)&gt;" in markdown
     assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def gfm_cell_code(cell: str) -> str:
+    """What GFM shows for a code span in a table cell: one backslash before each `|` removed (before
+    inline parsing), then the fence and CommonMark's one padding space on each side stripped."""
+    cell = re.sub(r"\\\|", "|", cell)
+    fence = re.match("`+", cell).group(0)
+    assert cell.endswith(fence), cell
+    inner = cell[len(fence):-len(fence)]
+    if inner.startswith(" ") and inner.endswith(" ") and inner.strip(" "):
+        inner = inner[1:-1]
+    return inner
+
+
+def test_markdown_keeps_runs_of_spaces_and_tabs(snapshot_file):
+    """Prose and code spans keep the host's spaces and tabs in the source; the fact's table cell reads
+    back as exactly the GPU name (pipes escaped reversibly, no space lost to the code span's padding)."""
+    markdown = doctor(snapshot_file, "-f", "markdown")
+    assert markdown.count(SPACING) >= 5  # the hostname, the GPU name in prose, the facts, the model name
+    row = next(line for line in markdown.splitlines() if line.startswith("| `gpu:0.name` | "))
+    cell = row[len("| `gpu:0.name` | "):].rsplit(" |", 1)[0]
+    assert gfm_cell_code(cell) == f"NVIDIA H200 {visible(HOSTILE)}"
+
+
+@pytest.mark.parametrize("value", ["a  b\tc", "  two leading", "two trailing  ", " both ", "`tick` and  |pipe| \\| ",
+                                   "   "])
+def test_a_markdown_table_cell_reads_back_as_the_value(value):
+    from gpubal.reports.markdown import md_cell
+
+    assert gfm_cell_code(md_cell(value)) == value
+
+
+def test_html_keeps_runs_of_spaces_and_tabs(snapshot_file):
+    page = doctor(snapshot_file, "-f", "html")
+    assert SPACING in page
+    css = re.sub(r"\s+", " ", page)
+    assert "td, .message, :not(pre) > code { white-space: pre-wrap; }" in css  # a browser would fold the run otherwise
 
 
 @pytest.mark.parametrize("output_format", ["json", "markdown", "html"])
@@ -205,7 +252,7 @@ def test_topo_shows_host_text_as_itself(snapshot_file):
     result = RUNNER.invoke(app, ["topo", "--snapshot", str(snapshot_file)])
     assert result.exit_code == 0, (result.exit_code, result.stderr)
     assert RAW_CONTROL.search(result.stdout) is None and "🆎" not in result.stdout
-    assert f"NVIDIA H200 {visible(HOSTILE)}  PCI 00000000:AB:00.0" in result.stdout
+    assert re.search(f"NVIDIA H200 {terminal_form(HOSTILE).pattern}  PCI 00000000:AB:00\\.0", result.stdout)
 
 
 def test_an_error_line_shows_control_characters_as_escapes(tmp_path):

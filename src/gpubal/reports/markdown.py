@@ -32,21 +32,38 @@ GITHUB_ISSUE_LIMIT_CHARS = 65536
 _PROSE_SPECIALS = re.compile(r"[\\`*\[\]|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 
 
+def _one_line(value: Any) -> str:
+    """The value's text on one line with every other character kept: repeated spaces and tabs stay as
+    the host wrote them, and a line break (which would end a table row or a code span) is written as
+    the same visible `\\u000a` escape `visible` gives other control characters."""
+    return str(value).replace("\r\n", "\\u000d\\u000a").replace("\n", "\\u000a")
+
+
 def md_text(value: Any) -> str:
-    """Free text as Markdown prose that renders exactly as written (one line; table-safe)."""
-    text = " ".join(str(value).split())
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _PROSE_SPECIALS.sub(lambda m: "\\" + m.group(0), text)
+    """Free text as Markdown prose (one line; table-safe). The source holds the text exactly: spaces and
+    tabs are kept (a browser shows a run of them as one in prose, which is why values a reader may
+    copy, such as facts and process command lines, sit in code spans instead)."""
+    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _one_line(_PROSE_SPECIALS.sub(lambda m: "\\" + m.group(0), text))
 
 
 def md_code(value: Any, in_table: bool = False) -> str:
-    """A value in a code span: no Markdown or HTML inside it is interpreted."""
-    text = " ".join(str(value).split())
+    """A value in a code span: no Markdown or HTML inside it is interpreted, and its spaces and tabs are
+    kept (GFM keeps them inside a code span; GitHub shows them with `white-space: break-spaces`).
+
+    CommonMark strips one space from each end of a code span whose text begins and ends with a space,
+    so such text (and text holding backticks, which needs a space between it and the fence) gets one
+    padding space on each side: what a renderer strips is the padding, never the host's own spaces.
+    In a table cell each `|` is written `\\|`, the escape GFM documents for a pipe in a cell; GFM
+    removes exactly one backslash before each pipe, so the cell reads back as the host's text (a host's
+    own `\\|` is written `\\\\|` and reads back as `\\|`)."""
+    text = _one_line(value)
     if not text:
         return ""
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
-    padded = f" {text} " if longest else text
+    spaced_ends = text.startswith(" ") and text.endswith(" ") and text.strip(" ") != ""
+    padded = f" {text} " if longest or spaced_ends else text
     if in_table:  # GFM splits table cells at | even inside code spans; \| is the escape it documents
         padded = padded.replace("|", "\\|")
     return f"{fence}{padded}{fence}"

@@ -51,6 +51,12 @@ def _shown(text: Any) -> Text:
     return Text(visible(str(text)))
 
 
+def _edged(text: str) -> str:
+    """A value that begins or ends with a space or tab, in double quotes: the console drops the spaces at
+    a line's end (rich's padding), and a value's own would otherwise vanish with them or read as none."""
+    return f'"{text}"' if text != text.strip(" \t") else text
+
+
 def _plural(count: int, one: str, many: str = "") -> str:
     return f"{count} {one if count == 1 else (many or one + 's')}"
 
@@ -188,7 +194,7 @@ def _findings(report: Report, console: Console, verbose: bool = False) -> None:
         label.append(", ".join(one.subject for one in group))
         _line(console, label)
         _line(console, f"    {finding.message}")
-        evidence = ", ".join(f"{key}={words.value(value)}" for key, value in finding.evidence.items())
+        evidence = ", ".join(f"{key}={_edged(words.value(value))}" for key, value in finding.evidence.items())
         _line(console, f"    evidence: {evidence}", style="dim")
         if len(group) > 1:
             _line(console, f"    (the same on the other {len(group) - 1}, with their own evidence: -v shows each)")

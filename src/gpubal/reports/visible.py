@@ -43,7 +43,7 @@ def safe_console(**options: Any):
 
     class _SafeConsole(Console):
         def render(self, renderable: Any, options: Optional[Any] = None) -> Iterable[Segment]:
-            for segment in super().render(renderable, options):
+            for segment in _without_trailing_spaces(super().render(renderable, options)):
                 if segment.control is None and has_control(segment.text):
                     yield Segment(visible(segment.text), segment.style)
                 else:
@@ -53,3 +53,37 @@ def safe_console(**options: Any):
     options.setdefault("emoji", False)
     options.setdefault("highlight", False)
     return _SafeConsole(**options)
+
+
+def _without_trailing_spaces(segments: Iterable[Any]) -> Iterable[Any]:
+    """The segments with no space or tab left at the end of a line: rich pads wrapped text and table cells
+    to the console width, which leaves every such line with a tail of spaces that a diff, a paste or an
+    editor shows as noise. Spaces are held back until something other than a line end follows them.
+    A host value that itself ends in spaces is quoted by the renderer, so no value loses them here."""
+    from rich.segment import Segment
+
+    held: list = []
+    for segment in segments:
+        if segment.control is not None:
+            yield from held
+            held = []
+            yield segment
+            continue
+        lines = segment.text.split("\n")
+        for number, part in enumerate(lines):
+            last = number == len(lines) - 1
+            if not last:
+                part = part.rstrip(" \t")
+                if part:
+                    yield from held
+                held = []
+                yield Segment(part + "\n", segment.style, segment.control)
+                continue
+            content = part.rstrip(" \t")
+            if content:
+                yield from held
+                held = []
+                yield Segment(content, segment.style, segment.control)
+            if len(content) < len(part):
+                held.append(Segment(part[len(content):], segment.style, segment.control))
+    yield from held

@@ -9,7 +9,7 @@ socket interconnect). A pair whose path is unknown ranks below SYS: nothing is a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, Iterable, List, Sequence, Tuple
 
 from ..common.cpulist import format_cpulist, parse_cpulist
 from ..model import Known, Snapshot, Unavailable
@@ -138,7 +138,25 @@ def _numa_domains(snapshot: Snapshot, gpus: Sequence[PlacedGpu]):
     for gpu in gpus:
         if gpu.numa_node >= 0:
             domains.setdefault(gpu.numa_node, []).append(gpu.index)
-    return tuple((node, tuple(members), node_cpus.get(node, "")) for node, members in sorted(domains.items()))
+    by_index = {gpu.index: gpu for gpu in gpus}
+    return tuple((node, tuple(members), node_cpus.get(node) or _affinity_of(by_index[i] for i in members))
+                 for node, members in sorted(domains.items()))
+
+
+def _affinity_of(gpus: Iterable[PlacedGpu]) -> str:
+    """A NUMA node's CPUs as its GPUs' CPU affinity shows them, for when the host's node list is unknown (a
+    pasted `nvidia-smi topo -m`, whose CPU Affinity column is each GPU's local CPUs, the CPUs of its node).
+    One list all the GPUs share is kept as the host wrote it; lists that differ are joined; "" (unknown)
+    unless every GPU of the node has one."""
+    lists = [gpu.cpu_list.strip() for gpu in gpus]
+    if not lists or not all(lists):
+        return ""
+    if len(set(lists)) == 1:
+        return lists[0]
+    try:
+        return format_cpulist(set().union(*(parse_cpulist(text) for text in lists)))
+    except ValueError:
+        return ""
 
 
 def components(nodes: Sequence[int], joined) -> List[Tuple[int, ...]]:

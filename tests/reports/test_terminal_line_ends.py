@@ -29,6 +29,7 @@ def lines_ending_in_space(text: str):
     ["topo", "--snapshot", "example"],
     ["topo", "--from", str(TOPO_M)],
     ["rules"],
+    ["balance", "--nvml-profile", str(FIXTURES / "balance" / "one-busy.json"), "--root", str(FIXTURES / "balance" / "root")],
 ])
 def test_no_line_ends_in_a_space(args):
     result = gpubal(*args)

@@ -214,6 +214,7 @@ def render_balance_html(report: BalanceReport) -> str:
              f"<title>gpubal balance {e(__version__)}</title>",
              "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:80em}"
              "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}"
+             "td{white-space:pre-wrap}"  # host text (process names) keeps its runs of spaces
              ".error{color:#b00}.warning{color:#a60}.info{color:#06a}pre{background:#f4f4f4;padding:.5em}</style>",
              "</head><body>", f"<h1>gpubal balance {e(__version__)}</h1>",
              f"<p><strong>{e(headline(report))}</strong></p>", f"<p>{e(_window(report))}</p>",

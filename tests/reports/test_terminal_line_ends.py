@@ -4,7 +4,6 @@ ends in spaces is still seen: it is quoted."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 
@@ -42,7 +41,7 @@ def test_a_value_ending_in_spaces_is_quoted_in_evidence(h200x2_snapshot, tmp_pat
     # GPU 0's name differs from GPU 1's only by its trailing spaces: the finding must show them
     snapshot = with_gpu(h200x2_snapshot, 0, name=known("NVIDIA H200   "))
     path = tmp_path / "spaced.json"
-    path.write_text(snapshot_to_json(dataclasses.replace(snapshot)), encoding="utf-8")
+    path.write_text(snapshot_to_json(snapshot), encoding="utf-8")
     result = gpubal("doctor", "--snapshot", str(path))
     assert 'gpu:0.name="NVIDIA H200   "' in result.stdout, result.stdout
     assert lines_ending_in_space(result.stdout) == []

@@ -4,7 +4,6 @@ ends in spaces is still seen: it is quoted."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from helpers import known, with_gpu

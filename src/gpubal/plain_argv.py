@@ -107,7 +107,8 @@ def parse(arguments: Sequence[str], table: Dict[str, Spec]) -> Optional[Dict[str
 
 def _value(kind: str, given: str) -> Any:
     if kind == _INT:
-        return int(given) if given.isdigit() and given.isascii() else None
+        # past Python's 4300-digit limit int() raises, which typer reports as an invalid integer
+        return int(given) if given.isdigit() and given.isascii() and len(given) <= 18 else None
     if kind == _PATH:
         try:
             os.stat(given)

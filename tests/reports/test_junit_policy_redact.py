@@ -190,6 +190,15 @@ def test_policy_passes_what_matches(h200x2_snapshot):
     assert all(r.outcome is Outcome.PASSED for r in policy_results)
 
 
+def test_a_driver_version_that_is_not_numbers_is_not_evaluated_against_the_minimum(h200x2_snapshot):
+    from helpers import with_driver
+
+    snapshot = with_driver(h200x2_snapshot, version=known("R580 (open)"))
+    result = next(r for r in policy_report(snapshot, '[expect]\nmin_driver = "590.1"\n').results
+                  if r.rule_id == "site-policy-min-driver")
+    assert result.outcome is Outcome.NOT_EVALUATED and not result.findings
+
+
 def test_nvlink_required_flags_a_pcie_only_pair(h200x2_snapshot):
     from helpers import with_pair
 

@@ -1,6 +1,6 @@
 from typing import Optional, Tuple
 
-from ..model import Fix, Severity, Snapshot
+from ..model import FactMissing, Fix, Reason, Severity, Snapshot, Unavailable
 from . import finding, rule
 from ..common import links as _links
 
@@ -13,8 +13,8 @@ def site_policy_min_driver(snapshot: Snapshot, policy):
     What it checks
         With `--policy FILE` whose `[expect]` table (or a matching `[[host]]` section) sets `min_driver`:
         the driver version against that minimum, number by number ("550.54.15" < "550.127.05"). A
-        driver version gpubal cannot read as numbers is not judged old; an older one is an error finding
-        that says "actual X, expected Y". Without the key the check does not run.
+        driver version gpubal cannot read as numbers is not evaluated (neither old nor passed); an older
+        one is an error finding that says "actual X, expected Y". Without the key the check does not run.
 
     Why it matters
         A site sets a driver floor for a reason: a fix it needs, the CUDA release its images are built
@@ -30,7 +30,11 @@ def site_policy_min_driver(snapshot: Snapshot, policy):
     wanted = policy.expect["min_driver"]
     actual = snapshot.driver.need("version")
     have, floor = _numbers(actual), _numbers(wanted)
-    if have is None or floor is None or have >= floor:
+    if have is None:
+        # not comparable is not at least the minimum: the check could not be made
+        raise FactMissing("driver.version", Unavailable(
+            Reason.ERROR, "driver.version", f"{actual!r} is not a version of numbers gpubal can compare"))
+    if floor is None or have >= floor:  # the policy's own value was checked when it was read
         return
     yield finding(
         Severity.ERROR, "host", f"driver: actual {actual}, expected at least {wanted} (site policy {policy.name})",

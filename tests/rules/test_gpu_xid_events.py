@@ -114,3 +114,15 @@ def test_xid_154_back_to_none_is_information(h200x2_snapshot):
     back = XID_154.replace("from 0x0 (None) to 0x2 (Node Reboot Required)", "from 0x2 (Node Reboot Required) to 0x0 (None)")
     (found,) = findings(with_snapshot(h200x2_snapshot, xid_events=logged(back)))
     assert found.severity is Severity.INFO
+
+
+def test_an_error_grade_rests_on_a_catalog_action_that_takes_the_gpu_out_of_service():
+    """xid_catalog.toml grades "error" where the catalog's immediate action is a reset, a drain or a
+    reboot. Xid 54 (SILENT_RUNNING_PWR_REDUCED_CLOCKING: the GPU runs, slower) asks for CHECK_MECHANICALS,
+    none of those: a warning."""
+    from gpubal.matrix import load_matrix
+
+    out_of_service = {"RESET_GPU", "RESTART_BM", "WORKFLOW_XID_48", "WORKFLOW_NVLINK_ERR"}
+    graded_error = {entry.xid: entry.immediate_action for entry in load_matrix().xid_catalog
+                    if entry.severity == "error"}
+    assert {xid: action for xid, action in graded_error.items() if action not in out_of_service} == {}

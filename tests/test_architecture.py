@@ -160,3 +160,25 @@ def test_the_architecture_document_has_the_same_table(room):
     for name, allowed in re.findall(r"^\|\s*`([^`]+)`\s*\|([^|]*)\|", ARCHITECTURE.read_text(encoding="utf-8"), re.M):
         rows[name] = tuple(re.findall(r"`([^`]+)`", allowed))
     assert rows.get(room) == MAY_IMPORT[room], f"docs/architecture.md: {room} may import {rows.get(room)}"
+
+
+def _names_defined_at_top_level(path: Path) -> Iterator[Tuple[str, int]]:
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.decorator_list:
+            yield node.name, node.lineno  # a decorated function is registered (a rule, a command)
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            yield node.targets[0].id, node.lineno
+
+
+def test_every_top_level_function_and_constant_is_used():
+    """Dead code misleads the next reader about what runs: a name that neither src nor tests uses is
+    deleted (it stays in git's history)."""
+    tests = Path(__file__).resolve().parent
+    words: Dict[str, int] = {}
+    for path in list(PACKAGE.rglob("*.py")) + list(tests.rglob("*.py")) + list(PACKAGE.rglob("*.j2")):
+        for word in re.findall(r"\w+", path.read_text(encoding="utf-8")):
+            words[word] = words.get(word, 0) + 1
+    unused = [f"{path.relative_to(PACKAGE)}:{line} {name}" for path in PACKAGE.rglob("*.py")
+              for name, line in _names_defined_at_top_level(path)
+              if not name.startswith("__") and words.get(name, 0) < 2]
+    assert unused == []

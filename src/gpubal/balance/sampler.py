@@ -12,7 +12,6 @@ about 1.3 ms of CPU per GPU (measured on 2 x H200), which at every 200 ms sample
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -232,10 +231,6 @@ def ollama_url_from_environment(environment) -> Fact[str]:
     if value.strip().strip("\"'").strip():
         return client_url(value, "OLLAMA_HOST")
     return Known(DEFAULT_URL, "Ollama's default (OLLAMA_HOST unset)")
-
-
-def live_environment() -> Dict[str, str]:
-    return dict(os.environ)
 
 
 class VirtualClock:

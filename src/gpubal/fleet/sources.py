@@ -157,11 +157,6 @@ def _digest_embedded(text: str, source: str, source_name: str) -> Read:
     return digest_document(to_jsonable(snapshot), source, source_name)
 
 
-def read_tarball(path: str) -> Iterator[Read]:
-    for task in read_tarball_members(path):
-        yield _digest_bytes_task(task)
-
-
 def read_tarball_members(path: str) -> Iterator[Any]:
     """(bytes, source, name) per *.json member, in the order the archive holds them, read as a stream: a
     compressed tarball is never unpacked to disk or held whole in memory. An Unreadable when it breaks."""

@@ -17,10 +17,9 @@ from . import words
 from .facts import FactRow, fact_rows
 from .style import SEVERITY_LABEL
 
-# The comment that marks the embedded snapshot in a Markdown report, and the id of the <script> element
-# that holds it in an HTML report; gpubal.snapshot_file.snapshot_from_text looks for both.
+# The comment that marks the embedded snapshot in a Markdown report (an HTML report holds it in the
+# <script id="gpubal-snapshot"> of its template); gpubal.snapshot_file.snapshot_from_text looks for both.
 SNAPSHOT_MARKER = "<!-- gpubal-snapshot v1: the JSON block below is this report's snapshot; gpubal reads it back -->"
-SNAPSHOT_ELEMENT_ID = "gpubal-snapshot"
 
 NO_MATRIX = "none (these rules do not use it)"
 

@@ -299,15 +299,6 @@ def _built_for_cuda(files: HostFiles, site_dir: str, name: str, version: str) ->
     return f"{tag.group(1)}.{tag.group(2)}" if tag else ""
 
 
-def _torch_version_py_cuda(files: HostFiles, site_dir: str) -> str:
-    """`cuda: Optional[str] = '13.0'` from torch/version.py, read as text (torch is never imported)."""
-    text = files.read_text(f"{site_dir}/torch/version.py", limit_bytes=64 * 1024)
-    if isinstance(text, Unavailable):
-        return ""
-    match = re.search(r"^cuda(?:\s*:[^=\n]*)?\s*=\s*['\"](\d+\.\d+)['\"]", text, re.MULTILINE)
-    return match.group(1) if match else ""
-
-
 def _normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 

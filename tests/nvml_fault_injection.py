@@ -540,17 +540,17 @@ def unavailable_combos(profile_name: str) -> List[QueryUnavailable]:
 
 
 def _doctor(profile_name: str, profile: Dict[str, Any], fault: Optional[Fault], deadline_s: float):
-    from gpubal.cli import FailOn, _exit_code
     from gpubal.doctor.collect import collect_snapshot
     from gpubal.doctor.engine import evaluate
     from gpubal.doctor.probes.files import HostFiles
+    from gpubal.outputs import exit_code
     from gpubal.rules import all_rules
 
     with _nvml(profile_name, profile, fault) as adapter:
         snapshot = collect_snapshot(adapter, HostFiles(root_of(profile_name)), origin="fault",
                                     nvml_deadline_s=deadline_s)
     report = evaluate(snapshot, all_rules())
-    return snapshot, report, _exit_code(report, FailOn.error)
+    return snapshot, report, exit_code(report, "error")
 
 
 def _render(report, advice, balance, every_format: bool) -> None:

@@ -13,7 +13,7 @@ from . import __version__
 from . import cli_options as text
 from .cli_options import choices, value
 from .outputs import (BALANCE_RENDERERS, DOCTOR_RENDERERS, EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK,
-                      FLEET_RENDERERS, TOPO_RENDERERS, exit_code)
+                      FLEET_RENDERERS, TOPO_RENDERERS)
 from .sources import Source
 
 __all__ = ["app", "main", "EXIT_OK", "EXIT_FINDINGS", "EXIT_BAD_INPUT", "EXIT_INTERNAL"]
@@ -30,10 +30,6 @@ BalanceFormat = choices("BalanceFormat", BALANCE_RENDERERS)
 FleetFormat = choices("FleetFormat", FLEET_RENDERERS)
 RulesFormat = choices("RulesFormat", ("terminal", "json", "markdown"))
 FailOn = choices("FailOn", ("error", "warning", "info", "never"))
-
-
-def _exit_code(report: Any, fail_on: Any) -> int:
-    return exit_code(report, fail_on.value)
 
 
 def _version_callback(wanted: bool) -> None:

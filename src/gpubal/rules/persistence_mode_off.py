@@ -26,7 +26,7 @@ def persistence_mode_off(gpu: Gpu, snapshot: Snapshot):
         problem it solves is compute-only hosts "where X is not used" (.../background.html). Warning a
         desktop GeForce that drives the screen would be a false alarm.
         When whether a display is active is unknown (a recording or paste that does not show it, NVML
-        without the answer), the rule judges as before: the hosts persistence is for are headless servers,
+        without the answer), persistence off is warned about: the hosts persistence is for are headless servers,
         whose boards show no display, and dropping the warning there would lose a true one; a desktop's
         own nvidia-smi table shows `Disp.A`, so a pasted desktop table is told apart.
 

@@ -132,3 +132,13 @@ def test_a_hostile_line_is_read_in_linear_time():
     assert time.monotonic() - started < 2
     assert [(event.xid, event.count) for event in events] == [(79, 2)]
     assert len(events[0].first_line) == 500  # kept to quote, bounded; the count says how many
+
+
+def test_a_kmsg_that_answers_no_record_is_no_answer(tmp_path):
+    """Some containers map /dev/kmsg to /dev/null: a kernel's ring buffer always holds its boot lines, so
+    no record at all is no kernel log, not "no Xid since boot"."""
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev" / "kmsg").symlink_to("/dev/null")
+    fact = collect_xid_events(HostFiles(str(tmp_path)), journalctl_missing)
+    assert isinstance(fact, Unavailable) and fact.reason is Reason.NOT_FOUND
+    assert "/dev/kmsg" in fact.detail

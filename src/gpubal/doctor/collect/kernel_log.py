@@ -37,6 +37,10 @@ def collect_xid_events(files: HostFiles, run: CommandRunner) -> Fact[List[XidEve
     if isinstance(journal, Known):
         return journal
     records = files.read_kernel_log(KMSG)
+    if records == []:
+        # the ring buffer holds the kernel's boot lines at least: a device that answers nothing (a container's
+        # /dev/kmsg mapped to /dev/null) is no kernel log, not a log without Xid
+        records = Unavailable(Reason.NOT_FOUND, KMSG, "it answered no record: not the kernel's ring buffer")
     if isinstance(records, Unavailable):
         reason = Reason.NO_PERMISSION if Reason.NO_PERMISSION in (journal.reason, records.reason) else \
             Reason.NOT_IN_INPUT if (journal.reason, records.reason) == (Reason.NOT_IN_INPUT, Reason.NOT_FOUND) else \

@@ -10,6 +10,9 @@ NVLS = "NCCL_NVLS_ENABLE"
 # NCCL's environment variables page: "2: (Default) Same as 1: not failing if there is no support, but
 # failing if resources could not be allocated"; "0: Disable the use of NVLink SHARP."
 NCCL_DEFAULT = "2"
+# NCCL sets NVLS up only for more GPUs than this (src/transport/nvls.cc, ncclNvlsInit: "if
+# (!ncclParamNvlsEnable() || gpuCount <= 2) return ncclSuccess;"): a two-GPU server never asks for it.
+NVLS_MIN_GPUS_EXCLUSIVE = 2
 
 
 @rule("nccl-nvls-without-fabric", scope="host", area="nvlink",
@@ -21,7 +24,8 @@ def nccl_nvls_without_fabric(snapshot: Snapshot):
         gpubal reads, started from gpubal's own environment): whether NCCL's NVLink SHARP (NVLS) is on
         (NCCL_NVLS_ENABLE unset, which means 2, or set to 1 or 2) while a GPU the server sees sits on
         an NVSwitch fabric that is not ready (NVML's fabric state not "completed", or completed with
-        an error).
+        an error). A server that sees two GPUs or fewer passes: NCCL sets NVLS up only for more than two
+        (ncclNvlsInit in NCCL's src/transport/nvls.cc).
 
     Why it matters
         NVLS offloads collectives such as all-reduce, the heart of tensor parallelism, to the NVSwitch
@@ -53,6 +57,8 @@ def nccl_nvls_without_fabric(snapshot: Snapshot):
         if isinstance(seen, Unavailable):
             missing = missing or FactMissing("gpus", seen)
             continue
+        if len(seen.gpus) <= NVLS_MIN_GPUS_EXCLUSIVE:
+            continue  # NCCL does not set NVLS up for it
         try:
             not_ready = _not_ready(gpus, seen)
         except FactMissing as lacking:

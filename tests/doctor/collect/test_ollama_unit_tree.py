@@ -108,3 +108,25 @@ def test_a_masked_unit_is_no_unit(tmp_path):
     os.symlink("/dev/null", tmp_path / "etc/systemd/system/ollama.service")
     environment = _collect(tmp_path).service_environment
     assert environment.reason is Reason.NOT_FOUND and "masked" in environment.detail
+
+
+def test_an_environment_file_wins_over_environment_whatever_the_order(tmp_path):
+    """systemd.exec(5), EnvironmentFile=: "Settings from these files override settings made with
+    Environment=", also an Environment= of a drop-in read after the file was named."""
+    _write(tmp_path, "/etc/default/ollama", "OLLAMA_HOST=0.0.0.0:11434\n")
+    _write(tmp_path, "/usr/lib/systemd/system/ollama.service",
+           UNIT.replace("[Service]\n", "[Service]\nEnvironmentFile=/etc/default/ollama\n"))
+    _write(tmp_path, "/etc/systemd/system/ollama.service.d/override.conf", _environment("OLLAMA_HOST", "127.0.0.1:11434"))
+    assert _collect(tmp_path).service_environment.value["OLLAMA_HOST"] == "0.0.0.0:11434"
+
+
+def test_an_environment_file_gpubal_cannot_read_leaves_the_environment_unknown(tmp_path):
+    """systemd reads it as root (a 0600 file of secrets is common); the settings in it are not known, so
+    neither is the environment Ollama gets. A missing file marked "-" is ignored, as systemd ignores it."""
+    unit = UNIT.replace("[Service]\n", "[Service]\nEnvironmentFile=-/etc/default/absent\nEnvironmentFile=/etc/ollama.env\n")
+    _write(tmp_path, "/usr/lib/systemd/system/ollama.service", unit)
+    (tmp_path / "etc" / "ollama.env").mkdir(parents=True)  # read_text of a folder fails, as an unreadable file would
+    environment = _collect(tmp_path).service_environment
+    assert isinstance(environment, Unavailable) and "/etc/ollama.env" in environment.source
+    _write(tmp_path, "/usr/lib/systemd/system/ollama.service", unit.replace("EnvironmentFile=/etc/ollama.env\n", ""))
+    assert _collect(tmp_path).service_environment.value["PATH"] == "/usr/local/bin:/usr/bin:/bin"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import shlex
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from ...model import Fact, Known, Ollama, OllamaModel, Reason, Unavailable
 from ..probes.commands import CommandRunner
@@ -158,6 +158,9 @@ def _unit(files: HostFiles) -> Tuple[Optional[str], Fact[Dict[str, str]], Fact[s
         return None, masked, masked, masked
     texts = [(unit_path, files.read_text(unit_path))] + [(path, files.read_text(path)) for path in drop_ins]
     environment: Dict[str, str] = {}
+    # EnvironmentFile= settings "override settings made with Environment=" (systemd.exec), whatever the order
+    from_files: Dict[str, str] = {}
+    unreadable: Optional[Unavailable] = None
     by_file: Dict[str, Dict[str, str]] = {}
     exec_start = ""
     for path, text in texts:
@@ -174,12 +177,21 @@ def _unit(files: HostFiles) -> Tuple[Optional[str], Fact[Dict[str, str]], Fact[s
                         if not looks_secret(name):
                             by_file.setdefault(path, {})[name] = setting
             elif key == "EnvironmentFile":
-                environment.update(_environment_file(files, value))
+                if not value.strip():
+                    from_files.clear()  # an empty assignment resets the list of files
+                    continue
+                read = _environment_file(files, value)
+                if isinstance(read, Unavailable):
+                    unreadable = unreadable or read
+                else:
+                    from_files.update(read)
             elif key == "ExecStart":
                 exec_start = value.strip()
+    environment.update(from_files)
     sources = ", ".join(path for path, _ in texts)
     steering = {name: value for name, value in environment.items() if not looks_secret(name)}
-    return unit_path, Known(steering, sources), Known(exec_start, sources) if exec_start else Unavailable(
+    # a file systemd reads (as root) and gpubal may not: the environment Ollama gets is not known
+    return unit_path, unreadable or Known(steering, sources), Known(exec_start, sources) if exec_start else Unavailable(
         Reason.NOT_FOUND, sources, "no ExecStart= line"), Known(by_file, sources)
 
 
@@ -211,11 +223,14 @@ def _split_quoted(value: str) -> List[str]:
         return value.split()
 
 
-def _environment_file(files: HostFiles, value: str) -> Dict[str, str]:
-    path = value.lstrip("-").strip()  # "-" means: ignore a missing file
+def _environment_file(files: HostFiles, value: str) -> Union[Dict[str, str], Unavailable]:
+    optional = value.strip().startswith("-")  # "-" means: ignore a missing file
+    path = value.strip().lstrip("-").strip()
     text = files.read_text(path)
     if isinstance(text, Unavailable):
-        return {}
+        if optional and text.reason is Reason.NOT_FOUND:
+            return {}
+        return Unavailable(text.reason, path, f"the ollama unit's EnvironmentFile=: {text.detail or text.reason.value}")
     result = {}
     for line in text.splitlines():
         line = line.strip()

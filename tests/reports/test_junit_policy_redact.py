@@ -199,6 +199,15 @@ def test_a_driver_version_that_is_not_numbers_is_not_evaluated_against_the_minim
     assert result.outcome is Outcome.NOT_EVALUATED and not result.findings
 
 
+def test_a_two_number_driver_meets_the_same_minimum_written_with_three(h200x2_snapshot):
+    from helpers import with_driver
+
+    snapshot = with_driver(h200x2_snapshot, version=known("390.157"))
+    result = next(r for r in policy_report(snapshot, '[expect]\nmin_driver = "390.157.0"\n').results
+                  if r.rule_id == "site-policy-min-driver")
+    assert result.outcome is Outcome.PASSED
+
+
 def test_nvlink_required_flags_a_pcie_only_pair(h200x2_snapshot):
     from helpers import with_pair
 

@@ -34,8 +34,9 @@ def site_policy_min_driver(snapshot: Snapshot, policy):
         # not comparable is not at least the minimum: the check could not be made
         raise FactMissing("driver.version", Unavailable(
             Reason.ERROR, "driver.version", f"{actual!r} is not a version of numbers gpubal can compare"))
-    if floor is None or have >= floor:  # the policy's own value was checked when it was read
-        return
+    width = max(len(have), len(floor or ()))  # "390.157" is "390.157.0": the R390 branch prints two numbers
+    if floor is None or have + (0,) * (width - len(have)) >= floor + (0,) * (width - len(floor)):
+        return  # (the policy's own value was checked when it was read)
     yield finding(
         Severity.ERROR, "host", f"driver: actual {actual}, expected at least {wanted} (site policy {policy.name})",
         {"driver.version": actual, "policy.expect.min_driver": wanted},

@@ -8,6 +8,9 @@ from . import finding, rule
 # NCCL's troubleshooting guide asks containers for `--shm-size=1g`; less is what gets people the
 # "failed to extend /dev/shm/nccl-..." error (Docker's own default is 64 MiB).
 RECOMMENDED_BYTES = 1 << 30
+# Servers that split a model over GPUs inside one process, through llama.cpp's CUDA backend: no NCCL, so
+# no NCCL segments in /dev/shm
+WITHOUT_NCCL = ("ollama", "llama.cpp")
 
 
 @rule("dev-shm-too-small", scope="host", area="memory",
@@ -19,7 +22,8 @@ def dev_shm_too_small(snapshot: Snapshot):
         /dev/shm against the 1 GiB that NCCL's troubleshooting guide asks containers for
         (`--shm-size=1g`). Docker gives containers 64 MiB unless told otherwise. Seen from the host, the
         same for every GPU process that runs in a container and whose CUDA sees two GPUs or more: its
-        own /dev/shm, read from /proc/PID/mountinfo.
+        own /dev/shm, read from /proc/PID/mountinfo. Ollama and llama.cpp servers are not judged: they
+        split a model over GPUs in one process, without NCCL.
 
     Why it matters
         NCCL creates its shared-memory segments in /dev/shm to pass data between the processes (and
@@ -72,6 +76,8 @@ def _container_processes(snapshot: Snapshot):
     missing: Optional[FactMissing] = None
     for process in need(snapshot.processes, "processes"):
         if not (isinstance(process.container, Known) and process.container.value != "none"):
+            continue
+        if isinstance(process.program, Known) and process.program.value in WITHOUT_NCCL:
             continue
         try:
             gpus = _gpus_it_uses(snapshot, process)

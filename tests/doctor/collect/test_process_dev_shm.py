@@ -137,3 +137,15 @@ def test_an_unknown_process_table_is_not_a_pass(h200x2_full_snapshot):
     # outside a container the host check passes, but the containers' own /dev/shm could not be seen
     result = only_result(evaluate(h200x2_full_snapshot, [rule]), "host")
     assert result.outcome is Outcome.NOT_EVALUATED and result.missing_fact == "processes"
+
+
+def test_an_ollama_server_in_a_container_is_not_judged_by_nccl_s_guide(shm_child, h200x2_full_snapshot):
+    """Ollama (and llama.cpp) split a model over GPUs in one process, without NCCL: 64 MiB is no fault."""
+    child = shm_child("64m")
+    table = collect_processes(LIVE, process_names(LIVE), {child.pid: [0, 1]}, None, h200x2_full_snapshot.gpus,
+                              Known("none", "test"))
+    (entry,) = [process for process in table.value if process.pid == child.pid]
+    for program in ("ollama", "llama.cpp"):
+        server = dataclasses.replace(entry, container=known("docker"), program=known(program))
+        result = only_result(evaluate(_snapshot_with(h200x2_full_snapshot, server), [rule]), "host")
+        assert not result.findings and result.outcome.value == "passed", program

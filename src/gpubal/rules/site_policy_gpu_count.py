@@ -10,8 +10,10 @@ def site_policy_gpu_count(snapshot: Snapshot, policy):
     """
     What it checks
         With `--policy FILE` whose `[expect]` table (or a matching `[[host]]` section) sets `gpu_count`:
-        the number of GPUs the driver lists against that number; a mismatch is an error finding that says
-        "actual X, expected Y". Without the key the check does not run.
+        the number of GPUs the driver lists (NVML's device count, or the GPUs a whole pasted table shows)
+        against that number; a mismatch is an error finding that says "actual X, expected Y". A paste
+        whose GPU list was cut (`...`, or GPU indexes with a gap) does not tell how many GPUs the host
+        has, so the check is not evaluated there. Without the key the check does not run.
 
     Why it matters
         A node with a GPU missing still boots and still serves, at a fraction of its capacity: a GPU
@@ -27,7 +29,7 @@ def site_policy_gpu_count(snapshot: Snapshot, policy):
         links.XID_ERRORS
     """
     wanted = policy.expect["gpu_count"]
-    actual = len(need(snapshot.gpus, "gpus"))
+    actual = need(snapshot.driver.device_count, "driver.device_count")
     if actual == wanted:
         return
     yield finding(

@@ -312,3 +312,43 @@ def test_a_long_glued_cell_that_is_no_matrix_cell_reads_in_linear_time():
     assert _split_glued(["NV18" * 40 + "NV"]) == ["NV18" * 40 + "NV"]  # not cells: kept as it is
     assert _split_glued(["NV18" * 40]) == ["NV18"] * 40
     assert time.monotonic() - started < 0.5  # before: backtracking took minutes
+
+
+REAL_TABLE = FIXTURES / "dumps" / "smi" / "cbio-gtx680-331-bracket-prompt.txt"  # 3 GPUs, 0-2
+
+
+def cut_table(drop_gpu_lines: slice, marker: str = "...") -> str:
+    """The real 3-GPU table with some GPU rows removed, and `marker` where they were (empty: no marker)."""
+    lines = REAL_TABLE.read_text(encoding="utf-8").splitlines()
+    kept = lines[:drop_gpu_lines.start] + ([marker] if marker else []) + lines[drop_gpu_lines.stop:]
+    return "\n".join(kept) + "\n"
+
+
+def test_a_whole_table_counts_its_gpus(tmp_path):
+    snapshot = snapshot_from_dumps([str(REAL_TABLE)]).snapshot
+    assert snapshot.driver.device_count.value == 3
+
+
+@pytest.mark.parametrize("text, shown", [
+    (cut_table(slice(14, 17)), [0, 1]),  # GPU 2's rows cut, `...` in their place
+    (cut_table(slice(11, 14), marker=""), [0, 2]),  # GPU 1's rows removed without a marker: a gap
+])
+def test_a_cut_gpu_list_does_not_say_how_many_gpus_the_host_has(tmp_path, text, shown):
+    snapshot = snapshot_from_dumps([write(tmp_path, text)]).snapshot
+    assert [gpu.index for gpu in snapshot.gpus.value] == shown  # the GPUs shown are still read
+    count = snapshot.driver.device_count
+    assert count.reason.value == "not_in_input" and "paste" in count.detail
+
+
+def test_site_policy_gpu_count_is_not_evaluated_on_a_cut_list(tmp_path):
+    from gpubal.doctor.engine import evaluate
+    from gpubal.doctor.policy import parse_policy
+    from gpubal.model import Outcome
+    from gpubal.rules import find_rule
+
+    policy = parse_policy("[expect]\ngpu_count = 3\n", "site.toml")
+    rule = [find_rule("site-policy-gpu-count")]
+    whole = evaluate(snapshot_from_dumps([str(REAL_TABLE)]).snapshot, rule, policy)
+    cut = evaluate(snapshot_from_dumps([write(tmp_path, cut_table(slice(14, 17)))]).snapshot, rule, policy)
+    assert [r.outcome for r in whole.results] == [Outcome.PASSED]
+    assert [r.outcome for r in cut.results] == [Outcome.NOT_EVALUATED]

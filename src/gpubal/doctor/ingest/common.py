@@ -74,6 +74,12 @@ def parse_size(text: str) -> int:
 
 # What issue pastes wrap around command output: markdown quote markers (`> `, `>> `) and code fences, and
 # the shell prompt with the command line (`$ nvidia-smi`, `user@host:~$ nvidia-smi topo -m`, `root@x:/# `).
+# A line a user put where they cut a block out of a paste: `...`, `....`, `…`, `[...]`, `<snip>`, `(truncated)`.
+# What follows it is not the rest of what the command printed, so a list it interrupts is partial.
+ELISION = re.compile(r"^\s*(?:\.{2,}|…+|\[(?:\.{3}|…|snip\w*)\]|<snip\w*>|\(\s*(?:snip\w*|\.{3}|truncated|cut)[^)]*\))\s*$",
+                     re.IGNORECASE)
+
+
 _QUOTE = re.compile(r"^[ \t]{0,3}(?:>[ \t]?)+")
 _FENCE = re.compile(r"^\s*(?:`{3,}|~{3,})[\w+-]*\s*$")
 _PROMPT = re.compile(

@@ -15,13 +15,11 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List
 
 from ...model import Known, NvLink, Reason, Unavailable
-from .common import Observation, Parser, clean, command_line, unquote
+from .common import ELISION, Observation, Parser, clean, command_line, unquote
 
 SECTION = "nvidia-smi nvlink -s"
 _GPU = re.compile(r"^GPU (\d+): (.+?) \(UUID: ([^)]{0,100})\)\s*$")
 _LINK = re.compile(r"^Link (\d+): (.*\S|.)\s*$")
-ELISION = re.compile(r"^\s*(?:\.{2,}|…+|\[(?:\.{3}|…|snip\w*)\]|<snip\w*>|\(\s*(?:snip\w*|\.{3}|truncated|cut)[^)]*\))\s*$",
-                     re.IGNORECASE)
 
 
 @dataclass

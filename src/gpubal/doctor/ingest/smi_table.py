@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional
 
 from ...model import Reason, Unavailable
-from .common import Observation, Parser, clean, command_line, unquote
+from .common import ELISION, Observation, Parser, clean, command_line, unquote
 
 SECTION = "nvidia-smi"
 TRUNCATED_SECTION = "nvidia-smi (name cut short by nvidia-smi to fit its column)"
@@ -58,6 +58,7 @@ class SmiTable:
     nvml_error: Optional[str] = None  # the message, when nvidia-smi printed only that NVML did not start
     nvml_library_version: Optional[str] = None  # `NVML library version: 570.124`, printed with a mismatch
     format_name: str = "nvidia-smi"
+    gpu_list_cut: Optional[str] = None  # why the GPU list shown is not all the GPUs (a cut, a gap in indexes)
 
     @property
     def found(self) -> bool:
@@ -82,8 +83,10 @@ class SmiTable:
                 "CUDA library) where it ran, so CUDA programs there cannot use the GPUs"), SECTION
         elif self.cuda_version:
             yield ("driver", "cuda_driver_version"), self.cuda_version, SECTION
-        if self.gpus:
+        if self.gpus and self._cut() is None:
             yield ("driver", "device_count"), len(self.gpus), SECTION
+        elif self.gpus:  # the GPUs shown are judged; how many the host has is not known from a cut list
+            yield ("driver", "device_count"), Unavailable(Reason.NOT_IN_INPUT, SECTION, self._cut()), SECTION
         for gpu in self.gpus:
             index = int(gpu["index"])
             yield ("gpu", index, "present"), True, SECTION
@@ -105,6 +108,14 @@ class SmiTable:
             if gpu.get("mig") in ("Enabled", "Disabled"):
                 yield ("gpu", index, "mig_enabled_current"), gpu["mig"] == "Enabled", SECTION
 
+
+    def _cut(self) -> Optional[str]:
+        if self.gpu_list_cut:
+            return f"the paste cuts the GPU list ({self.gpu_list_cut!r} after GPU {self.gpus[-1]['index']})"
+        shown = [int(gpu["index"]) for gpu in self.gpus]
+        if shown != list(range(shown[0], shown[0] + len(shown))) or shown[0] != 0:
+            return f"the paste shows GPUs {', '.join(map(str, shown))}: the others were not pasted"
+        return None
 
     def _nvml_failure(self) -> Iterable[Observation]:
         message = self.nvml_error or ""
@@ -138,6 +149,7 @@ class SmiTableParser(Parser):
         self.result = SmiTable()
         self._current: Optional[Dict[str, str]] = None
         self._row = 0
+        self._in_processes = False
 
     def feed(self, raw: str) -> None:
         line = unquote(clean(raw)).strip()
@@ -153,8 +165,12 @@ class SmiTableParser(Parser):
             return
         if not line.startswith("|"):
             self._current = None
+            if ELISION.match(line) and self.result.gpus and not self._in_processes:
+                self.result.gpu_list_cut = self.result.gpu_list_cut or line
             self._outside_table(line)
             return
+        if "Processes:" in line:
+            self._in_processes = True
         match = _ROW1.match(line)
         if match:
             self._current = {"index": match.group(1), "name": match.group(2), "persistence": match.group(3),

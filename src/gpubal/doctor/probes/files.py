@@ -13,6 +13,10 @@ from typing import List, Union
 
 from ...model import Reason, Unavailable
 
+# The kernel's log device is character device 1:11 (Linux, Documentation/admin-guide/devices.txt:
+# "11 = /dev/kmsg  Writes to this come out as printk's, reads export the buffer").
+KMSG_DEVICE = (1, 11)
+
 
 class HostFiles:
     def __init__(self, root: str = "/") -> None:
@@ -45,7 +49,8 @@ class HostFiles:
         without clearing anything: each read(2) of the device answers one record, and EAGAIN says that
         none is left (it would wait for the next one). A record overwritten while reading answers EPIPE
         and is skipped. A regular file at the path (a recorded ring buffer under a test root) is read
-        as one record per line; anything else (a FIFO planted there) is not read."""
+        as one record per line; anything else (a FIFO planted there, or another character device such
+        as the console or /dev/null that a container put at that name) is not read."""
         try:
             descriptor = os.open(self.path(path), os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
         except OSError as error:
@@ -57,6 +62,10 @@ class HostFiles:
                     return handle.read(limit_bytes).decode("utf-8", errors="replace").splitlines()
             if not stat.S_ISCHR(mode):
                 return Unavailable(Reason.ERROR, path, "not the kernel's log device: not read, as reading it could block")
+            device = os.fstat(descriptor).st_rdev
+            if (os.major(device), os.minor(device)) != KMSG_DEVICE:  # a console would be read as if it were the log
+                return Unavailable(Reason.NOT_FOUND, path, f"character device {os.major(device)}:{os.minor(device)}, "
+                                   f"not the kernel's log ({KMSG_DEVICE[0]}:{KMSG_DEVICE[1]}): not read")
             records: List[str] = []
             total = 0
             while total < limit_bytes:

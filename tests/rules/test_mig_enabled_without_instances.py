@@ -30,10 +30,18 @@ def test_mig_on_with_an_instance_passes(h200x2_snapshot):
 
 
 def test_not_evaluated_when_mig_mode_is_unavailable(h200x2_snapshot):
-    snapshot = with_gpu(h200x2_snapshot, 0, mig_enabled_current=unavailable(Reason.NOT_SUPPORTED))
+    snapshot = with_gpu(h200x2_snapshot, 0, mig_enabled_current=unavailable(Reason.NO_PERMISSION))
     result = only_result(evaluate(snapshot, [rule]), "gpu:0")
     assert result.outcome is Outcome.NOT_EVALUATED
     assert result.missing_fact == "gpu:0.mig_enabled_current"
+
+
+def test_does_not_apply_to_a_gpu_without_mig(h200x2_snapshot):
+    # NVML answers "not supported" for the MIG mode of a GPU that has no MIG (an L40S, a GeForce)
+    snapshot = with_gpu(h200x2_snapshot, 0, mig_enabled_current=unavailable(Reason.NOT_SUPPORTED))
+    result = only_result(evaluate(snapshot, [rule]), "gpu:0")
+    assert result.outcome is Outcome.NOT_APPLICABLE
+    assert result.missing_reason == "GPU 0 has no MIG (NVML: not supported)"
 
 
 def test_not_evaluated_when_mig_devices_cannot_be_listed(h200x2_snapshot):

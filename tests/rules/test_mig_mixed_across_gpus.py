@@ -27,7 +27,14 @@ def test_mig_on_one_gpu_only_is_advice(h200x2_snapshot):
 
 
 def test_not_evaluated_when_a_gpu_mig_mode_is_unavailable(h200x2_snapshot):
-    snapshot = with_gpu(h200x2_snapshot, 1, mig_enabled_current=unavailable(Reason.NOT_SUPPORTED))
+    snapshot = with_gpu(h200x2_snapshot, 1, mig_enabled_current=unavailable(Reason.TIMEOUT))
     result = only_result(evaluate(snapshot, [rule]), "host")
     assert result.outcome is Outcome.NOT_EVALUATED
     assert result.missing_fact == "gpu:1.mig_enabled_current"
+
+
+def test_a_gpu_without_mig_is_left_out_of_the_comparison(h200x2_snapshot):
+    # GPU 1 has no MIG (NVML: not supported); GPU 0 with MIG on is then no mix
+    snapshot = with_gpu(h200x2_snapshot, 0, mig_enabled_current=known(True))
+    snapshot = with_gpu(snapshot, 1, mig_enabled_current=unavailable(Reason.NOT_SUPPORTED))
+    assert only_result(evaluate(snapshot, [rule]), "host").outcome is Outcome.PASSED

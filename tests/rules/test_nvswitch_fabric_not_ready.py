@@ -61,3 +61,25 @@ def test_not_evaluated_when_a_completed_registration_has_no_status(h200x2_snapsh
     result = only_result(evaluate(snapshot, [rule]), "gpu:0")
     assert result.outcome is Outcome.NOT_EVALUATED
     assert result.missing_fact == "gpu:0.fabric_status"
+
+
+def test_does_not_apply_to_a_gpu_without_an_nvswitch_fabric(h200x2_snapshot):
+    # NVML answers "not supported" for the fabric of a GPU that has none (an L40S, a PCIe H100)
+    snapshot = with_gpu(h200x2_snapshot, 0, fabric_state=unavailable(Reason.NOT_SUPPORTED))
+    result = only_result(evaluate(snapshot, [rule]), "gpu:0")
+    assert result.outcome is Outcome.NOT_APPLICABLE
+    assert result.missing_reason == "GPU 0 has no NVSwitch fabric (NVML: not supported)"
+
+
+def test_not_evaluated_when_the_fabric_state_could_not_be_read(h200x2_snapshot):
+    snapshot = with_gpu(h200x2_snapshot, 0, fabric_state=unavailable(Reason.API_MISSING))
+    assert only_result(evaluate(snapshot, [rule]), "gpu:0").outcome is Outcome.NOT_EVALUATED
+
+
+def test_fabric_manager_is_not_asked_for_on_gpus_without_a_fabric(h200x2_snapshot):
+    from gpubal.rules.fabric_manager_missing import fabric_manager_missing
+
+    snapshot = h200x2_snapshot
+    for index in (0, 1):
+        snapshot = with_gpu(snapshot, index, fabric_state=unavailable(Reason.NOT_SUPPORTED))
+    assert only_result(evaluate(snapshot, [fabric_manager_missing]), "host").outcome is Outcome.PASSED

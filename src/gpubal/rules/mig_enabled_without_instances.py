@@ -1,6 +1,7 @@
 from ..model import Fix, Gpu, Severity, Snapshot
 from . import finding, rule
 from ..common import links as _links
+from ._gpu import need_feature
 
 
 @rule("mig-enabled-without-instances", scope="gpu", area="mig",
@@ -23,7 +24,7 @@ def mig_enabled_without_instances(gpu: Gpu, snapshot: Snapshot):
     References
         links.MIG_GUIDE
     """
-    if not gpu.need("mig_enabled_current"):
+    if not need_feature(gpu, "mig_enabled_current", "MIG"):
         return
     instances = gpu.need("mig_instances")
     if instances:

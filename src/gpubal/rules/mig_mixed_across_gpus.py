@@ -1,6 +1,7 @@
 from ..model import Fix, Severity, Snapshot
 from . import finding, rule
 from ..common import links as _links
+from ._gpu import has_feature
 
 
 @rule("mig-mixed-across-gpus", scope="host", area="mig",
@@ -22,7 +23,9 @@ def mig_mixed_across_gpus(snapshot: Snapshot):
     References
         links.MIG_GUIDE
     """
-    modes = {gpu.index: gpu.need("mig_enabled_current") for gpu in snapshot.gpu_list()}
+    # a GPU without MIG (NVML: not supported) is not part of the question
+    modes = {gpu.index: gpu.need("mig_enabled_current") for gpu in snapshot.gpu_list()
+             if has_feature(gpu, "mig_enabled_current")}
     enabled = sorted(index for index, on in modes.items() if on)
     if not enabled or len(enabled) == len(modes):
         return

@@ -1,6 +1,7 @@
 from ..model import Fix, Gpu, Severity, Snapshot
 from . import finding, rule
 from ..common import links as _links
+from ._gpu import need_feature
 
 
 @rule("mig-pending-reboot", scope="gpu", area="mig",
@@ -21,7 +22,7 @@ def mig_pending_reboot(gpu: Gpu, snapshot: Snapshot):
     References
         links.MIG_GUIDE
     """
-    current = gpu.need("mig_enabled_current")
+    current = need_feature(gpu, "mig_enabled_current", "MIG")
     pending = gpu.need("mig_enabled_pending")
     if current == pending:
         return

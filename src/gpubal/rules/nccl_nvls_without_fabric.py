@@ -4,6 +4,7 @@ from ..common import links as _links
 from ..common.visibility import process_visibility, resolve_visibility
 from ..model import FactMissing, Fix, Gpu, Known, NotApplicable, Severity, Snapshot, Unavailable, need
 from . import finding, rule
+from ._gpu import on_nvswitch_fabric
 
 ENGINES = ("vllm", "sglang")
 NVLS = "NCCL_NVLS_ENABLE"
@@ -111,9 +112,9 @@ def _not_ready(gpus: List[Gpu], seen) -> List[Tuple[int, str]]:
     not_ready = []
     for index in seen.gpus:
         gpu = by_index[index]
-        state = gpu.need("fabric_state")
-        if state == "not_supported":
+        if not on_nvswitch_fabric(gpu):
             continue  # no NVSwitch fabric: NCCL does not fail for want of NVLS support
+        state = gpu.need("fabric_state")
         if state == "completed":
             status = gpu.need("fabric_status")
             if status == "success":

@@ -1,6 +1,7 @@
 from ..model import Fix, Gpu, Severity, Snapshot
 from . import finding, rule
 from ..common import links as _links
+from ._gpu import need_feature
 
 
 @rule("nvswitch-fabric-not-ready", scope="gpu", area="nvlink",
@@ -25,7 +26,7 @@ def nvswitch_fabric_not_ready(gpu: Gpu, snapshot: Snapshot):
     References
         links.FABRIC_MANAGER
     """
-    state = gpu.need("fabric_state")
+    state = need_feature(gpu, "fabric_state", "NVSwitch fabric")
     if state == "not_supported":
         return
     status = gpu.need("fabric_status") if state == "completed" else "n/a"

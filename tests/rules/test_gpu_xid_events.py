@@ -110,6 +110,16 @@ def test_xid_154_naming_a_reboot_is_an_error_with_a_reboot(h200x2_snapshot):
     assert found.fix.commands == ("sudo reboot",)
 
 
+def test_xid_154_naming_a_gpu_reset_is_an_error_with_the_reset_commands(h200x2_snapshot):
+    # NVML's recovery actions: 0 none, 1 GPU reset, 2 node reboot, 3 drain P2P, 4 drain and reset
+    reset = XID_154.replace("0x2 (Node Reboot Required)", "0x1 (GPU Reset Required)")
+    snapshot = with_snapshot(on_gpu0_at(h200x2_snapshot, "00000000:2B:00.0"), xid_events=logged(reset))
+    (found,) = findings(snapshot)
+    assert found.severity is Severity.ERROR and "GPU Reset Required" in found.message
+    assert found.fix.commands == ("nvidia-smi --query-compute-apps=pid,process_name --format=csv -i 0",
+                                  "sudo nvidia-smi --gpu-reset -i 0")
+
+
 def test_xid_154_back_to_none_is_information(h200x2_snapshot):
     back = XID_154.replace("from 0x0 (None) to 0x2 (Node Reboot Required)", "from 0x2 (Node Reboot Required) to 0x0 (None)")
     (found,) = findings(with_snapshot(h200x2_snapshot, xid_events=logged(back)))

@@ -56,7 +56,7 @@ def gpu_xid_events(snapshot: Snapshot, matrix: Matrix):
                                    "first_line": event.first_line, "processes": list(event.processes)}}
         times = _times(event)
         if event.xid == XID_RECOVERY_ACTION:
-            yield _recovery_action(event, subject, which, times, evidence)
+            yield _recovery_action(event, gpu, subject, which, times, evidence)
             continue
         entry = xid_entry(matrix, event.xid)
         if entry is None:
@@ -102,14 +102,11 @@ def _times(event: XidEvent) -> str:
 
 def _fix(entry: XidEntry, gpu, event: XidEvent) -> Fix:
     action = entry.immediate_action
-    # nvidia-smi -i takes an index or a PCI bus id (domain:bus:device.function); the Xid line gives the bus
-    index = str(gpu.index) if gpu is not None else f"{event.pci_bus_id}.0"
     if action == "RESTART_BM":
         commands: Tuple[str, ...] = ("sudo reboot",)
         summary = "Restart the host (the catalog's RESTART_BM)"
     elif action in ("RESET_GPU", "WORKFLOW_XID_48", "WORKFLOW_NVLINK_ERR"):
-        commands = (f"nvidia-smi --query-compute-apps=pid,process_name --format=csv -i {index}",
-                    f"sudo nvidia-smi --gpu-reset -i {index}")
+        commands = _reset_commands(gpu, event)
         summary = "Stop the programs on the GPU, then reset it (or restart the host, when the GPU is gone)"
     elif action == "CHECK_MECHANICALS":
         commands = ()
@@ -125,7 +122,14 @@ def _fix(entry: XidEntry, gpu, event: XidEvent) -> Fix:
     return Fix(summary=summary, commands=commands, url=_links.XID_ERRORS)
 
 
-def _recovery_action(event: XidEvent, subject: str, which: str, times: str, evidence: dict):
+def _reset_commands(gpu, event: XidEvent) -> Tuple[str, ...]:
+    # nvidia-smi -i takes an index or a PCI bus id (domain:bus:device.function); the Xid line gives the bus
+    index = str(gpu.index) if gpu is not None else f"{event.pci_bus_id}.0"
+    return (f"nvidia-smi --query-compute-apps=pid,process_name --format=csv -i {index}",
+            f"sudo nvidia-smi --gpu-reset -i {index}")
+
+
+def _recovery_action(event: XidEvent, gpu, subject: str, which: str, times: str, evidence: dict):
     match = _RECOVERY_TO.search(event.first_line)
     action = match.group(1) if match else ""
     stopping = bool(action) and action.strip().lower() != "none"
@@ -136,5 +140,6 @@ def _recovery_action(event: XidEvent, subject: str, which: str, times: str, evid
         evidence,
         Fix(summary=("Follow the driver's recovery action after handling the Xid it follows"
                      if stopping else "Xid 154 summarises another Xid's recovery; follow that one"),
-            commands=("sudo reboot",) if "reboot" in action.lower() else (),
+            commands=(("sudo reboot",) if "reboot" in action.lower()
+                      else _reset_commands(gpu, event) if "reset" in action.lower() else ()),
             url=_links.XID_ERRORS))

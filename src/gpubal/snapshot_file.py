@@ -112,7 +112,13 @@ def _check_consistent(snapshot: Snapshot) -> Snapshot:
 
 
 def snapshot_from_dict(data: Any) -> Snapshot:
+    """A Snapshot from parsed JSON that nobody has checked yet (depth, numbers, surrogates, then types)."""
     _check_json_values(data)
+    return _snapshot_from_checked(data)
+
+
+def _snapshot_from_checked(data: Any) -> Snapshot:
+    """A Snapshot from parsed JSON whose values _check_json_values has passed (as _loads does)."""
     if not isinstance(data, dict):
         raise SnapshotError("not a gpubal snapshot: the top level is not a JSON object")
     if "snapshot" in data and "host" not in data:  # a `--format json` report holds one
@@ -134,7 +140,7 @@ MAX_SNAPSHOT_BYTES = 64 * 2**20  # an 8-GPU snapshot is about 150 KB
 
 
 def snapshot_from_json(text: str) -> Snapshot:
-    return snapshot_from_dict(_loads(text))
+    return _snapshot_from_checked(_loads(text))
 
 
 # Where Markdown and HTML reports embed their snapshot (gpubal.reports.context writes them): a fenced
@@ -184,8 +190,8 @@ def snapshot_from_text(text: str) -> Snapshot:
     if body is None:
         raise SnapshotError("not a gpubal snapshot: neither JSON nor a Markdown or HTML report with an "
                             "embedded snapshot (the gpubal-snapshot block is missing)")
-    return snapshot_from_dict(_loads(body, "the embedded snapshot: ",
-                                     "the embedded snapshot is not JSON (was the report edited?)"))
+    return _snapshot_from_checked(_loads(body, "the embedded snapshot: ",
+                                         "the embedded snapshot is not JSON (was the report edited?)"))
 
 
 _PRIMITIVES = {int, str, bool, float}

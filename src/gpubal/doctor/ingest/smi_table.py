@@ -83,10 +83,10 @@ class SmiTable:
                 "CUDA library) where it ran, so CUDA programs there cannot use the GPUs"), SECTION
         elif self.cuda_version:
             yield ("driver", "cuda_driver_version"), self.cuda_version, SECTION
-        if self.gpus and self._cut() is None:
-            yield ("driver", "device_count"), len(self.gpus), SECTION
-        elif self.gpus:  # the GPUs shown are judged; how many the host has is not known from a cut list
-            yield ("driver", "device_count"), Unavailable(Reason.NOT_IN_INPUT, SECTION, self._cut()), SECTION
+        if self.gpus:  # from a cut list, the GPUs shown are judged but how many the host has is not known
+            cut = self._cut()
+            count = len(self.gpus) if cut is None else Unavailable(Reason.NOT_IN_INPUT, SECTION, cut)
+            yield ("driver", "device_count"), count, SECTION
         for gpu in self.gpus:
             index = int(gpu["index"])
             yield ("gpu", index, "present"), True, SECTION

@@ -56,13 +56,14 @@ class HostFiles:
         except OSError as error:
             return Unavailable(_reason(error), path, error.strerror or str(error))
         try:
-            mode = os.fstat(descriptor).st_mode
+            status = os.fstat(descriptor)
+            mode = status.st_mode
             if stat.S_ISREG(mode):
                 with os.fdopen(descriptor, "rb", closefd=False) as handle:
                     return handle.read(limit_bytes).decode("utf-8", errors="replace").splitlines()
             if not stat.S_ISCHR(mode):
                 return Unavailable(Reason.ERROR, path, "not the kernel's log device: not read, as reading it could block")
-            device = os.fstat(descriptor).st_rdev
+            device = status.st_rdev
             if (os.major(device), os.minor(device)) != KMSG_DEVICE:  # a console would be read as if it were the log
                 return Unavailable(Reason.NOT_FOUND, path, f"character device {os.major(device)}:{os.minor(device)}, "
                                    f"not the kernel's log ({KMSG_DEVICE[0]}:{KMSG_DEVICE[1]}): not read")

@@ -21,3 +21,10 @@ python3 bench/bench_doctor.py --runs 15 --out "$out/bench_doctor.json" | tee "$o
 # --root / keeps the collection in the main thread, so that -X importtime's figures are not interleaved
 python3 -X importtime -m gpubal doctor --fail-on never --root / > /dev/null 2> "$out/importtime-doctor.txt"
 python3 -X importtime -m gpubal topo --root / > /dev/null 2> "$out/importtime-topo.txt"
+# where the interpreter's own 66 ms go (site-packages .pth files), and a profile of one doctor run with
+# the collection in the main thread (--root /), so that the whole run is seen by one profiler
+python3 -X importtime -c pass 2> "$out/importtime-python.txt"
+python3 -m cProfile -o "$out/doctor.prof" -m gpubal doctor --fail-on never --root / > /dev/null 2>&1
+python3 -c 'import pstats, sys; pstats.Stats(sys.argv[1]).sort_stats("tottime").print_stats(45)' "$out/doctor.prof" \
+  > "$out/profile-doctor.txt" 2>&1
+python3 bench/bench_phases.py --runs 5 > "$out/phases.txt" 2>&1

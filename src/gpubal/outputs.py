@@ -3,8 +3,9 @@ file extensions (-o report.md -> markdown), each -o with its format, standard ou
 console laid out for a file or a terminal, and the exit status a report earns.
 
 Renderers are named here as "module:function" under gpubal and imported only when used, so a command
-pays for the one format it prints. A renderer either returns text or draws on a rich console
-(`Renderer.draws`): the console is laid out here, for a colour terminal or for plain text."""
+pays for the one format it prints. A renderer returns text, or a Page (reports/page.py: written as plain
+text without rich, drawn by rich on a colour terminal), or draws on a rich console (`Renderer.draws`):
+the console is laid out here, for a colour terminal or for plain text."""
 
 from __future__ import annotations
 
@@ -27,14 +28,16 @@ class Renderer(NamedTuple):
     function: str  # "module:function" under gpubal
     draws: bool = False  # draws on a rich console (else returns text)
     needs: Tuple[str, ...] = ()  # modules under gpubal the function imports when it runs
+    pages: bool = False  # returns a reports.page.Page
 
-    def prepare(self) -> None:
-        """Import what rendering will need, ahead: on a live host this overlaps the wait for NVML."""
+    def prepare(self, output: Optional[Path] = None) -> None:
+        """Import what rendering will need, ahead: on a live host this overlaps the wait for NVML. rich's
+        console only where it will draw: a Page written as plain text does not need it."""
         from importlib import import_module
 
         for module in (self.function.split(":")[0],) + self.needs + (("reports.visible",) if self.draws else ()):
             import_module(f"gpubal.{module}")
-        if self.draws:
+        if self.draws or (self.pages and colour_terminal(output)):
             import_module("rich.console")
 
     def render(self, report: Any, output: Optional[Path], *arguments: Any) -> str:
@@ -43,6 +46,8 @@ class Renderer(NamedTuple):
         from importlib import import_module
 
         function = getattr(import_module(f"gpubal.{module}"), name)
+        if self.pages:
+            return page_text(function(report, *arguments), output)
         if self.draws:
             return console_text(lambda console: function(report, console, *arguments), output)
         return function(report, *arguments)
@@ -50,13 +55,13 @@ class Renderer(NamedTuple):
 
 # Each command's formats, in the order --help lists them; the first is the default.
 DOCTOR_RENDERERS: Dict[str, Renderer] = {
-    "terminal": Renderer("outputs:doctor_terminal", True, ("common.redact", "reports.terminal")),
+    "terminal": Renderer("outputs:doctor_terminal", needs=("common.redact", "reports.terminal"), pages=True),
     "json": Renderer("outputs:doctor_json", False, ("common.redact", "reports.json_report")),
     "markdown": Renderer("outputs:doctor_markdown", False, ("reports.markdown",)),
     "html": Renderer("outputs:doctor_html", False, ("reports.html",)),
     "junit": Renderer("outputs:doctor_junit", False, ("reports.junit",)),
 }
-TOPO_RENDERERS = {"terminal": Renderer("reports.topo:render_topo_terminal", draws=True),
+TOPO_RENDERERS = {"terminal": Renderer("reports.topo:topo_page", pages=True),
                   "json": Renderer("reports.topo:render_topo_json")}
 BALANCE_RENDERERS = {"terminal": Renderer("reports.balance:render_balance_terminal", draws=True),
                      "json": Renderer("reports.balance:render_balance_json"),
@@ -77,11 +82,11 @@ BALANCE_FORMAT_BY_EXTENSION = {ext: name for ext, name in FORMAT_BY_EXTENSION.it
 REDACTED_BY_DEFAULT = ("markdown", "html")
 
 
-def doctor_terminal(report: Any, console: Any, redact: bool, verbose: bool) -> None:
+def doctor_terminal(report: Any, redact: bool, verbose: bool) -> Any:
     from .common.redact import redact_report
-    from .reports.terminal import render_terminal
+    from .reports.terminal import terminal_page
 
-    render_terminal(redact_report(report, redact), console, verbose=verbose)
+    return terminal_page(redact_report(report, redact), verbose=verbose)
 
 
 def doctor_json(report: Any, redact: bool, verbose: bool) -> str:
@@ -140,8 +145,8 @@ def write(text: str, output: Optional[Path]) -> None:
 
 
 def prepare(renderers: Mapping[str, Renderer], targets: List[Tuple[Optional[Path], str]]) -> None:
-    for _, chosen in targets:
-        renderers[chosen].prepare()
+    for output, chosen in targets:
+        renderers[chosen].prepare(output)
 
 
 def render_to(renderers: Mapping[str, Renderer], targets: List[Tuple[Optional[Path], str]], report: Any,
@@ -172,16 +177,30 @@ def targets(outputs: Optional[List[Path]], chosen: Optional[str], by_extension: 
     return found_targets
 
 
+def colour_terminal(output: Optional[Path]) -> bool:
+    """Whether `output` gets colour: a file never does, whatever FORCE_COLOR says; standard output does on
+    a terminal, or when FORCE_COLOR asks for it (rich reads it), unless NO_COLOR is set."""
+    colour_wanted = sys.stdout.isatty() or bool(os.environ.get("FORCE_COLOR"))
+    return is_stdout(output) and colour_wanted and "NO_COLOR" not in os.environ
+
+
+def page_text(page: Any, output: Optional[Path]) -> str:
+    """A Page as plain text for PLAIN_WIDTH columns, written without rich unless a block needs rich's
+    layout; drawn by rich with colour when `output` is a colour terminal (then "")."""
+    if not colour_terminal(output):
+        text = page.plain(PLAIN_WIDTH)
+        if text is not None:
+            return text
+    return console_text(page.draw, output)
+
+
 def console_text(render: Callable[[Any], None], output: Optional[Path]) -> str:
-    """What a rich renderer prints, laid out for PLAIN_WIDTH unless stdout is a colour terminal (then "").
-    A file never gets escape codes, whatever FORCE_COLOR says; standard output gets colour on a terminal,
-    or when FORCE_COLOR asks for it (rich reads it), unless NO_COLOR is set."""
+    """What a rich renderer prints, laid out for PLAIN_WIDTH unless stdout is a colour terminal (then "")."""
     import io
 
     from .reports.visible import safe_console
 
-    colour_wanted = sys.stdout.isatty() or bool(os.environ.get("FORCE_COLOR"))
-    if is_stdout(output) and colour_wanted and "NO_COLOR" not in os.environ:
+    if colour_terminal(output):
         render(safe_console())
         return ""
     buffer = io.StringIO()

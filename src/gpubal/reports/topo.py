@@ -1,19 +1,16 @@
-"""`gpubal topo`: the topology and the placement advice, for a terminal (rich) and as JSON."""
+"""`gpubal topo`: the topology and the placement advice, for a terminal (a Page: plain text, or drawn by
+rich in colour) and as JSON."""
 
 from __future__ import annotations
 
 import json
-from typing import Dict, List
-
-from rich.console import Console
-from rich.text import Text
+from typing import Any, Dict, List, Tuple
 
 from .. import __version__
 from ..snapshot_file import to_jsonable
 from ..placement.advice import Layout, TopoAdvice
 from .style import LINK_STYLE
-from .tables import uncut_table
-from .visible import visible
+from .page import Page
 from . import words
 
 
@@ -40,29 +37,38 @@ def render_topo_json(advice: TopoAdvice) -> str:
     return json.dumps(document, indent=1) + "\n"
 
 
-def render_topo_terminal(advice: TopoAdvice, console: Console) -> None:
+def render_topo_terminal(advice: TopoAdvice, console: Any) -> None:
+    """The advice drawn on a rich console."""
+    topo_page(advice).draw(console)
+
+
+def topo_page(advice: TopoAdvice) -> Page:
+    """Lines to copy and paste: never wrapped, never read as markup or emoji (GPU names, bus ids and notes
+    come from the host), control characters shown as escapes."""
     topology = advice.topology
-    _line(console, Text.assemble(("gpubal topo", "bold"), f" {__version__}: {len(topology.gpus)} GPU"
-                                 f"{'s' if len(topology.gpus) != 1 else ''} to place"))
+    page = Page()
+    page.line([("gpubal topo", "bold"), f" {__version__}: {len(topology.gpus)} GPU"
+                                       f"{'s' if len(topology.gpus) != 1 else ''} to place"])
     if topology.gpus:
-        _print_gpus(advice, console)
-    console.print()
-    _line(console, Text("Topology", style="bold"))
+        _print_gpus(advice, page)
+    page.blank()
+    page.line("Topology", base="bold")
     nvlink_unknown = sorted({tuple(sorted(pair)) for pair, link in topology.links.items() if link.nvlink_route == "unknown"})
     unknown_note = ("NVLink unknown between " + ", ".join(f"GPU {a}-GPU {b}" for a, b in nvlink_unknown)
                     if nvlink_unknown else "")
     cliques = _sets(topology.nvlink_cliques) or ("none known" if nvlink_unknown else "none (no two GPUs share NVLink)")
-    _line(console, "  NVLink cliques: " + "; ".join(part for part in (cliques, unknown_note) if part))
-    _line(console, "  PCIe switch groups (PIX/PXB): " + (_sets(topology.pcie_switch_groups) or "none"))
-    _line(console, "  NUMA domains: " + ("; ".join(
+    page.line("  NVLink cliques: " + "; ".join(part for part in (cliques, unknown_note) if part))
+    page.line("  PCIe switch groups (PIX/PXB): " + (_sets(topology.pcie_switch_groups) or "none"))
+    page.line("  NUMA domains: " + ("; ".join(
         f"node {node}: GPU {', '.join(map(str, gpus))} (CPUs {cpus or 'unknown'})"
         for node, gpus, cpus in topology.numa_domains) or "unknown"))
     for note in _notes_for_people(advice):
-        _line(console, Text.assemble("  ", ("note", "yellow"), f": {visible(note)}"))
+        page.line(["  ", ("note", "yellow"), f": {note}"])
     for layout in advice.layouts:
-        _print_layout(layout, console)
-    console.print()
-    _line(console, Text.assemble(("GPU order", "bold"), ": " + visible(advice.cuda_order_note)))
+        _print_layout(layout, page)
+    page.blank()
+    page.line([("GPU order", "bold"), ": " + advice.cuda_order_note])
+    return page
 
 
 def _notes_for_people(advice: TopoAdvice) -> List[str]:
@@ -88,7 +94,7 @@ def _sets(groups) -> str:
     return "; ".join("{" + ", ".join(f"GPU {i}" for i in group) + "}" for group in groups)
 
 
-def _print_gpus(advice: TopoAdvice, console: Console) -> None:
+def _print_gpus(advice: TopoAdvice, page: Page) -> None:
     topology = advice.topology
     indices = [gpu.index for gpu in topology.gpus]
     headings = [""] + [f"GPU{index}" for index in indices] + ["memory", "NUMA", "local CPUs"]
@@ -97,57 +103,46 @@ def _print_gpus(advice: TopoAdvice, console: Console) -> None:
         cells = ["X" if other == gpu.index else topology.link(gpu.index, other).label for other in indices]
         rows.append([f"GPU{gpu.index}", *cells, _gib(gpu.memory_total_bytes),
                      str(gpu.numa_node) if gpu.numa_node >= 0 else "none", gpu.cpu_list or "unknown"])
-    table = uncut_table(headings, rows, cell=_link_cell, width=console.width, bordered=False)
-    console.print(table)
+    page.table(headings, [[_link_cell(cell) for cell in row] for row in rows], bordered=False)
     for gpu in topology.gpus:
-        _line(console, f"  GPU{gpu.index}: {gpu.uuid}  {gpu.name}  PCI {gpu.pci_bus_id or 'unknown'}")
+        page.line(f"  GPU{gpu.index}: {gpu.uuid}  {gpu.name}  PCI {gpu.pci_bus_id or 'unknown'}")
 
 
-def _link_cell(label: str) -> Text:
-    style = LINK_STYLE.get("NV" if label.startswith("NV") and label[2:].isdigit() else label, "")
-    return Text(visible(label), style=style)
+def _link_cell(label: str) -> Tuple[str, str]:
+    return label, LINK_STYLE.get("NV" if label.startswith("NV") and label[2:].isdigit() else label, "")
 
 
-def _line(console: Console, text: "str | Text") -> None:
-    """A line to copy and paste: never wrapped, never read as markup or emoji (GPU names, bus ids and
-    notes come from the host), control characters shown as escapes whatever console it is given."""
-    if isinstance(text, str):
-        text = Text(visible(text))
-    console.print(text, soft_wrap=True, markup=False, highlight=False, emoji=False)
-
-
-def _print_layout(layout: Layout, console: Console) -> None:
-    console.print()
+def _print_layout(layout: Layout, page: Page) -> None:
+    page.blank()
     count = len(layout.groups)
-    _line(console, Text.assemble((f"Groups of {layout.group_size}", "bold"),
-                                 f" ({count} group{'s' if count != 1 else ''})"))
+    page.line([(f"Groups of {layout.group_size}", "bold"), f" ({count} group{'s' if count != 1 else ''})"])
     for note in layout.notes:
-        _line(console, f"  {note}")
+        page.line(f"  {note}")
     for group in layout.groups:
         gpus = ", ".join(map(str, group.gpus))
-        _line(console, Text.assemble("  ", (f"group {group.number}", "bold"), f": GPU {gpus}  link {group.link}  "
-                                     f"NUMA {group.numa_node if group.numa_node >= 0 else '-'}"))
+        page.line(["  ", (f"group {group.number}", "bold"), f": GPU {gpus}  link {group.link}  "
+                   f"NUMA {group.numa_node if group.numa_node >= 0 else '-'}"])
         for reason in group.reasons:
-            _line(console, f"    why: {reason}")
+            page.line(f"    why: {reason}")
         for warning in group.warnings:
-            _line(console, Text.assemble("    ", ("but", "yellow"), f": {visible(warning)}"))
-        _line(console, f"    CUDA_VISIBLE_DEVICES={group.cuda_visible_devices}")
-        _line(console, f"    or: CUDA_DEVICE_ORDER=PCI_BUS_ID CUDA_VISIBLE_DEVICES={group.cuda_visible_devices_by_index}")
+            page.line(["    ", ("but", "yellow"), f": {warning}"])
+        page.line(f"    CUDA_VISIBLE_DEVICES={group.cuda_visible_devices}")
+        page.line(f"    or: CUDA_DEVICE_ORDER=PCI_BUS_ID CUDA_VISIBLE_DEVICES={group.cuda_visible_devices_by_index}")
         if group.cpu_binding:
-            _line(console, f"    bind the serving process: {group.cpu_binding} <command>")
-        _line(console, f"    ollama: {group.ollama_command}")
+            page.line(f"    bind the serving process: {group.cpu_binding} <command>")
+        page.line(f"    ollama: {group.ollama_command}")
         if count > 1:
-            _line(console, f"    systemd drop-in /etc/systemd/system/ollama@{group.number}.service.d/gpus.conf:")
+            page.line(f"    systemd drop-in /etc/systemd/system/ollama@{group.number}.service.d/gpus.conf:")
             for line in group.systemd_drop_in:
-                _line(console, f"      {line}")
+                page.line(f"      {line}")
         if group.vllm_command:
-            _line(console, f"    vLLM: {group.vllm_command}")
-            _line(console, f"    SGLang: {group.sglang_command}")
+            page.line(f"    vLLM: {group.vllm_command}")
+            page.line(f"    SGLang: {group.sglang_command}")
     if count > 1:
-        _line(console, "  Serve with one Ollama per group: copy ollama.service to ollama@.service, add the drop-ins "
+        page.line("  Serve with one Ollama per group: copy ollama.service to ollama@.service, add the drop-ins "
                        "above, then `systemctl daemon-reload && systemctl enable --now "
                        + " ".join(f"ollama@{g.number}" for g in layout.groups) + "`; put a load balancer in front:")
         for line in layout.load_balancer:
-            _line(console, f"    {line}")
+            page.line(f"    {line}")
     if count == 1 and layout.group_size > 1:
-        _line(console, f"  Or one Ollama server spread over every GPU: {layout.spread_command}")
+        page.line(f"  Or one Ollama server spread over every GPU: {layout.spread_command}")

@@ -36,9 +36,9 @@ from gpubal.doctor.probes.files import HostFiles
 snapshot = gpubal.doctor.collect.collect_snapshot(ReplayAdapter.from_file(sys.argv[1]), HostFiles("/"))
 mark("collect (NVML replayed)")
 report = gpubal.doctor.engine.evaluate(snapshot, rules); mark("load matrix, evaluate")
-import gpubal.reports.terminal; mark("import the terminal report")
-text = gpubal.outputs.console_text(lambda console: gpubal.reports.terminal.render_terminal(report, console), None)
-mark("render the terminal report")
+renderer = gpubal.outputs.DOCTOR_RENDERERS["terminal"]
+renderer.prepare(); mark("import the terminal report")
+text = renderer.render(report, None, False, False); mark("render the terminal report")
 print(json.dumps(marks))
 '''
 

@@ -14,33 +14,31 @@ import sys
 from typing import TYPE_CHECKING, Callable, List, Optional
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
+    from .common.background import Background
 
 _EARLY_COMMANDS = ("doctor", "collect", "topo")
 # Options that mean "not this host's live facts": the early collection would be wasted.
 _NOT_LIVE = ("--snapshot", "-s", "--nvml-profile", "--root", "--ollama-log", "--lspci", "--from", "--help", "-h")
 
 
-def start_early_collection(argv: List[str]) -> Optional["Future"]:
+def start_early_collection(argv: List[str]) -> Optional["Background"]:
     if not argv or argv[0] not in _EARLY_COMMANDS:
         return None
     if any(arg.split("=", 1)[0] in _NOT_LIVE for arg in argv[1:]):
         return None
-    import threading
-    from concurrent.futures import Future  # here: commands that collect nothing start without it
+    from .common.background import Background
+    from .doctor.probes.nvml_start import EarlyNvmlStart
 
-    future: Future = Future()
+    # first of all: nvmlInit's wait in the driver then overlaps the imports below and the collection's own
+    nvml_start = EarlyNvmlStart()
 
-    def collect() -> None:
-        try:
-            from .doctor.live import collect_live
+    def collect():
+        from .doctor.live import collect_live
 
-            future.set_result(collect_live(ask_ollama=argv[0] != "topo"))  # topo needs no Ollama facts
-        except BaseException as error:  # noqa: BLE001 - handed to the CLI, which reports it
-            future.set_exception(error)
+        return collect_live(ask_ollama=argv[0] != "topo", nvml_start=nvml_start)  # topo needs no Ollama facts
 
-    threading.Thread(target=collect, name="gpubal-early-collect", daemon=True).start()
-    return future
+    # a daemon: an NVML call hung past the collection's deadline must not keep Python from leaving
+    return Background(collect, name="gpubal-early-collect", daemon=True)
 
 
 def main(argv: Optional[List[str]] = None, fast: bool = True) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
 from typing import List, Mapping, Optional, Sequence
 
 from ... import __version__
+from ...common.background import Background, all_results
 from ...model import SCHEMA_VERSION, Driver, Gpu, Known, Reason, Snapshot, Unavailable
 from ..probes.files import HostFiles
 from ..probes.commands import CommandRunner
@@ -50,57 +51,73 @@ def collect_snapshot(nvml: NvmlAdapter, files: HostFiles, origin: str = "live",
     passes the real ones; tests pass recorded ones (by default nothing runs and no server answers)."""
     host = collect_host(files)
     processes = process_names(files)
-    with ThreadPoolExecutor(max_workers=2) as waiting_pool:  # programs and HTTP wait; NVML goes on meanwhile
-        ollama_future = waiting_pool.submit(collect_ollama, files, environment, processes, run, get, ollama_log)
-        xid_future = waiting_pool.submit(collect_xid_events, files, run)
+    # NVML first: its waits in the driver (nvmlInit, NUMA affinity, PCI info) then overlap the Python work
+    # below; programs and HTTP wait too, side by side
+    nvml_part = _NvmlPart(nvml_deadline_s, nvml, files, host, processes)
+    waiting: List[Background] = []
+    try:
+        ollama = Background(collect_ollama, files, environment, processes, run, get, ollama_log, name="gpubal-ollama")
+        waiting.append(ollama)
+        xid_events = Background(collect_xid_events, files, run, name="gpubal-xid")
+        waiting.append(xid_events)
         stack = collect_stack(files, environment, site_dirs, processes, host.container)
-        snapshot = _nvml_part_within(nvml_deadline_s, nvml, files, host, processes, origin, stack)
+        snapshot = nvml_part.snapshot(origin, stack)
         pci = collect_pci(files, snapshot.gpus, snapshot.pairs, run, lspci)  # `lspci`: lspci -vvv text given
-        return dataclasses.replace(snapshot, ollama=ollama_future.result(), pci=pci, xid_events=xid_future.result())
+        return dataclasses.replace(snapshot, ollama=ollama.result(), pci=pci, xid_events=xid_events.result())
+    finally:
+        for call in waiting:  # as a thread pool's `with` block: none is left running, even on an error
+            call.wait()
 
 
-def _nvml_part_within(deadline_s: float, nvml, files, host, processes, origin, stack) -> Snapshot:
-    """The NVML part in a daemon thread. Its parts (the driver, each GPU, the pairs) are kept as they
-    arrive: past the deadline the worker is abandoned, what it finished is reported, and what it did not
-    (a hung GPU, the pairs) times out. A hung nvmlShutdown loses nothing: the parts are all in by then."""
-    parts = _Parts()
+class _NvmlPart:
+    """The NVML part in a daemon thread, started at once. Its parts (the driver, each GPU, the pairs) are
+    kept as they arrive: past the deadline (counted from the start) the worker is abandoned, what it
+    finished is reported, and what it did not (a hung GPU, the pairs) times out. A hung nvmlShutdown
+    loses nothing: the parts are all in by then."""
 
-    def work() -> None:
-        try:
-            _collect_nvml_part(nvml, files, host, processes, parts)
-        except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
-            parts.error = error
-        finally:
-            parts.finished.set()
-            parts.stopped.set()
+    def __init__(self, deadline_s: float, nvml, files, host, processes) -> None:
+        self.deadline_s, self.files, self.host, self.processes = deadline_s, files, host, processes
+        self.parts = parts = _Parts()
+        self.started = time.monotonic()
 
-    worker = threading.Thread(target=work, name="gpubal-nvml", daemon=True)
-    worker.start()
-    parts.finished.wait(deadline_s)
-    if parts.error is not None:
-        raise parts.error
-    if parts.finished.is_set():
-        if not parts.stopped.wait(min(1.0, deadline_s)):
-            abandoned_threads.set()  # nvmlShutdown hangs; every fact is in already
-        gpu_processes = collect_processes(files, processes, parts.holders, parts.holders_failure, parts.gpus,
-                                          host.container)
-        return _snapshot(origin, host, parts.driver, parts.gpus, parts.pairs, stack, gpu_processes)
-    abandoned_threads.set()
-    hung = nvml_hung("NVML", deadline_s)
-    with parts.lock:
-        driver, gpus_by_index, count = parts.driver, dict(parts.gpu_by_index), parts.gpu_count
-    if driver is None:
-        # Nothing is read again here: /proc/driver/nvidia/version or /proc/modules can block as NVML did.
-        driver = Driver(**{field.name: hung for field in dataclasses.fields(Driver)})
-    driver = dataclasses.replace(driver, nvml_status=hung)
-    gpu_processes = collect_processes(files, processes, {}, hung, hung, host.container)
-    if count is None:
-        return _snapshot(origin, host, driver, hung, hung, stack, gpu_processes)
-    unchecked = Unavailable(Reason.TIMEOUT, "NVML", "NVLink answers not cross-checked with the other GPUs "
-                                                   f"(collect/nvlink_check.py) before the deadline: {hung.detail}")
-    gpus = [_unchecked_nvlinks(gpus_by_index[index], unchecked) if index in gpus_by_index
-            else _hung_gpu(index, hung) for index in range(count)]
-    return _snapshot(origin, host, driver, Known(gpus, "nvmlDeviceGetHandleByIndex"), hung, stack, gpu_processes)
+        def work() -> None:
+            try:
+                _collect_nvml_part(nvml, files, host, processes, parts)
+            except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
+                parts.error = error
+            finally:
+                parts.finished.set()
+                parts.stopped.set()
+
+        threading.Thread(target=work, name="gpubal-nvml", daemon=True).start()
+
+    def snapshot(self, origin, stack) -> Snapshot:
+        deadline_s, files, host, processes, parts = self.deadline_s, self.files, self.host, self.processes, self.parts
+        parts.finished.wait(max(0.0, self.started + deadline_s - time.monotonic()))
+        if parts.error is not None:
+            raise parts.error
+        if parts.finished.is_set():
+            if not parts.stopped.wait(min(1.0, deadline_s)):
+                abandoned_threads.set()  # nvmlShutdown hangs; every fact is in already
+            gpu_processes = collect_processes(files, processes, parts.holders, parts.holders_failure, parts.gpus,
+                                              host.container)
+            return _snapshot(origin, host, parts.driver, parts.gpus, parts.pairs, stack, gpu_processes)
+        abandoned_threads.set()
+        hung = nvml_hung("NVML", deadline_s)
+        with parts.lock:
+            driver, gpus_by_index, count = parts.driver, dict(parts.gpu_by_index), parts.gpu_count
+        if driver is None:
+            # Nothing is read again here: /proc/driver/nvidia/version or /proc/modules can block as NVML did.
+            driver = Driver(**{field.name: hung for field in dataclasses.fields(Driver)})
+        driver = dataclasses.replace(driver, nvml_status=hung)
+        gpu_processes = collect_processes(files, processes, {}, hung, hung, host.container)
+        if count is None:
+            return _snapshot(origin, host, driver, hung, hung, stack, gpu_processes)
+        unchecked = Unavailable(Reason.TIMEOUT, "NVML", "NVLink answers not cross-checked with the other GPUs "
+                                                       f"(collect/nvlink_check.py) before the deadline: {hung.detail}")
+        gpus = [_unchecked_nvlinks(gpus_by_index[index], unchecked) if index in gpus_by_index
+                else _hung_gpu(index, hung) for index in range(count)]
+        return _snapshot(origin, host, driver, Known(gpus, "nvmlDeviceGetHandleByIndex"), hung, stack, gpu_processes)
 
 
 class _Parts:
@@ -185,5 +202,35 @@ def _collect_gpus(nvml: NvmlAdapter, files: HostFiles, count: int, host, parts: 
                 parts.gpu_by_index[index] = gpu
         return gpu
 
-    with ThreadPoolExecutor(max_workers=max(1, min(count, 16))) as gpu_pool:
-        return list(gpu_pool.map(one, range(count)))
+    # at most 16 threads, each taking the next GPU as it is free: a hung GPU holds up only its own thread
+    indexes = iter(range(count))
+    taking = threading.Lock()
+
+    def worker() -> List["_Answered"]:
+        done = []
+        while True:
+            with taking:
+                index = next(indexes, None)
+            if index is None:
+                return done
+            done.append(_Answered(index, one))
+
+    workers = [Background(worker, name=f"gpubal-gpus-{number}") for number in range(min(count, 16))]
+    answered = sorted((answer for answers in all_results(workers) for answer in answers), key=lambda a: a.index)
+    return [answer.result() for answer in answered]
+
+
+class _Answered:
+    """One GPU's collection, or what it raised (raised again in GPU order, as a thread pool's map does)."""
+
+    def __init__(self, index: int, collect) -> None:
+        self.index, self.value, self.error = index, None, None
+        try:
+            self.value = collect(index)
+        except Exception as error:  # noqa: BLE001 - raised again by result(), after every GPU has answered
+            self.error = error
+
+    def result(self) -> Gpu:
+        if self.error is not None:
+            raise self.error
+        return self.value

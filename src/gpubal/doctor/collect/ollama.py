@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import re
 import shlex
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
 
+from ...common.background import Background, all_results
 from ...model import Fact, Known, Ollama, OllamaModel, Reason, Unavailable
 from ..probes.commands import CommandRunner
 from ..probes.files import HostFiles
@@ -36,14 +36,12 @@ def collect_ollama(files: HostFiles, environment: Mapping[str, str], processes: 
     binary = _binary(files, environment)
     unit_path, unit_environment, exec_start, by_file = _unit(files)
     url = _server_url(environment, unit_environment)
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        version_future = pool.submit(_binary_version, binary, run)
-        api_version_future = pool.submit(_api, get, url, "/api/version")
-        api_ps_future = pool.submit(_api, get, url, "/api/ps")
-        log_future = pool.submit(_log, files, run, log_file, unit_path, binary)
-        log_source, log = log_future.result()
-        binary_version = version_future.result()
-        api_version, api_ps = api_version_future.result(), api_ps_future.result()
+    ((log_source, log), binary_version, api_version, api_ps) = all_results([
+        Background(_log, files, run, log_file, unit_path, binary, name="gpubal-ollama-log"),
+        Background(_binary_version, binary, run, name="gpubal-ollama-version"),
+        Background(_api, get, url, "/api/version", name="gpubal-ollama-api"),
+        Background(_api, get, url, "/api/ps", name="gpubal-ollama-api"),
+    ])
     return Ollama(
         binary_path=binary,
         binary_version=binary_version,

@@ -16,9 +16,12 @@ from __future__ import annotations
 import json
 import os
 import threading
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Protocol, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Protocol, Tuple, Union
 
 from ...model import Reason, Unavailable
+
+if TYPE_CHECKING:
+    from .nvml_start import EarlyNvmlStart
 
 PROFILE_FORMAT = "gpubal-nvml-profile"
 PROFILE_VERSION = 1
@@ -84,27 +87,32 @@ def answer_key(query: str, arg: Optional[int]) -> str:
 class PynvmlAdapter:
     """Calls NVML through nvidia-ml-py. Safe to call from several threads after start()."""
 
-    def __init__(self) -> None:
+    def __init__(self, early_start: Optional["EarlyNvmlStart"] = None) -> None:
         self._nvml: Any = None
         self._handles: Dict[int, Answer] = {}
         self._lock = threading.Lock()
+        self._early_start = early_start  # nvmlInit already begun (gpubal.entry); start() takes its outcome
 
     def start(self) -> Optional[Unavailable]:
-        try:
-            import pynvml  # nvidia-ml-py; imported here so that `gpubal --help` never pays for it
-        except ImportError as error:
+        from .nvml_start import start_nvml
+
+        early, self._early_start = self._early_start, None
+        pynvml, error = early.outcome() if early is not None else start_nvml()
+        if pynvml is None:
+            if not isinstance(error, ImportError):
+                raise error  # type: ignore[misc]
             return Unavailable(Reason.NOT_FOUND, "import pynvml", f"nvidia-ml-py is not installed: {error}")
-        try:
-            pynvml.nvmlInit()
-        except pynvml.NVMLError as error:
+        if error is None:
+            self._nvml = pynvml
+            return None
+        if isinstance(error, pynvml.NVMLError):
             code = getattr(error, "value", None)
             return Unavailable(_reason(code), "nvmlInit", _nvml_error_text(error, code))
-        except OSError as error:  # ctypes failures outside NVMLError
+        if isinstance(error, OSError):  # ctypes failures outside NVMLError
             return Unavailable(Reason.NOT_FOUND, "nvmlInit", str(error))
-        except Exception as error:  # noqa: BLE001 - a wrapper bug must not end the doctor
+        if isinstance(error, Exception):  # a wrapper bug must not end the doctor
             return Unavailable(Reason.ERROR, "nvmlInit", f"{type(error).__name__}: {error}")
-        self._nvml = pynvml
-        return None
+        raise error  # KeyboardInterrupt, SystemExit: not NVML's answer
 
     def stop(self) -> None:
         if self._nvml is not None:

@@ -163,22 +163,47 @@ class Redactor:
 
 def _walk(obj: Any, change_text, field_name: str = "") -> Any:
     """A copy of obj with every string passed through change_text(text, field_name) and secret-named
-    mapping entries dropped. Dataclasses, facts, lists, tuples and dicts keep their types."""
+    mapping entries dropped. Dataclasses, facts, lists, tuples and dicts keep their types. A part in which
+    nothing changed is obj itself, not a copy (a plain report changes few of its strings, and copying the
+    whole of it cost more than the looking)."""
+    if type(obj) is str:
+        return change_text(obj, field_name)
     if isinstance(obj, enum.Enum) or obj is None or isinstance(obj, (bool, int, float)):
         return obj  # before str: Severity and Reason are str enums
     if isinstance(obj, str):
         return change_text(obj, field_name)
     if isinstance(obj, Known):
-        return Known(_walk(obj.value, change_text, field_name), change_text(obj.source, "source"))
+        value, source = _walk(obj.value, change_text, field_name), change_text(obj.source, "source")
+        return obj if value is obj.value and source is obj.source else Known(value, source)
     if dataclasses.is_dataclass(obj):
-        return dataclasses.replace(obj, **{f.name: _walk(getattr(obj, f.name), change_text, f.name)
-                                           for f in dataclasses.fields(obj) if f.init})
+        changed = {}
+        for name in _init_fields(type(obj)):
+            value = getattr(obj, name)
+            walked = _walk(value, change_text, name)
+            if walked is not value:
+                changed[name] = walked
+        return dataclasses.replace(obj, **changed) if changed else obj
     if isinstance(obj, (list, tuple)):
-        return type(obj)(_walk(item, change_text, field_name) for item in obj)
+        items = [_walk(item, change_text, field_name) for item in obj]
+        return obj if all(new is old for new, old in zip(items, obj)) else type(obj)(items)
     if isinstance(obj, dict):
-        return {change_text(key, "key") if isinstance(key, str) else key: _walk(value, change_text, str(key))
-                for key, value in obj.items() if not (isinstance(key, str) and looks_secret(key))}
+        walked = {change_text(key, "key") if isinstance(key, str) else key: _walk(value, change_text, str(key))
+                  for key, value in obj.items() if not (isinstance(key, str) and looks_secret(key))}
+        if len(walked) == len(obj) and all(key in obj and walked[key] is obj[key] for key in walked):
+            return obj
+        return walked
     return obj
+
+
+_INIT_FIELDS: Dict[type, Tuple[str, ...]] = {}
+
+
+def _init_fields(cls: type) -> Tuple[str, ...]:
+    """The fields a dataclass's __init__ takes, looked up once per class."""
+    names = _INIT_FIELDS.get(cls)
+    if names is None:
+        names = _INIT_FIELDS[cls] = tuple(field.name for field in dataclasses.fields(cls) if field.init)
+    return names
 
 
 def _names_hosts(name: str) -> bool:

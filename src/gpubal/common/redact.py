@@ -27,17 +27,18 @@ from typing import Any, Dict, List, Tuple
 from ..model import Known, Report, Snapshot, value_or
 from .links import documentation_hosts
 from .secret_values import drop_secret_values, looks_secret  # one list for collect, ingest and reports
+from .lazy import lazy
 
-_UUID = re.compile(r"\b(?:GPU|MIG)-[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b")
-_MAC = re.compile(r"(?<![\w:-])[0-9a-fA-F]{2}(?P<sep>[:-])[0-9a-fA-F]{2}(?:(?P=sep)[0-9a-fA-F]{2}){4}(?![\w:-])")
-_IPV4 = re.compile(r"(?<![\w.-])(?:\d{1,3}\.){3}\d{1,3}(?![\w-]|\.\d)")
-_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{0,4}(?![\w:])")
-_HOME = re.compile(r"(?P<prefix>/home/|/Users/)(?P<name>[^/\s\"'`:;,]+)")
+_UUID = lazy(lambda: re.compile(r"\b(?:GPU|MIG)-[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b"))
+_MAC = lazy(lambda: re.compile(r"(?<![\w:-])[0-9a-fA-F]{2}(?P<sep>[:-])[0-9a-fA-F]{2}(?:(?P=sep)[0-9a-fA-F]{2}){4}(?![\w:-])"))
+_IPV4 = lazy(lambda: re.compile(r"(?<![\w.-])(?:\d{1,3}\.){3}\d{1,3}(?![\w-]|\.\d)"))
+_IPV6 = lazy(lambda: re.compile(r"(?<![\w:.])(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{0,4}(?![\w:])"))
+_HOME = lazy(lambda: re.compile(r"(?P<prefix>/home/|/Users/)(?P<name>[^/\s\"'`:;,]+)"))
 _NOT_IDENTIFYING_IPS = ("0.0.0.0", "255.255.255.255", "::", "::1")
 # the host of a URL: scheme://[user@]HOST
-_URL_HOST = re.compile(r"(?<![\w+.-])(?P<head>[a-zA-Z][\w+.-]*://(?:[^/\s@]*@)?)(?P<host>[A-Za-z0-9._-]+)")
+_URL_HOST = lazy(lambda: re.compile(r"(?<![\w+.-])(?P<head>[a-zA-Z][\w+.-]*://(?:[^/\s@]*@)?)(?P<host>[A-Za-z0-9._-]+)"))
 # NAME=value in a command line or unit, where NAME says the value names hosts
-_ASSIGNMENT = re.compile(r"(?<![\w.-])(?P<name>[A-Za-z_][\w.-]*)=(?P<value>\"[^\"]*\"|'[^']*'|[^\s\"']+)")
+_ASSIGNMENT = lazy(lambda: re.compile(r"(?<![\w.-])(?P<name>[A-Za-z_][\w.-]*)=(?P<value>\"[^\"]*\"|'[^']*'|[^\s\"']+)"))
 # variable names whose values name other hosts: proxies, registries, gateways, servers, endpoints
 HOST_WORDS = ("HOST", "PROXY", "REGISTRY", "GATEWAY", "ENDPOINT", "URL", "URI", "ADDR", "SERVER", "MIRROR",
               "DOMAIN", "REMOTE", "MASTER", "PEER")
@@ -48,9 +49,9 @@ PUBLIC_HOSTS = ("localhost", "developer.nvidia.com", "download.nvidia.com", "nvi
                 "download.pytorch.org", "pypi.org", "docs.sglang.ai",
                 "docs.docker.com", "www.kernel.org", "docs.python.org") + documentation_hosts()
 _PUBLIC_SUFFIXES = tuple("." + public for public in PUBLIC_HOSTS)
-_HOST_LIST_WORD = re.compile(r"[^\s,;\"'\[\]]+")
-_HAS_LETTER = re.compile(r"[A-Za-z]")
-_IPV6_LIKE = re.compile(r"[0-9a-f:]+")
+_HOST_LIST_WORD = lazy(lambda: re.compile(r"[^\s,;\"'\[\]]+"))
+_HAS_LETTER = lazy(lambda: re.compile(r"[A-Za-z]"))
+_IPV6_LIKE = lazy(lambda: re.compile(r"[0-9a-f:]+"))
 
 
 class Redactor:
@@ -88,22 +89,22 @@ class Redactor:
     def text(self, text: str, is_version: bool = False, field_name: str = "") -> str:
         if field_name != "url":  # a fix's documentation link is gpubal's own, never the host's
             text = self._other_hosts(text, field_name)
-        text = _UUID.sub(lambda m: self.placeholder("uuid", m.group(0).upper()), text)
+        text = _UUID().sub(lambda m: self.placeholder("uuid", m.group(0).upper()), text)
         for pattern, kind in self._known:
             text = pattern.sub(lambda m, kind=kind: self.placeholder(kind, m.group(0)), text)
-        text = _MAC.sub(lambda m: self.placeholder("mac", m.group(0).lower().replace("-", ":")), text)
+        text = _MAC().sub(lambda m: self.placeholder("mac", m.group(0).lower().replace("-", ":")), text)
         if not is_version:  # "9.1.0.70" is a cuDNN version, not an address
-            text = _IPV4.sub(self._ipv4, text)
-        text = _IPV6.sub(self._ipv6, text)
-        return _HOME.sub(lambda m: m.group("prefix") + self.placeholder("user", m.group("name")), text)
+            text = _IPV4().sub(self._ipv4, text)
+        text = _IPV6().sub(self._ipv6, text)
+        return _HOME().sub(lambda m: m.group("prefix") + self.placeholder("user", m.group("name")), text)
 
     def _other_hosts(self, text: str, field_name: str) -> str:
         """Names of other hosts (a proxy, a registry, a gateway): in URLs, in NAME=value assignments whose
         NAME says hosts, and in the whole value of such a variable."""
         if _names_hosts(field_name):
             return self._host_list(text)
-        text = _URL_HOST.sub(lambda m: m.group("head") + self._host(m.group("host")), text)
-        return _ASSIGNMENT.sub(lambda m: m.group("name") + "=" + self._host_list(m.group("value"))
+        text = _URL_HOST().sub(lambda m: m.group("head") + self._host(m.group("host")), text)
+        return _ASSIGNMENT().sub(lambda m: m.group("name") + "=" + self._host_list(m.group("value"))
                                if _names_hosts(m.group("name")) else m.group(0), text)
 
     def _host_list(self, value: str) -> str:
@@ -123,7 +124,7 @@ class Redactor:
                     name_end = min(name_end, index)
             name = hostport[lead:name_end]
             return head + hostport[:lead] + self._host(name) + hostport[name_end:]
-        return _HOST_LIST_WORD.sub(one, value)
+        return _HOST_LIST_WORD().sub(one, value)
 
     def _host(self, name: str) -> str:
         shown = self._hosts_seen.get(name)
@@ -133,7 +134,7 @@ class Redactor:
 
     def _host_placeholder(self, name: str) -> str:
         bare = name.strip(".").lower()
-        if not _HAS_LETTER.search(bare) or bare.startswith("host-") or _IPV6_LIKE.fullmatch(bare):
+        if not _HAS_LETTER().search(bare) or bare.startswith("host-") or _IPV6_LIKE().fullmatch(bare):
             return name  # an address (the address patterns take it), a number, a placeholder
         if bare in PUBLIC_HOSTS or bare.endswith(_PUBLIC_SUFFIXES):
             return name

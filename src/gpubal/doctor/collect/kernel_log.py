@@ -21,12 +21,13 @@ from ...model import Fact, Known, Reason, Unavailable, XidEvent
 from ..ingest.kernel_log import TIME, parse_xid_lines, time_of
 from ..probes.commands import CommandRunner
 from ..probes.files import HostFiles
+from ...common.lazy import lazy
 
 JOURNALCTL = ("journalctl", "-k", "-b", "--no-pager", "-o", "short-iso")
 JOURNALCTL_TIMEOUT_S = 3.0
 KMSG = "/dev/kmsg"
 
-_KMSG_RECORD = re.compile(r"^\d+,(\d+),(\d+),[^;]*;")
+_KMSG_RECORD = lazy(lambda: re.compile(r"^\d+,(\d+),(\d+),[^;]*;"))
 # journalctl's notes when it may not read the system's messages (systemd, src/shared/journal-util.c)
 _NOT_PERMITTED = ("You are currently not seeing messages from", "insufficient permissions")
 
@@ -77,7 +78,7 @@ def _journal_lines(output: str) -> Iterable[Tuple[str, str]]:
 
 def _kmsg_lines(records: List[str]) -> Iterable[Tuple[str, str]]:
     for record in records:
-        head = _KMSG_RECORD.match(record)
+        head = _KMSG_RECORD().match(record)
         if head is None:  # a recorded ring buffer in dmesg's words rather than the device's records
             yield (time_of(record), record)
             continue
@@ -88,7 +89,7 @@ def _kmsg_lines(records: List[str]) -> Iterable[Tuple[str, str]]:
 
 def _kmsg_source(records: List[str]) -> str:
     """/dev/kmsg, saying when older records had already been overwritten: the ring buffer is finite."""
-    head = _KMSG_RECORD.match(records[0]) if records else None
+    head = _KMSG_RECORD().match(records[0]) if records else None
     if head is not None and int(head.group(1)) > 0:
         return f"{KMSG} (the ring buffer starts at record {head.group(1)}: older lines were overwritten)"
     return KMSG

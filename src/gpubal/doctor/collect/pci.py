@@ -13,12 +13,13 @@ from typing import Dict, List, Optional
 from ...model import Fact, Gpu, GpuPair, Known, PciPlatform, Reason, Unavailable
 from ..probes.commands import CommandRunner
 from ..probes.files import HostFiles
+from ...common.lazy import lazy
 
 LSPCI = ("lspci", "-vvv")
 LSPCI_TIMEOUT_S = 3.0
-_BDF = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$")
-_DEVICE_LINE = re.compile(r"^(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])\s")
-_ACS_CONTROL = re.compile(r"^\s*ACSCtl:\s*(.*)$")
+_BDF = lazy(lambda: re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$"))
+_DEVICE_LINE = lazy(lambda: re.compile(r"^(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])\s"))
+_ACS_CONTROL = lazy(lambda: re.compile(r"^\s*ACSCtl:\s*(.*)$"))
 
 
 def sysfs_bus_id(nvml_bus_id: str) -> str:
@@ -72,7 +73,7 @@ def _paths(files: HostFiles, gpus: Fact[List[Gpu]]) -> Fact[Dict[str, List[str]]
             return Unavailable(Reason.NOT_FOUND, device, "the GPU's PCI device is not in sysfs")
         if files.link_target(device) is None:  # the kernel makes each entry a link into the device tree
             return Unavailable(Reason.NOT_FOUND, device, "not a link to the GPU's place in the PCI tree")
-        chain = [part for part in files.real_path(device).split("/") if _BDF.match(part)]
+        chain = [part for part in files.real_path(device).split("/") if _BDF().match(part)]
         paths[str(index)] = chain[:-1]  # the bridges above the GPU, root port first
     return Known(paths, "/sys/bus/pci/devices/* (resolved links)")
 
@@ -104,13 +105,13 @@ def parse_acs_controls(text: str, source: str) -> Fact[Dict[str, List[str]]]:
     device: Optional[str] = None
     denied = False
     for line in text.splitlines():
-        match = _DEVICE_LINE.match(line)
+        match = _DEVICE_LINE().match(line)
         if match:
             device = f"{(match.group(1) or '0000').lower()}:{match.group(2).lower()}"
             continue
         if "<access denied>" in line:
             denied = True
-        acs = _ACS_CONTROL.match(line)
+        acs = _ACS_CONTROL().match(line)
         if acs and device is not None:
             controls[device] = [flag[:-1] for flag in acs.group(1).split() if flag.endswith("+")]
     if not controls and denied:

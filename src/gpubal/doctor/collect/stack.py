@@ -17,6 +17,7 @@ from ...model import CudaToolkit, Fact, Known, LibraryCopy, PythonPackage, Reaso
 from ..probes.files import HostFiles
 from ...common.secret_values import looks_secret
 from .processes import program_running
+from ...common.lazy import lazy
 
 LIBRARIES = {"cudart": "libcudart.so", "cudnn": "libcudnn.so", "nccl": "libnccl.so"}
 # Where the dynamic loader looks when ld.so.conf says nothing more (glibc's trusted directories,
@@ -32,7 +33,7 @@ OLLAMA_LIB_DIRS = ("/usr/local/lib/ollama", "/usr/lib/ollama")
 ENVIRONMENT_PREFIXES = ("CUDA_", "NCCL_", "OLLAMA_", "NVIDIA_", "TORCH_", "PYTORCH_", "HIP_", "ROCR_",
                         "GPU_DEVICE_ORDINAL", "LD_LIBRARY_PATH", "CUDNN_")
 _VERSIONED = re.compile(r"^(lib(?:cudart|cudnn|nccl)\.so)\.(\d+(?:\.\d+)*)$")
-_TORCH_CUDA = re.compile(r"\+cu(\d+)(\d)$")  # 2.11.0+cu130 -> CUDA 13.0, +cu128 -> 12.8
+_TORCH_CUDA = lazy(lambda: re.compile(r"\+cu(\d+)(\d)$"))  # 2.11.0+cu130 -> CUDA 13.0, +cu128 -> 12.8
 
 
 def collect_stack(files: HostFiles, environment: Mapping[str, str], site_dirs: Sequence[str],
@@ -295,7 +296,7 @@ def _built_for_cuda(files: HostFiles, site_dir: str, name: str, version: str) ->
             match = re.search(r"^cuda\s*(?::[^=]*)?=\s*['\"]([\d.]+)['\"]", text, re.MULTILINE)
             if match:
                 return match.group(1)
-    tag = _TORCH_CUDA.search(version)
+    tag = _TORCH_CUDA().search(version)
     return f"{tag.group(1)}.{tag.group(2)}" if tag else ""
 
 
@@ -350,7 +351,7 @@ def _tmpfs_default(files: HostFiles) -> Fact[int]:
     return Known(int(match.group(1)) * 1024 // 2, "/proc/mounts (no size=, tmpfs default: half of MemTotal)")
 
 
-_FABRIC_MANAGER_PACKAGE = re.compile(r"Package: (?:nvidia-)?fabricmanager(?:-\d+)?")  # a whole line
+_FABRIC_MANAGER_PACKAGE = lazy(lambda: re.compile(r"Package: (?:nvidia-)?fabricmanager(?:-\d+)?"))  # a whole line
 _FABRIC_MANAGER_BINARIES = ("/usr/bin/nv-fabricmanager", "/usr/sbin/nv-fabricmanager")
 
 
@@ -372,7 +373,7 @@ def _fabric_manager_version(files: HostFiles) -> Fact[str]:
         line_start = status.rfind("\n", 0, position) + 1
         line_end = status.find("\n", position)
         line_end = len(status) if line_end < 0 else line_end
-        if _FABRIC_MANAGER_PACKAGE.fullmatch(status, line_start, line_end):
+        if _FABRIC_MANAGER_PACKAGE().fullmatch(status, line_start, line_end):
             start, end = status.rfind("\n\n", 0, line_start), status.find("\n\n", line_end)
             block = status[start + 2 if start >= 0 else 0:end if end >= 0 else len(status)]
             if re.search(r"^Status: install ok installed$", block, re.MULTILINE):

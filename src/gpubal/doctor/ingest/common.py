@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from typing import Any, Iterable, List, Optional, Tuple
+from ...common.lazy import lazy
 
 # CSI sequences (colours, underline: `\x1b[4m`), OSC sequences, and a stray ESC left by a cut paste
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b")
+_ANSI = lazy(lambda: re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b"))
 
 FactPath = Tuple[Any, ...]
 Observation = Tuple[FactPath, Any, str]  # (path, value, section)
@@ -20,7 +21,7 @@ Observation = Tuple[FactPath, Any, str]  # (path, value, section)
 def clean(line: str) -> str:
     """A line without its end-of-line, carriage returns and terminal escapes."""
     if "\x1b" in line:
-        line = _ANSI.sub("", line)
+        line = _ANSI().sub("", line)
     return line.rstrip("\r\n").replace("\r", "")
 
 
@@ -58,12 +59,12 @@ def parse_lines(parser: Parser, lines: Iterable[str]) -> Any:
 
 _UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "KB": 1000, "MB": 10 ** 6,
           "GB": 10 ** 9, "TB": 10 ** 12}
-_SIZE = re.compile(r"(?<!\s)\s*(?<![\d.])([\d.]+)\s*([KMGT]i?B|B)\s*")
+_SIZE = lazy(lambda: re.compile(r"(?<!\s)\s*(?<![\d.])([\d.]+)\s*([KMGT]i?B|B)\s*"))
 
 
 def parse_size(text: str) -> int:
     """"12.0 GiB" -> bytes; 0 for an empty or unreadable size."""
-    match = _SIZE.fullmatch(text)
+    match = _SIZE().fullmatch(text)
     if not match:
         return 0
     try:
@@ -76,38 +77,38 @@ def parse_size(text: str) -> int:
 # the shell prompt with the command line (`$ nvidia-smi`, `user@host:~$ nvidia-smi topo -m`, `root@x:/# `).
 # A line a user put where they cut a block out of a paste: `...`, `....`, `…`, `[...]`, `<snip>`, `(truncated)`.
 # What follows it is not the rest of what the command printed, so a list it interrupts is partial.
-ELISION = re.compile(r"^\s*(?:\.{2,}|…+|\[(?:\.{3}|…|snip\w*)\]|<snip\w*>|\(\s*(?:snip\w*|\.{3}|truncated|cut)[^)]*\))\s*$",
-                     re.IGNORECASE)
+ELISION = lazy(lambda: re.compile(r"^\s*(?:\.{2,}|…+|\[(?:\.{3}|…|snip\w*)\]|<snip\w*>|\(\s*(?:snip\w*|\.{3}|truncated|cut)[^)]*\))\s*$",
+                     re.IGNORECASE))
 
 
-_QUOTE = re.compile(r"^[ \t]{0,3}(?:>[ \t]?)+")
-_FENCE = re.compile(r"^\s*(?:`{3,}|~{3,})[\w+-]*\s*$")
-_PROMPT = re.compile(
+_QUOTE = lazy(lambda: re.compile(r"^[ \t]{0,3}(?:>[ \t]?)+"))
+_FENCE = lazy(lambda: re.compile(r"^\s*(?:`{3,}|~{3,})[\w+-]*\s*$"))
+_PROMPT = lazy(lambda: re.compile(
     r"^\s*(?:\(\S+\)\s*)?(?:\[[^\]\s]+@[^\]]+\][$#%]|[\w.-]+@[\w.-]+(?::\S*)?\s?[$#%]|~\S*\s?[$#]|"
     r"(?:sh|bash|zsh)(?:-[\d.]+)?[$#]|[$#❯»]|PS [A-Z]:\\[^>]*>|[A-Z]:\\[^>]*>)"
-    r"\s*(.*)$")
-_COMMAND = re.compile(r"^(?:sudo\s+|docker\s+(?:exec|run)\s.*?\s|kubectl\s+exec\s.*?--\s+|watch\s+(?:-n\s*\S+\s+)?)?"
-                      r"(?:\S*/)?nvidia-smi(?:\.exe)?(?:\s.*)?$")
+    r"\s*(.*)$"))
+_COMMAND = lazy(lambda: re.compile(r"^(?:sudo\s+|docker\s+(?:exec|run)\s.*?\s|kubectl\s+exec\s.*?--\s+|watch\s+(?:-n\s*\S+\s+)?)?"
+                      r"(?:\S*/)?nvidia-smi(?:\.exe)?(?:\s.*)?$"))
 
 
 def unquote(line: str) -> str:
     """A cleaned line without the markdown quote markers an issue reply puts before it; a code fence
     line becomes empty."""
     if line.lstrip().startswith((">", "`", "~")):
-        if _FENCE.match(line):
+        if _FENCE().match(line):
             return ""
-        line = _QUOTE.sub("", line, count=1)
+        line = _QUOTE().sub("", line, count=1)
     return line
 
 
 def command_line(line: str) -> Optional[str]:
     """The command when `line` (cleaned, unquoted) is a pasted shell prompt or an nvidia-smi command line
     on its own (`$ nvidia-smi -q`, `nvidia-smi topo -m`, `root@host:/# `); None for output."""
-    match = _PROMPT.match(line)
+    match = _PROMPT().match(line)
     if match:
         return match.group(1).strip()
     stripped = line.strip()
     if stripped.startswith(("nvidia-smi", "sudo ", "/usr/bin/nvidia-smi", "docker ", "kubectl ", "watch ")) \
-            and _COMMAND.match(stripped):
+            and _COMMAND().match(stripped):
         return stripped
     return None

@@ -14,6 +14,7 @@ from typing import Dict, Iterable, List, Tuple
 
 from ...model import XidEvent
 from .common import Observation, Parser, clean, unquote
+from ...common.lazy import lazy
 
 SECTION = "kernel log"
 LINE_LIMIT = 500  # characters of a line kept to quote; the count says how many there were
@@ -22,7 +23,7 @@ PROCESSES_KEPT = 8
 # An Xid code has at most 3 digits today; a run of digits longer than 6 is no code (and a million-digit
 # int() would take seconds, or fail past Python's digit limit)
 XID = re.compile(r"NVRM: Xid \((?:PCI:)?([0-9a-fA-F]{4,8}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2})(?:\.[0-7])?\): (\d{1,6})(?!\d),?(.*)$")
-_PID_NAME = re.compile(r"^\s*pid=([^,]*),(?:\s*name=(.*?),)?")
+_PID_NAME = lazy(lambda: re.compile(r"^\s*pid=([^,]*),(?:\s*name=(.*?),)?"))
 # The time stamp a line starts with: journalctl's short-iso ("2026-05-18T19:02:39+0000") or short ("May 18
 # 19:02:39"), dmesg's seconds since boot ("[ 5107.644336]") or its --ctime ("[Fri Aug 30 11:43:14 2024]").
 TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\S*|[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}"
@@ -74,7 +75,7 @@ def parse_xid_lines(lines: Iterable[Tuple[str, str]]) -> List[XidEvent]:
 def _process(rest: str) -> str:
     """"python3 (pid 1818990)" from "pid=1818990, name=python3, ..."; "" when the line names none (the
     driver writes pid='<unknown>' for faults it cannot tie to a process, and pid=0 for the kernel)."""
-    match = _PID_NAME.match(rest)
+    match = _PID_NAME().match(rest)
     if match is None:
         return ""
     pid, name = match.group(1).strip(), (match.group(2) or "").strip()

@@ -89,10 +89,10 @@ class NvlinkStatusParser(Parser):
             if match and ("/s" in match.group(2) or match.group(2) == "<inactive>"):
                 self._current["links"][int(match.group(1))] = match.group(2)
             return
-        if isinstance(self._current, dict) and ELISION.match(line):
+        if isinstance(self._current, dict) and ELISION().match(line):
             self._current.setdefault("elided", line)  # the rest of this GPU's block was cut by the user
             return
-        if line and not line.startswith("Link ") and not ELISION.match(line):
+        if line and not line.startswith("Link ") and not ELISION().match(line):
             self._current = None
         if line and command_line(line) is not None:
             self._current = None

@@ -165,7 +165,7 @@ class SmiTableParser(Parser):
             return
         if not line.startswith("|"):
             self._current = None
-            if ELISION.match(line) and self.result.gpus and not self._in_processes:
+            if ELISION().match(line) and self.result.gpus and not self._in_processes:
                 self.result.gpu_list_cut = self.result.gpu_list_cut or line
             self._outside_table(line)
             return

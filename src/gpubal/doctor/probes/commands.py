@@ -5,11 +5,12 @@ A `CommandRunner` is injectable: tests pass one that answers from recorded outpu
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-from typing import Callable, Sequence, Union
+from typing import TYPE_CHECKING, Callable, Sequence, Union
 
 from ...model import Reason, Unavailable
+
+if TYPE_CHECKING:
+    import subprocess
 
 CommandRunner = Callable[[Sequence[str], float], Union[str, Unavailable]]
 
@@ -17,6 +18,8 @@ CommandRunner = Callable[[Sequence[str], float], Union[str, Unavailable]]
 def run_command(argv: Sequence[str], timeout_s: float) -> Union[str, Unavailable]:
     """stdout and stderr of the program, or why there is none. The program starts in a process group of
     its own; past the timeout the whole group is killed, so no child it started is left running."""
+    import subprocess  # here: `gpubal topo` runs no program and never pays for it
+
     source = " ".join(argv)
     try:
         process = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -42,6 +45,8 @@ def run_command(argv: Sequence[str], timeout_s: float) -> Union[str, Unavailable
 
 
 def _kill_group(process: "subprocess.Popen[bytes]") -> None:
+    import signal
+
     try:
         os.killpg(process.pid, signal.SIGKILL)  # the group's id is the leader's pid (start_new_session)
     except (ProcessLookupError, PermissionError):

@@ -12,12 +12,14 @@ Collection puts one deadline around its whole NVML sweep and abandons its worker
 
 from __future__ import annotations
 
-import queue
 import threading
-from typing import Any, Callable, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, List, Optional
 
 from ...model import Reason, Unavailable
 from .nvml import Answer, NvmlAdapter
+
+if TYPE_CHECKING:
+    import queue
 
 # A healthy call takes microseconds to 20 ms (nvmlDeviceGetPcieThroughput waits that long on the GPU).
 CALL_DEADLINE_S = 5.0
@@ -38,6 +40,8 @@ class DeadlineAdapter:
         self.inner = inner
         self.call_deadline_s = call_deadline_s
         self.hung: Optional[Unavailable] = None  # set once a call did not return in time
+        import queue  # here: the doctor imports this module for abandoned_threads, and needs no queue
+
         self._requests: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
         self._worker: Optional[threading.Thread] = None
 

@@ -9,13 +9,15 @@ http.client's timeout is per read, so a server that trickles a byte at a time wo
 
 from __future__ import annotations
 
-import socket
 import time
-from typing import Any, Callable, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Tuple, Union
 from urllib.parse import urlsplit
 
 from ...common.bounded import TooLarge, check_size, loads_json
 from ...model import Reason, Unavailable
+
+if TYPE_CHECKING:
+    import socket
 
 HttpGetter = Callable[[str, float], Union[Any, Unavailable]]
 MAX_BODY_BYTES = 4 << 20
@@ -23,6 +25,8 @@ MAX_HEAD_BYTES = 64 << 10  # status line and headers, read before the body
 
 
 def get_json(url: str, timeout_s: float) -> Union[Any, Unavailable]:
+    import socket  # here: `gpubal topo` asks no server and never pays for it
+
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return Unavailable(Reason.ERROR, url, "not an http(s) URL")
@@ -51,12 +55,14 @@ def get_json(url: str, timeout_s: float) -> Union[Any, Unavailable]:
 
 
 def _get_http(host: str, port: int, path: str, timeout_s: float) -> Tuple[int, str, bytes]:
+    import socket
+
     deadline = time.monotonic() + timeout_s
     with socket.create_connection((host, port), timeout=timeout_s) as connection:
         return _exchange(connection, host, port, path, deadline)
 
 
-def _exchange(connection: socket.socket, host: str, port: int, path: str, deadline: float) -> Tuple[int, str, bytes]:
+def _exchange(connection: "socket.socket", host: str, port: int, path: str, deadline: float) -> Tuple[int, str, bytes]:
     """One GET over an open connection; the deadline is for the whole answer, not for each read, so a
     server that trickles a byte at a time still ends in time."""
     host_header = f"[{host}]" if ":" in host else host
@@ -92,6 +98,7 @@ def _tls_context():
 def _get_https(host: str, port: int, path: str, timeout_s: float) -> Tuple[int, str, bytes]:
     """HTTPS (a proxy in front of Ollama) the same way: the TLS handshake, too, runs under the deadline."""
     import select
+    import socket
     import ssl
 
     deadline = time.monotonic() + timeout_s

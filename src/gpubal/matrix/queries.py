@@ -11,11 +11,12 @@ from packaging.version import InvalidVersion, Version
 
 from .rows import (DRIVER_BRANCH_NAME, CudaRelease, CudnnBuild, CudnnVariant, DriverBranch, GpuArch,
                    GpuComputeCapability, Matrix, MinorVersionCompat, NcclRelease, OllamaNonexistent,
-                   OllamaRequirement, OllamaSetting, ReleaseBranch, VllmRequirement, XidEntry, model_key)
+                   OllamaRequirement, OllamaSetting, ReleaseBranch, VllmRequirement, XidEntry, model_key,
+                   version_of)
 
 
 def _v(value: str) -> Version:
-    return Version(value)
+    return version_of(value)
 
 
 def cuda_release(matrix: Matrix, version: str) -> Optional[CudaRelease]:
@@ -172,13 +173,13 @@ def vllm_compute_capability_floor(matrix: Matrix, vllm_version: Optional[str]) -
     if not rows:
         return None, None
     try:
-        version = Version(vllm_version) if vllm_version else None
+        version = version_of(vllm_version) if vllm_version else None
     except InvalidVersion:
         version = None
     if version is None:
         return rows[0], rows[-1]
-    at_or_before = [row for row in rows if Version(row.documented_in) <= version]
-    at_or_after = [row for row in rows if Version(row.documented_in) >= version]
+    at_or_before = [row for row in rows if version_of(row.documented_in) <= version]
+    at_or_after = [row for row in rows if version_of(row.documented_in) >= version]
     low = at_or_before[-1] if at_or_before else rows[0]
     high = at_or_after[0] if at_or_after else rows[-1]
     return low, high

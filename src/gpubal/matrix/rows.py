@@ -7,11 +7,18 @@ against in ``source``.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, NamedTuple, Optional, Tuple
 
 from packaging.version import Version
+
+# One Version per distinct string, parsed once: loading the matrix checked 764 version strings, of which
+# 177 differ, and the rules compare the same few again on every run. A Version is never changed, so one
+# object can serve everyone; a string that is no version raises InvalidVersion each time (not cached).
+# Bounded: the rules also ask about the host's strings, and a fleet run reads many hosts.
+version_of = functools.lru_cache(maxsize=4096)(Version)
 
 
 DRIVER_BRANCH_NAME = re.compile(r"^R\d{3}$")  # how NVIDIA names a driver branch: "R535"
@@ -40,7 +47,7 @@ class CudaRelease(NamedTuple):
 
     @property
     def major(self) -> int:
-        return Version(self.version).major
+        return version_of(self.version).major
 
 
 class ReleaseBranch(NamedTuple):

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Mapping as _Mapping
 from typing import Any, Dict, Iterable, Iterator, Mapping, Optional, Tuple
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import InvalidVersion
 
 from .rows import (DRIVER_BRANCH_NAME, CudaRelease, CudnnBuild, CudnnVariant, DriverBranch, GpuArch,
                    GpuComputeCapability, Matrix, MinorVersionCompat, NcclRelease, OllamaBundle, OllamaChange,
                    OllamaDriverOverride, OllamaNonexistent, OllamaRequirement, OllamaSetting, OtherEngineFlag,
-                   PytorchNcclPin, ReleaseBranch, VllmRequirement, XidEntry, model_key)
+                   PytorchNcclPin, ReleaseBranch, VllmRequirement, XidEntry, model_key, version_of)
 
 
 MATRIX_FILES: Tuple[str, ...] = (
@@ -110,7 +111,7 @@ class _Row:
 
     def __init__(self, stem: str, table: str, index: int, data: Any) -> None:
         self.where = f"{stem}.toml [[{table}]] #{index + 1}"
-        if not isinstance(data, Mapping):
+        if not isinstance(data, _Mapping):
             raise MatrixError(f"{self.where}: not a table")
         self.data = data
         required, optional = _SCHEMA[(stem, table)]
@@ -209,7 +210,7 @@ class _Row:
 
 def _check_version(value: str, fail: Any) -> None:
     try:
-        Version(value)
+        version_of(value)
     except InvalidVersion:
         raise fail(f"{value!r} is not a version") from None
 
@@ -232,7 +233,7 @@ def _check_header(stem: str, doc: Mapping[str, Any]) -> Tuple[str, str]:
     except ValueError:
         raise MatrixError(f"{stem}.toml: matrix_date {date!r} is not a calendar date") from None
     meta = doc.get("meta")
-    if not isinstance(meta, Mapping) or not isinstance(meta.get("description"), str) or not meta["description"].strip():
+    if not isinstance(meta, _Mapping) or not isinstance(meta.get("description"), str) or not meta["description"].strip():
         raise MatrixError(f"{stem}.toml: [meta] description is required")
     tables = {t for (s, t) in _SCHEMA if s == stem}
     unknown = sorted(set(doc) - tables - {"matrix_date", "meta"})
@@ -265,10 +266,10 @@ def _one_of(r: _Row, key: str, allowed: Tuple[str, ...], optional: bool = False)
 
 def _parse_cuda_driver(doc: Mapping[str, Any]) -> Tuple[Tuple[CudaRelease, ...], Tuple[ReleaseBranch, ...], Tuple[MinorVersionCompat, ...]]:
     releases = [r.build(CudaRelease) for r in _rows(doc, "cuda_driver", "release")]
-    _unique((Version(x.version) for x in releases), "CUDA release version")
+    _unique((version_of(x.version) for x in releases), "CUDA release version")
     branches = [r.build(ReleaseBranch, driver_branch=_branch_name(r, "driver_branch"))
                 for r in _rows(doc, "cuda_driver", "release_branch")]
-    _unique((Version(x.cuda) for x in branches), "release_branch cuda")
+    _unique((version_of(x.cuda) for x in branches), "release_branch cuda")
     compat = [r.build(MinorVersionCompat) for r in _rows(doc, "cuda_driver", "minor_version_compatibility")]
     _unique((x.major for x in compat), "minor_version_compatibility major")
     return tuple(releases), tuple(branches), tuple(compat)
@@ -278,12 +279,12 @@ def _parse_archs(doc: Mapping[str, Any]) -> Tuple[GpuArch, ...]:
     archs = []
     for r in _rows(doc, "gpu_arch_cuda", "arch"):
         arch = r.build(GpuArch)
-        if arch.first_cuda and arch.last_cuda and Version(arch.first_cuda) > Version(arch.last_cuda):
+        if arch.first_cuda and arch.last_cuda and version_of(arch.first_cuda) > version_of(arch.last_cuda):
             raise r.fail("first_cuda", "is newer than last_cuda")
-        if arch.last_cuda and arch.removed_in and Version(arch.last_cuda) >= Version(arch.removed_in):
+        if arch.last_cuda and arch.removed_in and version_of(arch.last_cuda) >= version_of(arch.removed_in):
             raise r.fail("removed_in", "must be newer than last_cuda")
         archs.append(arch)
-    _unique((Version(cc) for a in archs for cc in a.compute_capabilities), "compute capability")
+    _unique((version_of(cc) for a in archs for cc in a.compute_capabilities), "compute capability")
     return tuple(archs)
 
 
@@ -307,11 +308,11 @@ def _parse_cudnn(doc: Mapping[str, Any]) -> Tuple[CudnnBuild, ...]:
     builds = []
     for r in _rows(doc, "cudnn", "build"):
         build = r.build(CudnnBuild, cuda_major=r.integer("cuda_major"))
-        wrong = [v for v in build.cuda_versions if Version(v).major != build.cuda_major]
+        wrong = [v for v in build.cuda_versions if version_of(v).major != build.cuda_major]
         if wrong:
             raise r.fail("cuda_versions", f"{wrong} are not CUDA {build.cuda_major}.x")
         builds.append(build)
-    _unique(((Version(b.version), b.cuda_major, b.cuda_versions) for b in builds), "cuDNN build")
+    _unique(((version_of(b.version), b.cuda_major, b.cuda_versions) for b in builds), "cuDNN build")
     return tuple(builds)
 
 
@@ -322,15 +323,15 @@ def _parse_cudnn_variants(doc: Mapping[str, Any]) -> Tuple[CudnnVariant, ...]:
         if not isinstance(majors, list) or not majors or not all(isinstance(m, int) and m > 0 for m in majors):
             raise r.fail("cuda_majors", "must be a non-empty list of CUDA major numbers")
         variants.append(r.build(CudnnVariant, cuda_majors=tuple(majors)))
-    _unique((Version(v.version) for v in variants), "cuDNN variant")
+    _unique((version_of(v.version) for v in variants), "cuDNN variant")
     return tuple(variants)
 
 
 def _parse_nccl(doc: Mapping[str, Any]) -> Tuple[Tuple[NcclRelease, ...], Tuple[PytorchNcclPin, ...]]:
     releases = [r.build(NcclRelease) for r in _rows(doc, "nccl", "release")]
-    _unique((Version(x.version) for x in releases), "NCCL release")
+    _unique((version_of(x.version) for x in releases), "NCCL release")
     pins = [r.build(PytorchNcclPin) for r in _rows(doc, "nccl", "pytorch_pin")]
-    _unique(((Version(p.torch), Version(p.cuda)) for p in pins), "PyTorch NCCL pin")
+    _unique(((version_of(p.torch), version_of(p.cuda)) for p in pins), "PyTorch NCCL pin")
     return tuple(releases), tuple(pins)
 
 
@@ -340,7 +341,7 @@ def _overrides(r: _Row) -> Tuple[OllamaDriverOverride, ...]:
         raise r.fail("override", "must be an array of tables ([[requirement.override]])")
     overrides = []
     for o in raw:
-        if not isinstance(o, Mapping) or set(o) != set(_OVERRIDE_KEYS):
+        if not isinstance(o, _Mapping) or set(o) != set(_OVERRIDE_KEYS):
             raise r.fail("override", f"each override needs exactly {', '.join(_OVERRIDE_KEYS)}")
         for k in _OVERRIDE_KEYS:
             if not isinstance(o[k], str):
@@ -431,13 +432,13 @@ def parse_matrix(documents: Mapping[str, Mapping[str, Any]]) -> Matrix:
     return Matrix(
         matrix_dates=tuple((s, headers[s][0]) for s in MATRIX_FILES),
         descriptions=tuple((s, headers[s][1]) for s in MATRIX_FILES),
-        cuda_releases=tuple(sorted(releases, key=lambda r: Version(r.version))),
-        release_branches=tuple(sorted(release_branches, key=lambda r: Version(r.cuda))),
+        cuda_releases=tuple(sorted(releases, key=lambda r: version_of(r.version))),
+        release_branches=tuple(sorted(release_branches, key=lambda r: version_of(r.cuda))),
         minor_version_compat=tuple(sorted(compat, key=lambda c: c.major)),
         gpu_archs=_parse_archs(documents["gpu_arch_cuda"]),
         driver_branches=tuple(sorted(_parse_branches(documents["driver_branches"]), key=lambda b: b.number)),
         cudnn=_parse_cudnn(documents["cudnn"]),
-        nccl_releases=tuple(sorted(nccl, key=lambda r: Version(r.version))),
+        nccl_releases=tuple(sorted(nccl, key=lambda r: version_of(r.version))),
         pytorch_nccl_pins=pins,
         ollama_requirements=ollama_reqs,
         ollama_changes=tuple(sorted(ollama_changes, key=lambda c: c.date)),
@@ -466,5 +467,5 @@ def _parse_gpu_compute_capabilities(doc: Mapping[str, Any]) -> Tuple[GpuComputeC
 
 def _parse_vllm_requirements(doc: Mapping[str, Any]) -> Tuple[VllmRequirement, ...]:
     rows = [r.build(VllmRequirement) for r in _rows(doc, "compute_capability", "vllm_requirement")]
-    _unique((Version(row.documented_in) for row in rows), "vLLM requirement edition")
-    return tuple(sorted(rows, key=lambda row: Version(row.documented_in)))
+    _unique((version_of(row.documented_in) for row in rows), "vLLM requirement edition")
+    return tuple(sorted(rows, key=lambda row: version_of(row.documented_in)))

@@ -77,8 +77,8 @@ def parse_size(text: str) -> int:
 # the shell prompt with the command line (`$ nvidia-smi`, `user@host:~$ nvidia-smi topo -m`, `root@x:/# `).
 # A line a user put where they cut a block out of a paste: `...`, `....`, `…`, `[...]`, `<snip>`, `(truncated)`.
 # What follows it is not the rest of what the command printed, so a list it interrupts is partial.
-ELISION = lazy(lambda: re.compile(r"^\s*(?:\.{2,}|…+|\[(?:\.{3}|…|snip\w*)\]|<snip\w*>|\(\s*(?:snip\w*|\.{3}|truncated|cut)[^)]*\))\s*$",
-                     re.IGNORECASE))
+ELISION = lazy(lambda: re.compile(
+    r"^\s*(?:\.{2,}|…+|\[(?:\.{3}|…|snip\w*)\]|<snip\w*>|\(\s*(?:snip\w*|\.{3}|truncated|cut)[^)]*\))\s*$", re.IGNORECASE))
 
 
 _QUOTE = lazy(lambda: re.compile(r"^[ \t]{0,3}(?:>[ \t]?)+"))
@@ -87,8 +87,9 @@ _PROMPT = lazy(lambda: re.compile(
     r"^\s*(?:\(\S+\)\s*)?(?:\[[^\]\s]+@[^\]]+\][$#%]|[\w.-]+@[\w.-]+(?::\S*)?\s?[$#%]|~\S*\s?[$#]|"
     r"(?:sh|bash|zsh)(?:-[\d.]+)?[$#]|[$#❯»]|PS [A-Z]:\\[^>]*>|[A-Z]:\\[^>]*>)"
     r"\s*(.*)$"))
-_COMMAND = lazy(lambda: re.compile(r"^(?:sudo\s+|docker\s+(?:exec|run)\s.*?\s|kubectl\s+exec\s.*?--\s+|watch\s+(?:-n\s*\S+\s+)?)?"
-                      r"(?:\S*/)?nvidia-smi(?:\.exe)?(?:\s.*)?$"))
+_COMMAND = lazy(lambda: re.compile(
+    r"^(?:sudo\s+|docker\s+(?:exec|run)\s.*?\s|kubectl\s+exec\s.*?--\s+|watch\s+(?:-n\s*\S+\s+)?)?"
+    r"(?:\S*/)?nvidia-smi(?:\.exe)?(?:\s.*)?$"))
 
 
 def unquote(line: str) -> str:

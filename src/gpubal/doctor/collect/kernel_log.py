@@ -71,14 +71,22 @@ def _journal_answer(output: Union[str, Unavailable]) -> Union[Known, Unavailable
     return Known(parse_xid_lines(_journal_lines(output)), source)
 
 
+# Only lines that name an Xid are counted (XidTally.add), so only those are given their time stamp: a
+# ring buffer holds thousands of records, each of which cost a regex match and a formatted time.
+
+
 def _journal_lines(output: str) -> Iterable[Tuple[str, str]]:
     for line in output.splitlines():
-        yield (time_of(line), line)
+        if "Xid" in line:
+            yield (time_of(line), line)
 
 
 def _kmsg_lines(records: List[str]) -> Iterable[Tuple[str, str]]:
+    record_head = _KMSG_RECORD().match
     for record in records:
-        head = _KMSG_RECORD().match(record)
+        if "Xid" not in record:  # nor in the line cut from it
+            continue
+        head = record_head(record)
         if head is None:  # a recorded ring buffer in dmesg's words rather than the device's records
             yield (time_of(record), record)
             continue

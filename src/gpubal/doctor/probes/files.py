@@ -34,11 +34,20 @@ class HostFiles:
         except OSError as error:
             return Unavailable(_reason(error), path, error.strerror or str(error))
         try:
-            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            status = os.fstat(descriptor)
+            if not stat.S_ISREG(status.st_mode):
                 return Unavailable(Reason.ERROR, path, "not a regular file: not read, as reading it could block")
             os.set_blocking(descriptor, True)
-            with os.fdopen(descriptor, "rb", closefd=False) as handle:
-                return handle.read(limit_bytes).decode("utf-8", errors="replace")
+            # read(2) straight into bytes, up to the limit or the end, as a buffered file's read(limit) would:
+            # a file object per read cost half of each small read (/proc/PID/comm is read for every process)
+            chunks, left = [], limit_bytes
+            while left > 0:
+                chunk = os.read(descriptor, min(left, max(status.st_size + 1, 64 * 1024)))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                left -= len(chunk)
+            return b"".join(chunks).decode("utf-8", errors="replace")
         except OSError as error:
             return Unavailable(_reason(error), path, error.strerror or str(error))
         finally:

@@ -215,7 +215,8 @@ def _collect_gpus(nvml: NvmlAdapter, files: HostFiles, count: int, host, parts: 
                 return done
             done.append(_Answered(index, one))
 
-    workers = [Background(worker, name=f"gpubal-gpus-{number}") for number in range(min(count, 16))]
+    # daemons, as the NVML worker that waits for them: a GPU hung past the deadline never holds up the exit
+    workers = [Background(worker, name=f"gpubal-gpus-{number}", daemon=True) for number in range(min(count, 16))]
     answered = sorted((answer for answers in all_results(workers) for answer in answers), key=lambda a: a.index)
     return [answer.result() for answer in answered]
 

@@ -33,6 +33,7 @@ OLLAMA_LIB_DIRS = ("/usr/local/lib/ollama", "/usr/lib/ollama")
 ENVIRONMENT_PREFIXES = ("CUDA_", "NCCL_", "OLLAMA_", "NVIDIA_", "TORCH_", "PYTORCH_", "HIP_", "ROCR_",
                         "GPU_DEVICE_ORDINAL", "LD_LIBRARY_PATH", "CUDNN_")
 _VERSIONED = re.compile(r"^(lib(?:cudart|cudnn|nccl)\.so)\.(\d+(?:\.\d+)*)$")
+_VERSIONED_PREFIXES = tuple(f"{soname}." for soname in LIBRARIES.values())  # how every _VERSIONED name starts
 _TORCH_CUDA = lazy(lambda: re.compile(r"\+cu(\d+)(\d)$"))  # 2.11.0+cu130 -> CUDA 13.0, +cu128 -> 12.8
 
 
@@ -184,7 +185,7 @@ def _with_toolkit_version(files: HostFiles, copy: LibraryCopy, toolkits: List[Cu
 
 
 def _copies_in(files: HostFiles, directory: str, origin: str, consumer: str) -> List[LibraryCopy]:
-    entries = files.list_dir(directory)
+    entries = files.list_dir(directory, starting_with=_VERSIONED_PREFIXES)
     if isinstance(entries, Unavailable):
         return []
     found: Dict[str, LibraryCopy] = {}

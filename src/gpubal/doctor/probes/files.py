@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import List, Union
+from typing import List, Tuple, Union
 
 from ...model import Reason, Unavailable
 
@@ -131,11 +131,16 @@ class HostFiles:
         except OSError:
             return None
 
-    def list_dir(self, path: str) -> Union[List[str], Unavailable]:
+    def list_dir(self, path: str, starting_with: Tuple[str, ...] = ()) -> Union[List[str], Unavailable]:
+        """The entries' names, sorted; with `starting_with`, only those that start so (picked before the
+        sort: a library directory holds thousands of names, of which a collector wants a handful)."""
         try:
-            return sorted(os.listdir(self.path(path)))
+            names = os.listdir(self.path(path))
         except OSError as error:
             return Unavailable(_reason(error), path, error.strerror or str(error))
+        if starting_with:
+            names = [name for name in names if name.startswith(starting_with)]
+        return sorted(names)
 
 
 def _reason(error: OSError) -> Reason:

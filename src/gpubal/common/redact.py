@@ -30,13 +30,15 @@ from .secret_values import drop_secret_values, looks_secret  # one list for coll
 from .lazy import lazy
 
 _UUID = lazy(lambda: re.compile(r"\b(?:GPU|MIG)-[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b"))
-_MAC = lazy(lambda: re.compile(r"(?<![\w:-])[0-9a-fA-F]{2}(?P<sep>[:-])[0-9a-fA-F]{2}(?:(?P=sep)[0-9a-fA-F]{2}){4}(?![\w:-])"))
+_MAC = lazy(lambda: re.compile(
+    r"(?<![\w:-])[0-9a-fA-F]{2}(?P<sep>[:-])[0-9a-fA-F]{2}(?:(?P=sep)[0-9a-fA-F]{2}){4}(?![\w:-])"))
 _IPV4 = lazy(lambda: re.compile(r"(?<![\w.-])(?:\d{1,3}\.){3}\d{1,3}(?![\w-]|\.\d)"))
 _IPV6 = lazy(lambda: re.compile(r"(?<![\w:.])(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{0,4}(?![\w:])"))
 _HOME = lazy(lambda: re.compile(r"(?P<prefix>/home/|/Users/)(?P<name>[^/\s\"'`:;,]+)"))
 _NOT_IDENTIFYING_IPS = ("0.0.0.0", "255.255.255.255", "::", "::1")
 # the host of a URL: scheme://[user@]HOST
-_URL_HOST = lazy(lambda: re.compile(r"(?<![\w+.-])(?P<head>[a-zA-Z][\w+.-]*://(?:[^/\s@]*@)?)(?P<host>[A-Za-z0-9._-]+)"))
+_URL_HOST = lazy(lambda: re.compile(
+    r"(?<![\w+.-])(?P<head>[a-zA-Z][\w+.-]*://(?:[^/\s@]*@)?)(?P<host>[A-Za-z0-9._-]+)"))
 # NAME=value in a command line or unit, where NAME says the value names hosts
 _ASSIGNMENT = lazy(lambda: re.compile(r"(?<![\w.-])(?P<name>[A-Za-z_][\w.-]*)=(?P<value>\"[^\"]*\"|'[^']*'|[^\s\"']+)"))
 # variable names whose values name other hosts: proxies, registries, gateways, servers, endpoints

@@ -33,8 +33,10 @@ SECRET_SHAPES = (
     (("earer", "EARER", "asic", "ASIC"),
      lazy(lambda: re.compile(r"(?<![\w-])(?P<keep>(?:[Bb]earer|BEARER|[Bb]asic|BASIC)\s+)[A-Za-z0-9._~+/=-]{8,}"))),
     (("hf_",), lazy(lambda: re.compile(r"(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{20,}"))),  # Hugging Face access tokens
-    (("sk-",), lazy(lambda: re.compile(r"(?<![\w-])sk-[A-Za-z0-9_-]{16,}"))),  # OpenAI-style API keys (sk-..., sk-proj-...)
-    (("AKIA", "ASIA"), lazy(lambda: re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])"))),  # AWS access key ids
+    # OpenAI-style API keys (sk-..., sk-proj-...)
+    (("sk-",), lazy(lambda: re.compile(r"(?<![\w-])sk-[A-Za-z0-9_-]{16,}"))),
+    # AWS access key ids
+    (("AKIA", "ASIA"), lazy(lambda: re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])"))),
     # JWTs: base64url of '{"' . payload . signature
     (("eyJ",), lazy(lambda: re.compile(r"(?<![\w-])eyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]*"))),
     (("gh",), lazy(lambda: re.compile(r"(?<![A-Za-z0-9_])gh[pousr]_[A-Za-z0-9]{30,}"))),  # GitHub tokens

@@ -78,7 +78,8 @@ def parse_size(text: str) -> int:
 # A line a user put where they cut a block out of a paste: `...`, `....`, `…`, `[...]`, `<snip>`, `(truncated)`.
 # What follows it is not the rest of what the command printed, so a list it interrupts is partial.
 ELISION = lazy(lambda: re.compile(
-    r"^\s*(?:\.{2,}|…+|\[(?:\.{3}|…|snip\w*)\]|<snip\w*>|\(\s*(?:snip\w*|\.{3}|truncated|cut)[^)]*\))\s*$", re.IGNORECASE))
+    r"^\s*(?:\.{2,}|…+|\[(?:\.{3}|…|snip\w*)\]|<snip\w*>|\(\s*(?:snip\w*|\.{3}|truncated|cut)[^)]*\))\s*$",
+    re.IGNORECASE))
 
 
 _QUOTE = lazy(lambda: re.compile(r"^[ \t]{0,3}(?:>[ \t]?)+"))

@@ -23,7 +23,8 @@ PROCESSES_KEPT = 8
 # An Xid code has at most 3 digits today; a run of digits longer than 6 is no code (and a million-digit
 # int() would take seconds, or fail past Python's digit limit)
 # compiled on first use: most hosts' logs hold no Xid line, and this pattern is searched only in one that does
-XID = lazy(lambda: re.compile(r"NVRM: Xid \((?:PCI:)?([0-9a-fA-F]{4,8}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2})(?:\.[0-7])?\): (\d{1,6})(?!\d),?(.*)$"))
+XID = lazy(lambda: re.compile(
+    r"NVRM: Xid \((?:PCI:)?([0-9a-fA-F]{4,8}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2})(?:\.[0-7])?\): (\d{1,6})(?!\d),?(.*)$"))
 _PID_NAME = lazy(lambda: re.compile(r"^\s*pid=([^,]*),(?:\s*name=(.*?),)?"))
 # The time stamp a line starts with: journalctl's short-iso ("2026-05-18T19:02:39+0000") or short ("May 18
 # 19:02:39"), dmesg's seconds since boot ("[ 5107.644336]") or its --ctime ("[Fri Aug 30 11:43:14 2024]").

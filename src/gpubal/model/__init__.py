@@ -12,8 +12,10 @@ The JSON codec lives beside it in gpubal.snapshot_file.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Dict, Generic, List, Tuple, TypeVar, Union
+
+from ._record import record
 
 SCHEMA_VERSION = 1
 
@@ -35,13 +37,13 @@ class Reason(str, enum.Enum):
     NOT_ASKED = "not_asked"  # deliberately not read this time (a sampler reads a costly counter less often)
 
 
-@dataclass(frozen=True)
+@record
 class Known(Generic[T]):
     value: T
     source: str
 
 
-@dataclass(frozen=True)
+@record
 class Unavailable:
     reason: Reason
     source: str
@@ -97,13 +99,13 @@ class _Facts:
 # --- host and driver ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class NumaNode:
     node_id: int
     cpu_list: str  # the kernel's cpulist notation, e.g. "0-31,64-95"
 
 
-@dataclass(frozen=True)
+@record
 class Host(_Facts):
     hostname: Fact[str]
     kernel_release: Fact[str]
@@ -119,7 +121,7 @@ class Host(_Facts):
         return "host"
 
 
-@dataclass(frozen=True)
+@record
 class Driver(_Facts):
     nvml_status: Fact[str]  # Known("ok") when NVML started; Unavailable says why not
     version: Fact[str]  # user-space driver, from NVML
@@ -139,7 +141,7 @@ class Driver(_Facts):
 # --- GPUs --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class MigInstance:
     uuid: str
     gpu_instance_id: int
@@ -147,7 +149,7 @@ class MigInstance:
     memory_total_bytes: int
 
 
-@dataclass(frozen=True)
+@record
 class NvLink(_Facts):
     gpu_index: int
     link: int
@@ -160,7 +162,7 @@ class NvLink(_Facts):
         return f"gpu:{self.gpu_index}.nvlink:{self.link}"
 
 
-@dataclass(frozen=True)
+@record
 class Gpu(_Facts):
     index: int
     name: Fact[str]
@@ -215,7 +217,7 @@ class Gpu(_Facts):
         return f"gpu:{self.index}"
 
 
-@dataclass(frozen=True)
+@record
 class GpuPair(_Facts):
     gpu_a: int
     gpu_b: int
@@ -232,7 +234,7 @@ class GpuPair(_Facts):
         return f"gpu:{self.gpu_a}-gpu:{self.gpu_b}"
 
 
-@dataclass(frozen=True)
+@record
 class Snapshot:
     schema_version: int
     gpubal_version: str
@@ -269,14 +271,14 @@ class Severity(str, enum.Enum):
         return {"info": 1, "warning": 2, "error": 3}[self.value]
 
 
-@dataclass(frozen=True)
+@record
 class Fix:
     summary: str
     commands: Tuple[str, ...] = ()
     url: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class Finding:
     rule_id: str
     severity: Severity
@@ -298,7 +300,7 @@ class Outcome(str, enum.Enum):
 NOT_IN_JSON = "not_in_json"
 
 
-@dataclass(frozen=True)
+@record
 class RuleResult:
     """What one rule concluded about one subject."""
 
@@ -313,7 +315,7 @@ class RuleResult:
     area: str = field(default="", metadata={NOT_IN_JSON: True})
 
 
-@dataclass(frozen=True)
+@record
 class TopologyClass:
     """The host's topology in words ("full NVSwitch mesh", "one NUMA node per GPU"), with the evidence."""
 
@@ -324,7 +326,7 @@ class TopologyClass:
         return " · ".join(self.classes)
 
 
-@dataclass(frozen=True)
+@record
 class Report:
     snapshot: Snapshot
     results: Tuple[RuleResult, ...]
@@ -344,14 +346,14 @@ class Report:
 # --- the software stack (CUDA, cuDNN, NCCL, frameworks, Fabric Manager) -------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class CudaToolkit:
     path: str  # /usr/local/cuda-13.0
     version: str  # "13.0.2", from version.json (or version.txt on old toolkits)
     has_nvcc: bool
 
 
-@dataclass(frozen=True)
+@record
 class LibraryCopy:
     """One copy of a GPU library that some process on the host could load."""
 
@@ -363,7 +365,7 @@ class LibraryCopy:
     version_source: str  # how the version was read: file name, header, wheel metadata
 
 
-@dataclass(frozen=True)
+@record
 class PythonPackage:
     name: str  # normalized distribution name, "torch", "nvidia-cudnn-cu13"
     version: str
@@ -373,7 +375,7 @@ class PythonPackage:
     requires: Tuple[str, ...]  # its nvidia-* pins, as written in its metadata
 
 
-@dataclass(frozen=True)
+@record
 class Stack(_Facts):
     cuda_toolkits: Fact[List[CudaToolkit]]
     libraries: Fact[List[LibraryCopy]]
@@ -391,7 +393,7 @@ class Stack(_Facts):
 # --- Ollama ------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class OllamaModel:
     """A model the server has loaded (GET /api/ps)."""
 
@@ -400,7 +402,7 @@ class OllamaModel:
     size_vram_bytes: int  # of which on GPUs; the rest is on the CPU
 
 
-@dataclass(frozen=True)
+@record
 class OllamaLogGpu:
     """A GPU as Ollama's log reports it at start ("inference compute")."""
 
@@ -415,7 +417,7 @@ class OllamaLogGpu:
 UNKNOWN_BYTES = -1  # an OllamaLogGpu's available memory that the log does not show
 
 
-@dataclass(frozen=True)
+@record
 class OllamaLogOffload:
     """How one model load was split, from the log's offload lines (older and newer formats)."""
 
@@ -427,7 +429,7 @@ class OllamaLogOffload:
     memory_required_bytes: int  # memory.required.full when logged, else 0 only if the line says so
 
 
-@dataclass(frozen=True)
+@record
 class OllamaLogEvent:
     """A failure or fallback that Ollama's log records, kept as printed so a report can quote it."""
 
@@ -436,7 +438,7 @@ class OllamaLogEvent:
     line: str  # the log line as printed, without a journald prefix; at most 500 characters
 
 
-@dataclass(frozen=True)
+@record
 class Ollama(_Facts):
     binary_path: Fact[str]
     binary_version: Fact[str]  # `ollama -v`
@@ -464,7 +466,7 @@ class Ollama(_Facts):
 # --- processes that use GPUs, and model servers -------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class GpuProcess(_Facts):
     """A process NVML lists on a GPU, or a model server (Ollama, vLLM, SGLang, llama.cpp) found by its name
     in /proc even while it holds no GPU. Facts come from /proc/PID/*; another user's process may hide some
@@ -497,7 +499,7 @@ class GpuProcess(_Facts):
 # --- the kernel's word on the GPUs ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class XidEvent:
     """The Xid reports of one code for one GPU since boot, as NVIDIA's kernel driver logged them
     ("NVRM: Xid (PCI:0000:2b:00): 79, pid=..., name=..., <text>"). Lines of the same code for the same GPU
@@ -515,7 +517,7 @@ class XidEvent:
 # --- the PCIe platform between GPUs: what decides whether peer-to-peer traffic flows ---------------------
 
 
-@dataclass(frozen=True)
+@record
 class PciPlatform(_Facts):
     kernel_command_line: Fact[str]  # /proc/cmdline: iommu=pt, intel_iommu=on, amd_iommu=...
     iommu_group_types: Fact[Dict[str, str]]  # GPU bus id -> its IOMMU group's type ("identity", "DMA", "DMA-FQ",

@@ -3,13 +3,12 @@ observation the analysis makes of it (BalanceReport): the input of the balance r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import Fact, Finding, OllamaModel, Unavailable
+from . import Fact, Finding, OllamaModel, Unavailable, record
 
 
-@dataclass(frozen=True)
+@record
 class GpuReading:
     """One GPU at one instant. Counters are cumulative; the analysis turns their differences into rates."""
 
@@ -28,13 +27,13 @@ class GpuReading:
     processes: Fact[List[Tuple[int, Fact[int]]]]  # (pid, memory used) of compute processes
 
 
-@dataclass(frozen=True)
+@record
 class Sample:
     time_s: float  # since sampling began
     gpus: Tuple[GpuReading, ...]
 
 
-@dataclass(frozen=True)
+@record
 class SampledGpu:
     index: int
     uuid: Fact[str]
@@ -42,14 +41,14 @@ class SampledGpu:
     memory_total_bytes: Fact[int]
 
 
-@dataclass(frozen=True)
+@record
 class ProcessInfo:
     pid: int
     name: Fact[str]  # /proc/<pid>/comm
     cuda_visible_devices: Fact[str]  # from /proc/<pid>/environ: which GPUs the process was allowed
 
 
-@dataclass(frozen=True)
+@record
 class Recording:
     gpus: Tuple[SampledGpu, ...]
     samples: Tuple[Sample, ...]
@@ -69,7 +68,7 @@ class Recording:
 # --- the observation: figures over the samples ----------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class GpuStats:
     index: int
     uuid: Fact[str]
@@ -93,7 +92,7 @@ class GpuStats:
     idle: bool
 
 
-@dataclass(frozen=True)
+@record
 class Imbalance:
     stddev_points: Fact[float]
     max_over_mean: Fact[float]
@@ -103,7 +102,7 @@ class Imbalance:
     overlap_share: Fact[float]  # share of active samples in which two or more GPUs were busy
 
 
-@dataclass(frozen=True)
+@record
 class GpuProcess:
     gpu: int
     pid: int
@@ -114,7 +113,7 @@ class GpuProcess:
     ollama: bool
 
 
-@dataclass(frozen=True)
+@record
 class BalanceReport:
     """What `gpubal balance` observed: per-GPU figures, the imbalance, who held which GPU; the balance
     rules judge it (diagnoses empty) and the analysis adds their findings as `diagnoses`."""

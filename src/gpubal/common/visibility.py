@@ -23,17 +23,16 @@ among them. It applies only when gpubal looks from the host at a process in a co
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from ..model import Gpu, GpuProcess, Known, Snapshot, Unavailable
+from ..model import Gpu, GpuProcess, Known, Snapshot, Unavailable, record
 
 CUDA_VISIBLE = "CUDA_VISIBLE_DEVICES"
 CUDA_ORDER = "CUDA_DEVICE_ORDER"
 CONTAINER_VISIBLE = "NVIDIA_VISIBLE_DEVICES"
 
 
-@dataclass(frozen=True)
+@record
 class Visibility:
     gpus: Tuple[int, ...]  # NVML indexes (nvidia-smi's numbers) of the GPUs CUDA enumerates, device 0 first
     mig_devices: Tuple[str, ...]  # MIG devices named, as written

@@ -9,10 +9,11 @@ against in ``source``.
 # ForwardRef, compiling it, ~3 ms for this module's 107 fields at every start; real types cost nothing.
 import functools
 import re
-from dataclasses import dataclass
 from typing import Any, Iterable, NamedTuple, Optional, Tuple
 
 from packaging.version import Version
+
+from ..model import record
 
 # One Version per distinct string, parsed once: loading the matrix checked 764 version strings, of which
 # 177 differ, and the rules compare the same few again on every run. A Version is never changed, so one
@@ -248,7 +249,7 @@ class VllmRequirement(NamedTuple):
     note: Optional[str] = None
 
 
-@dataclass(frozen=True)
+@record
 class Matrix:
     """The whole compatibility matrix."""
 

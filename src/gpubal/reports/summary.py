@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..model import (Fact, Finding, Gpu, GpuPair, GpuProcess, Known, Outcome, Reason, Report, RuleResult, Severity,
-                     Unavailable)
+                     Unavailable, record)
 from ..common.visibility import process_visibility
 from . import words
 from .style import OUTCOME_LABEL
@@ -108,7 +107,7 @@ def gpu_model(gpu: Gpu) -> str:
             f" · {gib(gpu.memory_total_bytes)}")
 
 
-@dataclass(frozen=True)
+@record
 class Verdict:
     errors: int
     warnings: int
@@ -201,7 +200,7 @@ def not_evaluated(report: Report) -> List[RuleResult]:
     return [r for r in report.results if r.outcome is Outcome.NOT_EVALUATED]
 
 
-@dataclass(frozen=True)
+@record
 class MissingFact:
     """One fact that could not be read, why, and the checks that needed it (`rule-id` or `rule-id (subject)`)."""
 
@@ -276,7 +275,7 @@ PROCESS_HEADINGS = ("PID", "Program", "User", "GPUs", "GPU NUMA", "CPUs", "Mem n
                     "CUDA sees")
 
 
-@dataclass(frozen=True)
+@record
 class ProcessTable:
     """The processes that use GPUs and the model servers: one row each, then each one's longer facts."""
 

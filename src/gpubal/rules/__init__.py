@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from ..model import Finding, Fix, Severity
+from ..model import Finding, Fix, Severity, record
 
 SNAPSHOT_SCOPES = ("host", "gpu", "gpu_pair")  # the scopes `gpubal doctor` evaluates against a Snapshot
 SCOPES = SNAPSHOT_SCOPES + ("balance",)  # "balance": `gpubal balance` evaluates it against what it sampled
@@ -34,7 +33,7 @@ RENAMED: Dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class Rule:
     id: str
     scope: str  # "host": check(snapshot); "gpu": check(gpu, snapshot); "gpu_pair": check(pair, snapshot);

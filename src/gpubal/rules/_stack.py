@@ -3,18 +3,17 @@ and a way to say "the compatibility matrix has no row for this" (not evaluated, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Dict, List, NoReturn, Tuple
 
 from packaging.version import InvalidVersion, Version
 
-from ..model import FactMissing, LibraryCopy, Reason, Stack, Unavailable, value_or
+from ..model import FactMissing, LibraryCopy, Reason, Stack, Unavailable, record, value_or
 
 LIBRARY_NAMES = {"cudart": "CUDA runtime (libcudart)", "cudnn": "cuDNN", "nccl": "NCCL"}
 RUNTIME_ORIGINS = ("LD_LIBRARY_PATH", "system", "toolkit")
 
 
-@dataclass(frozen=True)
+@record
 class CudaUse:
     """One place a CUDA version is used: a toolkit, a libcudart copy, or a framework's build."""
 

@@ -22,18 +22,17 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 from typing import Optional, Tuple
 from urllib.parse import quote
 
-from ...model import Fact, Known, Reason, Unavailable
+from ...model import Fact, Known, Reason, Unavailable, record
 
 DEFAULT_PORT = 11434
 DEFAULT_URL = "http://127.0.0.1:11434"
 _HOSTNAME = re.compile(r"[A-Za-z0-9._-]*")  # what a client can resolve: letters, digits, dot, dash, underscore
 
 
-@dataclass(frozen=True)
+@record
 class OllamaHost:
     scheme: str
     host: str  # without brackets; may be empty (Go dials the local system then)

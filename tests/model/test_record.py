@@ -9,17 +9,20 @@ running version (3.13 compares fields one by one, 3.9-3.12 as tuples), so the te
 
 from __future__ import annotations
 
+import __future__
 import dataclasses
 import importlib
 import inspect
 import pkgutil
 import sys
+import textwrap
+import typing
 from typing import Any, Dict, List
 
 import pytest
 
 import gpubal
-from gpubal.model import Known, Reason, Unavailable, record
+from gpubal.model import Known, Reason, Unavailable, record, tuple_record
 
 
 def _record_classes() -> List[type]:
@@ -40,6 +43,7 @@ def _made_by_record(cls: type) -> bool:
 
 
 RECORDS = _record_classes()
+ANNOTATIONS = __future__.annotations
 
 
 def _twin(cls: type) -> type:
@@ -207,3 +211,68 @@ def test_the_hot_facts_stay_what_they_were():
     assert repr(Unavailable(Reason.TIMEOUT, "nvml")) == "Unavailable(reason=<Reason.TIMEOUT: 'timeout'>, source='nvml', detail='')"
     assert Known(1, "x") == Known(1, "x") and {Known(1, "x"), Known(1, "x")} == {Known(1, "x")}
     assert Known(1, "x") != Known(1, "y") and Known(1, "x") != Unavailable(Reason.ERROR, "x")
+
+
+# --- tuple_record: the class typing.NamedTuple makes ----------------------------------------------------
+
+def _tuple_record_classes() -> List[type]:
+    found = {}
+    for name, module in list(sys.modules.items()):
+        if name == "gpubal" or name.startswith("gpubal."):
+            for value in vars(module).values():
+                if (isinstance(value, type) and issubclass(value, tuple) and hasattr(value, "_fields")
+                        and value.__module__.startswith("gpubal.") and value.__dict__.get("__annotations__")
+                        and all(isinstance(hint, str) for hint in value.__annotations__.values())):
+                    found[f"{value.__module__}.{value.__qualname__}"] = value
+    return [found[name] for name in sorted(found)]
+
+
+TUPLE_RECORDS = _tuple_record_classes()
+
+
+def _named_tuple_twin(cls: type) -> type:
+    """The class as `class Name(NamedTuple)` makes it from the same source lines."""
+    source = textwrap.dedent(inspect.getsource(cls))
+    assert source.startswith("@tuple_record\n"), source[:80]
+    statement = source.replace("@tuple_record\n", "", 1).replace(f"class {cls.__name__}:", f"class {cls.__name__}(NamedTuple):", 1)
+    namespace = dict(vars(sys.modules[cls.__module__]), NamedTuple=typing.NamedTuple)
+    postponed = "from __future__ import annotations" in inspect.getsource(sys.modules[cls.__module__])
+    exec(compile(statement, inspect.getsourcefile(cls), "exec", flags=ANNOTATIONS.compiler_flag if postponed else 0,
+                 dont_inherit=True), namespace)
+    return namespace[cls.__name__]
+
+
+def test_tuple_records_are_found():
+    assert {"CudaRelease", "DriverBranch", "GpuArch"} <= {cls.__qualname__ for cls in TUPLE_RECORDS}
+
+
+@pytest.mark.parametrize("cls", TUPLE_RECORDS, ids=lambda cls: f"{cls.__module__}.{cls.__qualname__}")
+def test_a_tuple_record_is_the_named_tuple_it_replaces(cls):
+    twin = _named_tuple_twin(cls)
+    assert (cls._fields, cls._field_defaults, cls.__doc__, cls.__module__, cls.__qualname__, cls.__bases__) == (
+        twin._fields, twin._field_defaults, twin.__doc__, twin.__module__, twin.__qualname__, twin.__bases__)
+    assert set(vars(cls)) == set(vars(twin))
+    assert cls.__new__.__defaults__ == twin.__new__.__defaults__
+    module = vars(sys.modules[cls.__module__])
+    assert typing.get_type_hints(cls, module) == typing.get_type_hints(twin, module)
+    required = [name for name in cls._fields if name not in cls._field_defaults]
+    values = {name: ("a", number) for number, name in enumerate(required)}
+    mine, theirs = cls(**values), twin(**values)
+    assert (repr(mine), hash(mine), tuple(mine), mine == theirs) == (repr(theirs), hash(theirs), tuple(theirs), True)
+    assert not hasattr(mine, "__dict__")
+    assert mine._replace(**values) == mine and mine._asdict() == theirs._asdict()
+
+
+def test_a_tuple_record_refuses_what_named_tuple_refuses():
+    with pytest.raises(TypeError, match="Non-default namedtuple field second cannot follow default field first"):
+        @tuple_record
+        class Misordered:
+            first: int = 0
+            second: int
+    with pytest.raises(AttributeError, match="Cannot overwrite NamedTuple attribute _asdict"):
+        @tuple_record
+        class Overwriting:
+            value: int
+
+            def _asdict(self):
+                return {}

@@ -1,19 +1,19 @@
 """The rows of the compatibility matrix: one immutable named tuple per kind of row, and the Matrix that holds them.
 
-Rows are named tuples, not frozen dataclasses: defining one costs a tenth as much (~2.5 ms each on a slow
-VM, paid at every start, since rule discovery imports the matrix). Every row carries the URL it was checked
-against in ``source``.
+Rows are named tuples, and made with `tuple_record` rather than typing.NamedTuple: every start defines them
+(rule discovery imports the matrix), and that costs about half as much (gpubal.model's `tuple_record` says
+why). Every row carries the URL it was checked against in ``source``.
 """
 
 # No `from __future__ import annotations` here: typing.NamedTuple turns each string annotation into a
 # ForwardRef, compiling it, ~3 ms for this module's 107 fields at every start; real types cost nothing.
 import functools
 import re
-from typing import Any, Iterable, NamedTuple, Optional, Tuple
+from typing import Any, Iterable, Optional, Tuple
 
 from packaging.version import Version
 
-from ..model import record
+from ..model import record, tuple_record
 
 # One Version per distinct string, parsed once: loading the matrix checked 764 version strings, of which
 # 177 differ, and the rules compare the same few again on every run. A Version is never changed, so one
@@ -38,7 +38,8 @@ def model_key(name: str) -> str:
     return key
 
 
-class CudaRelease(NamedTuple):
+@tuple_record
+class CudaRelease:
     """A CUDA toolkit release and the Linux driver NVIDIA lists as corresponding to it."""
 
     version: str
@@ -51,7 +52,8 @@ class CudaRelease(NamedTuple):
         return version_of(self.version).major
 
 
-class ReleaseBranch(NamedTuple):
+@tuple_record
+class ReleaseBranch:
     """A CUDA minor release (13.x) and the driver branch NVIDIA lists for it."""
 
     cuda: str
@@ -60,7 +62,8 @@ class ReleaseBranch(NamedTuple):
     note: Optional[str] = None
 
 
-class MinorVersionCompat(NamedTuple):
+@tuple_record
+class MinorVersionCompat:
     """The driver floor for CUDA minor version compatibility within one CUDA major."""
 
     major: int
@@ -72,7 +75,8 @@ class MinorVersionCompat(NamedTuple):
     error_source: Optional[str] = None
 
 
-class GpuArch(NamedTuple):
+@tuple_record
+class GpuArch:
     """A GPU architecture (or part of one) and the toolkits that can compile for it."""
 
     arch: str
@@ -84,7 +88,8 @@ class GpuArch(NamedTuple):
     note: Optional[str] = None
 
 
-class DriverBranch(NamedTuple):
+@tuple_record
+class DriverBranch:
     """An NVIDIA data-center driver branch (R535, R580, ...)."""
 
     branch: str
@@ -100,7 +105,8 @@ class DriverBranch(NamedTuple):
         return int(self.branch[1:])
 
 
-class CudnnBuild(NamedTuple):
+@tuple_record
+class CudnnBuild:
     """One cuDNN release built for one CUDA major ("cuDNN 9.5.1 for CUDA 12.x")."""
 
     version: str
@@ -112,7 +118,8 @@ class CudnnBuild(NamedTuple):
     note: Optional[str] = None
 
 
-class CudnnVariant(NamedTuple):
+@tuple_record
+class CudnnVariant:
     """The CUDA majors NVIDIA builds one cuDNN release for, from its redistrib manifest: enough to judge
     the CUDA major where the release's support matrix (driver floor, compute capabilities) was not found."""
 
@@ -123,7 +130,8 @@ class CudnnVariant(NamedTuple):
     note: Optional[str] = None
 
 
-class NcclRelease(NamedTuple):
+@tuple_record
+class NcclRelease:
     """An NCCL release and the CUDA versions NVIDIA builds it for."""
 
     version: str
@@ -132,7 +140,8 @@ class NcclRelease(NamedTuple):
     note: Optional[str] = None
 
 
-class PytorchNcclPin(NamedTuple):
+@tuple_record
+class PytorchNcclPin:
     """The NCCL wheel a PyTorch release pins for one CUDA variant."""
 
     torch: str
@@ -143,7 +152,8 @@ class PytorchNcclPin(NamedTuple):
     note: Optional[str] = None
 
 
-class OllamaDriverOverride(NamedTuple):
+@tuple_record
+class OllamaDriverOverride:
     """A higher driver floor Ollama's docs give for a range of compute capabilities."""
 
     compute_capability_min: str
@@ -151,7 +161,8 @@ class OllamaDriverOverride(NamedTuple):
     min_linux_driver: str
 
 
-class OllamaRequirement(NamedTuple):
+@tuple_record
+class OllamaRequirement:
     """Ollama's stated NVIDIA requirements, as one edition of its docs words them."""
 
     edition: str
@@ -162,7 +173,8 @@ class OllamaRequirement(NamedTuple):
     overrides: Tuple[OllamaDriverOverride, ...] = ()
 
 
-class OllamaChange(NamedTuple):
+@tuple_record
+class OllamaChange:
     """A change to Ollama's NVIDIA support (a merged PR, a closed issue, a release)."""
 
     date: str
@@ -171,7 +183,8 @@ class OllamaChange(NamedTuple):
     source: str
 
 
-class OllamaBundle(NamedTuple):
+@tuple_record
+class OllamaBundle:
     """The runner or lib folders seen in one Ollama install or start-up log (what gpubal may find)."""
 
     ollama_version: str  # free text: "0.2.7", or "unknown (...)" where the source does not say
@@ -183,7 +196,8 @@ class OllamaBundle(NamedTuple):
     note: Optional[str] = None
 
 
-class OllamaSetting(NamedTuple):
+@tuple_record
+class OllamaSetting:
     """An environment variable the Ollama server reads (or reads no longer)."""
 
     name: str
@@ -196,7 +210,8 @@ class OllamaSetting(NamedTuple):
     note: Optional[str] = None
 
 
-class OllamaNonexistent(NamedTuple):
+@tuple_record
+class OllamaNonexistent:
     """A setting, flag or capability people expect of Ollama that it does not have, and what exists."""
 
     name: str
@@ -206,7 +221,8 @@ class OllamaNonexistent(NamedTuple):
     source: str
 
 
-class OtherEngineFlag(NamedTuple):
+@tuple_record
+class OtherEngineFlag:
     """A real multi-GPU flag of another serving engine (vLLM, SGLang)."""
 
     engine: str
@@ -216,7 +232,8 @@ class OtherEngineFlag(NamedTuple):
     aliases: Tuple[str, ...] = ()
 
 
-class XidEntry(NamedTuple):
+@tuple_record
+class XidEntry:
     """One row of NVIDIA's Xid catalog: what the Xid means and what to do about it."""
 
     xid: int
@@ -230,7 +247,8 @@ class XidEntry(NamedTuple):
     note: Optional[str] = None
 
 
-class GpuComputeCapability(NamedTuple):
+@tuple_record
+class GpuComputeCapability:
     """GPU model names, as NVIDIA's CUDA GPUs pages list them, that share one compute capability."""
 
     compute_capability: str
@@ -239,7 +257,8 @@ class GpuComputeCapability(NamedTuple):
     note: Optional[str] = None
 
 
-class VllmRequirement(NamedTuple):
+@tuple_record
+class VllmRequirement:
     """The lowest compute capability one edition of vLLM's installation docs states for NVIDIA GPUs."""
 
     documented_in: str  # the vLLM release whose docs say it

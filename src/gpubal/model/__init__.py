@@ -15,7 +15,7 @@ import enum
 from dataclasses import field
 from typing import Any, Dict, Generic, List, Tuple, TypeVar, Union
 
-from ._record import record
+from ._record import record, tuple_record
 
 SCHEMA_VERSION = 1
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Protocol, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Protocol, Tuple, Union
 
-from ...model import Reason, Unavailable
+from ...model import Reason, Unavailable, tuple_record
 
 if TYPE_CHECKING:
     from .nvml_start import EarlyNvmlStart
@@ -353,7 +353,8 @@ def _text(value: Any) -> str:
     raise TypeError(f"expected text, got {type(value).__name__}")
 
 
-class _Query(NamedTuple):
+@tuple_record
+class _Query:
     """How one device query is answered, and the NVML function a fact built from its answer cites (the
     first one the reader tries, where it tries several)."""
 

@@ -5,6 +5,8 @@ For each record class in gpubal (found by importing every module), a twin is mad
 values, must give the same repr, ==, != and hash, refuse assignment and deletion alike, and the classes the
 same signature, docstring and fields. The twin's methods are the ones Python's own dataclasses write on the
 running version (3.13 compares fields one by one, 3.9-3.12 as tuples), so the test follows the version.
+Every `@tuple_record` class is compared in the same way with the class `typing.NamedTuple` makes from the
+same source lines.
 """
 
 from __future__ import annotations
@@ -208,7 +210,8 @@ def test_a_subclass_that_is_not_a_record_may_add_attributes_but_not_change_field
 
 
 def test_the_hot_facts_stay_what_they_were():
-    assert repr(Unavailable(Reason.TIMEOUT, "nvml")) == "Unavailable(reason=<Reason.TIMEOUT: 'timeout'>, source='nvml', detail='')"
+    assert repr(Unavailable(Reason.TIMEOUT, "nvml")) == (
+        "Unavailable(reason=<Reason.TIMEOUT: 'timeout'>, source='nvml', detail='')")
     assert Known(1, "x") == Known(1, "x") and {Known(1, "x"), Known(1, "x")} == {Known(1, "x")}
     assert Known(1, "x") != Known(1, "y") and Known(1, "x") != Unavailable(Reason.ERROR, "x")
 
@@ -234,7 +237,8 @@ def _named_tuple_twin(cls: type) -> type:
     """The class as `class Name(NamedTuple)` makes it from the same source lines."""
     source = textwrap.dedent(inspect.getsource(cls))
     assert source.startswith("@tuple_record\n"), source[:80]
-    statement = source.replace("@tuple_record\n", "", 1).replace(f"class {cls.__name__}:", f"class {cls.__name__}(NamedTuple):", 1)
+    statement = source.replace("@tuple_record\n", "", 1).replace(
+        f"class {cls.__name__}:", f"class {cls.__name__}(NamedTuple):", 1)
     namespace = dict(vars(sys.modules[cls.__module__]), NamedTuple=typing.NamedTuple)
     postponed = "from __future__ import annotations" in inspect.getsource(sys.modules[cls.__module__])
     exec(compile(statement, inspect.getsourcefile(cls), "exec", flags=ANNOTATIONS.compiler_flag if postponed else 0,

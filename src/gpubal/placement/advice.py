@@ -9,10 +9,9 @@ Every flag and variable printed here exists in the named tool: CUDA_VISIBLE_DEVI
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
-from ..model import Snapshot
+from ..model import Snapshot, record
 from .groups import Partition, best_partition, default_group_sizes
 from .topology import (TIER_MEANING, TIER_NVLINK, TIER_PHB, TIER_SYS, TIER_UNKNOWN, TIER_WORDS, PlacedGpu,
                        Topology, build_topology, group_cpu_list)
@@ -29,7 +28,7 @@ CUDA_ORDER_NOTE = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class GroupAdvice:
     number: int
     gpus: Tuple[int, ...]
@@ -50,7 +49,7 @@ class GroupAdvice:
     sglang_command: str
 
 
-@dataclass(frozen=True)
+@record
 class Layout:
     group_size: int
     method: str
@@ -61,7 +60,7 @@ class Layout:
     load_balancer: Tuple[str, ...]  # nginx upstream lines for the per-group servers
 
 
-@dataclass(frozen=True)
+@record
 class TopoAdvice:
     topology: Topology
     layouts: Tuple[Layout, ...]

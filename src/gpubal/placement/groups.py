@@ -19,9 +19,9 @@ real hosts are trees of switches plus cliques) it matches the exhaustive optimum
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple
 
+from ..model import record
 from .topology import Topology
 
 EXACT_LIMIT = 1_000
@@ -29,7 +29,7 @@ EXACT_LIMIT = 1_000
 GroupCost = Tuple[int, int, int, int, int, int, int]
 
 
-@dataclass(frozen=True)
+@record
 class Partition:
     group_size: int
     groups: Tuple[Tuple[int, ...], ...]  # sorted groups of GPU indices, best group first

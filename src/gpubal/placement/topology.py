@@ -8,11 +8,10 @@ socket interconnect). A pair whose path is unknown ranks below SYS: nothing is a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Dict, Iterable, List, Sequence, Tuple
 
 from ..common.cpulist import format_cpulist, parse_cpulist
-from ..model import Known, Snapshot, Unavailable
+from ..model import Known, Snapshot, Unavailable, record
 
 TIER_NVLINK, TIER_PIX, TIER_PXB, TIER_PHB, TIER_NODE, TIER_SYS, TIER_UNKNOWN = range(7)
 PCIE_TIERS = {"SELF": TIER_PIX, "PIX": TIER_PIX, "PXB": TIER_PXB, "PHB": TIER_PHB, "NODE": TIER_NODE,
@@ -32,7 +31,7 @@ TIER_MEANING = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class PlacedGpu:
     """What placement needs to know of one GPU; unknowns are explicit (-1, 0, "")."""
 
@@ -46,7 +45,7 @@ class PlacedGpu:
     mig_enabled: bool
 
 
-@dataclass(frozen=True)
+@record
 class PairLink:
     gpu_a: int
     gpu_b: int
@@ -57,7 +56,7 @@ class PairLink:
     label: str  # the `nvidia-smi topo -m` word: NV18, PIX, SYS, ...
 
 
-@dataclass(frozen=True)
+@record
 class Topology:
     gpus: Tuple[PlacedGpu, ...]  # usable GPUs, by index
     excluded: Tuple[Tuple[int, str], ...]  # (index, why) of GPUs that cannot be placed

@@ -32,10 +32,10 @@ import dataclasses
 import difflib
 import fnmatch
 import sys
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from ..model import Known, Outcome, RuleResult, Severity, Snapshot
+from ..model import Known, Outcome, RuleResult, Severity, Snapshot, record
 
 if sys.version_info >= (3, 11):
     import tomllib as _toml
@@ -56,7 +56,7 @@ class PolicyError(ValueError):
     """A policy file that cannot be used: one line for the user, naming the key at fault."""
 
 
-@dataclass(frozen=True)
+@record
 class Policy:
     name: str  # the file name, or the policy's own `name`
     expect: Mapping[str, Any] = field(default_factory=dict)
@@ -79,7 +79,7 @@ class Policy:
         return keys.index(key) if key in keys else len(keys)
 
 
-@dataclass(frozen=True)
+@record
 class _Section:
     match: Tuple[str, ...]
     expect: Mapping[str, Any]
@@ -87,7 +87,7 @@ class _Section:
     severity: Mapping[str, Severity]
 
 
-@dataclass(frozen=True)
+@record
 class PolicyFile:
     """A parsed policy file: the part for every host, and the sections for host-name patterns."""
 

@@ -10,10 +10,11 @@ decides what is stale, so the same reports give the same fleet report tomorrow.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
+from ..model import record
 from .digest import DRIFT_FACTS, HostDigest, Unknown
 from .sources import Unreadable
 
@@ -33,7 +34,7 @@ def natural_key(name: str) -> Tuple[Any, ...]:
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
 
 
-@dataclass(frozen=True)
+@record
 class HostRow:
     host: str
     source: str
@@ -50,7 +51,7 @@ class HostRow:
     rules: Tuple[str, ...]  # rule ids of its findings, worst first
 
 
-@dataclass(frozen=True)
+@record
 class FindingGroup:
     rule_id: str
     severity: str
@@ -58,13 +59,13 @@ class FindingGroup:
     subjects: int  # findings over all those hosts (a rule may fire on several GPUs of one host)
 
 
-@dataclass(frozen=True)
+@record
 class ValueHosts:
     value: str
     hosts: Tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record
 class Drift:
     gpu_model: str
     fact: str  # DriftFact.key
@@ -75,7 +76,7 @@ class Drift:
     unknown: Tuple[ValueHosts, ...]  # hosts that could not read it, by reason
 
 
-@dataclass(frozen=True)
+@record
 class Agreement:
     gpu_model: str
     fact: str
@@ -85,13 +86,13 @@ class Agreement:
     unknown_hosts: int
 
 
-@dataclass(frozen=True)
+@record
 class ModelGroup:
     gpu_model: str
     hosts: int
 
 
-@dataclass(frozen=True)
+@record
 class FleetReport:
     hosts: Tuple[HostRow, ...]  # worst first
     by_verdict: Dict[str, Tuple[str, ...]]

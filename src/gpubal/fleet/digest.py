@@ -10,18 +10,17 @@ never counted as agreeing or disagreeing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from ..model import SCHEMA_VERSION
+from ..model import SCHEMA_VERSION, record
 
 
 class DigestError(ValueError):
     """Input that is not a gpubal report or snapshot: the message is one line for the user."""
 
 
-@dataclass(frozen=True)
+@record
 class Unknown:
     reason: str  # the snapshot's Reason value, "not_in_input" ... or "absent" when the report lacks the field
 
@@ -29,14 +28,14 @@ class Unknown:
         return f"unknown ({self.reason})"
 
 
-@dataclass(frozen=True)
+@record
 class DriftFact:
     key: str  # stable, for JSON and tests
     label: str  # for people
     read: Callable[[Dict[str, Any]], Any]  # snapshot dict -> text or Unknown
 
 
-@dataclass(frozen=True)
+@record
 class HostDigest:
     host: str
     source: str  # where the report came from: a path, a tar member, stdin:N

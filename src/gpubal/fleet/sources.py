@@ -10,9 +10,9 @@ import json
 import os
 import sys
 import tarfile
-from dataclasses import dataclass
 from typing import IO, Any, Callable, Iterable, Iterator, List, Optional, Union
 
+from ..model import record
 from ..common.bounded import parse_json_bounded  # depth and size bounds: another host's report is untrusted
 from ..snapshot_file import MAX_SNAPSHOT_BYTES
 from .digest import DigestError, HostDigest, digest_document
@@ -25,7 +25,7 @@ class SourceError(ValueError):
     """An input that names nothing readable (a missing path, a glob matching nothing): exit 2."""
 
 
-@dataclass(frozen=True)
+@record
 class Unreadable:
     source: str
     reason: str

@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import re
 import subprocess
-from dataclasses import dataclass
 from typing import Callable, List, Sequence, Tuple
 
-from ..model import Report
+from ..model import Report, record
 from ..reports.oneline import PREFIX, summary_line
 
 REASON_PREFIX = PREFIX  # "gpubal:"
@@ -38,7 +37,7 @@ class SlurmError(RuntimeError):
     """scontrol failed; the message is one line for the user."""
 
 
-@dataclass(frozen=True)
+@record
 class NodeState:
     state: str  # as scontrol prints it: "IDLE", "IDLE+DRAIN", "MIXED+DRAIN", "DOWN+NOT_RESPONDING" ...
     reason: str  # "" when none
@@ -53,7 +52,7 @@ class NodeState:
         return self.drained and self.reason.startswith(REASON_PREFIX)
 
 
-@dataclass(frozen=True)
+@record
 class Action:
     kind: str  # "drain", "resume" or "none"
     reason: str  # the drain reason, or why nothing is done

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Sequence, Tuple
 
 from ... import __version__
-from ...model import (SCHEMA_VERSION, Driver, Gpu, GpuPair, Host, Known, NvLink, Ollama, Reason, Snapshot, Stack, Unavailable)
+from ...model import (SCHEMA_VERSION, Driver, Gpu, GpuPair, Host, Known, NvLink, Ollama, Reason, Snapshot, Stack, Unavailable,
+                     record)
 from .common import FactPath
 from .ollama_log import GPU_SECTION as OLLAMA_GPU_SECTION
 
 
-@dataclass(frozen=True)
+@record
 class Conflict:
     path: str  # "gpu:0.name", "driver.version"
     values: Tuple[Tuple[str, Any], ...]  # (source, value) for each distinct value

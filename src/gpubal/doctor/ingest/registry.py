@@ -9,9 +9,9 @@ parser reads the same lines in one pass, so a 200 MB file is read once, line by 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Callable, Iterable, List, Tuple
 
+from ...model import record
 from .bug_report import BugReportParser
 from .collect_env import CollectEnvParser
 from .kernel_log import KernelLogParser
@@ -27,7 +27,7 @@ from .topo import TopologyParser
 HEAD_BYTES = 64 * 1024
 
 
-@dataclass(frozen=True)
+@record
 class Format:
     name: str  # what the user is told: "nvidia-smi -q", "Ollama log"
     detect: Callable[[str], bool]  # on the cleaned head of the dump

@@ -280,3 +280,13 @@ def test_a_tuple_record_refuses_what_named_tuple_refuses():
 
             def _asdict(self):
                 return {}
+
+
+def test_a_field_may_have_any_name_the_init_uses_inside():
+    @record
+    class Shadowing:
+        _set: int
+        _FACTORY: int = 2
+        made: List[int] = dataclasses.field(default_factory=list)
+
+    assert repr(Shadowing(1)).endswith(".Shadowing(_set=1, _FACTORY=2, made=[])")

@@ -114,21 +114,22 @@ def _init(cls: type, all_fields: Tuple[Any, ...]) -> Callable[..., None]:
     parameters: List[str] = []
     defaults: List[Any] = []
     body: List[str] = []
-    namespace: Dict[str, Any] = {"_set": object.__setattr__, "_FACTORY": _FACTORY}
+    # the names it uses besides its parameters are ones no field has, as dataclass's __dataclass_..__ names
+    namespace: Dict[str, Any] = {"__record_set__": object.__setattr__, "__record_factory__": _FACTORY}
     for one in all_fields:
         if one.name == "self":
             raise TypeError(f"{cls.__name__}: a record has no field named self")
         if one.default_factory is not MISSING:
-            namespace[f"_factory_{one.name}"] = one.default_factory
+            namespace[f"__record_factory_{one.name}__"] = one.default_factory
             if one.init:
-                value = f"_factory_{one.name}() if {one.name} is _FACTORY else {one.name}"
+                value = f"__record_factory_{one.name}__() if {one.name} is __record_factory__ else {one.name}"
             else:
-                value = f"_factory_{one.name}()"
+                value = f"__record_factory_{one.name}__()"
         elif one.init:
             value = one.name
         else:
             continue  # init=False with a plain default: the class attribute holds it, as in a dataclass
-        body.append(f" _set(self, {one.name!r}, {value})")
+        body.append(f" __record_set__(self, {one.name!r}, {value})")
         if one.init:
             parameters.append(one.name)
             if one.default_factory is not MISSING or one.default is not MISSING:

@@ -224,10 +224,17 @@ def _tuple_record_classes() -> List[type]:
         if name == "gpubal" or name.startswith("gpubal."):
             for value in vars(module).values():
                 if (isinstance(value, type) and issubclass(value, tuple) and hasattr(value, "_fields")
-                        and value.__module__.startswith("gpubal.") and value.__dict__.get("__annotations__")
-                        and all(isinstance(hint, str) for hint in value.__annotations__.values())):
+                        and value.__module__ == name and _made_by_tuple_record(value)):
                     found[f"{value.__module__}.{value.__qualname__}"] = value
     return [found[name] for name in sorted(found)]
+
+
+def _made_by_tuple_record(cls: type) -> bool:
+    """By its source: the class is the same as typing.NamedTuple's, which is the point."""
+    try:
+        return inspect.getsource(cls).lstrip().startswith("@tuple_record\n")
+    except (OSError, TypeError):  # made by collections.namedtuple("Name", ...): no class statement
+        return False
 
 
 TUPLE_RECORDS = _tuple_record_classes()

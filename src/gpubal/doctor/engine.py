@@ -12,10 +12,8 @@ The engine loads the compatibility matrix once per run and hands it, like every 
 from __future__ import annotations
 
 import dataclasses
-import traceback
+import sys
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
-
-from packaging.version import InvalidVersion
 
 from ..rules import SNAPSHOT_SCOPES, Rule
 from .. import matrix as _matrix
@@ -48,7 +46,7 @@ def evaluate(snapshot: Snapshot, rules: Sequence[Rule], policy: "Optional[Policy
     ordered = [rule for rule in taking_part if "policy" not in rule.inputs] + site_checks
     results: List[RuleResult] = []
     for rule in ordered:
-        results.extend(_stamped(rule, _run_rule(rule, snapshot, inputs)))
+        results.extend(_run_rule(rule, snapshot, inputs))
     applied = ""
     if site is not None:
         from .policy import apply
@@ -66,7 +64,7 @@ def evaluate_balance(observation: BalanceReport, rules: Sequence[Rule]) -> List[
     results: List[RuleResult] = []
     for rule in chosen:
         declared = {name: inputs[name] for name in rule.inputs}
-        results.extend(_stamped(rule, [_run_one(rule, "host", (observation,), declared)]))
+        results.append(_run_one(rule, "host", (observation,), declared))
     return results
 
 
@@ -78,11 +76,6 @@ def _takes_part(rule: Rule, site: "Optional[Policy]") -> bool:
     if "policy" in rule.inputs:
         return site is not None and site.asks(rule.policy_key)
     return True
-
-
-def _stamped(rule: Rule, results: List[RuleResult]) -> List[RuleResult]:
-    """Each result carries its rule's area, so renderers group results without looking rules up."""
-    return [dataclasses.replace(result, area=rule.area) for result in results]
 
 
 def _subjects(rule: Rule, snapshot: Snapshot) -> List[Tuple[str, Tuple[Any, ...]]]:
@@ -100,44 +93,57 @@ def _run_rule(rule: Rule, snapshot: Snapshot, inputs: Dict[str, Any]) -> List[Ru
         return [_not_evaluated(rule, "host", missing)]
     if not subjects:
         what = "GPUs" if rule.scope == "gpu" else "pairs of GPUs"
-        return [RuleResult(rule.id, "host", Outcome.NOT_APPLICABLE, missing_reason=f"this host has no {what}")]
+        return [RuleResult(rule.id, "host", Outcome.NOT_APPLICABLE, missing_reason=f"this host has no {what}",
+                           area=rule.area)]
     declared = {name: inputs[name] for name in rule.inputs}
     return [_run_one(rule, subject, args, declared) for subject, args in subjects]
 
 
 def _run_one(rule: Rule, subject: str, args: Tuple[Any, ...], inputs: Dict[str, Any]) -> RuleResult:
+    """Each result carries its rule's area, so renderers group results without looking rules up."""
     found: List[Finding] = []
     try:
         for one in rule.check(*args, **inputs):
             found.append(dataclasses.replace(one, rule_id=rule.id))
     except NotApplicable as absent:
-        return RuleResult(rule.id, subject, Outcome.NOT_APPLICABLE, missing_reason=absent.reason)
+        return RuleResult(rule.id, subject, Outcome.NOT_APPLICABLE, missing_reason=absent.reason, area=rule.area)
     except FactMissing as missing:
         if not found:
             return _not_evaluated(rule, subject, missing)
         # a rule that found something before it lacked a fact for a further check keeps its findings;
         # the result still names the fact that stopped it
         return RuleResult(rule.id, subject, Outcome.FINDING, findings=tuple(found),
-                          missing_fact=missing.fact_name, missing_reason=missing.unavailable.describe())
-    except InvalidVersion as error:
-        # a version string that is not a version (a hand-edited snapshot, a garbled paste): the comparison
-        # the rule needed cannot be made, which is "not evaluated", not a bug in the rule
-        missing = FactMissing("a version number", Unavailable(Reason.ERROR, "snapshot", f"not a version number: {error}"))
-        return _not_evaluated(rule, subject, missing) if not found else RuleResult(
-            rule.id, subject, Outcome.FINDING, findings=tuple(found), missing_fact=missing.fact_name,
-            missing_reason=missing.unavailable.describe())
+                          missing_fact=missing.fact_name, missing_reason=missing.unavailable.describe(), area=rule.area)
     except Exception as error:  # noqa: BLE001 - one broken rule must not stop the doctor
-        return RuleResult(rule.id, subject, Outcome.CRASHED, findings=(_crash_finding(rule, subject, error),))
+        if _is_invalid_version(error):
+            # a version string that is not a version (a hand-edited snapshot, a garbled paste): the comparison
+            # the rule needed cannot be made, which is "not evaluated", not a bug in the rule
+            missing = FactMissing("a version number", Unavailable(Reason.ERROR, "snapshot",
+                                                                   f"not a version number: {error}"))
+            return _not_evaluated(rule, subject, missing) if not found else RuleResult(
+                rule.id, subject, Outcome.FINDING, findings=tuple(found), missing_fact=missing.fact_name,
+                missing_reason=missing.unavailable.describe(), area=rule.area)
+        return RuleResult(rule.id, subject, Outcome.CRASHED, findings=(_crash_finding(rule, subject, error),),
+                          area=rule.area)
     outcome = Outcome.FINDING if found else Outcome.PASSED
-    return RuleResult(rule.id, subject, outcome, findings=tuple(found))
+    return RuleResult(rule.id, subject, outcome, findings=tuple(found), area=rule.area)
+
+
+def _is_invalid_version(error: Exception) -> bool:
+    """packaging's InvalidVersion, without importing packaging: when it is not imported yet, nothing raised it
+    (the rules read plain versions without it, gpubal.rules._stack)."""
+    module = sys.modules.get("packaging.version")
+    return module is not None and isinstance(error, module.InvalidVersion)
 
 
 def _not_evaluated(rule: Rule, subject: str, missing: FactMissing) -> RuleResult:
     return RuleResult(rule.id, subject, Outcome.NOT_EVALUATED, missing_fact=missing.fact_name,
-                      missing_reason=missing.unavailable.describe())
+                      missing_reason=missing.unavailable.describe(), area=rule.area)
 
 
 def _crash_finding(rule: Rule, subject: str, error: Exception) -> Finding:
+    import traceback  # only a crashed rule needs it
+
     where = traceback.extract_tb(error.__traceback__)[-1]
     return Finding(
         rule_id=rule.id,

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Dict, List, NoReturn, Tuple
 
-from packaging.version import InvalidVersion, Version
-
 from ..model import FactMissing, LibraryCopy, Reason, Stack, Unavailable, record, value_or
 
 LIBRARY_NAMES = {"cudart": "CUDA runtime (libcudart)", "cudnn": "cuDNN", "nccl": "NCCL"}
@@ -23,6 +21,14 @@ class CudaUse:
 
 
 def version_key(text: str) -> Tuple[int, ...]:
+    """The release numbers of a version, as packaging's Version(text).release; () when it is no version.
+    The versions a host reports are nearly all plain numbers and dots ("580.95.05", "13.0"): those are
+    read here, as PEP 440 reads them, without a Version object; anything else ("2.11.0+cu130", "12.8rc1",
+    " 12.8") goes to packaging, imported here rather than with the rules."""
+    if text and text.isascii() and text.replace(".", "").isdigit() and "" not in text.split("."):
+        return tuple(int(part) for part in text.split("."))
+    from packaging.version import InvalidVersion, Version
+
     try:
         return Version(text).release
     except InvalidVersion:

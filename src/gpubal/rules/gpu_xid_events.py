@@ -12,7 +12,8 @@ SEVERITY = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severi
 # "GPU Reset Required" and "Node Reboot Required"; drivers also write other words for them ("OS Reboot",
 # "PF FLR"), so every action but "None" stops the GPU until it is taken.
 XID_RECOVERY_ACTION = 154
-_RECOVERY_TO = re.compile(r"to 0x[0-9a-fA-F]{1,16} \(([^)]{0,100})\)")
+# a pattern, compiled (and cached by re) the first time an Xid 154 is read: most hosts never log one
+_RECOVERY_TO = r"to 0x[0-9a-fA-F]{1,16} \(([^)]{0,100})\)"
 
 
 @rule("gpu-xid-events", scope="host", area="gpu",
@@ -130,7 +131,7 @@ def _reset_commands(gpu, event: XidEvent) -> Tuple[str, ...]:
 
 
 def _recovery_action(event: XidEvent, gpu, subject: str, which: str, times: str, evidence: dict):
-    match = _RECOVERY_TO.search(event.first_line)
+    match = re.search(_RECOVERY_TO, event.first_line)
     action = match.group(1) if match else ""
     stopping = bool(action) and action.strip().lower() != "none"
     return finding(

@@ -5,7 +5,8 @@ from . import finding, rule
 from ..common import links as _links
 from ._ollama import require_ollama
 
-_VERSION = re.compile(r"libcuda\.so\.(\d{3}\.\d+(?:\.\d+)?)$")
+# compiled (and cached by re) on first use: only a host with an Ollama log has libcuda paths to read
+_VERSION = r"libcuda\.so\.(\d{3}\.\d+(?:\.\d+)?)$"
 
 
 @rule("ollama-several-libcuda-versions", scope="host", area="driver",
@@ -36,7 +37,7 @@ def ollama_several_libcuda_versions(snapshot: Snapshot):
     paths = ollama.need("log_cuda_libraries")
     versions = {}
     for path in paths:
-        match = _VERSION.search(path)
+        match = re.search(_VERSION, path)
         if match:
             versions.setdefault(match.group(1), []).append(path)
     if len(versions) <= 1:

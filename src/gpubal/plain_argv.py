@@ -8,7 +8,6 @@ gpubal.cli; a test holds the two side by side and runs both on the same command 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 _TEXT, _PATH, _INT, _FLAG = "text", "path", "int", "flag"
@@ -110,6 +109,8 @@ def _value(kind: str, given: str) -> Any:
         # past Python's 4300-digit limit int() raises, which typer reports as an invalid integer
         return int(given) if given.isdigit() and given.isascii() and len(given) <= 18 else None
     if kind == _PATH:
+        from pathlib import Path  # here: a plain `gpubal doctor` names no file
+
         try:
             os.stat(given)
         except OSError:

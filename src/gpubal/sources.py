@@ -10,8 +10,10 @@ with samples) are read here too, with the same bounds and the same one-line erro
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Optional, Sequence
+
+if TYPE_CHECKING:
+    from pathlib import Path  # annotations only: the callers hand in Paths
 
 MAX_INPUT_BYTES = 64 * 2**20  # any other file a user names (a host list): read whole, so bounded
 EXAMPLE_SNAPSHOT = "example"  # `--snapshot example`: the 2 x H200 snapshot that ships inside the package

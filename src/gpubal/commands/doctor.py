@@ -4,14 +4,15 @@ rules, the renderers, an exit status. The typer command and gpubal.entry's fast 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
-from pathlib import Path
-from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 from .. import outputs
 from ..sources import InputError, Source, load_policy, say, snapshot_of
+
+if TYPE_CHECKING:
+    from pathlib import Path  # annotations only: the fast path's options carry Paths, made where they are read
 
 
 class DoctorOptions(NamedTuple):
@@ -51,6 +52,8 @@ def run_doctor(options: DoctorOptions, early=None) -> int:
 
     report = evaluate_source(options.source, options.policy, early, ahead)
     if ignored:
+        import dataclasses
+
         from ..doctor.policy import ignore_rules
 
         report = dataclasses.replace(report, results=tuple(ignore_rules(report.results, ignored)))

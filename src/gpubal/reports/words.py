@@ -40,7 +40,9 @@ PHRASE = {
 # A test checks that every reason has a word and a phrase; a reason added without them still prints
 # as words (its code with spaces), never crashes a report.
 
-_NVML_CODE = re.compile(r" ?\(NVML_ERROR_\w+\)")  # no leading \s*: a search with one is quadratic on spaces
+# The patterns here are strings that re compiles (and caches) on first use, not at import: a JSON report
+# or a run with nothing missing never needs them.
+_NVML_CODE = r" ?\(NVML_ERROR_\w+\)"  # no leading \s*: a search with one is quadratic on spaces
 
 
 def short(fact: Unavailable) -> str:
@@ -51,7 +53,7 @@ def phrase(fact: Unavailable) -> str:
     """One Unavailable as a person reads it: what is wrong, where it was asked, and the detail when it
     says more than the reason (NVML's own error text only restates it)."""
     reason, source = fact.reason, fact.source
-    detail = _codes_in_words(_NVML_CODE.sub("", fact.detail).strip())
+    detail = _codes_in_words(re.sub(_NVML_CODE, "", fact.detail).strip())
     said = PHRASE.get(reason) or reason.value.replace("_", " ")
     if reason is Reason.NOT_SUPPORTED:
         said += " on this GPU" if source.startswith("nvmlDevice") else " by this driver" if source.startswith("nvml") else ""
@@ -71,26 +73,26 @@ P2P_STATUS = {
     "topology_not_supported": "not supported by the topology", "disabled_by_regkey": "disabled by a registry key",
     "not_supported": "not supported",
 }
-_CODE = re.compile(r"\b(" + "|".join(reason.value for reason in Reason if "_" in reason.value) + r")\b")
+_CODE = r"\b(" + "|".join(reason.value for reason in Reason if "_" in reason.value) + r")\b"
 
 
 def _codes_in_words(text: str) -> str:
     """A reason code inside other text ("NVML did not start (not_found)") as its short word."""
-    return _CODE.sub(lambda match: short(Unavailable(Reason(match.group(1)), "")), text)
+    return re.sub(_CODE, lambda match: short(Unavailable(Reason(match.group(1)), "")), text)
 
 
-_DESCRIBED = re.compile(r"(?P<reason>" + "|".join(r.value for r in Reason) + r") \((?P<source>[^()]*(?:\([^()]*\)[^()]*)*)\)"
-                        r"(?:: (?P<detail>.*))?", re.DOTALL)
-_LABELLED = re.compile(r"(?P<label>[^:()\n]{1,60}): (?P<rest>.+)", re.DOTALL)
+_DESCRIBED = (r"(?s)(?P<reason>" + "|".join(r.value for r in Reason) + r") \((?P<source>[^()]*(?:\([^()]*\)[^()]*)*)\)"
+              r"(?:: (?P<detail>.*))?")
+_LABELLED = r"(?s)(?P<label>[^:()\n]{1,60}): (?P<rest>.+)"
 
 
 def described(text: str) -> str:
     """`Unavailable.describe()`'s text (what a rule result stores as its missing reason) in words; any
     other text (a policy's "skipped by site policy X") is already words and stays as it is."""
-    match = _DESCRIBED.fullmatch(text)
+    match = re.fullmatch(_DESCRIBED, text)
     if match is None:
-        labelled = _LABELLED.fullmatch(text)  # "GPU pairs: not_in_input (dump.txt): ..." in the topology's evidence
-        if labelled is not None and _DESCRIBED.fullmatch(labelled["rest"]):
+        labelled = re.fullmatch(_LABELLED, text)  # "GPU pairs: not_in_input (dump.txt): ..." in the topology's evidence
+        if labelled is not None and re.fullmatch(_DESCRIBED, labelled["rest"]):
             return f"{labelled['label']}: {described(labelled['rest'])}"
         return _codes_in_words(text)
     return phrase(Unavailable(Reason(match["reason"]), match["source"], match["detail"] or ""))

@@ -159,3 +159,8 @@ def load_compiled(package: str, folder: str, name: str) -> ModuleType:
         raise
     setattr(sys.modules[package], name, module)
     return module
+
+
+def find_rule(rule_id: str) -> Optional[Rule]:
+    rule_id = RENAMED.get(rule_id, rule_id)
+    return next((r for r in all_rules() if r.id == rule_id), None)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence
 
 from .. import outputs
 from ..sources import InputError, Source, say, snapshot_of
+
+if TYPE_CHECKING:
+    from pathlib import Path  # annotations only
 
 
 def run_topo(source: Source, group_sizes: Optional[List[int]], output_format: Optional[str],

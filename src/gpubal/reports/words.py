@@ -40,9 +40,9 @@ PHRASE = {
 # A test checks that every reason has a word and a phrase; a reason added without them still prints
 # as words (its code with spaces), never crashes a report.
 
-# The patterns here are strings that re compiles (and caches) on first use, not at import: a JSON report
-# or a run with nothing missing never needs them.
-_NVML_CODE = r" ?\(NVML_ERROR_\w+\)"  # no leading \s*: a search with one is quadratic on spaces
+# The patterns here are compiled (and cached by re) on first use, not at import: a JSON report or a run
+# with nothing missing never needs them. Literal ones are written in the call, where the regex sweep
+# (tests/test_regex_linear.py) finds them.
 
 
 def short(fact: Unavailable) -> str:
@@ -53,7 +53,8 @@ def phrase(fact: Unavailable) -> str:
     """One Unavailable as a person reads it: what is wrong, where it was asked, and the detail when it
     says more than the reason (NVML's own error text only restates it)."""
     reason, source = fact.reason, fact.source
-    detail = _codes_in_words(re.sub(_NVML_CODE, "", fact.detail).strip())
+    # no leading \s*: a search with one is quadratic on spaces
+    detail = _codes_in_words(re.sub(r" ?\(NVML_ERROR_\w+\)", "", fact.detail).strip())
     said = PHRASE.get(reason) or reason.value.replace("_", " ")
     if reason is Reason.NOT_SUPPORTED:
         said += " on this GPU" if source.startswith("nvmlDevice") else " by this driver" if source.startswith("nvml") else ""
@@ -83,7 +84,6 @@ def _codes_in_words(text: str) -> str:
 
 _DESCRIBED = (r"(?s)(?P<reason>" + "|".join(r.value for r in Reason) + r") \((?P<source>[^()]*(?:\([^()]*\)[^()]*)*)\)"
               r"(?:: (?P<detail>.*))?")
-_LABELLED = r"(?s)(?P<label>[^:()\n]{1,60}): (?P<rest>.+)"
 
 
 def described(text: str) -> str:
@@ -91,7 +91,8 @@ def described(text: str) -> str:
     other text (a policy's "skipped by site policy X") is already words and stays as it is."""
     match = re.fullmatch(_DESCRIBED, text)
     if match is None:
-        labelled = re.fullmatch(_LABELLED, text)  # "GPU pairs: not_in_input (dump.txt): ..." in the topology's evidence
+        # "GPU pairs: not_in_input (dump.txt): ..." in the topology's evidence
+        labelled = re.fullmatch(r"(?P<label>[^:()\n]{1,60}): (?P<rest>.+)", text, re.DOTALL)
         if labelled is not None and re.fullmatch(_DESCRIBED, labelled["rest"]):
             return f"{labelled['label']}: {described(labelled['rest'])}"
         return _codes_in_words(text)

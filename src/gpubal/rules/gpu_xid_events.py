@@ -12,8 +12,6 @@ SEVERITY = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severi
 # "GPU Reset Required" and "Node Reboot Required"; drivers also write other words for them ("OS Reboot",
 # "PF FLR"), so every action but "None" stops the GPU until it is taken.
 XID_RECOVERY_ACTION = 154
-# a pattern, compiled (and cached by re) the first time an Xid 154 is read: most hosts never log one
-_RECOVERY_TO = r"to 0x[0-9a-fA-F]{1,16} \(([^)]{0,100})\)"
 
 
 @rule("gpu-xid-events", scope="host", area="gpu",
@@ -131,7 +129,8 @@ def _reset_commands(gpu, event: XidEvent) -> Tuple[str, ...]:
 
 
 def _recovery_action(event: XidEvent, gpu, subject: str, which: str, times: str, evidence: dict):
-    match = re.search(_RECOVERY_TO, event.first_line)
+    # written in the call, so re compiles (and caches) it the first time an Xid 154 is read, not at import
+    match = re.search(r"to 0x[0-9a-fA-F]{1,16} \(([^)]{0,100})\)", event.first_line)
     action = match.group(1) if match else ""
     stopping = bool(action) and action.strip().lower() != "none"
     return finding(

@@ -5,8 +5,6 @@ from . import finding, rule
 from ..common import links as _links
 from ._ollama import require_ollama
 
-# compiled (and cached by re) on first use: only a host with an Ollama log has libcuda paths to read
-_VERSION = r"libcuda\.so\.(\d{3}\.\d+(?:\.\d+)?)$"
 
 
 @rule("ollama-several-libcuda-versions", scope="host", area="driver",
@@ -37,7 +35,8 @@ def ollama_several_libcuda_versions(snapshot: Snapshot):
     paths = ollama.need("log_cuda_libraries")
     versions = {}
     for path in paths:
-        match = re.search(_VERSION, path)
+        # written in the call: re compiles (and caches) it on first use, not at every start
+        match = re.search(r"libcuda\.so\.(\d{3}\.\d+(?:\.\d+)?)$", path)
         if match:
             versions.setdefault(match.group(1), []).append(path)
     if len(versions) <= 1:

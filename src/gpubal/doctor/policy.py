@@ -29,18 +29,11 @@ check off.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import fnmatch
 import sys
 from dataclasses import field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..model import Known, Outcome, RuleResult, Severity, Snapshot, record
-
-if sys.version_info >= (3, 11):
-    import tomllib as _toml
-else:  # pragma: no cover - exercised on 3.9/3.10 only
-    import tomli as _toml
 
 MAX_POLICY_BYTES = 1 << 20  # a policy for hundreds of host patterns is a few KB
 
@@ -101,8 +94,10 @@ class PolicyFile:
         skip = list(self.everywhere.skip)
         severity = dict(self.everywhere.severity)
         matched: List[str] = []
+        from fnmatch import fnmatchcase  # here: a policy without [[host]] sections matches no pattern
+
         for section in self.hosts:
-            hit = next((glob for glob in section.match if hostname is not None and fnmatch.fnmatchcase(hostname, glob)), None)
+            hit = next((glob for glob in section.match if hostname is not None and fnmatchcase(hostname, glob)), None)
             if hit is None:
                 continue
             matched.append(hit)
@@ -137,6 +132,8 @@ def _not_applicable(result: RuleResult, why: str) -> RuleResult:
 
 
 def _unknown(what: str, name: str, known: Iterable[str]) -> PolicyError:
+    import difflib  # only a policy with a typo needs it
+
     close = difflib.get_close_matches(name, list(known), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(known))}"
     return PolicyError(f"unknown {what} {name!r}{hint}")
@@ -182,6 +179,12 @@ def _section(table: Mapping[str, Any], where: str, rule_ids: Mapping[str, str]) 
 
 
 def parse_policy(text: str, name: str) -> PolicyFile:
+    # the TOML reader here, not at import: --ignore without a policy file needs none of it
+    if sys.version_info >= (3, 11):
+        import tomllib as _toml
+    else:  # pragma: no cover - exercised on 3.9/3.10 only
+        import tomli as _toml
+
     from ..common.bounded import TooLarge, parse_bounded
 
     try:

@@ -157,7 +157,9 @@ def load_compiled(package: str, folder: str, name: str) -> ModuleType:
     except BaseException:
         del sys.modules[full_name]
         raise
-    setattr(sys.modules[package], name, module)
+    parent = sys.modules.get(package)
+    if parent is not None:  # as an import does: the package names its submodule
+        setattr(parent, name, module)
     return module
 
 

@@ -6,7 +6,6 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..model import (Fact, Finding, Gpu, GpuPair, GpuProcess, Known, Outcome, Reason, Report, RuleResult, Severity,
                      Unavailable, record)
-from ..common.visibility import process_visibility
 from . import words
 from .style import OUTCOME_LABEL
 
@@ -340,6 +339,8 @@ def process_table(report: Report) -> Optional[ProcessTable]:
 
 
 def _sees(report: Report, process: GpuProcess) -> str:
+    from ..common.visibility import process_visibility  # here: a host with no GPU process never loads it
+
     seen = process_visibility(report.snapshot, process)
     if isinstance(seen, Unavailable):
         return show(seen)
@@ -348,6 +349,8 @@ def _sees(report: Report, process: GpuProcess) -> str:
 
 
 def _sees_in_full(report: Report, process: GpuProcess) -> str:
+    from ..common.visibility import process_visibility
+
     seen = process_visibility(report.snapshot, process)
     if isinstance(seen, Unavailable):
         return show(seen)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Callable, Dict, Iterator, Optional, Tuple
 
 from ..model import FactMissing, GpuProcess, Snapshot, Unavailable, need
-from ..common.visibility import CUDA_VISIBLE, process_visibility
 
 
 def processes_choosing_gpus(snapshot: Snapshot, skip: Callable[[GpuProcess], bool] = lambda process: False
@@ -13,6 +12,8 @@ def processes_choosing_gpus(snapshot: Snapshot, skip: Callable[[GpuProcess], boo
     """Each process whose environment sets CUDA_VISIBLE_DEVICES: (process, its GPU environment, what its CUDA
     sees). A fact missing for one process does not hide the others: they are yielded first, then the first
     missing fact is raised, so that the rule's result names it."""
+    from ..common.visibility import CUDA_VISIBLE, process_visibility  # here: a host with no GPU process never loads it
+
     missing: Optional[FactMissing] = None
     for process in need(snapshot.processes, "processes"):
         if skip(process):

@@ -1,7 +1,7 @@
 import re
+from typing import Dict
 
 from ..model import Fix, GpuProcess, Known, Severity, Snapshot
-from ..common.visibility import CUDA_VISIBLE
 from . import finding, rule
 from ..common import links as _links
 from ._processes import processes_choosing_gpus
@@ -34,14 +34,17 @@ def cuda_visible_devices_names_missing_gpu(snapshot: Snapshot):
     # Ollama has ollama-hidden-gpus, which judges it from its unit and log as well
     for process, environment, seen in processes_choosing_gpus(snapshot, skip=_is_ollama):
         if seen.invalid_entry is not None:
-            yield _finding(process, environment[CUDA_VISIBLE], seen)
+            yield _finding(process, environment, seen)
 
 
 def _is_ollama(process: GpuProcess) -> bool:
     return isinstance(process.program, Known) and process.program.value == "ollama"
 
 
-def _finding(process: GpuProcess, value: str, seen):
+def _finding(process: GpuProcess, environment: Dict[str, str], seen):
+    from ..common.visibility import CUDA_VISIBLE  # here: only a finding needs it
+
+    value = environment[CUDA_VISIBLE]
     subject = process.subject()
     program = process.program.value if isinstance(process.program, Known) else "process"
     sees = ",".join(map(str, seen.gpus)) or "none"

@@ -1,7 +1,6 @@
 from typing import Optional
 
 from ..common import links as _links
-from ..common.visibility import process_visibility
 from ..model import FactMissing, Fix, GpuProcess, Known, Severity, Snapshot, Unavailable, need
 from . import finding, rule
 
@@ -107,6 +106,8 @@ def _gpus_it_uses(snapshot: Snapshot, process: GpuProcess) -> int:
     """The GPUs the process holds, or else those its CUDA sees."""
     if isinstance(process.gpus_held, Known) and len(process.gpus_held.value) >= 2:
         return len(process.gpus_held.value)
+    from ..common.visibility import process_visibility  # here: only a process in a container gets this far
+
     seen = process_visibility(snapshot, process)
     if isinstance(seen, Unavailable):
         raise FactMissing(f"{process.subject()}.gpu_environment", seen)

@@ -1,5 +1,4 @@
 from ..model import Fix, Known, Severity, Snapshot
-from ..common.visibility import CUDA_ORDER, CUDA_VISIBLE
 from . import finding, rule
 from ..common import links as _links
 from ._processes import processes_choosing_gpus
@@ -31,6 +30,8 @@ def gpu_selected_by_index_on_mixed_models(snapshot: Snapshot):
               for gpu in snapshot.gpu_list()}
     if len(models) == 1 and None not in next(iter(models)):
         return  # one GPU model: CUDA's order and nvidia-smi's agree, whatever runs
+    from ..common.visibility import CUDA_ORDER, CUDA_VISIBLE  # here: only mixed GPU models get this far
+
     for process, environment, seen in processes_choosing_gpus(snapshot):
         if seen.index_order_known:
             continue

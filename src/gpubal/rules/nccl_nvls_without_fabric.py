@@ -1,7 +1,6 @@
 from typing import Dict, List, Optional, Tuple
 
 from ..common import links as _links
-from ..common.visibility import process_visibility, resolve_visibility
 from ..model import FactMissing, Fix, Gpu, Known, NotApplicable, Severity, Snapshot, Unavailable, need
 from . import finding, rule
 from ._gpu import on_nvswitch_fabric
@@ -91,6 +90,8 @@ def _setting_words(setting: str) -> str:
 def _servers(snapshot: Snapshot) -> List[Tuple[str, str, object, object]]:
     """(subject, name, its environment, what its CUDA sees) for each vLLM or SGLang server running; when
     none runs, the one installed here as started from gpubal's own environment."""
+    from ..common.visibility import process_visibility, resolve_visibility  # here: the rule's imports stay light
+
     processes = need(snapshot.processes, "processes")
     running = [process for process in processes
                if isinstance(process.program, Known) and process.program.value in ENGINES]

@@ -2,7 +2,6 @@ from typing import List, Optional
 
 from ..common.engines import option_value
 from ..model import FactMissing, Fix, GpuProcess, Known, Severity, Snapshot, Unavailable, need
-from ..common.visibility import process_visibility
 from . import finding, rule
 from ..common import links as _links
 
@@ -54,6 +53,8 @@ def tensor_parallel_size_does_not_fit(snapshot: Snapshot):
             if isinstance(process.model_config, Known) else None
         if program == "vllm" and heads and heads % tensor:
             yield _heads(process, tensor, heads)
+        from ..common.visibility import process_visibility  # here: only a running vLLM or SGLang gets this far
+
         seen = process_visibility(snapshot, process)
         if isinstance(seen, Unavailable):
             missing = missing or FactMissing(f"{process.subject()}.gpu_environment", seen)

@@ -6,11 +6,11 @@ in summary.py, which the terminal report shares)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from dataclasses import field
+from typing import Any, Dict, List, Optional, Tuple
 
 from .. import __version__
-from ..model import Finding, Known, Report, Severity, Unavailable
+from ..model import Finding, Known, Report, Severity, Unavailable, record
 from ..snapshot_file import to_jsonable
 from . import summary as s
 from . import words
@@ -43,16 +43,16 @@ def embedded_json(value: Any) -> str:
     return text
 
 
-# The page's parts are NamedTuples (read by field in the templates; a frozen dataclass costs about 0.7 ms
-# of each Markdown or HTML report to build); FindingGroup stays a dataclass: its `count` is no tuple's.
-class FindingView(NamedTuple):
+@record
+class FindingView:
     finding: Finding
     area: str
     label: str  # ERROR, WARNING, INFO
     anchor: str  # a stable id for links within the page
 
 
-class GroupRow(NamedTuple):
+@record
+class GroupRow:
     """One finding of a group: its subject, message and evidence, keys without the subject's own prefix
     (the row names the subject: `gpu:3.persistence_mode` is `persistence_mode` in the row of gpu:3)."""
 
@@ -62,7 +62,7 @@ class GroupRow(NamedTuple):
     commands: Tuple[str, ...]  # this subject's own commands, between the group's shared ones
 
 
-@dataclass(frozen=True)
+@record
 class FindingGroup:
     """Findings of one rule and severity with the same fix summary and docs (summary.grouped_findings),
     shown as one entry in Markdown and HTML. Nothing is dropped: every subject, message and evidence value
@@ -123,13 +123,15 @@ def _finding_group(findings: List[Finding], number: int, area: Dict[str, str]) -
                         commands_first, commands_last)
 
 
-class Cell(NamedTuple):
+@record
+class Cell:
     text: str
     css: str  # link class: nv, pix, phb, node, sys, self, unknown
     problems: Tuple[str, ...] = ()  # ids of rules with a finding on this pair
 
 
-class TopologyRow(NamedTuple):
+@record
+class TopologyRow:
     gpu: str
     cells: Tuple[Cell, ...]
     cpu_affinity: str
@@ -138,13 +140,15 @@ class TopologyRow(NamedTuple):
     problems: Tuple[str, ...]  # ids of nvlink/pcie/topology rules with a finding on this GPU
 
 
-class Topology(NamedTuple):
+@record
+class Topology:
     header: Tuple[str, ...]
     rows: Tuple[TopologyRow, ...]
     note: str
 
 
-class ReportContext(NamedTuple):
+@record
+class ReportContext:
     gpubal_version: str
     matrix_version: str
     snapshot_gpubal_version: str
@@ -166,7 +170,7 @@ class ReportContext(NamedTuple):
     passed: Tuple[Tuple[str, str], ...]  # (rule id, subjects)
     not_applicable: Tuple[Tuple[str, str, str], ...]  # (rule id, its subjects or "" for the host, why)
     missing: Tuple[s.MissingFact, ...]
-    facts: Tuple[FactRow, ...] = ()
+    facts: Tuple[FactRow, ...] = field(default=())
     snapshot_json: str = ""
     processes: Optional[s.ProcessTable] = None
 

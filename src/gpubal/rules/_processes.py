@@ -12,8 +12,6 @@ def processes_choosing_gpus(snapshot: Snapshot, skip: Callable[[GpuProcess], boo
     """Each process whose environment sets CUDA_VISIBLE_DEVICES: (process, its GPU environment, what its CUDA
     sees). A fact missing for one process does not hide the others: they are yielded first, then the first
     missing fact is raised, so that the rule's result names it."""
-    from ..common.visibility import CUDA_VISIBLE, process_visibility  # here: a host with no GPU process never loads it
-
     missing: Optional[FactMissing] = None
     for process in need(snapshot.processes, "processes"):
         if skip(process):
@@ -22,8 +20,11 @@ def processes_choosing_gpus(snapshot: Snapshot, skip: Callable[[GpuProcess], boo
         if isinstance(environment, Unavailable):
             missing = missing or FactMissing(f"{process.subject()}.gpu_environment", environment)
             continue
-        if CUDA_VISIBLE not in environment.value:
+        if "CUDA_VISIBLE_DEVICES" not in environment.value:
             continue
+        # here, not at import: only a process that sets the variable needs CUDA's reading of it
+        from ..common.visibility import process_visibility
+
         seen = process_visibility(snapshot, process)
         if isinstance(seen, Unavailable):
             missing = missing or FactMissing("gpus", seen)

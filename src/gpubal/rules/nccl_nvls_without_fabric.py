@@ -90,12 +90,12 @@ def _setting_words(setting: str) -> str:
 def _servers(snapshot: Snapshot) -> List[Tuple[str, str, object, object]]:
     """(subject, name, its environment, what its CUDA sees) for each vLLM or SGLang server running; when
     none runs, the one installed here as started from gpubal's own environment."""
-    from ..common.visibility import process_visibility, resolve_visibility  # here: the rule's imports stay light
-
     processes = need(snapshot.processes, "processes")
     running = [process for process in processes
                if isinstance(process.program, Known) and process.program.value in ENGINES]
     if running:
+        from ..common.visibility import process_visibility  # here, not at import: only a server needs it
+
         return [(process.subject(), f"{process.program.value} (PID {process.pid})",
                  process.gpu_environment.value if isinstance(process.gpu_environment, Known) else process.gpu_environment,
                  process_visibility(snapshot, process)) for process in running]
@@ -104,6 +104,8 @@ def _servers(snapshot: Snapshot) -> List[Tuple[str, str, object, object]]:
     if not installed:
         raise NotApplicable("no vLLM or SGLang server runs, and neither is installed in the Python environment read")
     environment = snapshot.stack.need("environment")
+    from ..common.visibility import resolve_visibility  # here: only where vLLM or SGLang is installed
+
     seen = resolve_visibility(environment, snapshot.gpu_list(), apply_container_devices=False)
     return [("host", f"{' and '.join(installed)} installed here, started from this environment", environment, seen)]
 

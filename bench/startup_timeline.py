@@ -66,6 +66,11 @@ def report():
         "threads": {t: {k: v * 1000 for k, v in d.items()} for t, d in by_thread.items()}}) + "\n")
 import atexit
 atexit.register(report)
+real_exit = os._exit
+def reported_exit(code):  # doctor, topo and collect leave through os._exit (gpubal.entry._leave_now)
+    report()
+    real_exit(code)
+os._exit = reported_exit
 real_write = sys.stdout.write
 def first_write(text):
     mark("first output")

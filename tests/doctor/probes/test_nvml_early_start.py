@@ -103,3 +103,35 @@ def test_the_nvml_worker_starts_before_the_stack_is_collected():
     profile = json.loads((FIXTURES / "nvml" / "h200x1.json").read_text())
     collect_snapshot(_NotedStart(profile, "h200x1", started), files)
     assert files.nvml_started_before_stack is True
+
+
+def test_the_warm_up_asks_each_gpu_once_and_nvml_stops_only_after_its_answers():
+    """The early start makes the calls whose first answer waits on the driver (nvml_start._WARM_UP) once per
+    GPU; their answers give no fact, and nvmlShutdown waits until the slowest of them is back."""
+    with faults.installed(faults.FakePynvml(faults.load_profile("h200x2"))) as fake:
+        by_itself = _collect(PynvmlAdapter())
+        fake.calls.clear()
+        returned, asked, real = [], [], fake.nvmlDeviceGetMemoryAffinity
+        shutdown = fake.nvmlShutdown
+
+        def slow_affinity(*args):
+            asked.append(threading.current_thread().name)
+            answer = real(*args)
+            if threading.current_thread().name.startswith("gpubal-nvml-warm"):
+                time.sleep(0.3)  # the warm-up's calls are slow; the collection's, made meanwhile, are not
+            returned.append(time.monotonic())
+            return answer
+
+        def timed_shutdown():
+            returned.append(("shutdown", time.monotonic()))
+            return shutdown()
+
+        fake.nvmlDeviceGetMemoryAffinity, fake.nvmlShutdown = slow_affinity, timed_shutdown
+        early = _collect(PynvmlAdapter(EarlyNvmlStart()))
+    assert _facts(early) == _facts(by_itself)
+    assert fake.calls["nvmlDeviceGetHandleByIndex"] >= 4  # 2 GPUs: the warm-up's handles and the collection's
+    affinity_returns = [moment for moment in returned if not isinstance(moment, tuple)]
+    assert len(affinity_returns) == 4  # once per GPU by the warm-up, once per GPU by the collection
+    assert sum(name.startswith("gpubal-nvml-warm") for name in asked) == 2
+    (_, stopped), = [moment for moment in returned if isinstance(moment, tuple)]
+    assert stopped > max(affinity_returns)

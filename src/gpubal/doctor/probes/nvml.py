@@ -92,11 +92,13 @@ class PynvmlAdapter:
         self._handles: Dict[int, Answer] = {}
         self._lock = threading.Lock()
         self._early_start = early_start  # nvmlInit already begun (gpubal.entry); start() takes its outcome
+        self._warming: Optional["EarlyNvmlStart"] = None
 
     def start(self) -> Optional[Unavailable]:
         from .nvml_start import start_nvml
 
         early, self._early_start = self._early_start, None
+        self._warming = early  # its warm-up calls must be back before this adapter's nvmlShutdown
         pynvml, error = early.outcome() if early is not None else start_nvml()
         if pynvml is None:
             if not isinstance(error, ImportError):
@@ -116,6 +118,9 @@ class PynvmlAdapter:
 
     def stop(self) -> None:
         if self._nvml is not None:
+            if self._warming is not None:
+                self._warming.wait_warmed_up()
+                self._warming = None
             self._call("nvmlShutdown")
             self._nvml = None
 

@@ -53,8 +53,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--out", help="write the results as JSON here")
+    parser.add_argument("--also", action="append", default=[], metavar="NAME=COMMAND",
+                        help="one more command to time beside the others (split as a shell splits words), "
+                             "to compare a variant on the same host: --also 'before=env PYTHONPATH=old/src "
+                             "python3 -m gpubal doctor --fail-on never'")
     args = parser.parse_args()
-    commands = {name: cmd for name, cmd in COMMANDS.items() if shutil.which(cmd[0]) or os.path.exists(cmd[0])}
+    import shlex
+
+    extra = {name: shlex.split(command) for name, _, command in (also.partition("=") for also in args.also)}
+    commands = {name: cmd for name, cmd in {**COMMANDS, **extra}.items() if shutil.which(cmd[0]) or os.path.exists(cmd[0])}
     for command in commands.values():
         time_once(command)  # warm-up: page cache, driver state
     samples: Dict[str, List[float]] = {name: [] for name in commands}

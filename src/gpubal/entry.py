@@ -21,10 +21,14 @@ _EARLY_COMMANDS = ("doctor", "collect", "topo")
 _NOT_LIVE = ("--snapshot", "-s", "--nvml-profile", "--root", "--ollama-log", "--lspci", "--from", "--help", "-h")
 
 
+def collects_live(argv: List[str]) -> bool:
+    """Whether the command line asks for this host's live facts (doctor, topo or collect, no source given)."""
+    return bool(argv) and argv[0] in _EARLY_COMMANDS and not any(
+        arg.split("=", 1)[0] in _NOT_LIVE for arg in argv[1:])
+
+
 def start_early_collection(argv: List[str]) -> Optional["Background"]:
-    if not argv or argv[0] not in _EARLY_COMMANDS:
-        return None
-    if any(arg.split("=", 1)[0] in _NOT_LIVE for arg in argv[1:]):
+    if not collects_live(argv):
         return None
     from .common.background import Background
     from .doctor.probes.nvml_start import EarlyNvmlStart
@@ -44,14 +48,14 @@ def start_early_collection(argv: List[str]) -> Optional["Background"]:
 def main(argv: Optional[List[str]] = None, fast: bool = True) -> None:
     whole_process = argv is None  # the console script or `python -m gpubal`, not a caller in a process of its own
     argv = sys.argv[1:] if argv is None else argv
-    early = start_early_collection(argv)
-    if early is not None and whole_process:
+    if whole_process and collects_live(argv):
         # A live doctor, topo or collect lives a fraction of a second, makes almost no reference cycles and
         # peaks near 20 MiB; the cyclic collector's ~35 passes over the objects of freshly imported modules
         # were ~6% of its CPU. Memory is freed by reference counting as before; the process ends soon.
         import gc
 
         gc.disable()
+    early = start_early_collection(argv)
     try:
         if fast:
             from .plain_argv import plain_command

@@ -1,6 +1,7 @@
 """Which NVML calls are slow only the first time in a process (the driver setting something up) and which
-are slow every time, on a GPU host: each call is timed twice in a row, after nvmlInit. If the first call's
-cost is a one-time set-up, making that call early, beside gpubal's imports, hides it.
+are slow every time, on a GPU host: every device query gpubal's adapter knows is asked twice in a row on
+each GPU, after nvmlInit, and both times are printed, slowest first. A first call's cost that vanishes when
+asked again is a set-up that the early start can do beside the imports (doctor/probes/nvml_start.py).
 
     python3 bench/nvml_first_calls.py
 
@@ -11,36 +12,32 @@ from __future__ import annotations
 
 import time
 
-import pynvml
+from gpubal.doctor.probes.nvml import _DEVICE_QUERIES, PynvmlAdapter
 
-
-def timed(function, *args):
-    start = time.perf_counter()
-    try:
-        answer = function(*args)
-    except pynvml.NVMLError as error:
-        answer = error
-    return (time.perf_counter() - start) * 1000, answer
+ARGUMENT = {"nvlink_state": 0, "nvlink_version": 0, "nvlink_remote_pci": 0, "nvlink_remote_device_type": 0,
+            "clock_info": 1, "pcie_throughput": 0}
 
 
 def main() -> None:
-    print(f"nvmlInit {timed(pynvml.nvmlInit)[0]:.2f} ms")
-    count = pynvml.nvmlDeviceGetCount()
-    for index in range(count):
-        first, handle = timed(pynvml.nvmlDeviceGetHandleByIndex, index)
-        second, _ = timed(pynvml.nvmlDeviceGetHandleByIndex, index)
-        print(f"GPU {index} nvmlDeviceGetHandleByIndex first {first:.2f} ms, again {second:.2f} ms")
-        for name, args in (("nvmlDeviceGetMemoryAffinity", (handle, 64, 0)), ("nvmlDeviceGetCpuAffinity", (handle, 64)),
-                           ("nvmlDeviceGetPciInfo_v3", (handle,)), ("nvmlDeviceGetCurrPcieLinkGeneration", (handle,)),
-                           ("nvmlDeviceGetEccMode", (handle,)), ("nvmlDeviceGetRemappedRows", (handle,)),
-                           ("nvmlDeviceGetUtilizationRates", (handle,)), ("nvmlDeviceGetName", (handle,))):
-            function = getattr(pynvml, name, None)
-            if function is None:
-                continue
-            first, _ = timed(function, *args)
-            second, _ = timed(function, *args)
-            print(f"GPU {index} {name} first {first:.2f} ms, again {second:.2f} ms")
-    print(f"nvmlShutdown {timed(pynvml.nvmlShutdown)[0]:.2f} ms")
+    adapter = PynvmlAdapter()
+    start = time.perf_counter()
+    failure = adapter.start()
+    print(f"nvmlInit {(time.perf_counter() - start) * 1000:.2f} ms{'' if failure is None else f': {failure}'}")
+    count = adapter.system("device_count")
+    rows = []
+    for index in range(count if isinstance(count, int) else 0):
+        for query in _DEVICE_QUERIES:
+            times = []
+            for _ in range(2):
+                start = time.perf_counter()
+                adapter.device(index, query, ARGUMENT.get(query))
+                times.append((time.perf_counter() - start) * 1000)
+            rows.append((times[0], times[1], index, query))
+    for first, again, index, query in sorted(rows, reverse=True):
+        print(f"GPU {index} {query:<28} first {first:7.2f} ms, again {again:7.2f} ms")
+    start = time.perf_counter()
+    adapter.stop()
+    print(f"nvmlShutdown {(time.perf_counter() - start) * 1000:.2f} ms")
 
 
 if __name__ == "__main__":

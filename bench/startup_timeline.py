@@ -27,6 +27,23 @@ def mark(name):
     marks.setdefault(name, time.perf_counter() - start)
 depth = threading.local()
 real_import = builtins.__import__
+PHASES = {"gpubal.doctor.collect": "collect_snapshot", "gpubal.doctor.engine": "evaluate",
+          "gpubal.outputs": "write"}
+def phase(name, function):
+    def timed(*args, **kwargs):
+        mark(name + " began")
+        try:
+            return function(*args, **kwargs)
+        finally:
+            mark(name + " returned")
+    timed.timed = True
+    return timed
+def patch_phases():
+    for module_name, function_name in PHASES.items():
+        module = sys.modules.get(module_name)
+        function = getattr(module, function_name, None)
+        if function is not None and not getattr(function, "timed", False):
+            setattr(module, function_name, phase(function_name, function))
 def timed_import(name, *args, **kwargs):
     level = getattr(depth, "n", 0)
     depth.n = level + 1
@@ -37,6 +54,7 @@ def timed_import(name, *args, **kwargs):
         depth.n = level
         if level == 0:
             spans.append((threading.current_thread().name, "import", time.perf_counter() - began))
+        patch_phases()  # before the importer binds the name: its calls then go through the timer
 builtins.__import__ = timed_import
 import pynvml
 mark("pynvml imported")

@@ -109,7 +109,10 @@ def test_gpubal_doctor_exits_when_nvml_hangs():
                 return super().device(index, query, arg)
         nvml.ReplayAdapter.from_file = classmethod(lambda cls, path: Hung(profile, path))
         collect.NVML_DEADLINE_S = 0.5
-        collect.collect_snapshot.__defaults__ = collect.collect_snapshot.__defaults__[:-1] + (0.5,)
+        code, defaults = collect.collect_snapshot.__code__, list(collect.collect_snapshot.__defaults__)
+        names = code.co_varnames[:code.co_argcount]
+        defaults[names.index("nvml_deadline_s") - (len(names) - len(defaults))] = 0.5
+        collect.collect_snapshot.__defaults__ = tuple(defaults)
         sys.argv = ["gpubal", "doctor", "--nvml-profile", "x.json", "--root", {str(FIXTURES / "roots" / "h200x1")!r},
                     "--fail-on", "never"]
         from gpubal.cli import main

@@ -135,3 +135,48 @@ def test_the_warm_up_asks_each_gpu_once_and_nvml_stops_only_after_its_answers():
     assert sum(name.startswith("gpubal-nvml-warm") for name in asked) == 2
     (_, stopped), = [moment for moment in returned if isinstance(moment, tuple)]
     assert stopped > max(affinity_returns)
+
+
+def test_a_collection_can_leave_nvml_stopping_and_the_process_waits_for_it_at_the_end():
+    """gpubal.entry's live collection returns once every fact is in; nvmlShutdown goes on in the NVML
+    worker and the process waits for it as it ends (collect.wait_for_nvml_stops), unless it hangs."""
+    import gpubal.doctor.collect as collect
+
+    with faults.installed(faults.FakePynvml(faults.load_profile("h200x2"))) as fake:
+        shutdown, returned = fake.nvmlShutdown, threading.Event()
+
+        def slow_shutdown():
+            time.sleep(0.4)
+            answer = shutdown()
+            returned.set()
+            return answer
+
+        fake.nvmlShutdown = slow_shutdown
+        by_itself = _collect(PynvmlAdapter())
+        assert returned.is_set()  # waited for, by default
+        returned.clear()
+        began = time.monotonic()
+        left_stopping = collect_snapshot(PynvmlAdapter(), HostFiles(faults.root_of("h200x2")), nvml_deadline_s=5.0,
+                                         wait_for_nvml_stop=False)
+        assert time.monotonic() - began < 0.4 and not returned.is_set()
+        assert collect.wait_for_nvml_stops(5.0) and returned.is_set()
+    assert _facts(left_stopping) == _facts(by_itself)
+    collect.unfinished_stops.clear()
+
+
+def test_a_hung_nvml_stop_is_waited_for_only_so_long():
+    import gpubal.doctor.collect as collect
+
+    release = threading.Event()
+    try:
+        with faults.installed(faults.FakePynvml(faults.load_profile("h200x1"))) as fake:
+            fake.nvmlShutdown = lambda: release.wait(30)
+            collect_snapshot(PynvmlAdapter(), HostFiles(faults.root_of("h200x1")), nvml_deadline_s=5.0,
+                             wait_for_nvml_stop=False)
+            began = time.monotonic()
+            assert not collect.wait_for_nvml_stops(0.3)
+            assert time.monotonic() - began < 2 and collect.abandoned_threads.is_set()
+    finally:
+        release.set()
+        collect.abandoned_threads.clear()
+        collect.unfinished_stops.clear()

@@ -16,12 +16,15 @@ Outcome = Tuple[Any, Optional[BaseException]]
 
 # NVML calls whose first answer in a process waits for a set-up in the driver, and whose later answers do
 # not: on an H200 the handle took 6.7 ms the first time and 0.01 ms again, the memory affinity 11.5 ms and
-# 0.03 ms, the PCIe generation, ECC mode, remapped rows and utilization about 2 ms each and then
-# microseconds (bench/nvml_first_calls.py). Asked once per GPU beside the imports, that set-up is done when
+# 0.03 ms, the PCIe generation, ECC mode, remapped rows and utilization about 2 ms each, the clock event
+# reasons 1.5 ms, Display Active 1 ms, retired pages and the VBIOS about 0.5 ms, each then microseconds
+# (bench/nvml_first_calls.py; the doctor asks every one of them). Asked once per GPU beside the imports, that set-up is done when
 # the collection asks for real; what the warm-up calls answer is dropped, so no fact comes from them.
 # NVLink queries are left out: answered side by side they have been seen wrong (bench/results/nvml-concurrency*).
 _WARM_UP = (("nvmlDeviceGetMemoryAffinity", (16, 0)), ("nvmlDeviceGetCurrPcieLinkGeneration", ()),
-            ("nvmlDeviceGetEccMode", ()), ("nvmlDeviceGetRemappedRows", ()), ("nvmlDeviceGetUtilizationRates", ()))
+            ("nvmlDeviceGetEccMode", ()), ("nvmlDeviceGetRemappedRows", ()), ("nvmlDeviceGetUtilizationRates", ()),
+            ("nvmlDeviceGetCurrentClocksEventReasons", ()), ("nvmlDeviceGetDisplayActive", ()),
+            ("nvmlDeviceGetRetiredPagesPendingStatus", ()), ("nvmlDeviceGetVbiosVersion", ()))
 WARM_UP_WAIT_S = 5.0  # the longest nvmlShutdown waits for warm-up calls still in the driver
 
 

@@ -39,8 +39,7 @@ def start_early_collection(argv: List[str]) -> Optional["Background"]:
     def collect():
         from .doctor.live import collect_live
 
-        # topo needs no Ollama facts; nvmlShutdown is waited for as the process ends (_leave_now), not here
-        return collect_live(ask_ollama=argv[0] != "topo", nvml_start=nvml_start, wait_for_nvml_stop=False)
+        return collect_live(ask_ollama=argv[0] != "topo", nvml_start=nvml_start)  # topo needs no Ollama facts
 
     # a daemon: an NVML call hung past the collection's deadline must not keep Python from leaving
     return Background(collect, name="gpubal-early-collect", daemon=True)
@@ -79,9 +78,6 @@ def _leave_now(code) -> None:
     down some 200 modules took ~20 ms, a tenth of a doctor run, for nothing these commands need. Every file
     they write is closed by then (output_file.py), no atexit handler is registered and their threads are
     daemons; standard output and error are flushed here."""
-    collect = sys.modules.get("gpubal.doctor.collect")  # imported: a collection may have left NVML stopping
-    if collect is not None:
-        collect.wait_for_nvml_stops()  # done long since, unless nvmlShutdown hangs (then ~1 s, and leave anyway)
     if code is None:
         code = 0
     elif not isinstance(code, int):  # sys.exit("message"): said on standard error, exit status 1

@@ -27,13 +27,12 @@ def python_site_dirs() -> List[str]:
 
 
 def collect_live(root: str = "/", ollama_log: Optional[str] = None, ask_ollama: bool = True,
-                 lspci: Optional[str] = None, nvml_start: Optional["EarlyNvmlStart"] = None,
-                 wait_for_nvml_stop: bool = True) -> Snapshot:
+                 lspci: Optional[str] = None, nvml_start: Optional["EarlyNvmlStart"] = None) -> Snapshot:
     """This host's facts. `ask_ollama=False` (gpubal topo) runs no program and asks no server: only
     GPUs, links and NUMA are needed. Under a --root other than /, nothing is run or asked either: a
     program found in the tree would run from this host, and a server on this host is not the tree's.
     `lspci`: `lspci -vvv` output the user gave, read instead of running lspci. `nvml_start`: nvmlInit
-    already begun (gpubal.entry), taken over by the collection. `wait_for_nvml_stop`: see collect_snapshot."""
+    already begun (gpubal.entry), taken over by the collection."""
     from .collect import collect_snapshot
     from .probes.commands import run_command
     from .probes.files import HostFiles
@@ -49,7 +48,7 @@ def collect_live(root: str = "/", ollama_log: Optional[str] = None, ask_ollama: 
             not_asked("not asked: this command needs no Ollama facts")
     return collect_snapshot(PynvmlAdapter(nvml_start), HostFiles(root), origin="live", environment=dict(os.environ),
                             site_dirs=python_site_dirs(), run=run, get=get, ollama_log=ollama_log,
-                            lspci=lspci, wait_for_nvml_stop=wait_for_nvml_stop)
+                            lspci=lspci)
 
 
 def not_run(why: str):

@@ -45,17 +45,15 @@ def collect_snapshot(nvml: NvmlAdapter, files: HostFiles, origin: str = "live",
                      environment: Mapping[str, str] = {}, site_dirs: Sequence[str] = (),
                      run: CommandRunner = _nothing_runs, get: HttpGetter = _nothing_answers,
                      ollama_log: Optional[str] = None, lspci: Optional[str] = None,
-                     nvml_deadline_s: float = NVML_DEADLINE_S, wait_for_nvml_stop: bool = True) -> Snapshot:
+                     nvml_deadline_s: float = NVML_DEADLINE_S) -> Snapshot:
     """Every fact gpubal knows how to read. `environment` and `site_dirs` are the process environment and
     Python package directories to look at, `run` and `get` run programs and HTTP requests: the live CLI
-    passes the real ones; tests pass recorded ones (by default nothing runs and no server answers).
-    `wait_for_nvml_stop=False`: return once every fact is in, while nvmlShutdown (~4 ms on an H200) goes
-    on in the NVML worker; whoever ends the process then calls `wait_for_nvml_stops` (gpubal.entry does)."""
+    passes the real ones; tests pass recorded ones (by default nothing runs and no server answers)."""
     host = collect_host(files)
     processes = process_names(files)
     # NVML first: its waits in the driver (nvmlInit, NUMA affinity, PCI info) then overlap the Python work
     # below; programs and HTTP wait too, side by side
-    nvml_part = _NvmlPart(nvml_deadline_s, nvml, files, host, processes, wait_for_nvml_stop)
+    nvml_part = _NvmlPart(nvml_deadline_s, nvml, files, host, processes)
     waiting: List[Background] = []
     try:
         ollama = Background(collect_ollama, files, environment, processes, run, get, ollama_log, name="gpubal-ollama")
@@ -71,30 +69,14 @@ def collect_snapshot(nvml: NvmlAdapter, files: HostFiles, origin: str = "live",
             call.wait()
 
 
-# nvmlShutdowns still running in the NVML workers of collections that did not wait for them
-unfinished_stops: List[threading.Event] = []
-
-
-def wait_for_nvml_stops(timeout_s: float = 1.0) -> bool:
-    """Until every nvmlShutdown a collection left running has returned (True), or `timeout_s` has passed:
-    then a shutdown hangs, and `abandoned_threads` says so (False)."""
-    deadline = time.monotonic() + timeout_s
-    for stopped in list(unfinished_stops):
-        if not stopped.wait(max(0.0, deadline - time.monotonic())):
-            abandoned_threads.set()
-            return False
-    return True
-
-
 class _NvmlPart:
     """The NVML part in a daemon thread, started at once. Its parts (the driver, each GPU, the pairs) are
     kept as they arrive: past the deadline (counted from the start) the worker is abandoned, what it
     finished is reported, and what it did not (a hung GPU, the pairs) times out. A hung nvmlShutdown
     loses nothing: the parts are all in by then."""
 
-    def __init__(self, deadline_s: float, nvml, files, host, processes, wait_for_stop: bool = True) -> None:
+    def __init__(self, deadline_s: float, nvml, files, host, processes) -> None:
         self.deadline_s, self.files, self.host, self.processes = deadline_s, files, host, processes
-        self.wait_for_stop = wait_for_stop
         self.parts = parts = _Parts()
         self.started = time.monotonic()
 
@@ -115,9 +97,7 @@ class _NvmlPart:
         if parts.error is not None:
             raise parts.error
         if parts.finished.is_set():
-            if not self.wait_for_stop:
-                unfinished_stops.append(parts.stopped)
-            elif not parts.stopped.wait(min(1.0, deadline_s)):
+            if not parts.stopped.wait(min(1.0, deadline_s)):
                 abandoned_threads.set()  # nvmlShutdown hangs; every fact is in already
             gpu_processes = collect_processes(files, processes, parts.holders, parts.holders_failure, parts.gpus,
                                               host.container)

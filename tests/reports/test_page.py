@@ -1,5 +1,6 @@
 """The plain writer of reports/page.py lays a page out exactly as rich would: the doctor's terminal report and
-the topology advice of every recorded host, the doctor's report of every rule scenario, at several widths, and pages of random lines, tables and
+the topology advice of every recorded host and every pasted dump of the corpus, the doctor's report of every
+rule scenario, at several widths, and pages of random lines, tables and
 paragraphs (tabs, wide characters, control characters, long words) are written both ways and compared.
 Where the plain writer answers None (a layout it leaves to rich), the command draws with rich instead;
 these tests also pin that the recorded hosts' reports do not need rich at the width files and pipes get."""
@@ -13,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.goldens import replays_and_persistence_off_on_eight_gpus, report_of
+from helpers.paths import FIXTURES
 from helpers.scenarios import all_scenarios
 from gpubal.doctor.engine import evaluate
 from gpubal.outputs import PLAIN_WIDTH
@@ -80,6 +82,27 @@ def test_every_rule_scenario_reported_by_every_rule_is_the_same_both_ways():
         for width in (40, PLAIN_WIDTH):
             written += assert_same_both_ways(page, width)
     assert written > 100  # the plain writer did the work, not rich
+
+
+def test_every_pasted_dump_in_the_corpus_is_the_same_both_ways():
+    """The 117 real dumps (tests/fixtures/dumps: nvidia-smi tables, -q, topo -m, Ollama logs, collect_env),
+    whose host text is the most varied there is: the doctor's report and the topology advice."""
+    from gpubal.sources import Source, snapshot_of
+
+    rules = all_rules()
+    written = 0
+    dumps = sorted((FIXTURES / "dumps").glob("*/*.txt"))
+    assert len(dumps) > 100
+    for dump in dumps:
+        snapshot = snapshot_of(Source(dumps=[str(dump)]), notify=lambda message: None)
+        pages = [terminal_page(evaluate(snapshot, rules), verbose) for verbose in (False, True)]
+        try:
+            pages.append(topo_page(advise(snapshot)))
+        except ValueError:  # no GPU to place
+            pass
+        for page in pages:
+            written += assert_same_both_ways(page, PLAIN_WIDTH)
+    assert written > 300  # the plain writer did the work, not rich
 
 
 # --- pages of random blocks -------------------------------------------------------------------------------

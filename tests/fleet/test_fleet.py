@@ -375,3 +375,24 @@ def test_markdown_and_html_reports_are_read_through_their_embedded_snapshot():
     # redacted reports (Markdown and HTML are, by default): each host is named after its file
     assert [item.host for item in items] == ["h200x1", "h200x1"]
     assert [item.gpu_model for item in items] == ["NVIDIA H200", "NVIDIA H200"]
+
+
+def test_workers_are_not_forked_while_another_thread_runs(tmp_path):
+    """A fork copies a lock another thread holds, and the child can wait on it forever: with a second
+    thread alive the workers come from a fork server, and read the same."""
+    import threading
+
+    from gpubal.fleet.sources import start_method
+
+    for number in range(1, 21):
+        write(tmp_path / f"n{number}.json", host_report(f"n{number}"))
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    try:
+        assert start_method() == ("forkserver" if sys.platform.startswith("linux") else "spawn")
+        items = list(read_all([str(tmp_path)], jobs=2))
+    finally:
+        stop.set()
+        other.join()
+    assert sorted(item.host for item in items) == sorted(f"n{number}" for number in range(1, 21))

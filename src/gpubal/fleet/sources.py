@@ -228,9 +228,20 @@ class _Workers:
         if self._pool is None:
             import multiprocessing
 
-            context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-            self._pool = context.Pool(self.jobs)
+            self._pool = multiprocessing.get_context(start_method()).Pool(self.jobs)
         return self._pool.map_async(function, batch, chunksize=max(1, len(batch) // (self.jobs * 4))).get
+
+
+def start_method() -> str:
+    """How the workers are started: forked on Linux (the fastest; `gpubal fleet` has one thread when it
+    starts them), but from a fork server where other threads run, since a fork copies whatever lock one of
+    them held at that moment and the child can wait on it forever (Python 3.12 warns of it); spawned
+    elsewhere."""
+    import threading
+
+    if not sys.platform.startswith("linux"):
+        return "spawn"
+    return "fork" if threading.active_count() == 1 else "forkserver"
 
 
 def read_stream(stream: IO[str], label: str) -> Iterator[Read]:

@@ -25,14 +25,21 @@ class HostFiles:
     def path(self, path: str) -> str:
         return os.path.join(self.root, path.lstrip("/"))
 
+    def _open_without_waiting(self, path: str) -> Union[int, Unavailable]:
+        """A descriptor of `path` opened for reading without waiting: opening a FIFO would wait for a writer
+        (the caller looks at what it opened before it reads)."""
+        try:
+            return os.open(self.path(path), os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+        except OSError as error:
+            return Unavailable(_reason(error), path, error.strerror or str(error))
+
     def read_text(self, path: str, limit_bytes: int = 1 << 20) -> Union[str, Unavailable]:
         """A regular file's text. Anything else is not read: opening a FIFO waits for a writer and reading
         a device can block, so a FIFO planted where a /proc or /sys file belongs would hang the doctor.
         (procfs and sysfs files are regular files.)"""
-        try:
-            descriptor = os.open(self.path(path), os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
-        except OSError as error:
-            return Unavailable(_reason(error), path, error.strerror or str(error))
+        descriptor = self._open_without_waiting(path)
+        if isinstance(descriptor, Unavailable):
+            return descriptor
         try:
             status = os.fstat(descriptor)
             if not stat.S_ISREG(status.st_mode):
@@ -60,10 +67,9 @@ class HostFiles:
         and is skipped. A regular file at the path (a recorded ring buffer under a test root) is read
         as one record per line; anything else (a FIFO planted there, or another character device such
         as the console or /dev/null that a container put at that name) is not read."""
-        try:
-            descriptor = os.open(self.path(path), os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
-        except OSError as error:
-            return Unavailable(_reason(error), path, error.strerror or str(error))
+        descriptor = self._open_without_waiting(path)
+        if isinstance(descriptor, Unavailable):
+            return descriptor
         try:
             status = os.fstat(descriptor)
             mode = status.st_mode

@@ -92,8 +92,8 @@ class EarlyNvmlStart:
         """Until every warm-up call is back from the driver, or `timeout_s` has passed."""
         import time
 
+        deadline = time.monotonic() + timeout_s  # one bound for all: nvmlInit's answer and every warm-up
         self._done.wait(timeout_s)
-        deadline = time.monotonic() + timeout_s
         for thread in list(self._warming):
             thread.join(max(0.0, deadline - time.monotonic()))
 

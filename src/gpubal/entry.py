@@ -83,6 +83,12 @@ def _leave_now(code) -> None:
     elif not isinstance(code, int):  # sys.exit("message"): said on standard error, exit status 1
         sys.stderr.write(f"{code}\n")
         code = 1
+    _flush_and_exit(code)
+
+
+def _flush_and_exit(code: int) -> None:
+    """Standard output and error flushed, then the process ended at once with `code` (1 where a flush
+    fails and `code` said success)."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -164,6 +170,4 @@ def _leave_now_if_nvml_hung(code) -> None:
     if collect is not None and collect.abandoned_threads.is_set():
         from .outputs import EXIT_INTERNAL
 
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code if isinstance(code, int) else EXIT_INTERNAL)
+        _flush_and_exit(code if isinstance(code, int) else EXIT_INTERNAL)

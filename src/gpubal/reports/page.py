@@ -81,22 +81,16 @@ class Page:
         out: List[str] = []
         for block in self.blocks:
             if block is None:
-                out.append("\n")
+                text: Optional[str] = "\n"
             elif isinstance(block, Line):
                 text = _plain_line(block)
-                if text is None:
-                    return None
-                out.append(text)
             elif isinstance(block, Table):
                 text = _plain_table(block, width)
-                if text is None:
-                    return None
-                out.append(text)
             else:
                 text = _plain_paragraph(block, width)
-                if text is None:
-                    return None
-                out.append(text)
+            if text is None:
+                return None
+            out.append(text)
         return "".join(out)
 
     def draw(self, console: Any) -> None:
